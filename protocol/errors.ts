@@ -1,0 +1,81 @@
+/**
+ * One error class for every rejection in cairn, with a closed set of codes.
+ * The HTTP layer maps codes to status codes in one table (node/http), the CLI
+ * maps them to exit codes; messages tell the user what to do.
+ */
+export const ERROR_CODES = [
+  // canonical CBOR and entry framing
+  'MALFORMED_CBOR',
+  'NON_CANONICAL_CBOR',
+  'TOO_LARGE',
+  'MALFORMED_ENTRY',
+  // record schema
+  'UNKNOWN_FIELD',
+  'MISSING_FIELD',
+  'BAD_FIELD',
+  'BAD_VERSION',
+  'UNKNOWN_TYPE',
+  'BAD_ALG',
+  'BAD_VALUE_LENGTH',
+  'DEGENERATE_HASH',
+  'LOW_QUALITY',
+  'BAD_CATEGORY',
+  'BAD_KIND',
+  'BAD_MEDIA',
+  'BAD_REF',
+  'BAD_REASON',
+  'BAD_OPINION',
+  'BAD_ROSTER_CHANGE',
+  // keys and signatures
+  'BAD_PUBLIC_KEY',
+  'BAD_SIGNATURE',
+  'BAD_VERIFIER_KEY',
+  // Merkle trees and proofs
+  'OUT_OF_RANGE',
+  'BAD_PROOF',
+  'INCONSISTENT_CHECKPOINT',
+  'BAD_TILE',
+  // notes, checkpoints, cosignatures, tlog-proof
+  'MALFORMED_NOTE',
+  'UNKNOWN_KEY',
+  'MALFORMED_CHECKPOINT',
+  'WRONG_ORIGIN',
+  'BAD_COSIGNATURE',
+  'MALFORMED_PROOF',
+  'NOT_EQUIVOCATION',
+  // federation and node
+  'UNKNOWN_LOG',
+  'LOG_FROZEN',
+  'ROLE_FORBIDDEN',
+  'WRONG_LOG',
+  'SEQ_MISMATCH',
+  'UNKNOWN_TARGET',
+  'NOT_FOUND',
+  'CONFLICT',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'BAD_REQUEST',
+  'PEER_REFUSED',
+  'STORAGE_CORRUPT',
+  'BAD_CONFIG',
+] as const
+
+export type ErrorCode = (typeof ERROR_CODES)[number]
+
+export class LedgerError extends Error {
+  readonly code: ErrorCode
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'LedgerError'
+    this.code = code
+  }
+}
+
+export function isLedgerError(e: unknown, code?: ErrorCode): e is LedgerError {
+  return e instanceof LedgerError && (code === undefined || e.code === code)
+}
+
+/** Throws `LedgerError(code, message)` unless `condition` holds. */
+export function ensure(condition: unknown, code: ErrorCode, message: string): asserts condition {
+  if (!condition) throw new LedgerError(code, message)
+}
