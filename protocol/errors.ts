@@ -56,6 +56,8 @@ export const ERROR_CODES = [
   'FORBIDDEN',
   'BAD_REQUEST',
   'PEER_REFUSED',
+  'PEER_UNREACHABLE', // dial failed, timed out, or the stream ended before the message was complete
+  'PEER_ERROR', // the peer answered a request with an error (its code is in `cause`)
   'STORAGE_CORRUPT',
   'BAD_CONFIG',
 ] as const
