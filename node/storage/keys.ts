@@ -1,0 +1,79 @@
+/**
+ * Key layout of the node's store. One prefix byte per table; integers are
+ * big-endian so that byte order equals numeric order.
+ *
+ *   'L' origin                        → log number (u32)            log registry
+ *   'E' log u32 ‖ index u64           → entry bytes
+ *   'T' log u32 ‖ level u8 ‖ index u64 → tile hashes (full or the partial right edge)
+ *   'C' log u32                       → latest checkpoint note fully held (with cosignatures)
+ *   'H' log u32 ‖ size u64            → every checkpoint note seen for that log
+ *   'F' log u32                       → equivocation proof (log is frozen)
+ *   'I' record id                     → log u32 ‖ index u64
+ *   'V' alg u8 ‖ len u16 ‖ value ‖ id  → ''                           indicator value index
+ *   'R' target ‖ id                   → type u8                       revocations/attestations of a record
+ *   'S' id                            → alg u8 ‖ category u8 ‖ value   current indicator set
+ *   'M' name                          → bytes                         metadata (stats, roster cache, ...)
+ *   'K' token hash                    → JSON                          API tokens
+ *   'A' seq u64                       → JSON                          access log
+ */
+import { concat, utf8 } from '../../protocol/bytes.ts'
+
+export const P = {
+  log: 0x4c, entry: 0x45, tile: 0x54, checkpoint: 0x43, history: 0x48, frozen: 0x46,
+  id: 0x49, value: 0x56, ref: 0x52, set: 0x53, meta: 0x4d, token: 0x4b, access: 0x41,
+} as const
+
+export function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4)
+  new DataView(b.buffer).setUint32(0, n)
+  return b
+}
+
+export function u64(n: number): Uint8Array {
+  const b = new Uint8Array(8)
+  new DataView(b.buffer).setBigUint64(0, BigInt(n))
+  return b
+}
+
+export function readU32(b: Uint8Array, offset = 0): number {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(offset)
+}
+
+export function readU64(b: Uint8Array, offset = 0): number {
+  return Number(new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(offset))
+}
+
+export function key(prefix: number, ...parts: Uint8Array[]): Uint8Array {
+  return concat(new Uint8Array([prefix]), ...parts)
+}
+
+/** The smallest key greater than every key that starts with `prefixKey`. */
+export function prefixEnd(prefixKey: Uint8Array): Uint8Array {
+  const out = new Uint8Array(prefixKey)
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]! < 0xff) {
+      out[i]!++
+      return out.subarray(0, i + 1)
+    }
+  }
+  return new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+}
+
+export const keys = {
+  log: (origin: string) => key(P.log, utf8(origin)),
+  entry: (log: number, index: number) => key(P.entry, u32(log), u64(index)),
+  tile: (log: number, level: number, index: number) => key(P.tile, u32(log), new Uint8Array([level]), u64(index)),
+  checkpoint: (log: number) => key(P.checkpoint, u32(log)),
+  history: (log: number, size: number) => key(P.history, u32(log), u64(size)),
+  frozen: (log: number) => key(P.frozen, u32(log)),
+  id: (id: Uint8Array) => key(P.id, id),
+  value: (alg: number, value: Uint8Array, id?: Uint8Array) => {
+    const len = new Uint8Array([value.length >> 8, value.length & 0xff])
+    return id ? key(P.value, new Uint8Array([alg]), len, value, id) : key(P.value, new Uint8Array([alg]), len, value)
+  },
+  ref: (target: Uint8Array, id?: Uint8Array) => (id ? key(P.ref, target, id) : key(P.ref, target)),
+  set: (id: Uint8Array) => key(P.set, id),
+  meta: (name: string) => key(P.meta, utf8(name)),
+  token: (hash: Uint8Array) => key(P.token, hash),
+  access: (seq: number) => key(P.access, u64(seq)),
+}

@@ -1,0 +1,109 @@
+/**
+ * The key-value contract under cairn's store: ordered byte keys, atomic
+ * batches, range iteration. Two implementations: MemoryKV (tests, tools) and
+ * LevelKV (the node). Nothing outside node/storage constructs either; the node
+ * is wired in node/node.ts.
+ */
+import { Level } from 'level'
+import { compareBytes, toHex } from '../../protocol/bytes.ts'
+
+export type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
+
+export interface Range {
+  gte?: Uint8Array
+  lt?: Uint8Array
+  reverse?: boolean
+  limit?: number
+}
+
+export interface KV {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>
+  getMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]>
+  /** All operations land, or none do (also across a crash). `durable` forces an fsync. */
+  batch(ops: BatchOp[], options?: { durable?: boolean }): Promise<void>
+  iterate(range: Range): AsyncIterable<[Uint8Array, Uint8Array]>
+  close(): Promise<void>
+}
+
+export class MemoryKV implements KV {
+  private readonly map = new Map<string, [Uint8Array, Uint8Array]>()
+  private closed = false
+
+  async get(key: Uint8Array) {
+    this.check()
+    return this.map.get(toHex(key))?.[1]
+  }
+
+  async getMany(keys: Uint8Array[]) {
+    this.check()
+    return keys.map((k) => this.map.get(toHex(k))?.[1])
+  }
+
+  async batch(ops: BatchOp[]) {
+    this.check()
+    for (const op of ops) {
+      if (op.type === 'put') this.map.set(toHex(op.key), [new Uint8Array(op.key), new Uint8Array(op.value)])
+      else this.map.delete(toHex(op.key))
+    }
+  }
+
+  async *iterate(range: Range): AsyncIterable<[Uint8Array, Uint8Array]> {
+    this.check()
+    const rows = [...this.map.values()]
+      .filter(([k]) => (!range.gte || compareBytes(k, range.gte) >= 0) && (!range.lt || compareBytes(k, range.lt) < 0))
+      .sort((a, b) => compareBytes(a[0], b[0]))
+    if (range.reverse) rows.reverse()
+    const limit = range.limit ?? Infinity
+    let n = 0
+    for (const row of rows) {
+      if (n++ >= limit) return
+      yield row
+    }
+  }
+
+  async close() {
+    this.closed = true
+  }
+
+  private check() {
+    if (this.closed) throw new Error('store is closed')
+  }
+}
+
+export class LevelKV implements KV {
+  private constructor(private readonly db: Level<Uint8Array, Uint8Array>) {}
+
+  static async open(location: string): Promise<LevelKV> {
+    const db = new Level<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
+    await db.open()
+    return new LevelKV(db)
+  }
+
+  async get(key: Uint8Array) {
+    const v = await this.db.get(key)
+    return v ?? undefined
+  }
+
+  async getMany(keys: Uint8Array[]) {
+    if (keys.length === 0) return []
+    const vs = await this.db.getMany(keys)
+    return vs.map((v) => v ?? undefined)
+  }
+
+  async batch(ops: BatchOp[], options?: { durable?: boolean }) {
+    if (ops.length === 0) return
+    // The abstract-level batch types are a union of overloads; our BatchOp is its put/del shape.
+    await this.db.batch(ops as never, { sync: options?.durable ?? false })
+  }
+
+  async *iterate(range: Range): AsyncIterable<[Uint8Array, Uint8Array]> {
+    const opts: Record<string, unknown> = { reverse: range.reverse ?? false, limit: range.limit ?? -1 }
+    if (range.gte) opts.gte = range.gte
+    if (range.lt) opts.lt = range.lt
+    for await (const [k, v] of this.db.iterator(opts)) yield [k, v]
+  }
+
+  async close() {
+    await this.db.close()
+  }
+}

@@ -1,0 +1,518 @@
+/**
+ * The node's store: every log it holds (entries, tlog tiles, checkpoints) and
+ * the indexes the API needs, on top of a KV. Appends are one atomic KV batch:
+ * entries, tiles, indexes, counters and (optionally) the checkpoint that
+ * covers them land together or not at all, so a crash leaves the store before
+ * or after a batch, never between.
+ *
+ * Tiles follow c2sp.org/tlog-tiles: tile (L, N) holds the hashes at tree level
+ * 8L with indexes 256N…256N+255; the right-most tile of each level is kept
+ * partial (same key, shorter value) and mirrored in memory as the "edge", so
+ * appends and the current root need no reads.
+ */
+import type { KV, BatchOp } from './kv.ts'
+import { keys, P, u32, u64, readU32, readU64, prefixEnd, key } from './keys.ts'
+import { ALG_CODES, CATEGORY_CODES, TYPE_CODES, ALG_NAMES, CATEGORY_NAMES } from './codes.ts'
+import { concat, equalBytes, fromUtf8, utf8 } from '../../protocol/bytes.ts'
+import { HASH_SIZE, nodeHash, EMPTY_ROOT } from '../../protocol/hash.ts'
+import { LedgerError } from '../../protocol/errors.ts'
+import type { CairnRecord } from '../../protocol/records.ts'
+
+const TILE_WIDTH = 256
+const TILE_HEIGHT = 8
+
+export interface AppendItem {
+  entry: Uint8Array
+  /** Leaf hash of `entry` (= record id); computed by the caller, who verified the entry. */
+  id: Uint8Array
+  record: CairnRecord
+}
+
+export interface LogCounters {
+  entries: number
+  byType: Record<string, number>
+  byAlg: Record<string, number>
+  byCategory: Record<string, number>
+  revocationsByReason: Record<string, number>
+  attestationsByOpinion: Record<string, number>
+}
+
+export interface LogInfo {
+  origin: string
+  size: number
+  checkpoint?: string
+  checkpointSize: number
+  frozen: boolean
+}
+
+interface LogState {
+  num: number
+  origin: string
+  size: number
+  /** edge[L]: the hashes of the partial tile at level L (length multiple of 32, < 256 hashes). */
+  edge: Uint8Array[]
+  checkpoint?: string
+  checkpointSize: number
+  frozen?: string
+  counters: LogCounters
+}
+
+export interface SetMember {
+  id: Uint8Array
+  alg: string
+  category: string
+  value: Uint8Array
+}
+
+function emptyCounters(): LogCounters {
+  return { entries: 0, byType: {}, byAlg: {}, byCategory: {}, revocationsByReason: {}, attestationsByOpinion: {} }
+}
+
+function bump(o: Record<string, number>, k: string, by = 1) {
+  o[k] = (o[k] ?? 0) + by
+}
+
+/** Hash of the complete subtree over `count` (a power of two) consecutive 32-byte hashes in `buf` from `first`. */
+export function subtreeHash(buf: Uint8Array, first: number, count: number): Uint8Array {
+  if (count === 1) return buf.subarray(first * HASH_SIZE, (first + 1) * HASH_SIZE)
+  const half = count >>> 1
+  return nodeHash(subtreeHash(buf, first, half), subtreeHash(buf, first + half, half))
+}
+
+/** [start, end) as maximal aligned complete subtrees, left to right. */
+function decompose(start: number, end: number): { level: number; index: number }[] {
+  const out: { level: number; index: number }[] = []
+  let s = start
+  while (s < end) {
+    let level = 0
+    while (s % 2 ** (level + 1) === 0 && s + 2 ** (level + 1) <= end) level++
+    out.push({ level, index: s / 2 ** level })
+    s += 2 ** level
+  }
+  return out
+}
+
+export class Store {
+  private readonly logs = new Map<string, LogState>()
+  private readonly byNum = new Map<number, LogState>()
+  private setSize = 0
+  private writeChain: Promise<unknown> = Promise.resolve()
+  private readonly tileCache = new Map<string, Uint8Array>()
+
+  private constructor(readonly kv: KV) {}
+
+  static async open(kv: KV): Promise<Store> {
+    const s = new Store(kv)
+    await s.load()
+    return s
+  }
+
+  private async load() {
+    for await (const [k, v] of this.kv.iterate({ gte: new Uint8Array([P.log]), lt: new Uint8Array([P.log + 1]) })) {
+      const origin = fromUtf8(k.subarray(1))
+      const num = readU32(v)
+      const stateBytes = await this.kv.get(keys.meta(`log/${num}`))
+      const saved = stateBytes ? (JSON.parse(fromUtf8(stateBytes)) as { size: number; counters: LogCounters }) : { size: 0, counters: emptyCounters() }
+      const st: LogState = { num, origin, size: saved.size, edge: [], checkpointSize: 0, counters: saved.counters }
+      // Rebuild the in-memory edge from the partial tiles the size implies.
+      for (let level = 0; ; level++) {
+        const hashesAtLevel = Math.floor(saved.size / TILE_WIDTH ** level)
+        if (hashesAtLevel === 0) break
+        const w = hashesAtLevel % TILE_WIDTH
+        if (w === 0) {
+          st.edge[level] = new Uint8Array(0)
+          continue
+        }
+        const tile = await this.kv.get(keys.tile(num, level, Math.floor(hashesAtLevel / TILE_WIDTH)))
+        if (!tile || tile.length < w * HASH_SIZE) {
+          throw new LedgerError('STORAGE_CORRUPT', `log ${origin}: tile ${level}/${Math.floor(hashesAtLevel / TILE_WIDTH)} is missing or short; the store is damaged`)
+        }
+        st.edge[level] = tile.slice(0, w * HASH_SIZE)
+      }
+      const cp = await this.kv.get(keys.checkpoint(num))
+      if (cp) {
+        st.checkpoint = fromUtf8(cp)
+        st.checkpointSize = Number(st.checkpoint.split('\n')[1])
+      }
+      const fz = await this.kv.get(keys.frozen(num))
+      if (fz) st.frozen = fromUtf8(fz)
+      this.logs.set(origin, st)
+      this.byNum.set(num, st)
+    }
+    const ss = await this.kv.get(keys.meta('setsize'))
+    this.setSize = ss ? readU64(ss) : 0
+  }
+
+  /** Serialises writes: appends to the store happen one batch at a time. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writeChain.then(fn, fn)
+    this.writeChain = run.catch(() => undefined)
+    return run
+  }
+
+  listLogs(): LogInfo[] {
+    return [...this.logs.values()].map((l) => ({
+      origin: l.origin, size: l.size, checkpoint: l.checkpoint, checkpointSize: l.checkpointSize, frozen: l.frozen !== undefined,
+    }))
+  }
+
+  hasLog(origin: string): boolean {
+    return this.logs.has(origin)
+  }
+
+  size(origin: string): number {
+    return this.logs.get(origin)?.size ?? 0
+  }
+
+  counters(origin: string): LogCounters {
+    return structuredClone(this.state(origin).counters)
+  }
+
+  currentSetSize(): number {
+    return this.setSize
+  }
+
+  private state(origin: string): LogState {
+    const st = this.logs.get(origin)
+    if (!st) throw new LedgerError('UNKNOWN_LOG', `this node holds no log named ${origin}`)
+    return st
+  }
+
+  async registerLog(origin: string): Promise<void> {
+    await this.exclusive(async () => {
+      if (this.logs.has(origin)) return
+      const num = this.byNum.size === 0 ? 1 : Math.max(...this.byNum.keys()) + 1
+      const st: LogState = { num, origin, size: 0, edge: [], checkpointSize: 0, counters: emptyCounters() }
+      await this.kv.batch([
+        { type: 'put', key: keys.log(origin), value: u32(num) },
+        { type: 'put', key: keys.meta(`log/${num}`), value: utf8(JSON.stringify({ size: 0, counters: st.counters })) },
+      ], { durable: true })
+      this.logs.set(origin, st)
+      this.byNum.set(num, st)
+    })
+  }
+
+  /**
+   * Appends verified entries at the end of `origin`'s log, with their indexes,
+   * and optionally the checkpoint note that covers the new size, atomically.
+   * `firstIndex` must equal the current size (guards against racing writers).
+   */
+  append(origin: string, firstIndex: number, items: AppendItem[], options: { checkpoint?: string; durable?: boolean } = {}): Promise<Uint8Array> {
+    return this.exclusive(async () => {
+      const st = this.state(origin)
+      if (st.frozen) throw new LedgerError('LOG_FROZEN', `log ${origin} is frozen after an equivocation; it accepts no new entries`)
+      if (firstIndex !== st.size) throw new LedgerError('SEQ_MISMATCH', `append to ${origin} at ${firstIndex} but the log holds ${st.size} entries`)
+      const ops: BatchOp[] = []
+      const edge = st.edge.map((e) => new Uint8Array(e))
+      const counters = structuredClone(st.counters)
+      const dirty = new Set<number>()
+      const pendingSet = new Map<string, boolean>() // id hex → in set after this batch
+      let setDelta = 0
+      let size = st.size
+
+      const push = (level: number, hash: Uint8Array, hashIndex: number) => {
+        const cur = edge[level] ?? new Uint8Array(0)
+        const next = new Uint8Array(cur.length + HASH_SIZE)
+        next.set(cur)
+        next.set(hash, cur.length)
+        const tileIndex = Math.floor(hashIndex / TILE_WIDTH)
+        if (next.length === TILE_WIDTH * HASH_SIZE) {
+          ops.push({ type: 'put', key: keys.tile(st.num, level, tileIndex), value: next })
+          dirty.delete(level)
+          edge[level] = new Uint8Array(0)
+          push(level + 1, subtreeHash(next, 0, TILE_WIDTH), tileIndex)
+        } else {
+          edge[level] = next
+          dirty.add(level)
+        }
+      }
+
+      for (const item of items) {
+        const index = size++
+        push(0, item.id, index)
+        ops.push({ type: 'put', key: keys.entry(st.num, index), value: item.entry })
+        ops.push({ type: 'put', key: keys.id(item.id), value: concat(u32(st.num), u64(index)) })
+        const r = item.record
+        counters.entries++
+        bump(counters.byType, r.type)
+        if (r.type === 'indicator') {
+          bump(counters.byAlg, r.alg)
+          bump(counters.byCategory, r.category)
+          const alg = ALG_CODES[r.alg]
+          ops.push({ type: 'put', key: keys.value(alg, r.value, item.id), value: new Uint8Array(0) })
+          ops.push({ type: 'put', key: keys.set(item.id), value: concat(new Uint8Array([alg, CATEGORY_CODES[r.category]]), r.value) })
+          pendingSet.set(Buffer.from(item.id).toString('hex'), true)
+          setDelta++
+        } else if (r.type === 'revocation' || r.type === 'attestation') {
+          ops.push({ type: 'put', key: keys.ref(r.target, item.id), value: new Uint8Array([TYPE_CODES[r.type]]) })
+          if (r.type === 'attestation') bump(counters.attestationsByOpinion, r.opinion)
+          else {
+            bump(counters.revocationsByReason, r.reason)
+            const t = Buffer.from(r.target).toString('hex')
+            const inSet = pendingSet.has(t) ? pendingSet.get(t)! : (await this.kv.get(keys.set(r.target))) !== undefined
+            if (inSet) {
+              ops.push({ type: 'del', key: keys.set(r.target) })
+              pendingSet.set(t, false)
+              setDelta--
+            }
+          }
+        }
+      }
+      for (const level of dirty) {
+        const hashesAtLevel = Math.floor(size / TILE_WIDTH ** level)
+        ops.push({ type: 'put', key: keys.tile(st.num, level, Math.floor(hashesAtLevel / TILE_WIDTH)), value: edge[level]! })
+      }
+      ops.push({ type: 'put', key: keys.meta(`log/${st.num}`), value: utf8(JSON.stringify({ size, counters })) })
+      ops.push({ type: 'put', key: keys.meta('setsize'), value: u64(this.setSize + setDelta) })
+      const root = this.edgeRoot(edge, size)
+      let cpSize = st.checkpointSize
+      if (options.checkpoint) {
+        cpSize = this.checkCheckpointCovers(options.checkpoint, origin, size, root)
+        ops.push({ type: 'put', key: keys.checkpoint(st.num), value: utf8(options.checkpoint) })
+        ops.push({ type: 'put', key: keys.history(st.num, cpSize), value: utf8(options.checkpoint) })
+      }
+      await this.kv.batch(ops, { durable: options.durable ?? true })
+      st.edge = edge
+      st.size = size
+      st.counters = counters
+      this.setSize += setDelta
+      if (options.checkpoint) {
+        st.checkpoint = options.checkpoint
+        st.checkpointSize = cpSize
+      }
+      return root
+    })
+  }
+
+  private checkCheckpointCovers(note: string, origin: string, size: number, root: Uint8Array): number {
+    const [o, s, r] = note.split('\n')
+    if (o !== origin || Number(s) !== size || !equalBytes(new Uint8Array(Buffer.from(r ?? '', 'base64')), root)) {
+      throw new LedgerError('INCONSISTENT_CHECKPOINT', `checkpoint for ${origin} does not match the stored tree at size ${size}`)
+    }
+    return size
+  }
+
+  /** Root of the current tree, from the in-memory edge. */
+  private edgeRoot(edge: Uint8Array[], size: number): Uint8Array {
+    if (size === 0) return EMPTY_ROOT
+    const parts = decompose(0, size).map(({ level, index }) => {
+      const tl = Math.floor(level / TILE_HEIGHT)
+      const k = level - tl * TILE_HEIGHT
+      const first = (index * 2 ** k) % TILE_WIDTH
+      return subtreeHash(edge[tl]!, first, 2 ** k)
+    })
+    let h = parts[parts.length - 1]!
+    for (let i = parts.length - 2; i >= 0; i--) h = nodeHash(parts[i]!, h)
+    return h
+  }
+
+  rootNow(origin: string): Uint8Array {
+    const st = this.state(origin)
+    return this.edgeRoot(st.edge, st.size)
+  }
+
+  /** Reads the stored tile (full or partial) at (level, index) of a log. */
+  private async readTile(st: LogState, level: number, index: number): Promise<Uint8Array | undefined> {
+    const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** level)
+    if (index === Math.floor(hashesAtLevel / TILE_WIDTH) && hashesAtLevel % TILE_WIDTH !== 0) return st.edge[level]
+    const ck = `${st.num}/${level}/${index}`
+    const cached = this.tileCache.get(ck)
+    if (cached) return cached
+    const t = await this.kv.get(keys.tile(st.num, level, index))
+    if (t && t.length === TILE_WIDTH * HASH_SIZE) {
+      if (this.tileCache.size >= 4096) this.tileCache.delete(this.tileCache.keys().next().value!)
+      this.tileCache.set(ck, t)
+    }
+    return t
+  }
+
+  /** Hash of the complete subtree at (level, index); it must lie within the log's current size. */
+  async nodeHashAt(origin: string, level: number, index: number): Promise<Uint8Array> {
+    const st = this.state(origin)
+    if ((index + 1) * 2 ** level > st.size) throw new LedgerError('OUT_OF_RANGE', `subtree ${level}/${index} is beyond ${origin}'s size ${st.size}`)
+    const tl = Math.floor(level / TILE_HEIGHT)
+    const k = level - tl * TILE_HEIGHT
+    const first = index * 2 ** k
+    const tile = await this.readTile(st, tl, Math.floor(first / TILE_WIDTH))
+    const within = first % TILE_WIDTH
+    if (!tile || tile.length < (within + 2 ** k) * HASH_SIZE) throw new LedgerError('STORAGE_CORRUPT', `tile ${tl}/${Math.floor(first / TILE_WIDTH)} of ${origin} is missing`)
+    return subtreeHash(tile, within, 2 ** k)
+  }
+
+  /** RFC 9162 MTH of the entries in [start, end): right fold of its complete subtrees. */
+  async rangeHash(origin: string, start: number, end: number): Promise<Uint8Array> {
+    if (start === end) return EMPTY_ROOT
+    const parts = await Promise.all(decompose(start, end).map(({ level, index }) => this.nodeHashAt(origin, level, index)))
+    let h = parts[parts.length - 1]!
+    for (let i = parts.length - 2; i >= 0; i--) h = nodeHash(parts[i]!, h)
+    return h
+  }
+
+  async root(origin: string, size: number): Promise<Uint8Array> {
+    const st = this.state(origin)
+    if (size > st.size) throw new LedgerError('OUT_OF_RANGE', `${origin} holds ${st.size} entries, not ${size}`)
+    return size === st.size ? this.edgeRoot(st.edge, size) : this.rangeHash(origin, 0, size)
+  }
+
+  /** RFC 9162 §2.1.3.1 inclusion proof for `index` in the tree of `size`. */
+  async inclusionProof(origin: string, index: number, size: number): Promise<Uint8Array[]> {
+    const st = this.state(origin)
+    if (size > st.size || index >= size || index < 0) throw new LedgerError('OUT_OF_RANGE', `no entry ${index} in ${origin} at size ${size}`)
+    const proof: Uint8Array[] = []
+    let lo = 0, hi = size, m = index
+    const ranges: [number, number][] = []
+    while (hi - lo > 1) {
+      const k = largestPowerOfTwoBelow(hi - lo)
+      if (m - lo < k) { ranges.push([lo + k, hi]); hi = lo + k } else { ranges.push([lo, lo + k]); lo = lo + k }
+    }
+    for (let i = ranges.length - 1; i >= 0; i--) proof.push(await this.rangeHash(origin, ranges[i]![0], ranges[i]![1]))
+    void m
+    return proof
+  }
+
+  /** RFC 9162 §2.1.4.1 consistency proof between sizes m ≤ n. */
+  async consistencyProof(origin: string, m: number, n: number): Promise<Uint8Array[]> {
+    const st = this.state(origin)
+    if (m > n || n > st.size || m < 0) throw new LedgerError('OUT_OF_RANGE', `no consistency proof from ${m} to ${n} in ${origin} (size ${st.size})`)
+    if (m === 0 || m === n) return []
+    const ranges: [number, number][] = []
+    const sub = (lo: number, hi: number, complete: boolean) => {
+      const size = hi - lo
+      if (m - lo === size) { if (!complete) ranges.push([lo, hi]); return }
+      const k = largestPowerOfTwoBelow(size)
+      if (m - lo <= k) { sub(lo, lo + k, complete); ranges.push([lo + k, hi]) } else { sub(lo + k, hi, false); ranges.push([lo, lo + k]) }
+    }
+    sub(0, n, true)
+    const proof: Uint8Array[] = []
+    for (const [a, b] of ranges) proof.push(await this.rangeHash(origin, a, b))
+    return proof
+  }
+
+  async entry(origin: string, index: number): Promise<Uint8Array> {
+    const st = this.state(origin)
+    if (index < 0 || index >= st.size) throw new LedgerError('OUT_OF_RANGE', `${origin} has no entry ${index}`)
+    const e = await this.kv.get(keys.entry(st.num, index))
+    if (!e) throw new LedgerError('STORAGE_CORRUPT', `entry ${index} of ${origin} is missing from the store`)
+    return e
+  }
+
+  /** Entries [start, end), in order. */
+  async entries(origin: string, start: number, end: number): Promise<Uint8Array[]> {
+    const st = this.state(origin)
+    if (start < 0 || end > st.size || start > end) throw new LedgerError('OUT_OF_RANGE', `${origin} has no entries ${start}..${end}`)
+    const out: Uint8Array[] = []
+    for await (const [, v] of this.kv.iterate({ gte: keys.entry(st.num, start), lt: keys.entry(st.num, end) })) out.push(v)
+    if (out.length !== end - start) throw new LedgerError('STORAGE_CORRUPT', `entries ${start}..${end} of ${origin} are incomplete in the store`)
+    return out
+  }
+
+  /** Tile bytes per tlog-tiles: full (width 256) or the first `width` hashes; undefined if not (yet) that large. */
+  async tile(origin: string, level: number, index: number, width = TILE_WIDTH): Promise<Uint8Array | undefined> {
+    const st = this.state(origin)
+    const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** level)
+    if (index * TILE_WIDTH + width > hashesAtLevel) return undefined
+    const t = await this.readTile(st, level, index)
+    if (!t || t.length < width * HASH_SIZE) throw new LedgerError('STORAGE_CORRUPT', `tile ${level}/${index} of ${origin} is missing`)
+    return t.subarray(0, width * HASH_SIZE)
+  }
+
+  async setCheckpoint(origin: string, note: string): Promise<void> {
+    await this.exclusive(async () => {
+      const st = this.state(origin)
+      const size = Number(note.split('\n')[1])
+      this.checkCheckpointCovers(note, origin, size, await this.root(origin, size))
+      const ops: BatchOp[] = [{ type: 'put', key: keys.history(st.num, size), value: utf8(note) }]
+      if (size >= st.checkpointSize) ops.push({ type: 'put', key: keys.checkpoint(st.num), value: utf8(note) })
+      await this.kv.batch(ops, { durable: true })
+      if (size >= st.checkpointSize) {
+        st.checkpoint = note
+        st.checkpointSize = size
+      }
+    })
+  }
+
+  checkpoint(origin: string): string | undefined {
+    return this.state(origin).checkpoint
+  }
+
+  async checkpointAt(origin: string, size: number): Promise<string | undefined> {
+    const v = await this.kv.get(keys.history(this.state(origin).num, size))
+    return v ? fromUtf8(v) : undefined
+  }
+
+  async checkpointHistory(origin: string, limit = 1000): Promise<string[]> {
+    const st = this.state(origin)
+    const out: string[] = []
+    const gte = key(P.history, u32(st.num))
+    for await (const [, v] of this.kv.iterate({ gte, lt: prefixEnd(gte), limit })) out.push(fromUtf8(v))
+    return out
+  }
+
+  async freeze(origin: string, proof: string): Promise<void> {
+    await this.exclusive(async () => {
+      const st = this.state(origin)
+      if (st.frozen) return
+      await this.kv.batch([{ type: 'put', key: keys.frozen(st.num), value: utf8(proof) }], { durable: true })
+      st.frozen = proof
+    })
+  }
+
+  frozenProof(origin: string): string | undefined {
+    return this.state(origin).frozen
+  }
+
+  async locate(id: Uint8Array): Promise<{ origin: string; index: number } | undefined> {
+    const v = await this.kv.get(keys.id(id))
+    if (!v) return undefined
+    const st = this.byNum.get(readU32(v))
+    if (!st) throw new LedgerError('STORAGE_CORRUPT', 'record index points at an unknown log')
+    return { origin: st.origin, index: readU64(v, 4) }
+  }
+
+  async idsForValue(alg: keyof typeof ALG_CODES, value: Uint8Array): Promise<Uint8Array[]> {
+    const prefix = keys.value(ALG_CODES[alg], value)
+    const out: Uint8Array[] = []
+    for await (const [k] of this.kv.iterate({ gte: prefix, lt: prefixEnd(prefix), limit: 10_000 })) out.push(k.slice(prefix.length))
+    return out
+  }
+
+  /** Revocations and attestations that name `target`. */
+  async references(target: Uint8Array): Promise<{ id: Uint8Array; type: 'revocation' | 'attestation' }[]> {
+    const prefix = keys.ref(target)
+    const out: { id: Uint8Array; type: 'revocation' | 'attestation' }[] = []
+    for await (const [k, v] of this.kv.iterate({ gte: prefix, lt: prefixEnd(prefix), limit: 10_000 })) {
+      out.push({ id: k.slice(prefix.length), type: v[0] === TYPE_CODES.revocation ? 'revocation' : 'attestation' })
+    }
+    return out
+  }
+
+  async inCurrentSet(id: Uint8Array): Promise<boolean> {
+    return (await this.kv.get(keys.set(id))) !== undefined
+  }
+
+  /** The current indicator set (indicators not revoked by their author), in record-id order, streamed. */
+  async *currentSet(afterId?: Uint8Array): AsyncIterable<SetMember> {
+    const gte = afterId ? keys.set(concat(afterId, new Uint8Array([0]))) : new Uint8Array([P.set])
+    for await (const [k, v] of this.kv.iterate({ gte, lt: new Uint8Array([P.set + 1]) })) {
+      yield { id: k.slice(1), alg: ALG_NAMES.get(v[0]!)!, category: CATEGORY_NAMES.get(v[1]!)!, value: v.slice(2) }
+    }
+  }
+
+  async getMeta(name: string): Promise<Uint8Array | undefined> {
+    return this.kv.get(keys.meta(name))
+  }
+
+  async putMeta(name: string, value: Uint8Array): Promise<void> {
+    await this.kv.batch([{ type: 'put', key: keys.meta(name), value }], { durable: true })
+  }
+
+  async close(): Promise<void> {
+    await this.exclusive(() => this.kv.close())
+  }
+}
+
+function largestPowerOfTwoBelow(n: number): number {
+  let k = 1
+  while (k * 2 < n) k *= 2
+  return k
+}

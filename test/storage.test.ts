@@ -1,0 +1,178 @@
+/**
+ * One storage contract suite, run against the memory KV and the level KV:
+ * appends, tiles, roots and proofs (checked against a naive RFC 9162
+ * implementation in this file), indexes, the current set, atomicity, reopen.
+ */
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { MemoryKV, LevelKV, type KV } from '../node/storage/kv.ts'
+import { Store, type AppendItem } from '../node/storage/store.ts'
+import { leafHash, nodeHash, EMPTY_ROOT } from '../protocol/hash.ts'
+import { utf8, toHex } from '../protocol/bytes.ts'
+import type { CairnRecord } from '../protocol/records.ts'
+import { rejects } from './helpers.ts'
+
+function mth(leaves: Uint8Array[]): Uint8Array {
+  if (leaves.length === 0) return EMPTY_ROOT
+  if (leaves.length === 1) return leaves[0]!
+  let k = 1
+  while (k * 2 < leaves.length) k *= 2
+  return nodeHash(mth(leaves.slice(0, k)), mth(leaves.slice(k)))
+}
+
+function path(m: number, leaves: Uint8Array[]): Uint8Array[] {
+  if (leaves.length <= 1) return []
+  let k = 1
+  while (k * 2 < leaves.length) k *= 2
+  return m < k ? [...path(m, leaves.slice(0, k)), mth(leaves.slice(k))] : [...path(m - k, leaves.slice(k)), mth(leaves.slice(0, k))]
+}
+
+function subproof(m: number, leaves: Uint8Array[], b: boolean): Uint8Array[] {
+  const n = leaves.length
+  if (m === n) return b ? [] : [mth(leaves)]
+  let k = 1
+  while (k * 2 < n) k *= 2
+  return m <= k ? [...subproof(m, leaves.slice(0, k), b), mth(leaves.slice(k))] : [...subproof(m - k, leaves.slice(k), false), mth(leaves.slice(0, k))]
+}
+
+const ORIGIN = 'test.cairn/eu-centre'
+
+function indicator(i: number): AppendItem {
+  const value = new Uint8Array(32)
+  value.set(utf8(`v${i}`))
+  value[31] = 1
+  const entry = utf8(`entry-${i}`)
+  const record = { v: 1, type: 'indicator', log: ORIGIN, seq: i, time: 1767225600000, alg: 'sha256', value, category: 'A1', kind: 'known_material', media: 'image' } as unknown as CairnRecord
+  return { entry, id: leafHash(entry), record }
+}
+
+function revocation(i: number, target: Uint8Array): AppendItem {
+  const entry = utf8(`entry-${i}`)
+  const record = { v: 1, type: 'revocation', log: ORIGIN, seq: i, time: 1767225600000, target, reason: 'false_positive' } as unknown as CairnRecord
+  return { entry, id: leafHash(entry), record }
+}
+
+function contract(name: string, makeKV: () => Promise<{ kv: KV; reopen?: () => Promise<KV>; cleanup: () => void }>) {
+  const t = suite(`storage contract: ${name}`)
+
+  t('append in batches; roots, tiles and proofs match RFC 9162', async () => {
+    const { kv, cleanup } = await makeKV()
+    const store = await Store.open(kv)
+    await store.registerLog(ORIGIN)
+    const leaves: Uint8Array[] = []
+    const sizes = [1, 2, 5, 250, 1, 0, 300, 70, 66000 - 629]
+    let n = 0
+    for (const batch of sizes) {
+      const items = Array.from({ length: batch }, (_, j) => indicator(n + j))
+      const root = await store.append(ORIGIN, n, items, { durable: false })
+      n += batch
+      leaves.push(...items.map((x) => x.id))
+      assert.equal(toHex(root), toHex(mth(leaves)), `root at ${n}`)
+    }
+    assert.is(store.size(ORIGIN), 66000)
+    for (const s of [0, 1, 3, 256, 257, 511, 65536, 65537, 66000]) {
+      assert.equal(toHex(await store.root(ORIGIN, s)), toHex(mth(leaves.slice(0, s))), `root(${s})`)
+    }
+    for (const [i, s] of [[0, 1], [0, 2], [5, 7], [255, 256], [256, 257], [1000, 66000], [65999, 66000], [12345, 40000]] as const) {
+      const p = await store.inclusionProof(ORIGIN, i, s)
+      assert.equal(p.map(toHex), path(i, leaves.slice(0, s)).map(toHex), `inclusion ${i}@${s}`)
+    }
+    for (const [m, s] of [[1, 2], [3, 7], [256, 257], [255, 66000], [65536, 66000], [1, 66000], [4, 8]] as const) {
+      const p = await store.consistencyProof(ORIGIN, m, s)
+      assert.equal(p.map(toHex), subproof(m, leaves.slice(0, s), true).map(toHex), `consistency ${m}->${s}`)
+    }
+    // Level-0 tile 0 is the first 256 leaf hashes; level-1 tile holds subtree roots of 256 leaves.
+    const t0 = await store.tile(ORIGIN, 0, 0)
+    assert.equal(toHex(t0!), leaves.slice(0, 256).map(toHex).join(''))
+    const t1p = await store.tile(ORIGIN, 1, 0, 3)
+    assert.equal(toHex(t1p!.subarray(64, 96)), toHex(mth(leaves.slice(512, 768))))
+    assert.ok(await store.tile(ORIGIN, 1, 1, 1))
+    assert.is(await store.tile(ORIGIN, 1, 1, 2), undefined, 'no such partial width yet')
+    const partial = await store.tile(ORIGIN, 0, Math.floor(66000 / 256), 66000 % 256)
+    assert.ok(partial)
+    assert.is(await store.tile(ORIGIN, 0, Math.floor(66000 / 256)), undefined, 'partial tile is not served as full')
+    await store.close()
+    cleanup()
+  })
+
+  t('indexes, revocation removes from the current set, counters', async () => {
+    const { kv, cleanup } = await makeKV()
+    const store = await Store.open(kv)
+    await store.registerLog(ORIGIN)
+    const items = [indicator(0), indicator(1), indicator(2)]
+    await store.append(ORIGIN, 0, items)
+    assert.is(store.currentSetSize(), 3)
+    await store.append(ORIGIN, 3, [revocation(3, items[1]!.id)])
+    assert.is(store.currentSetSize(), 2)
+    assert.not.ok(await store.inCurrentSet(items[1]!.id))
+    assert.ok(await store.inCurrentSet(items[0]!.id))
+    const refs = await store.references(items[1]!.id)
+    assert.is(refs.length, 1)
+    assert.is(refs[0]!.type, 'revocation')
+    assert.equal(await store.locate(items[2]!.id), { origin: ORIGIN, index: 2 })
+    const ids = await store.idsForValue('sha256', (items[0]!.record as { value: Uint8Array }).value)
+    assert.equal(ids.map(toHex), [toHex(items[0]!.id)])
+    const members = []
+    for await (const m of store.currentSet()) members.push(toHex(m.id))
+    assert.equal(members.sort(), [toHex(items[0]!.id), toHex(items[2]!.id)].sort())
+    const c = store.counters(ORIGIN)
+    assert.is(c.entries, 4)
+    assert.is(c.byType.indicator, 3)
+    assert.is(c.revocationsByReason.false_positive, 1)
+    // Add and revoke inside one batch.
+    const a = indicator(4)
+    await store.append(ORIGIN, 4, [a, revocation(5, a.id)])
+    assert.is(store.currentSetSize(), 2)
+    await store.close()
+    cleanup()
+  })
+
+  t('a wrong start index or a checkpoint that does not match is refused and changes nothing', async () => {
+    const { kv, cleanup } = await makeKV()
+    const store = await Store.open(kv)
+    await store.registerLog(ORIGIN)
+    await store.append(ORIGIN, 0, [indicator(0)])
+    const before = toHex(store.rootNow(ORIGIN))
+    await rejects(() => store.append(ORIGIN, 5, [indicator(5)]), 'SEQ_MISMATCH')
+    const bogus = `${ORIGIN}\n2\n${Buffer.alloc(32).toString('base64')}\n\n— x AAAA\n`
+    await rejects(() => store.append(ORIGIN, 1, [indicator(1)], { checkpoint: bogus }), 'INCONSISTENT_CHECKPOINT')
+    assert.is(store.size(ORIGIN), 1)
+    assert.is(toHex(store.rootNow(ORIGIN)), before)
+    await rejects(() => store.entry(ORIGIN, 1), 'OUT_OF_RANGE')
+    await store.close()
+    cleanup()
+  })
+
+  t('reopen restores sizes, edge tiles, checkpoint and frozen state', async () => {
+    const env = await makeKV()
+    if (!env.reopen) { env.cleanup(); return }
+    let store = await Store.open(env.kv)
+    await store.registerLog(ORIGIN)
+    const items = Array.from({ length: 700 }, (_, i) => indicator(i))
+    const root = await store.append(ORIGIN, 0, items)
+    const note = `${ORIGIN}\n700\n${Buffer.from(root).toString('base64')}\n\n— x AAAA\n`
+    await store.setCheckpoint(ORIGIN, note)
+    await store.freeze(ORIGIN, 'proof')
+    await store.close()
+    store = await Store.open(await env.reopen())
+    assert.is(store.size(ORIGIN), 700)
+    assert.is(toHex(store.rootNow(ORIGIN)), toHex(root))
+    assert.is(store.checkpoint(ORIGIN), note)
+    assert.ok(store.listLogs()[0]!.frozen)
+    await rejects(() => store.append(ORIGIN, 700, [indicator(700)]), 'LOG_FROZEN')
+    await store.close()
+    env.cleanup()
+  })
+
+  t.run()
+}
+
+contract('memory', async () => ({ kv: new MemoryKV(), cleanup: () => {} }))
+contract('level', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-store-'))
+  const loc = join(dir, 'db')
+  return { kv: await LevelKV.open(loc), reopen: () => LevelKV.open(loc), cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+})
