@@ -15,6 +15,7 @@ import { keys, P, u32, u64, readU32, readU64, prefixEnd, key } from './keys.ts'
 import { ALG_CODES, CATEGORY_CODES, TYPE_CODES, ALG_NAMES, CATEGORY_NAMES } from './codes.ts'
 import { concat, equalBytes, fromUtf8, utf8 } from '../../protocol/bytes.ts'
 import { HASH_SIZE, nodeHash, EMPTY_ROOT } from '../../protocol/hash.ts'
+import { subtreesOfRange, foldSubtrees, inclusionProofPlan, consistencyProofPlan, assembleProof, type ProofPlan } from '../../protocol/merkle.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import type { CairnRecord } from '../../protocol/records.ts'
 
@@ -77,19 +78,6 @@ export function subtreeHash(buf: Uint8Array, first: number, count: number): Uint
   if (count === 1) return buf.subarray(first * HASH_SIZE, (first + 1) * HASH_SIZE)
   const half = count >>> 1
   return nodeHash(subtreeHash(buf, first, half), subtreeHash(buf, first + half, half))
-}
-
-/** [start, end) as maximal aligned complete subtrees, left to right. */
-function decompose(start: number, end: number): { level: number; index: number }[] {
-  const out: { level: number; index: number }[] = []
-  let s = start
-  while (s < end) {
-    let level = 0
-    while (s % 2 ** (level + 1) === 0 && s + 2 ** (level + 1) <= end) level++
-    out.push({ level, index: s / 2 ** level })
-    s += 2 ** level
-  }
-  return out
 }
 
 export class Store {
@@ -295,15 +283,12 @@ export class Store {
   /** Root of the current tree, from the in-memory edge. */
   private edgeRoot(edge: Uint8Array[], size: number): Uint8Array {
     if (size === 0) return EMPTY_ROOT
-    const parts = decompose(0, size).map(({ level, index }) => {
+    return foldSubtrees(subtreesOfRange(0, size).map(({ level, index }) => {
       const tl = Math.floor(level / TILE_HEIGHT)
       const k = level - tl * TILE_HEIGHT
       const first = (index * 2 ** k) % TILE_WIDTH
       return subtreeHash(edge[tl]!, first, 2 ** k)
-    })
-    let h = parts[parts.length - 1]!
-    for (let i = parts.length - 2; i >= 0; i--) h = nodeHash(parts[i]!, h)
-    return h
+    }))
   }
 
   rootNow(origin: string): Uint8Array {
@@ -341,11 +326,8 @@ export class Store {
 
   /** RFC 9162 MTH of the entries in [start, end): right fold of its complete subtrees. */
   async rangeHash(origin: string, start: number, end: number): Promise<Uint8Array> {
-    if (start === end) return EMPTY_ROOT
-    const parts = await Promise.all(decompose(start, end).map(({ level, index }) => this.nodeHashAt(origin, level, index)))
-    let h = parts[parts.length - 1]!
-    for (let i = parts.length - 2; i >= 0; i--) h = nodeHash(parts[i]!, h)
-    return h
+    const nodes = subtreesOfRange(start, end)
+    return foldSubtrees(await Promise.all(nodes.map(({ level, index }) => this.nodeHashAt(origin, level, index))))
   }
 
   async root(origin: string, size: number): Promise<Uint8Array> {
@@ -354,38 +336,23 @@ export class Store {
     return size === st.size ? this.edgeRoot(st.edge, size) : this.rangeHash(origin, 0, size)
   }
 
+  private async fillPlan(origin: string, plan: ProofPlan): Promise<Uint8Array[]> {
+    const hashes = await Promise.all(plan.map((el) => Promise.all(el.map(({ level, index }) => this.nodeHashAt(origin, level, index)))))
+    return assembleProof(plan, hashes)
+  }
+
   /** RFC 9162 §2.1.3.1 inclusion proof for `index` in the tree of `size`. */
   async inclusionProof(origin: string, index: number, size: number): Promise<Uint8Array[]> {
     const st = this.state(origin)
-    if (size > st.size || index >= size || index < 0) throw new LedgerError('OUT_OF_RANGE', `no entry ${index} in ${origin} at size ${size}`)
-    const proof: Uint8Array[] = []
-    let lo = 0, hi = size, m = index
-    const ranges: [number, number][] = []
-    while (hi - lo > 1) {
-      const k = largestPowerOfTwoBelow(hi - lo)
-      if (m - lo < k) { ranges.push([lo + k, hi]); hi = lo + k } else { ranges.push([lo, lo + k]); lo = lo + k }
-    }
-    for (let i = ranges.length - 1; i >= 0; i--) proof.push(await this.rangeHash(origin, ranges[i]![0], ranges[i]![1]))
-    void m
-    return proof
+    if (size > st.size) throw new LedgerError('OUT_OF_RANGE', `${origin} holds ${st.size} entries, not ${size}`)
+    return this.fillPlan(origin, inclusionProofPlan(index, size))
   }
 
   /** RFC 9162 §2.1.4.1 consistency proof between sizes m ≤ n. */
   async consistencyProof(origin: string, m: number, n: number): Promise<Uint8Array[]> {
     const st = this.state(origin)
-    if (m > n || n > st.size || m < 0) throw new LedgerError('OUT_OF_RANGE', `no consistency proof from ${m} to ${n} in ${origin} (size ${st.size})`)
-    if (m === 0 || m === n) return []
-    const ranges: [number, number][] = []
-    const sub = (lo: number, hi: number, complete: boolean) => {
-      const size = hi - lo
-      if (m - lo === size) { if (!complete) ranges.push([lo, hi]); return }
-      const k = largestPowerOfTwoBelow(size)
-      if (m - lo <= k) { sub(lo, lo + k, complete); ranges.push([lo + k, hi]) } else { sub(lo + k, hi, false); ranges.push([lo, lo + k]) }
-    }
-    sub(0, n, true)
-    const proof: Uint8Array[] = []
-    for (const [a, b] of ranges) proof.push(await this.rangeHash(origin, a, b))
-    return proof
+    if (n > st.size) throw new LedgerError('OUT_OF_RANGE', `${origin} holds ${st.size} entries, not ${n}`)
+    return this.fillPlan(origin, consistencyProofPlan(m, n))
   }
 
   async entry(origin: string, index: number): Promise<Uint8Array> {
@@ -511,8 +478,3 @@ export class Store {
   }
 }
 
-function largestPowerOfTwoBelow(n: number): number {
-  let k = 1
-  while (k * 2 < n) k *= 2
-  return k
-}
