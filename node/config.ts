@@ -1,0 +1,161 @@
+/**
+ * On-disk configuration of a node: its keys, its settings and the genesis
+ * roster every member starts from. All JSON, validated with zod so a typo in a
+ * file is a clear BAD_CONFIG error, not a crash later.
+ *
+ *   <dir>/keys.json     (0600) log, witness and libp2p seeds
+ *   <dir>/node.json     member name, origin, listen addresses, bootstrap peers
+ *   <dir>/genesis.json  the federation's genesis roster (same file on every node)
+ *   <dir>/db/           the level store
+ */
+import { readFileSync, writeFileSync, existsSync, mkdirSync, chmodSync } from 'node:fs'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { LedgerError } from '../protocol/errors.ts'
+import { fromHex, toHex } from '../protocol/bytes.ts'
+import { generateKeyPair } from '../protocol/ed25519.ts'
+import { verifierKey, parseVerifierKey, SIG_TYPE_ED25519 } from '../protocol/note.ts'
+import { witnessVerifierKey } from '../protocol/cosignature.ts'
+import { isValidOrigin, ROLES } from '../protocol/records.ts'
+
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits')
+
+export const KeysFile = z.object({ log_seed: hex32, witness_seed: hex32, p2p_seed: hex32 }).strict()
+export type KeysFile = z.infer<typeof KeysFile>
+
+export const NodeFile = z.object({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/),
+  origin: z.string().refine(isValidOrigin, 'must be <federation>/<member> without spaces or +'),
+  http: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) }).default({ host: '127.0.0.1', port: 0 }),
+  listen: z.array(z.string()).default(['/ip4/127.0.0.1/tcp/0']),
+  /** Multiaddrs (with /p2p/<peer id>) of other members to keep connected to. */
+  bootstrap: z.array(z.string()).default([]),
+  /** Publishing batches: at most this many records or this many milliseconds per signed checkpoint. */
+  batch: z.object({ max_records: z.number().int().min(1).max(100_000).default(2000), max_ms: z.number().int().min(5).max(60_000).default(200) }).default({ max_records: 2000, max_ms: 200 }),
+}).strict()
+export type NodeFile = z.infer<typeof NodeFile>
+
+export const GenesisMember = z.object({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/),
+  origin: z.string().refine(isValidOrigin, 'must be <federation>/<member>'),
+  vkey: z.string(),
+  witness_vkey: z.string(),
+  peer_id: z.string().regex(/^[A-Za-z0-9]{1,128}$/),
+  roles: z.array(z.enum(ROLES)),
+  addrs: z.array(z.string()).default([]),
+}).strict()
+export type GenesisMember = z.infer<typeof GenesisMember>
+
+export const Genesis = z.object({
+  federation: z.string().regex(/^[A-Za-z0-9._-]+$/),
+  threshold: z.number().int().min(1),
+  members: z.array(GenesisMember).min(1).max(100),
+}).strict()
+export type Genesis = z.infer<typeof Genesis>
+
+export interface NodeKeys {
+  logSeed: Uint8Array
+  logPublicKey: Uint8Array
+  witnessSeed: Uint8Array
+  witnessPublicKey: Uint8Array
+  p2pSeed: Uint8Array
+  peerId: string
+}
+
+export function parseJsonFile<T>(path: string, schema: z.ZodType<T>, what: string): T {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (e) {
+    throw new LedgerError('BAD_CONFIG', `cannot read ${what} at ${path}: ${(e as Error).message}`)
+  }
+  const r = schema.safeParse(raw)
+  if (!r.success) {
+    const issue = r.error.issues[0]!
+    throw new LedgerError('BAD_CONFIG', `${what} at ${path}: ${issue.path.join('.') || '(root)'}: ${issue.message}`)
+  }
+  return r.data
+}
+
+export async function peerIdFromSeed(seed: Uint8Array): Promise<string> {
+  const key = await generateKeyPairFromSeed('Ed25519', seed)
+  return peerIdFromPrivateKey(key).toString()
+}
+
+export async function loadKeys(dir: string): Promise<NodeKeys> {
+  const k = parseJsonFile(join(dir, 'keys.json'), KeysFile, 'key file')
+  const log = generateKeyPair(fromHex(k.log_seed))
+  const witness = generateKeyPair(fromHex(k.witness_seed))
+  const p2pSeed = fromHex(k.p2p_seed)
+  return { logSeed: log.seed, logPublicKey: log.publicKey, witnessSeed: witness.seed, witnessPublicKey: witness.publicKey, p2pSeed, peerId: await peerIdFromSeed(p2pSeed) }
+}
+
+/** The public half of a member, as it goes into the genesis roster. */
+export function memberEntry(origin: string, keys: NodeKeys, roles: readonly string[], addrs: string[] = []): GenesisMember {
+  const name = origin.split('/')[1]!
+  return {
+    name,
+    origin,
+    vkey: verifierKey(origin, keys.logPublicKey, SIG_TYPE_ED25519),
+    witness_vkey: witnessVerifierKey(origin, keys.witnessPublicKey),
+    peer_id: keys.peerId,
+    roles: [...roles] as GenesisMember['roles'],
+    addrs,
+  }
+}
+
+/** Creates a node directory with fresh keys and node.json; refuses to overwrite existing keys. */
+export async function initNodeDir(dir: string, origin: string, settings: Partial<NodeFile> = {}): Promise<{ keys: NodeKeys; node: NodeFile }> {
+  if (!isValidOrigin(origin)) throw new LedgerError('BAD_CONFIG', `origin ${origin} must look like <federation>/<member>`)
+  mkdirSync(dir, { recursive: true })
+  const keysPath = join(dir, 'keys.json')
+  if (existsSync(keysPath)) throw new LedgerError('CONFLICT', `${keysPath} already exists; refusing to overwrite a node's keys`)
+  const seeds: KeysFile = {
+    log_seed: toHex(generateKeyPair().seed),
+    witness_seed: toHex(generateKeyPair().seed),
+    p2p_seed: toHex(generateKeyPair().seed),
+  }
+  writeFileSync(keysPath, JSON.stringify(seeds, null, 2) + '\n', { mode: 0o600 })
+  chmodSync(keysPath, 0o600)
+  const node = NodeFile.parse({ name: origin.split('/')[1], origin, ...settings })
+  writeFileSync(join(dir, 'node.json'), JSON.stringify(node, null, 2) + '\n')
+  return { keys: await loadKeys(dir), node }
+}
+
+export function loadNodeFile(dir: string): NodeFile {
+  return parseJsonFile(join(dir, 'node.json'), NodeFile, 'node settings')
+}
+
+export function saveNodeFile(dir: string, node: NodeFile): void {
+  writeFileSync(join(dir, 'node.json'), JSON.stringify(NodeFile.parse(node), null, 2) + '\n')
+}
+
+/** Loads and checks a genesis roster: unique names/origins/peers, keys that parse and match their origin. */
+export function loadGenesis(path: string): Genesis {
+  const g = parseJsonFile(path, Genesis, 'genesis roster')
+  checkGenesis(g)
+  return g
+}
+
+export function checkGenesis(g: Genesis): void {
+  const seen = new Set<string>()
+  for (const m of g.members) {
+    for (const k of [`name:${m.name}`, `origin:${m.origin}`, `peer:${m.peer_id}`]) {
+      if (seen.has(k)) throw new LedgerError('BAD_CONFIG', `genesis roster lists ${k} twice`)
+      seen.add(k)
+    }
+    if (m.origin !== `${g.federation}/${m.name}`) throw new LedgerError('BAD_CONFIG', `member ${m.name}: origin must be ${g.federation}/${m.name}`)
+    const v = parseVerifierKey(m.vkey)
+    const w = parseVerifierKey(m.witness_vkey)
+    if (v.name !== m.origin || w.name !== m.origin) throw new LedgerError('BAD_CONFIG', `member ${m.name}: verifier key names must equal the origin ${m.origin}`)
+    if (v.type !== 0x01 || w.type !== 0x04) throw new LedgerError('BAD_CONFIG', `member ${m.name}: vkey must be type 0x01 and witness_vkey type 0x04`)
+  }
+  if (g.threshold > g.members.length) throw new LedgerError('BAD_CONFIG', `threshold ${g.threshold} exceeds the ${g.members.length} members`)
+}
+
+export function writeGenesis(path: string, g: Genesis): void {
+  checkGenesis(g)
+  writeFileSync(path, JSON.stringify(g, null, 2) + '\n')
+}
