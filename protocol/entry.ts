@@ -1,0 +1,103 @@
+/**
+ * Entries: the bytes stored in a log's Merkle tree. An entry is the canonical
+ * CBOR array [record: bstr, sig: bstr(64)], where sig is the log key's Ed25519
+ * signature over RECORD_DOMAIN ‖ 0x00 ‖ record. The record id is the entry's
+ * leaf hash, so one hash names the record and places it in the tree.
+ */
+import { concat, utf8 } from './bytes.ts'
+import { decodeCanonical, encodeCanonical } from './cbor.ts'
+import { sign, verify, SIGNATURE_BYTES } from './ed25519.ts'
+import { LedgerError } from './errors.ts'
+import { leafHash } from './hash.ts'
+import { decodeRecord, encodeRecord, type CairnRecord } from './records.ts'
+
+export const RECORD_DOMAIN: Uint8Array = utf8('cairn/record/v1')
+export const MAX_ENTRY_BYTES = 65_535
+
+const DOMAIN_PREFIX = concat(RECORD_DOMAIN, new Uint8Array([0x00]))
+
+/** The bytes a log key signs for a record: "cairn/record/v1" ‖ 0x00 ‖ record. */
+export function signedMessage(recordBytes: Uint8Array): Uint8Array {
+  return concat(DOMAIN_PREFIX, recordBytes)
+}
+
+export interface DecodedEntry {
+  recordBytes: Uint8Array
+  signature: Uint8Array
+}
+
+export interface OpenedEntry extends DecodedEntry {
+  record: CairnRecord
+  /** Record id = leaf hash of the entry. */
+  id: Uint8Array
+}
+
+export interface EntryExpectation {
+  /** Origin of the log the entry was fetched from (WRONG_LOG if the record names another). */
+  log?: string
+  /** Index the entry was fetched at (SEQ_MISMATCH if the record says otherwise). */
+  seq?: number
+}
+
+function checkSize(bytes: Uint8Array, what: string): void {
+  if (bytes.length > MAX_ENTRY_BYTES) {
+    throw new LedgerError('TOO_LARGE', `${what} is ${bytes.length} bytes; entries are at most ${MAX_ENTRY_BYTES} bytes`)
+  }
+}
+
+/** Frames record bytes and a signature as an entry (no signature check). */
+export function encodeEntry(recordBytes: Uint8Array, signature: Uint8Array): Uint8Array {
+  if (signature.length !== SIGNATURE_BYTES) {
+    throw new LedgerError('MALFORMED_ENTRY', `an entry signature is ${SIGNATURE_BYTES} bytes, got ${signature.length}`)
+  }
+  const entry = encodeCanonical([recordBytes, signature])
+  checkSize(entry, 'the entry')
+  return entry
+}
+
+/** Validates and encodes the record, signs it with the log's seed, returns the entry. */
+export function signEntry(seed: Uint8Array, record: CairnRecord): Uint8Array {
+  const recordBytes = encodeRecord(record)
+  return encodeEntry(recordBytes, sign(seed, signedMessage(recordBytes)))
+}
+
+/** Splits an entry into record bytes and signature: size, canonical CBOR and shape only. */
+export function decodeEntry(bytes: Uint8Array): DecodedEntry {
+  checkSize(bytes, 'the entry')
+  const value = decodeCanonical(bytes, { maxBytes: MAX_ENTRY_BYTES })
+  if (!Array.isArray(value) || value.length !== 2) {
+    throw new LedgerError('MALFORMED_ENTRY', 'an entry must be the CBOR array [record: bytes, signature: bytes]')
+  }
+  const [recordBytes, signature] = value
+  if (!(recordBytes instanceof Uint8Array)) throw new LedgerError('MALFORMED_ENTRY', 'the first element of an entry must be the record as a byte string')
+  if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) {
+    throw new LedgerError('MALFORMED_ENTRY', `the second element of an entry must be a ${SIGNATURE_BYTES}-byte signature`)
+  }
+  return { recordBytes, signature }
+}
+
+/**
+ * Checks one entry completely, in this order: size (TOO_LARGE), CBOR and shape
+ * (MALFORMED_CBOR, NON_CANONICAL_CBOR, MALFORMED_ENTRY), signature under the
+ * log key (BAD_PUBLIC_KEY, BAD_SIGNATURE), record rules, then the caller's
+ * expectations (WRONG_LOG, SEQ_MISMATCH).
+ */
+export function openEntry(entry: Uint8Array, publicKey: Uint8Array, expect: EntryExpectation = {}): OpenedEntry {
+  const { recordBytes, signature } = decodeEntry(entry)
+  if (!verify(publicKey, signedMessage(recordBytes), signature)) {
+    throw new LedgerError('BAD_SIGNATURE', 'the entry signature does not verify under the log key')
+  }
+  const record = decodeRecord(recordBytes)
+  if (expect.log !== undefined && record.log !== expect.log) {
+    throw new LedgerError('WRONG_LOG', `the record names log "${record.log}" but was found in log "${expect.log}"`)
+  }
+  if (expect.seq !== undefined && record.seq !== expect.seq) {
+    throw new LedgerError('SEQ_MISMATCH', `the record says seq ${record.seq} but sits at index ${expect.seq}`)
+  }
+  return { record, recordBytes, signature, id: leafHash(entry) }
+}
+
+/** Record id: SHA-256(0x00 ‖ entry), the entry's Merkle leaf hash. */
+export function recordId(entry: Uint8Array): Uint8Array {
+  return leafHash(entry)
+}
