@@ -104,6 +104,9 @@ func run(dir string) int {
 			}
 		}
 		total += len(files)
+		if len(files) == 0 {
+			fail("%s/: no vectors (the contract fixes all four folders)", f.name)
+		}
 		fmt.Printf("%-12s %3d files: valid %d ok, %d FAILED; invalid %d rejected, %d ACCEPTED, %d not judgeable by Go\n",
 			f.name+"/", len(files), t.validOK, t.validFail, t.invalidRejected, t.invalidAccepted, t.invalidUnjudged)
 	}
