@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { sha256, utf8 } from '../protocol/bytes.ts'
+import { sha256, toHex, utf8 } from '../protocol/bytes.ts'
 import { isLedgerError, type ErrorCode } from '../protocol/errors.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { inclusionProofPlan, consistencyProofPlan, assembleProof, planNodes, MerkleTree, verifyInclusion, verifyConsistency } from '../protocol/merkle.ts'
@@ -127,6 +127,20 @@ test('which tiles exist: the spec examples (70,000 and 256)', () => {
   assert.not.ok(tileWithinTree({ level: 0, index: 273, width: 113 }, 70000))
   assert.not.ok(tileWithinTree({ level: 0, index: 273, width: 256 }, 70000))
   assert.not.ok(tileWithinTree({ level: 2, index: 0, width: 2 }, 70000))
+})
+
+test('tile bytes: known answers cross-checked with golang.org/x/mod/sumdb/tlog (ReadTileData, height 8)', () => {
+  // SHA-256 of each tile's bytes for the 70,000-entry tree above.
+  const known: Array<[TileRef, string]> = [
+    [{ level: 0, index: 0, width: 256 }, '443570d9b6408f12a41521f33272108874bc5dc2469a4c30415447db031fb22a'],
+    [{ level: 0, index: 272, width: 256 }, '78ea59fbb3f44a1db0c0961a6e52b122cc77e9220fad3eae5cdc340be11b2305'],
+    [{ level: 0, index: 273, width: 112 }, '112e064ab6a976231418ad889e5373715034e44be2aa5dd447feb562dfca6adf'],
+    [{ level: 1, index: 0, width: 256 }, '9c9928f2c673fbd642b2af93ab16ed9115d9982201cf0f7d179908e9592aed45'],
+    [{ level: 1, index: 1, width: 17 }, '90865a1f947a022dd5705681a73a4ab4ab622428e321b1b719eb5b37b07c4c35'],
+    [{ level: 2, index: 0, width: 1 }, '658a5dd634bc27c4485cd6c7281cb316b76e4e6d0096211b664430994f662b28'],
+    [{ level: 0, index: 273, width: 50 }, 'fd08133d4b29e96a5fd7e42483719b4ecdff9a3bdf66fb5920983f4dcd82072e'],
+  ]
+  for (const [t, digest] of known) assert.is(toHex(sha256(tileBytes(t.level, t.index, t.width, at))), digest, tilePath(t))
 })
 
 test('node hashes: coordinates and recomputation from tiles', () => {
