@@ -281,8 +281,17 @@ func checkCheckpoint(name string, raw map[string]json.RawMessage) (bool, error, 
 	vkey := str(raw, "vkey")
 	witnesses := strList(raw, "witness_vkeys")
 	unjudged := keyJudgement(append([]string{vkey}, witnesses...)...)
-	_, err := c2sp.OpenCheckpoint([]byte(str(raw, "note")), vkey, witnesses)
-	return valid, err, unjudged
+	o, err := c2sp.OpenCheckpoint([]byte(str(raw, "note")), vkey, witnesses)
+	return valid, err, unjudged + sizeJudgement(o)
+}
+
+// sizeJudgement labels checkpoints whose size is past 2^53-1, which the
+// tlog-checkpoint spec allows and cairn does not support.
+func sizeJudgement(o *c2sp.Opened) string {
+	if o != nil && o.Checkpoint.Size > 1<<53-1 {
+		return fmt.Sprintf("size %d is valid per tlog-checkpoint; cairn limits sizes to 2^53-1", o.Checkpoint.Size)
+	}
+	return ""
 }
 
 // checkProof: parse the tlog-proof text, open its checkpoint with note, and
@@ -301,6 +310,7 @@ func checkProof(name string, raw map[string]json.RawMessage) (bool, error, strin
 		return valid, fmt.Errorf("tlog-proof: %v", err), unjudged
 	}
 	o, err := c2sp.OpenCheckpoint(p.Checkpoint, vkey, witnesses)
+	unjudged += sizeJudgement(o)
 	if err != nil {
 		return valid, err, unjudged
 	}

@@ -12,16 +12,19 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"cairn/crosscheck/internal/c2sp"
 )
 
 type tally struct {
-	validOK, validFail, invalidRejected, invalidAccepted, invalidUnjudged int
+	validOK, validFail, invalidRejected, invalidStrict, invalidAccepted, invalidUnjudged int
 }
 
 var failures []string
@@ -90,6 +93,9 @@ func run(dir string) int {
 			case valid:
 				t.validFail++
 				fail("%s (valid: %s): Go rejects: %v", name, desc, cerr)
+			case isStrict(cerr):
+				t.invalidStrict++
+				fmt.Printf("  info  %s (invalid, %s): x/mod accepts it; %v\n", name, code, cerr)
 			case cerr != nil:
 				t.invalidRejected++
 				if *verbose {
@@ -107,10 +113,15 @@ func run(dir string) int {
 		if len(files) == 0 {
 			fail("%s/: no vectors (the contract fixes all four folders)", f.name)
 		}
-		fmt.Printf("%-12s %3d files: valid %d ok, %d FAILED; invalid %d rejected, %d ACCEPTED, %d not judgeable by Go\n",
-			f.name+"/", len(files), t.validOK, t.validFail, t.invalidRejected, t.invalidAccepted, t.invalidUnjudged)
+		fmt.Printf("%-12s %3d files: valid %d ok, %d FAILED; invalid %d rejected by Go, %d only by strict signed-note rules, %d ACCEPTED, %d not judgeable by Go\n",
+			f.name+"/", len(files), t.validOK, t.validFail, t.invalidRejected, t.invalidStrict, t.invalidAccepted, t.invalidUnjudged)
 	}
 	return total
+}
+
+func isStrict(err error) bool {
+	var s *c2sp.StrictError
+	return errors.As(err, &s)
 }
 
 // --- JSON helpers ---

@@ -51,6 +51,9 @@ func ParseCheckpoint(text string) (Checkpoint, error) {
 	}
 	var h tlog.Hash
 	copy(h[:], root)
+	if size == 0 && h != EmptyRoot {
+		return Checkpoint{}, fmt.Errorf("checkpoint of size 0 has root %s, not the empty-tree hash", lines[2])
+	}
 	return Checkpoint{Origin: lines[0], Size: size, Root: h, Extensions: lines[3:]}, nil
 }
 

@@ -1,7 +1,9 @@
 package c2sp
 
 import (
+	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -69,5 +71,43 @@ func OpenCheckpoint(msg []byte, logVKey string, witnessVKeys []string) (*Opened,
 		return nil, fmt.Errorf("origin %q differs from the log key name %q", cp.Origin, logV.Name())
 	}
 	out.Checkpoint = cp
+	if err := strictSignatures(msg, n.Text, verifiers); err != nil {
+		return out, err
+	}
 	return out, nil
+}
+
+// StrictError is a rule of c2sp.org/signed-note that x/mod v0.7.0's
+// note.Open does not enforce: it reads signature base64 laxly (non-zero
+// padding bits pass) and skips, without verifying, any further signature by
+// a key it already saw, where the spec says "If the key name and ID match a
+// known key, verifiers MUST verify the signature."
+type StrictError struct{ Msg string }
+
+func (e *StrictError) Error() string { return "signed-note strict rule: " + e.Msg }
+
+func strictSignatures(msg []byte, text string, verifiers []note.Verifier) error {
+	sigs := strings.TrimSuffix(string(msg[len(text)+1:]), "\n")
+	for _, line := range strings.Split(sigs, "\n") {
+		rest := strings.TrimPrefix(line, "— ")
+		sp := strings.IndexByte(rest, ' ')
+		if sp < 0 {
+			return &StrictError{fmt.Sprintf("signature line %q has no space", line)}
+		}
+		name, b64 := rest[:sp], rest[sp+1:]
+		raw, err := strictB64.DecodeString(b64)
+		if err != nil {
+			return &StrictError{fmt.Sprintf("signature by %s is not canonical base64", name)}
+		}
+		if len(raw) < 5 {
+			return &StrictError{fmt.Sprintf("signature by %s is too short", name)}
+		}
+		id := binary.BigEndian.Uint32(raw)
+		for _, v := range verifiers {
+			if v.Name() == name && v.KeyHash() == id && !v.Verify([]byte(text), raw[4:]) {
+				return &StrictError{fmt.Sprintf("a signature by known key %s+%08x does not verify (x/mod checks only the first one)", name, id)}
+			}
+		}
+	}
+	return nil
 }
