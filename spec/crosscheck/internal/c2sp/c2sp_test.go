@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -180,5 +181,28 @@ func TestWeakEd25519Key(t *testing.T) {
 		if w := c2sp.WeakEd25519Key(pub); w != "" {
 			t.Errorf("ordinary key %x labelled %s", pub, w)
 		}
+	}
+}
+
+func TestStrictSignedNoteRules(t *testing.T) {
+	a := fake.NewLog("t.cairn/a", 2)
+	msg := string(a.Checkpoint(2, 0))
+	line := msg[strings.Index(msg, "\n\n")+2:]
+	// A second, broken signature by the same key: x/mod skips it, the spec says verify it.
+	raw, _ := base64.StdEncoding.DecodeString(strings.TrimSuffix(line[strings.LastIndexByte(line, ' ')+1:], "\n"))
+	raw[10] ^= 1
+	dup := msg + "— t.cairn/a " + base64.StdEncoding.EncodeToString(raw) + "\n"
+	var se *c2sp.StrictError
+	if _, err := c2sp.OpenCheckpoint([]byte(dup), a.Key.VKey(), nil); !errors.As(err, &se) {
+		t.Fatalf("want a StrictError for a broken repeated signature, got %v", err)
+	}
+	// Non-canonical base64: the last character before '=' with non-zero padding bits.
+	b64 := strings.TrimSuffix(line[strings.LastIndexByte(line, ' ')+1:], "\n")
+	c := b64[len(b64)-2]
+	alphabet := "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	lax := b64[:len(b64)-2] + string(alphabet[strings.IndexByte(alphabet, c)|1]) + "="
+	nc := strings.Replace(msg, b64, lax, 1)
+	if _, err := c2sp.OpenCheckpoint([]byte(nc), a.Key.VKey(), nil); !errors.As(err, &se) {
+		t.Fatalf("want a StrictError for non-canonical base64, got %v", err)
 	}
 }
