@@ -128,7 +128,7 @@ export function parseEquivocationProof(input: string | Uint8Array, maxBytes = MA
       if (leafHash.length !== HASH_SIZE) throw new LedgerError('MALFORMED_PROOF', `equivocation proof: leaf hash is not ${HASH_SIZE} bytes`)
       const text = sized('proof', MAX_TLOG_PROOF_BYTES)
       const p = parseTlogProof(text)
-      if (p.extra) throw new LedgerError('MALFORMED_PROOF', 'tlog-proofs in an equivocation proof carry no extra data')
+      if (p.extra !== undefined) throw new LedgerError('MALFORMED_PROOF', 'tlog-proofs in an equivocation proof carry no extra data')
       if (parseNote(p.checkpoint).signatures.length !== 1) throw new LedgerError('MALFORMED_PROOF', 'each checkpoint in an equivocation proof carries only the log signature')
       items.push({ leafHash, proof: text })
     }

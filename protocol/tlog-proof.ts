@@ -42,8 +42,8 @@ export function encodeTlogProof(p: TlogProof): string {
   if (p.proof.length > MAX_TLOG_PROOF_HASHES) throw new LedgerError('MALFORMED_PROOF', `an inclusion proof has at most ${MAX_TLOG_PROOF_HASHES} hashes`)
   let out = TLOG_PROOF_HEADER + '\n'
   if (p.extra !== undefined) {
-    if (p.extra.length === 0 || p.extra.length > MAX_TLOG_PROOF_EXTRA_BYTES) {
-      throw new LedgerError('MALFORMED_PROOF', `extra data must be 1 to ${MAX_TLOG_PROOF_EXTRA_BYTES} bytes (omit it when empty)`)
+    if (p.extra.length > MAX_TLOG_PROOF_EXTRA_BYTES) {
+      throw new LedgerError('MALFORMED_PROOF', `extra data is at most ${MAX_TLOG_PROOF_EXTRA_BYTES} bytes`)
     }
     out += `extra ${toBase64(p.extra)}\n`
   }
@@ -82,8 +82,9 @@ export function parseTlogProof(input: string | Uint8Array, maxBytes = MAX_TLOG_P
     } catch (e) {
       throw new LedgerError('MALFORMED_PROOF', 'tlog-proof extra data is not canonical base64', { cause: e })
     }
-    if (extra.length === 0 || extra.length > MAX_TLOG_PROOF_EXTRA_BYTES) {
-      throw new LedgerError('MALFORMED_PROOF', `tlog-proof extra data must be 1 to ${MAX_TLOG_PROOF_EXTRA_BYTES} bytes`)
+    // An "extra " line with empty data is accepted: Go's transparency-dev encoder writes one.
+    if (extra.length > MAX_TLOG_PROOF_EXTRA_BYTES) {
+      throw new LedgerError('MALFORMED_PROOF', `tlog-proof extra data is more than ${MAX_TLOG_PROOF_EXTRA_BYTES} bytes`)
     }
     line = nextLine('its index line')
   }
@@ -107,7 +108,7 @@ export function parseTlogProof(input: string | Uint8Array, maxBytes = MAX_TLOG_P
   if (checkpoint === '') throw new LedgerError('MALFORMED_PROOF', 'tlog-proof has no checkpoint after its empty line')
   const note = parseNote(checkpoint)
   parseCheckpoint(note.body)
-  return extra ? { extra, index, proof, checkpoint } : { index, proof, checkpoint }
+  return extra !== undefined ? { extra, index, proof, checkpoint } : { index, proof, checkpoint }
 }
 
 export interface VerifiedTlogProof {
@@ -137,6 +138,6 @@ export function verifyTlogProofForLeaf(proofText: string | Uint8Array, leafHash:
   }
   verifyInclusion(leafHash, p.index, checkpoint.size, p.proof, checkpoint.root)
   const out: VerifiedTlogProof = { index: p.index, leafHash, checkpoint, cosignatures }
-  if (p.extra) out.extra = p.extra
+  if (p.extra !== undefined) out.extra = p.extra
   return out
 }
