@@ -3,12 +3,13 @@ import * as assert from 'uvu/assert'
 import { isLedgerError, type ErrorCode } from '../protocol/errors.ts'
 import { concat, sha256, utf8 } from '../protocol/bytes.ts'
 import { sign, verify } from '../protocol/ed25519.ts'
-import { formatSignatureLine, keyId, openNote, parseNote, parseVerifierKey, verifierKey } from '../protocol/note.ts'
+import { formatSignatureLine, keyId, openNote, parseNote, parseSignatureLine, parseVerifierKey, verifierKey } from '../protocol/note.ts'
 import { formatCheckpoint, openCheckpoint, signCheckpoint } from '../protocol/checkpoint.ts'
 import {
   addCosignatures,
   cosign,
   cosignatureMessage,
+  cosignatureTimestamp,
   cosignatureVerifier,
   verifyCosignature,
   verifyCosignatures,
@@ -51,6 +52,14 @@ function u64(n: bigint): Uint8Array {
   new DataView(b.buffer).setBigUint64(0, n)
   return b
 }
+
+test('spec example cosignature line: key ID, then the timestamp of its "time" line', () => {
+  const line = '— witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA=='
+  const s = parseSignatureLine(line)
+  assert.is(s.name, 'witness.example.com/w1')
+  assert.is(s.sig.length, 72)
+  assert.is(cosignatureTimestamp(s.sig), 1679315147)
+})
 
 test('witness vkey uses type 0x04 and its own key ID', () => {
   const k = parseVerifierKey(w1Vkey)
