@@ -11,8 +11,7 @@
 import { readFileSync, writeFileSync, existsSync, mkdirSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdFromSeed } from './peer.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { fromHex, toHex } from '../protocol/bytes.ts'
 import { generateKeyPair } from '../protocol/ed25519.ts'
@@ -77,11 +76,6 @@ export function parseJsonFile<T>(path: string, schema: z.ZodType<T>, what: strin
     throw new LedgerError('BAD_CONFIG', `${what} at ${path}: ${issue.path.join('.') || '(root)'}: ${issue.message}`)
   }
   return r.data
-}
-
-export async function peerIdFromSeed(seed: Uint8Array): Promise<string> {
-  const key = await generateKeyPairFromSeed('Ed25519', seed)
-  return peerIdFromPrivateKey(key).toString()
 }
 
 export async function loadKeys(dir: string): Promise<NodeKeys> {

@@ -67,7 +67,7 @@ function contract(name: string, makeKV: () => Promise<{ kv: KV; reopen?: () => P
     let n = 0
     for (const batch of sizes) {
       const items = Array.from({ length: batch }, (_, j) => indicator(n + j))
-      const root = await store.append(ORIGIN, n, items, { durable: false })
+      const { root } = await store.append(ORIGIN, n, items, { durable: false })
       n += batch
       leaves.push(...items.map((x) => x.id))
       assert.equal(toHex(root), toHex(mth(leaves)), `root at ${n}`)
@@ -152,7 +152,7 @@ function contract(name: string, makeKV: () => Promise<{ kv: KV; reopen?: () => P
     let store = await Store.open(env.kv)
     await store.registerLog(ORIGIN)
     const items = Array.from({ length: 700 }, (_, i) => indicator(i))
-    const root = await store.append(ORIGIN, 0, items)
+    const { root } = await store.append(ORIGIN, 0, items)
     const note = `${ORIGIN}\n700\n${Buffer.from(root).toString('base64')}\n\n— x AAAA\n`
     await store.setCheckpoint(ORIGIN, note)
     await store.freeze(ORIGIN, 'proof')

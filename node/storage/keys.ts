@@ -15,12 +15,13 @@
  *   'M' name                          → bytes                         metadata (stats, roster cache, ...)
  *   'K' token hash                    → JSON                          API tokens
  *   'A' seq u64                       → JSON                          access log
+ *   'O' log u32 ‖ index u64           → ''                            roster proposals and confirmations, replayed at start
  */
 import { concat, utf8 } from '../../protocol/bytes.ts'
 
 export const P = {
   log: 0x4c, entry: 0x45, tile: 0x54, checkpoint: 0x43, history: 0x48, frozen: 0x46,
-  id: 0x49, value: 0x56, ref: 0x52, set: 0x53, meta: 0x4d, token: 0x4b, access: 0x41,
+  id: 0x49, value: 0x56, ref: 0x52, set: 0x53, meta: 0x4d, token: 0x4b, access: 0x41, roster: 0x4f,
 } as const
 
 export function u32(n: number): Uint8Array {
@@ -76,4 +77,5 @@ export const keys = {
   meta: (name: string) => key(P.meta, utf8(name)),
   token: (hash: Uint8Array) => key(P.token, hash),
   access: (seq: number) => key(P.access, u64(seq)),
+  roster: (log: number, index: number) => key(P.roster, u32(log), u64(index)),
 }

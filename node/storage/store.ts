@@ -185,7 +185,12 @@ export class Store {
    * and optionally the checkpoint note that covers the new size, atomically.
    * `firstIndex` must equal the current size (guards against racing writers).
    */
-  append(origin: string, firstIndex: number, items: AppendItem[], options: { checkpoint?: string; durable?: boolean } = {}): Promise<Uint8Array> {
+  append(
+    origin: string,
+    firstIndex: number,
+    items: AppendItem[],
+    options: { checkpoint?: string | ((size: number, root: Uint8Array) => string); durable?: boolean } = {},
+  ): Promise<{ size: number; root: Uint8Array; checkpoint?: string }> {
     return this.exclusive(async () => {
       const st = this.state(origin)
       if (st.frozen) throw new LedgerError('LOG_FROZEN', `log ${origin} is frozen after an equivocation; it accepts no new entries`)
@@ -231,9 +236,14 @@ export class Store {
           ops.push({ type: 'put', key: keys.set(item.id), value: concat(new Uint8Array([alg, CATEGORY_CODES[r.category]]), r.value) })
           pendingSet.set(Buffer.from(item.id).toString('hex'), true)
           setDelta++
+        } else if (r.type === 'roster') {
+          ops.push({ type: 'put', key: keys.roster(st.num, index), value: new Uint8Array(0) })
         } else if (r.type === 'revocation' || r.type === 'attestation') {
           ops.push({ type: 'put', key: keys.ref(r.target, item.id), value: new Uint8Array([TYPE_CODES[r.type]]) })
-          if (r.type === 'attestation') bump(counters.attestationsByOpinion, r.opinion)
+          if (r.type === 'attestation') {
+            bump(counters.attestationsByOpinion, r.opinion)
+            if (r.opinion === 'confirm') ops.push({ type: 'put', key: keys.roster(st.num, index), value: new Uint8Array(0) })
+          }
           else {
             bump(counters.revocationsByReason, r.reason)
             const t = Buffer.from(r.target).toString('hex')
@@ -253,31 +263,31 @@ export class Store {
       ops.push({ type: 'put', key: keys.meta(`log/${st.num}`), value: utf8(JSON.stringify({ size, counters })) })
       ops.push({ type: 'put', key: keys.meta('setsize'), value: u64(this.setSize + setDelta) })
       const root = this.edgeRoot(edge, size)
-      let cpSize = st.checkpointSize
-      if (options.checkpoint) {
-        cpSize = this.checkCheckpointCovers(options.checkpoint, origin, size, root)
-        ops.push({ type: 'put', key: keys.checkpoint(st.num), value: utf8(options.checkpoint) })
-        ops.push({ type: 'put', key: keys.history(st.num, cpSize), value: utf8(options.checkpoint) })
+      const note = typeof options.checkpoint === 'function' ? options.checkpoint(size, root) : options.checkpoint
+      if (note) {
+        this.checkCheckpointCovers(note, origin, size, root)
+        ops.push({ type: 'put', key: keys.checkpoint(st.num), value: utf8(note) })
+        ops.push({ type: 'put', key: keys.history(st.num, size), value: utf8(note) })
       }
       await this.kv.batch(ops, { durable: options.durable ?? true })
       st.edge = edge
       st.size = size
       st.counters = counters
       this.setSize += setDelta
-      if (options.checkpoint) {
-        st.checkpoint = options.checkpoint
-        st.checkpointSize = cpSize
+      if (note) {
+        st.checkpoint = note
+        st.checkpointSize = size
       }
-      return root
+      return { size, root, checkpoint: note }
     })
   }
 
-  private checkCheckpointCovers(note: string, origin: string, size: number, root: Uint8Array): number {
+  /** The note's body must name this log, this size and this root (its signatures are the caller's business). */
+  private checkCheckpointCovers(note: string, origin: string, size: number, root: Uint8Array): void {
     const [o, s, r] = note.split('\n')
     if (o !== origin || Number(s) !== size || !equalBytes(new Uint8Array(Buffer.from(r ?? '', 'base64')), root)) {
       throw new LedgerError('INCONSISTENT_CHECKPOINT', `checkpoint for ${origin} does not match the stored tree at size ${size}`)
     }
-    return size
   }
 
   /** Root of the current tree, from the in-memory edge. */
@@ -387,6 +397,7 @@ export class Store {
     await this.exclusive(async () => {
       const st = this.state(origin)
       const size = Number(note.split('\n')[1])
+      if (!Number.isSafeInteger(size) || size > st.size) throw new LedgerError('OUT_OF_RANGE', `checkpoint size ${size} is beyond the ${st.size} entries held for ${origin}`)
       this.checkCheckpointCovers(note, origin, size, await this.root(origin, size))
       const ops: BatchOp[] = [{ type: 'put', key: keys.history(st.num, size), value: utf8(note) }]
       if (size >= st.checkpointSize) ops.push({ type: 'put', key: keys.checkpoint(st.num), value: utf8(note) })
@@ -462,6 +473,14 @@ export class Store {
     const gte = afterId ? keys.set(concat(afterId, new Uint8Array([0]))) : new Uint8Array([P.set])
     for await (const [k, v] of this.kv.iterate({ gte, lt: new Uint8Array([P.set + 1]) })) {
       yield { id: k.slice(1), alg: ALG_NAMES.get(v[0]!)!, category: CATEGORY_NAMES.get(v[1]!)!, value: v.slice(2) }
+    }
+  }
+
+  /** Roster proposals and confirming attestations ever stored, as (origin, index), in key order. */
+  async *rosterEvents(): AsyncIterable<{ origin: string; index: number }> {
+    for await (const [k] of this.kv.iterate({ gte: new Uint8Array([P.roster]), lt: new Uint8Array([P.roster + 1]) })) {
+      const st = this.byNum.get(readU32(k, 1))
+      if (st) yield { origin: st.origin, index: readU64(k, 5) }
     }
   }
 

@@ -1,0 +1,116 @@
+/**
+ * The access log: every authenticated API call (and every CLI sync, which is
+ * one), append-only and hash-chained: each row carries the SHA-256 of the
+ * previous row's canonical JSON, so deleting or editing a row breaks the chain
+ * that `verify()` (and oversight, from an export) recomputes. Rows are
+ * buffered and written in batches so logging never slows a request down.
+ */
+import { sha256, toHex, utf8, fromUtf8 } from '../protocol/bytes.ts'
+import { keys, P, readU64 } from './storage/keys.ts'
+import type { KV } from './storage/kv.ts'
+
+export interface AccessRow {
+  seq: number
+  time: number
+  token: string
+  name: string
+  role: string
+  method: string
+  path: string
+  status: number
+  bytes: number
+  /** SHA-256 (hex) of the previous row's JSON; 64 zeros for the first row. */
+  prev: string
+}
+
+export interface AccessQuery {
+  after?: number
+  limit?: number
+  name?: string
+  role?: string
+  from?: number
+  to?: number
+}
+
+const GENESIS = '0'.repeat(64)
+
+export function rowHash(row: AccessRow): string {
+  return toHex(sha256(utf8(JSON.stringify(row))))
+}
+
+export class AccessLog {
+  private seq = 0
+  private prev = GENESIS
+  private buffer: AccessRow[] = []
+  private timer: NodeJS.Timeout | undefined
+  private writing: Promise<void> = Promise.resolve()
+
+  private constructor(private readonly kv: KV) {}
+
+  static async open(kv: KV): Promise<AccessLog> {
+    const log = new AccessLog(kv)
+    for await (const [k, v] of kv.iterate({ gte: new Uint8Array([P.access]), lt: new Uint8Array([P.access + 1]), reverse: true, limit: 1 })) {
+      log.seq = readU64(k, 1) + 1
+      log.prev = rowHash(JSON.parse(fromUtf8(v)) as AccessRow)
+    }
+    return log
+  }
+
+  append(row: Omit<AccessRow, 'seq' | 'prev'>): AccessRow {
+    const full: AccessRow = { seq: this.seq++, ...row, prev: this.prev }
+    this.prev = rowHash(full)
+    this.buffer.push(full)
+    if (!this.timer) this.timer = setTimeout(() => void this.flush(), 100)
+    return full
+  }
+
+  flush(): Promise<void> {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    const rows = this.buffer
+    this.buffer = []
+    if (rows.length === 0) return this.writing
+    this.writing = this.writing.then(() =>
+      this.kv.batch(rows.map((r) => ({ type: 'put' as const, key: keys.access(r.seq), value: utf8(JSON.stringify(r)) }))),
+    )
+    return this.writing
+  }
+
+  async query(q: AccessQuery): Promise<{ rows: AccessRow[]; next?: number }> {
+    await this.flush()
+    const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000)
+    const rows: AccessRow[] = []
+    let next: number | undefined
+    for await (const [, v] of this.kv.iterate({ gte: keys.access(q.after !== undefined ? q.after + 1 : 0), lt: new Uint8Array([P.access + 1]) })) {
+      const r = JSON.parse(fromUtf8(v)) as AccessRow
+      if (q.name && r.name !== q.name) continue
+      if (q.role && r.role !== q.role) continue
+      if (q.from !== undefined && r.time < q.from) continue
+      if (q.to !== undefined && r.time >= q.to) continue
+      if (rows.length === limit) {
+        next = rows[rows.length - 1]!.seq
+        break
+      }
+      rows.push(r)
+    }
+    return { rows, next }
+  }
+
+  /** Recomputes the chain; returns the first broken sequence number, or undefined when intact. */
+  async verify(): Promise<{ rows: number; brokenAt?: number }> {
+    await this.flush()
+    let prev = GENESIS
+    let n = 0
+    for await (const [, v] of this.kv.iterate({ gte: new Uint8Array([P.access]), lt: new Uint8Array([P.access + 1]) })) {
+      const r = JSON.parse(fromUtf8(v)) as AccessRow
+      if (r.prev !== prev || r.seq !== n) return { rows: n, brokenAt: r.seq }
+      prev = rowHash(r)
+      n++
+    }
+    return { rows: n }
+  }
+
+  async close(): Promise<void> {
+    await this.flush()
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Turning entries a peer sent (or the publisher just signed) into AppendItems
+ * the store may keep: every check a record must pass before it is stored.
+ *
+ *   1. openEntry: size, canonical CBOR, the log key's signature, record rules,
+ *      record.log = the log's origin, record.seq = its index;
+ *   2. the roster: the log's member is active and its roles allow the type;
+ *   3. references: a revocation names an indicator earlier in the same log.
+ *
+ * Any failure rejects the entry with a LedgerError; a range is accepted only
+ * if every entry in it passes, so a bad entry never lands in the store.
+ */
+import { openEntry, type OpenedEntry } from '../protocol/entry.ts'
+import { decodeEntry } from '../protocol/entry.ts'
+import { decodeRecord, type CairnRecord } from '../protocol/records.ts'
+import { LedgerError } from '../protocol/errors.ts'
+import { toHex } from '../protocol/bytes.ts'
+import { parseVerifierKey } from '../protocol/note.ts'
+import type { Store, AppendItem } from './storage/store.ts'
+import type { Roster } from './roster.ts'
+
+/** Signature and record checks for a contiguous range (the CPU-heavy part; pure). */
+export type CheckedEntry = OpenedEntry & { entry: Uint8Array }
+
+export function openRange(origin: string, start: number, entries: Uint8Array[], publicKeys: Uint8Array[]): CheckedEntry[] {
+  return entries.map((entry, i) => ({ ...openWithKeys(entry, publicKeys, origin, start + i), entry }))
+}
+
+function openWithKeys(entry: Uint8Array, publicKeys: Uint8Array[], origin: string, seq: number): OpenedEntry {
+  let firstError: unknown
+  for (const key of publicKeys) {
+    try {
+      return openEntry(entry, key, { log: origin, seq })
+    } catch (e) {
+      firstError ??= e
+      if (!(e instanceof LedgerError) || e.code !== 'BAD_SIGNATURE') throw e
+    }
+  }
+  throw firstError
+}
+
+/** Log keys an entry of `origin` may be signed with: the current one first, then rotated-out ones. */
+export function logKeys(roster: Roster, origin: string): Uint8Array[] {
+  const m = roster.member(origin)
+  if (!m) throw new LedgerError('UNKNOWN_LOG', `${origin} is not a member of federation ${roster.federation}`)
+  return [m.logKey, ...m.previousVkeys.map((v) => parseVerifierKey(v).publicKey)]
+}
+
+/** Record ids → types of records accepted earlier in the same batch (not yet in the store). */
+export type BatchContext = Map<string, string>
+
+/**
+ * Roster and reference checks for one record about to be appended to
+ * `origin`'s log; `earlier` holds what the same batch accepted before it.
+ */
+export async function checkRecordSemantics(store: Store, roster: Roster, origin: string, record: CairnRecord, earlier: BatchContext): Promise<void> {
+  roster.checkWriter(origin, record.type)
+  if (record.type !== 'revocation') return
+  const t = toHex(record.target)
+  let targetType = earlier.get(t)
+  if (targetType === undefined) {
+    const loc = await store.locate(record.target)
+    if (loc && loc.origin !== origin) {
+      throw new LedgerError('UNKNOWN_TARGET', `a revocation is only valid in the log that wrote its target; ${t} is in ${loc.origin}, not ${origin}`)
+    }
+    if (loc) targetType = decodeRecord(decodeEntry(await store.entry(origin, loc.index)).recordBytes).type
+  }
+  if (targetType === undefined) throw new LedgerError('UNKNOWN_TARGET', `revocation target ${t} is not an earlier record of ${origin}`)
+  if (targetType !== 'indicator') throw new LedgerError('UNKNOWN_TARGET', `revocation target ${t} is a ${targetType} record, not an indicator`)
+}
+
+/** checkRecordSemantics over a whole range of opened entries; the first failure rejects the range. */
+export async function checkSemantics(store: Store, roster: Roster, origin: string, opened: CheckedEntry[]): Promise<AppendItem[]> {
+  const earlier: BatchContext = new Map()
+  const items: AppendItem[] = []
+  for (const o of opened) {
+    await checkRecordSemantics(store, roster, origin, o.record, earlier)
+    earlier.set(toHex(o.id), o.record.type)
+    items.push({ entry: o.entry, id: o.id, record: o.record })
+  }
+  return items
+}

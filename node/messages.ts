@@ -1,0 +1,124 @@
+/**
+ * Wire messages between cairn nodes, all canonical CBOR maps (protocol/cbor),
+ * decoded strictly with size limits: a hostile peer's message is rejected
+ * with a LedgerError before anything reads it.
+ *
+ *   gossip  {t: "cp", note}                 a signed checkpoint (with cosignatures) its sender fully holds
+ *           {t: "eq", origin, proof}        an equivocation proof (cairn/equivocation/v1 text)
+ *   /cairn/sync/1     request  {origin, start, end, to}
+ *                     response {start, count, proof: [hash]} then `count` entry frames
+ *   /cairn/status/1   request  {}            response: one frame per checkpoint note held
+ *   /cairn/witness/1  request  add-checkpoint body (c2sp tlog-witness) as one frame
+ *                     response {status, body}
+ */
+import { decodeCanonical, encodeCanonical, type CborDecoded } from '../protocol/cbor.ts'
+import { LedgerError } from '../protocol/errors.ts'
+import { fromUtf8, utf8 } from '../protocol/bytes.ts'
+
+export const PROTO_SYNC = '/cairn/sync/1'
+export const PROTO_STATUS = '/cairn/status/1'
+export const PROTO_WITNESS = '/cairn/witness/1'
+
+/** Largest range one sync request may ask for. */
+export const MAX_SYNC_RANGE = 4096
+const MAX_MESSAGE_BYTES = 256 * 1024
+
+function decodeMap(bytes: Uint8Array, what: string): Map<string, CborDecoded> {
+  const v = decodeCanonical(bytes, { maxBytes: MAX_MESSAGE_BYTES })
+  if (!(v instanceof Map)) throw new LedgerError('BAD_REQUEST', `${what} must be a CBOR map`)
+  return v
+}
+
+function field<T extends CborDecoded>(m: Map<string, CborDecoded>, k: string, check: (v: CborDecoded) => v is T, what: string): T {
+  const v = m.get(k)
+  if (v === undefined || !check(v)) throw new LedgerError('BAD_REQUEST', `${what}: field ${k} is missing or of the wrong type`)
+  return v
+}
+
+const isUint = (v: CborDecoded): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const isText = (v: CborDecoded): v is string => typeof v === 'string'
+const isHashList = (v: CborDecoded): v is Uint8Array[] => Array.isArray(v) && v.length <= 64 && v.every((h) => h instanceof Uint8Array && h.length === 32)
+
+function onlyKeys(m: Map<string, CborDecoded>, allowed: string[], what: string) {
+  for (const k of m.keys()) if (!allowed.includes(k)) throw new LedgerError('BAD_REQUEST', `${what}: unknown field ${k}`)
+}
+
+export type Gossip = { t: 'cp'; note: string } | { t: 'eq'; origin: string; proof: string }
+
+export function encodeGossip(g: Gossip): Uint8Array {
+  return encodeCanonical(g)
+}
+
+export function decodeGossip(bytes: Uint8Array): Gossip {
+  const m = decodeMap(bytes, 'gossip message')
+  const t = field(m, 't', isText, 'gossip message')
+  if (t === 'cp') {
+    onlyKeys(m, ['t', 'note'], 'checkpoint announcement')
+    return { t, note: field(m, 'note', isText, 'checkpoint announcement') }
+  }
+  if (t === 'eq') {
+    onlyKeys(m, ['t', 'origin', 'proof'], 'equivocation announcement')
+    return { t, origin: field(m, 'origin', isText, 'equivocation announcement'), proof: field(m, 'proof', isText, 'equivocation announcement') }
+  }
+  throw new LedgerError('BAD_REQUEST', `unknown gossip message type ${t}`)
+}
+
+export interface SyncRequest {
+  origin: string
+  start: number
+  end: number
+  /** Size of the checkpoint the requester verifies against; the response proves [0, end) consistent with it. */
+  to: number
+}
+
+export function encodeSyncRequest(r: SyncRequest): Uint8Array {
+  return encodeCanonical({ origin: r.origin, start: r.start, end: r.end, to: r.to })
+}
+
+export function decodeSyncRequest(bytes: Uint8Array): SyncRequest {
+  const what = 'sync request'
+  const m = decodeMap(bytes, what)
+  onlyKeys(m, ['origin', 'start', 'end', 'to'], what)
+  const r = { origin: field(m, 'origin', isText, what), start: field(m, 'start', isUint, what), end: field(m, 'end', isUint, what), to: field(m, 'to', isUint, what) }
+  if (r.end <= r.start || r.end - r.start > MAX_SYNC_RANGE || r.to < r.end) {
+    throw new LedgerError('BAD_REQUEST', `${what}: need start < end ≤ to and at most ${MAX_SYNC_RANGE} entries`)
+  }
+  return r
+}
+
+export interface SyncHeader {
+  start: number
+  count: number
+  /** Consistency proof from `start + count` to the requested `to`. */
+  proof: Uint8Array[]
+}
+
+export function encodeSyncHeader(h: SyncHeader): Uint8Array {
+  return encodeCanonical({ start: h.start, count: h.count, proof: h.proof })
+}
+
+export function decodeSyncHeader(bytes: Uint8Array): SyncHeader {
+  const what = 'sync response header'
+  const m = decodeMap(bytes, what)
+  onlyKeys(m, ['start', 'count', 'proof'], what)
+  return { start: field(m, 'start', isUint, what), count: field(m, 'count', isUint, what), proof: field(m, 'proof', isHashList, what) }
+}
+
+export interface WitnessResponse {
+  status: number
+  body: string
+}
+
+export function encodeWitnessResponse(r: WitnessResponse): Uint8Array {
+  return encodeCanonical({ status: r.status, body: r.body })
+}
+
+export function decodeWitnessResponse(bytes: Uint8Array): WitnessResponse {
+  const what = 'witness response'
+  const m = decodeMap(bytes, what)
+  onlyKeys(m, ['status', 'body'], what)
+  return { status: field(m, 'status', isUint, what), body: field(m, 'body', isText, what) }
+}
+
+export const textFrame = (s: string): Uint8Array => utf8(s)
+export const frameText = (b: Uint8Array): string => fromUtf8(b, 'BAD_FIELD')

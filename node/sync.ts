@@ -1,0 +1,259 @@
+/**
+ * Keeping every member's log: checkpoints arrive by gossip, by the periodic
+ * status exchange, or through the witness endpoint; for each log the node
+ * tracks the best verified checkpoint and the peers that hold it, and pulls
+ * the missing entries with the range-sync protocol:
+ *
+ *   request {origin, start, end, to}  →  header {start, count, proof} + entries
+ *
+ * Each range is checked completely before it is stored: every entry's
+ * signature and record rules (ingest.ts), then the tree: the compact range of
+ * the stored prefix plus the new leaves gives the root at `end`, and the
+ * consistency proof from `end` to the signed checkpoint at `to` must verify.
+ * So every stored prefix is proven part of a tree the log owner signed, sync
+ * resumes from whatever is stored after a restart, and any peer holding the
+ * data can serve it — its word is never trusted.
+ */
+import { openCheckpoint, type OpenedCheckpoint } from '../protocol/checkpoint.ts'
+import { CompactRange, subtreesOfRange, verifyConsistency } from '../protocol/merkle.ts'
+import { addCosignatures, verifyCosignatures } from '../protocol/cosignature.ts'
+import { parseNote } from '../protocol/note.ts'
+import { detectEquivocation } from '../protocol/equivocation.ts'
+import { equalBytes } from '../protocol/bytes.ts'
+import { LedgerError } from '../protocol/errors.ts'
+import type { CairnRecord } from '../protocol/records.ts'
+import type { Store } from './storage/store.ts'
+import type { Roster } from './roster.ts'
+import type { Peer } from './peer.ts'
+import { openRange, checkSemantics, logKeys } from './ingest.ts'
+import { PROTO_SYNC, MAX_SYNC_RANGE, encodeSyncRequest, decodeSyncHeader } from './messages.ts'
+
+interface Target {
+  note: string
+  size: number
+  root: Uint8Array
+  peers: Set<string>
+}
+
+export interface SyncOptions {
+  store: Store
+  roster: Roster
+  peer: Peer
+  self: string
+  /** Entries per range request (≤ MAX_SYNC_RANGE). */
+  rangeSize?: number
+  onRecord: (origin: string, id: Uint8Array, record: CairnRecord) => void
+  /** A log's stored checkpoint changed (new entries or new cosignatures): announce it. */
+  onCheckpoint: (origin: string, note: string) => void
+  onEquivocation: (origin: string, proof: string) => void
+  log: (level: 'info' | 'warn' | 'error', msg: string) => void
+  /** Verifies signatures and records of a range, possibly in worker threads. */
+  openRangeImpl?: (origin: string, start: number, entries: Uint8Array[], keys: Uint8Array[]) => Promise<ReturnType<typeof openRange>>
+}
+
+export class SyncManager {
+  private readonly targets = new Map<string, Target>()
+  private readonly running = new Set<string>()
+  private stopped = false
+  readonly stats = {
+    entriesSynced: 0,
+    rangesSynced: 0,
+    rejected: {} as Record<string, number>,
+    checkpointsSeen: 0,
+    equivocations: 0,
+  }
+
+  constructor(private readonly o: SyncOptions) {}
+
+  private reject(code: string) {
+    this.o.log('warn', `rejected: ${code}`)
+    this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1
+  }
+
+  private count(e: unknown): string {
+    const code = e instanceof LedgerError ? e.code : 'PEER_ERROR'
+    this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1
+    return code
+  }
+
+  /** The best checkpoint this node knows for each log (maybe not yet fully synced). */
+  targetSizes(): Record<string, number> {
+    return Object.fromEntries([...this.targets].map(([o, t]) => [o, t.size]))
+  }
+
+  /**
+   * A signed checkpoint from `fromPeer` (undefined: from a local source). Checks
+   * the signature, looks for equivocation, merges cosignatures, and schedules
+   * a sync when it is ahead of the store. Never throws for bad input.
+   */
+  async onAnnouncement(note: string, fromPeer?: string): Promise<void> {
+    let opened: OpenedCheckpoint
+    let origin: string
+    try {
+      origin = parseNote(note).body.split('\n', 1)[0]!
+      const m = this.o.roster.member(origin)
+      if (!m) throw new LedgerError('UNKNOWN_LOG', `checkpoint for ${origin}, which is not in the roster`)
+      opened = this.openWithAnyKey(note, [m.vkey, ...m.previousVkeys])
+    } catch (e) {
+      this.count(e)
+      return
+    }
+    this.stats.checkpointsSeen++
+    const { size, root } = opened.checkpoint
+    const { store } = this.o
+    if (!store.hasLog(origin)) await store.registerLog(origin)
+    if (store.frozenProof(origin)) return
+    // Equivocation: a signed checkpoint we hold at the same size with another root.
+    const mine = await store.checkpointAt(origin, size)
+    const m = this.o.roster.member(origin)!
+    if (mine) {
+      const proof = this.tryDetect(mine, note, m.vkey)
+      if (proof) return this.o.onEquivocation(origin, proof)
+    }
+    const t = this.targets.get(origin)
+    if (t && t.size === size && !equalBytes(t.root, root)) {
+      const proof = this.tryDetect(t.note, note, m.vkey)
+      if (proof) return this.o.onEquivocation(origin, proof)
+    }
+    if (size <= store.size(origin)) {
+      const have = await store.root(origin, size)
+      if (!equalBytes(have, root)) {
+        this.o.log('error', `log ${origin} signed a checkpoint at size ${size} that conflicts with the verified tree this node holds`)
+        this.reject('INCONSISTENT_CHECKPOINT')
+        return
+      }
+      await this.mergeCosignatures(origin, note, size)
+      return
+    }
+    if (!t || size > t.size) {
+      this.targets.set(origin, { note, size, root, peers: new Set(fromPeer ? [fromPeer] : []) })
+    } else if (size === t.size) {
+      if (fromPeer) t.peers.add(fromPeer)
+      t.note = this.mergeLines(t.note, note)
+    }
+    this.kick(origin)
+  }
+
+  private openWithAnyKey(note: string, vkeys: string[]): OpenedCheckpoint {
+    let first: unknown
+    for (const v of vkeys) {
+      try {
+        return openCheckpoint(note, v)
+      } catch (e) {
+        first ??= e
+      }
+    }
+    throw first
+  }
+
+  private tryDetect(a: string, b: string, vkey: string): string | null {
+    try {
+      return detectEquivocation(a, b, vkey)
+    } catch {
+      return null
+    }
+  }
+
+  /** Adds valid cosignatures from `incoming` to the stored checkpoint of that size. */
+  private async mergeCosignatures(origin: string, incoming: string, size: number): Promise<void> {
+    const stored = await this.o.store.checkpointAt(origin, size)
+    const base = stored ?? incoming
+    const merged = this.mergeLines(base, incoming)
+    if (stored && merged === stored) return
+    await this.o.store.setCheckpoint(origin, merged)
+    if (size === this.o.store.size(origin)) this.o.onCheckpoint(origin, merged)
+  }
+
+  /** `base` plus the valid witness cosignatures of `incoming` that base lacks (same checkpoint body). */
+  private mergeLines(base: string, incoming: string): string {
+    const a = parseNote(base)
+    const b = parseNote(incoming)
+    if (a.body !== b.body) return base
+    const witnesses = this.o.roster.all().map((m) => m.witnessVkey)
+    const have = new Set(a.signatures.map((s) => s.line))
+    let valid: Set<string>
+    try {
+      valid = new Set(verifyCosignatures(b, witnesses).map((c) => c.line))
+    } catch (e) {
+      this.count(e)
+      return base
+    }
+    const fresh = b.signatures.filter((s) => valid.has(s.line) && !have.has(s.line)).map((s) => s.line + '\n')
+    return fresh.length ? addCosignatures(base, fresh) : base
+  }
+
+  kick(origin: string): void {
+    if (this.running.has(origin) || this.stopped) return
+    this.running.add(origin)
+    void this.run(origin).finally(() => this.running.delete(origin))
+  }
+
+  private async run(origin: string): Promise<void> {
+    const { store } = this.o
+    let failures = 0
+    while (!this.stopped) {
+      const t = this.targets.get(origin)
+      if (!t || store.size(origin) >= t.size || store.frozenProof(origin)) break
+      const candidates = this.candidatePeers(t)
+      if (candidates.length === 0) break
+      const peerId = candidates[failures % candidates.length]!
+      try {
+        await this.syncRange(origin, t, peerId)
+        failures = 0
+      } catch (e) {
+        const code = this.count(e)
+        this.o.log('warn', `sync of ${origin} from ${peerId} failed (${code}): ${(e as Error).message}`)
+        if (++failures >= candidates.length * 3) break
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * failures)))
+      }
+    }
+  }
+
+  private candidatePeers(t: Target): string[] {
+    const connected = new Set(this.o.peer.connectedPeers())
+    const first = [...t.peers].filter((p) => connected.has(p))
+    const rest = [...connected].filter((p) => !t.peers.has(p))
+    return [...first, ...rest]
+  }
+
+  private async syncRange(origin: string, t: Target, peerId: string): Promise<void> {
+    const { store, roster } = this.o
+    const start = store.size(origin)
+    const end = Math.min(t.size, start + Math.min(this.o.rangeSize ?? MAX_SYNC_RANGE, MAX_SYNC_RANGE))
+    const frames = this.o.peer.request(peerId, PROTO_SYNC, [encodeSyncRequest({ origin, start, end, to: t.size })], {
+      maxResponseFrames: end - start + 1,
+      maxFrameBytes: 70_000,
+    })
+    let header: ReturnType<typeof decodeSyncHeader> | undefined
+    const entries: Uint8Array[] = []
+    for await (const f of frames) {
+      if (!header) {
+        header = decodeSyncHeader(f)
+        if (header.start !== start || header.count !== end - start) {
+          throw new LedgerError('PEER_ERROR', `peer answered range ${header.start}+${header.count}, asked ${start}..${end}`)
+        }
+      } else entries.push(f)
+    }
+    if (!header) throw new LedgerError('PEER_ERROR', 'empty sync response')
+    if (entries.length !== header.count) throw new LedgerError('PEER_ERROR', `peer sent ${entries.length} of ${header.count} entries`)
+    const keys = logKeys(roster, origin)
+    const opened = this.o.openRangeImpl ? await this.o.openRangeImpl(origin, start, entries, keys) : openRange(origin, start, entries, keys)
+    // The tree: stored prefix + new leaves must be consistent with the signed checkpoint.
+    const prefix = await Promise.all(subtreesOfRange(0, start).map(({ level, index }) => store.nodeHashAt(origin, level, index)))
+    const range = new CompactRange(0, start, prefix)
+    for (const o of opened) range.append(o.id)
+    verifyConsistency(end, t.size, range.root(), t.root, header.proof)
+    if (store.size(origin) !== start) return // raced with another source; the loop re-reads
+    const items = await checkSemantics(store, roster, origin, opened)
+    await store.append(origin, start, items, { checkpoint: end === t.size ? t.note : undefined, durable: false })
+    this.stats.entriesSynced += items.length
+    this.stats.rangesSynced++
+    for (const it of items) this.o.onRecord(origin, it.id, it.record)
+    if (end === t.size) this.o.onCheckpoint(origin, t.note)
+  }
+
+  stop(): void {
+    this.stopped = true
+  }
+}
+

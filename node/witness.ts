@@ -1,0 +1,182 @@
+/**
+ * Witnessing (c2sp.org/tlog-witness, tlog-cosignature), both sides:
+ *
+ *  - WitnessService answers add-checkpoint requests (over HTTP and libp2p):
+ *    it checks the log's signature and the consistency proof against the last
+ *    checkpoint it cosigned for that origin, and cosigns. Check and persist
+ *    happen in one critical section, so two concurrent requests can never both
+ *    advance from the same old size.
+ *  - CosignCollector runs on the log's owner: after each new checkpoint it asks
+ *    every other witness for a cosignature, retrying from the size a witness
+ *    reports on 409, and merges the lines it gets into the stored checkpoint.
+ */
+import { decideAddCheckpoint, encodeAddCheckpointRequest, type AddCheckpointDecision } from '../protocol/witness-request.ts'
+import { cosign, verifyCosignature, addCosignatures } from '../protocol/cosignature.ts'
+import { parseNote } from '../protocol/note.ts'
+import { parseCheckpoint } from '../protocol/checkpoint.ts'
+import { fromBase64, toBase64, fromUtf8, utf8 } from '../protocol/bytes.ts'
+import { LedgerError } from '../protocol/errors.ts'
+import type { Store } from './storage/store.ts'
+import type { Roster, Member } from './roster.ts'
+
+export interface WitnessAnswer {
+  status: number
+  contentType: string
+  body: string
+  /** The LedgerError code behind a non-200 answer. */
+  code?: string
+}
+
+export class WitnessService {
+  private chain: Promise<unknown> = Promise.resolve()
+  readonly stats = { cosigned: 0, refused: {} as Record<string, number> }
+
+  constructor(
+    private readonly store: Store,
+    private readonly roster: Roster,
+    private readonly self: { origin: string; witnessSeed: Uint8Array },
+    private readonly nowSeconds: () => number,
+    /** Told about every checkpoint that was cosigned (the node then syncs that log). */
+    private readonly onCosigned: (note: string) => void = () => {},
+  ) {}
+
+  private async last(origin: string): Promise<{ size: number; root: Uint8Array } | undefined> {
+    const v = await this.store.getMeta(`witness/${origin}`)
+    if (!v) return undefined
+    const j = JSON.parse(fromUtf8(v)) as { size: number; root: string }
+    return { size: j.size, root: fromBase64(j.root) }
+  }
+
+  /** One add-checkpoint request; never throws for bad input, answers with the spec's status instead. */
+  addCheckpoint(body: string | Uint8Array): Promise<WitnessAnswer> {
+    const run = this.chain.then(() => this.decideAndPersist(body))
+    this.chain = run.catch(() => undefined)
+    return run
+  }
+
+  private async decideAndPersist(body: string | Uint8Array): Promise<WitnessAnswer> {
+    if (!this.roster.member(this.self.origin)?.roles.has('witness')) {
+      return this.refuse({ kind: 'forbidden', status: 403, code: 'FORBIDDEN', message: 'this node does not hold the witness role' } as AddCheckpointDecision)
+    }
+    // Peek at the origin first so the lookup below can be synchronous.
+    let origin: string | undefined
+    let last: { size: number; root: Uint8Array } | undefined
+    try {
+      const text = typeof body === 'string' ? body : fromUtf8(body)
+      const cpStart = text.indexOf('\n\n')
+      origin = cpStart >= 0 ? text.slice(cpStart + 2).split('\n', 1)[0] : undefined
+      if (origin) last = await this.last(origin)
+    } catch {
+      origin = undefined
+    }
+    const decision = decideAddCheckpoint(body, (o) => {
+      const m = this.roster.member(o)
+      if (!m || !m.active || o === this.self.origin) return undefined
+      return { vkey: m.vkey, last }
+    })
+    if (decision.kind !== 'ok') return this.refuse(decision)
+    const ts = this.nowSeconds()
+    const line = cosign(decision.body, { name: this.self.origin, seed: this.self.witnessSeed }, ts)
+    await this.store.putMeta(`witness/${decision.checkpoint.origin}`, utf8(JSON.stringify({ size: decision.checkpoint.size, root: toBase64(decision.checkpoint.root) })))
+    this.stats.cosigned++
+    this.onCosigned(decision.note)
+    return { status: 200, contentType: 'text/plain; charset=utf-8', body: line }
+  }
+
+  private refuse(d: AddCheckpointDecision): WitnessAnswer {
+    if (d.kind === 'ok') throw new Error('not a refusal')
+    this.stats.refused[d.code] = (this.stats.refused[d.code] ?? 0) + 1
+    if (d.kind === 'conflict') return { status: 409, contentType: d.contentType, body: d.responseBody, code: d.code }
+    return { status: d.status, contentType: 'text/plain; charset=utf-8', body: `${d.message}\n`, code: d.code }
+  }
+}
+
+/** Sends one add-checkpoint request to a witness and returns its answer. */
+export type WitnessTransport = (witness: Member, body: string) => Promise<{ status: number; body: string }>
+
+export class CosignCollector {
+  /** Size each witness last reported having cosigned (learned from 200s and 409s). */
+  private readonly known = new Map<string, number>()
+  private running = false
+  private pending: string | undefined
+  readonly stats = { requests: 0, cosignatures: 0, failures: 0 }
+
+  constructor(
+    private readonly store: Store,
+    private readonly roster: Roster,
+    private readonly origin: string,
+    private readonly send: WitnessTransport,
+    /** Called with the checkpoint after new cosignatures were merged and stored. */
+    private readonly onMerged: (note: string) => void,
+    private readonly log: (msg: string) => void = () => {},
+  ) {}
+
+  /** Asks for cosignatures on `note` (coalescing: only the newest pending checkpoint is sent). */
+  request(note: string): void {
+    this.pending = note
+    if (!this.running) void this.loop()
+  }
+
+  private async loop() {
+    this.running = true
+    try {
+      while (this.pending) {
+        const note = this.pending
+        this.pending = undefined
+        await this.collect(note)
+      }
+    } finally {
+      this.running = false
+    }
+  }
+
+  private async collect(note: string) {
+    const cp = parseCheckpoint(parseNote(note).body)
+    const witnesses = this.roster.witnesses().filter((w) => w.origin !== this.origin)
+    const lines = await Promise.all(witnesses.map((w) => this.askOne(w, note, cp.size)))
+    const good = lines.filter((l): l is string => l !== undefined)
+    if (good.length === 0) return
+    // Merge into whatever is stored now for that size (it may have gained lines meanwhile).
+    const stored = (await this.store.checkpointAt(this.origin, cp.size)) ?? note
+    const have = new Set(parseNote(stored).signatures.map((s) => s.line))
+    const fresh = good.filter((l) => !have.has(l.replace(/\n$/, '')))
+    if (fresh.length === 0) return
+    const merged = addCosignatures(stored, fresh)
+    await this.store.setCheckpoint(this.origin, merged)
+    this.stats.cosignatures += fresh.length
+    this.onMerged(merged)
+  }
+
+  private async askOne(w: Member, note: string, size: number): Promise<string | undefined> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const old = Math.min(this.known.get(w.origin) ?? 0, size)
+      try {
+        const proof = await this.store.consistencyProof(this.origin, old, size)
+        this.stats.requests++
+        const res = await this.send(w, encodeAddCheckpointRequest({ oldSize: old, proof, checkpoint: note }))
+        if (res.status === 200) {
+          const line = res.body.endsWith('\n') ? res.body : res.body + '\n'
+          verifyCosignature(parseNote(note).body, line, w.witnessVkey)
+          this.known.set(w.origin, size)
+          return line
+        }
+        if (res.status === 409) {
+          const reported = Number(res.body.trim())
+          if (!Number.isSafeInteger(reported) || reported < 0) throw new LedgerError('PEER_ERROR', `witness ${w.origin} answered 409 with a bad size`)
+          if (reported > size) {
+            this.known.set(w.origin, reported) // it has cosigned a newer checkpoint already
+            return undefined
+          }
+          this.known.set(w.origin, reported)
+          continue
+        }
+        throw new LedgerError('PEER_ERROR', `witness ${w.origin} answered ${res.status}: ${res.body.trim().slice(0, 200)}`)
+      } catch (e) {
+        this.stats.failures++
+        this.log(`cosignature from ${w.origin} for ${this.origin}@${size} failed: ${(e as Error).message}`)
+        return undefined
+      }
+    }
+    return undefined
+  }
+}

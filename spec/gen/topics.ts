@@ -1,0 +1,15 @@
+/** The vector topics of DESIGN §6 and the generator of each. */
+import type { VectorCase } from './seeds.ts'
+import { entryCases } from './entries.ts'
+import { treeCases } from './trees.ts'
+import { checkpointCases } from './checkpoints.ts'
+import { proofCases } from './proofs.ts'
+
+export function allTopics(): { topic: string; cases: VectorCase[] }[] {
+  return [
+    { topic: 'entries', cases: entryCases() },
+    { topic: 'trees', cases: treeCases() },
+    { topic: 'checkpoints', cases: checkpointCases() },
+    { topic: 'proofs', cases: proofCases() },
+  ]
+}
