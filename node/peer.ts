@@ -87,6 +87,8 @@ export interface PeerStats {
   badFrames: Record<BadFrameReason, number>
   gossip: { published: number, received: number, tooLarge: number }
   requests: { sent: number, failed: number, served: number, serveErrors: number }
+  /** Request/response streams (either side) not yet closed. */
+  openStreams: number
   redials: { attempts: number, failures: number }
 }
 
@@ -161,7 +163,9 @@ class Libp2pPeer implements Peer {
     gossip: { published: 0, received: 0, tooLarge: 0 },
     requests: { sent: 0, failed: 0, served: 0, serveErrors: 0 },
     redials: { attempts: 0, failures: 0 },
+    openStreams: 0,
   }
+  readonly #streams = new Set<Stream>()
 
   peerId = ''
 
@@ -337,6 +341,7 @@ class Libp2pPeer implements Peer {
       return
     }
     this.#stats.requests.served++
+    this.#track(stream)
     const timeoutMs = opts.timeoutMs ?? this.#timeoutMs
     const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     // The whole request is read before the handler runs. Besides keeping handlers
@@ -397,6 +402,7 @@ class Libp2pPeer implements Peer {
     let stream: Stream
     try {
       stream = await this.#openStream(peerIdFromString(peerId), protocol, dialSignal)
+      this.#track(stream)
     } catch (err) {
       this.#stats.requests.failed++
       throw unreachable(`could not open ${protocol} to peer ${peerId}`, err)
@@ -490,7 +496,13 @@ class Libp2pPeer implements Peer {
   }
 
   stats(): PeerStats {
-    return structuredClone(this.#stats)
+    return structuredClone({ ...this.#stats, openStreams: this.#streams.size })
+  }
+
+  #track(stream: Stream): void {
+    if (stream.status !== 'open' && stream.status !== 'closing') return
+    this.#streams.add(stream)
+    stream.addEventListener('close', () => { this.#streams.delete(stream) }, { once: true })
   }
 
   #allowed(peerId: string): boolean {

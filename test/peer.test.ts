@@ -71,15 +71,20 @@ test('framing: the batcher writes ~64 KiB chunks, never splits a frame, rejects 
 
 test('framing: a slow async source gets its partial batch flushed instead of waiting for 64 KiB', async () => {
   const batcher = new FrameBatcher()
+  let release!: () => void
+  const blocked = new Promise<void>((resolve) => { release = resolve })
   async function* slow() {
     yield record(0)
-    await new Promise((r) => setTimeout(r, 5))
+    await blocked // the producer stalls until the first frame has gone out
     yield record(1)
   }
   const it = batchFrames(slow(), batcher)
   const first = await it.next()
   assert.is(first.done, false)
   assert.is(new FrameDecoder().push(first.value as Uint8Array).length, 1)
+  release()
+  assert.is((await it.next()).done, true)
+  assert.is(new FrameDecoder().push(batcher.flush()!).length, 1)
 })
 
 test('framing: status frames carry our error codes and nothing else', () => {
@@ -286,9 +291,29 @@ test('a peer that stops mid-response or before a request fails the request clean
   assert.ok(a.stats().redials.attempts >= 1)
 })
 
-test('enforceAllowed drops a member removed from the roster', async () => {
+test('request streams are closed on both sides once requests finish or fail', async () => {
+  await waitUntil('no open request streams', () => [a, b, c].every((p) => p.stats().openStreams === 0))
+})
+
+test('publishing with nobody listening is not an error', async () => {
+  assert.is(await outsider.publish(new TextEncoder().encode('anyone?')), 0)
+})
+
+test('a member removed from the roster is ignored on gossip and streams, then disconnected', async () => {
+  await waitUntil('B to see C on the topic again', () => b.topicPeers().includes(c.peerId) && b.connectedPeers().includes(a.peerId))
   members.delete(b.peerId)
   try {
+    const heard: string[] = []
+    const off = a.onGossip((_data, from) => { heard.push(from) })
+    const gossipBefore = a.stats().refused.gossip_not_allowed
+    await b.publish(new TextEncoder().encode('from a removed member'))
+    await waitUntil('A to reject the gossip', () => a.stats().refused.gossip_not_allowed > gossipBefore)
+    off()
+    assert.equal(heard, [])
+    // B still allows A, so it opens a stream on the live connection; A resets it
+    const streamBefore = a.stats().refused.stream_not_allowed
+    await expectReject(b.requestAll(a.peerId, RANGE, [countFrame(1)]), (e) => isLedgerError(e, 'PEER_UNREACHABLE'), 'request from a removed member')
+    assert.is(a.stats().refused.stream_not_allowed, streamBefore + 1)
     await a.enforceAllowed()
     await waitUntil('A to drop B', () => !a.connectedPeers().includes(b.peerId))
     assert.ok(a.stats().refused.disconnected_not_allowed >= 1)
