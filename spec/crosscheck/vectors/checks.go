@@ -40,6 +40,9 @@ func checkEntry(name string, raw map[string]json.RawMessage) (bool, error, strin
 	if !valid {
 		// Go checks only structure and signature; the rest of cairn's
 		// record rules (types, enums, degenerate values) are semantic.
+		if why := outsideSubset(e.Map); why != "" {
+			return valid, nil, "RFC 8949 deterministic CBOR allows " + why + "; cairn's narrower CBOR subset does not"
+		}
 		return valid, nil, "structure and signature are fine; the rule broken is cairn-semantic"
 	}
 	id, err := hexField(raw, "record_id")
@@ -57,6 +60,36 @@ func checkEntry(name string, raw map[string]json.RawMessage) (bool, error, strin
 		return valid, err, ""
 	}
 	return valid, nil, ""
+}
+
+// outsideSubset names a value that deterministic CBOR allows but cairn's
+// records never use: true/false/null, negative integers, integers past 2^53-1.
+func outsideSubset(v cbor.Value) string {
+	switch v.Kind {
+	case cbor.Bool:
+		return "a boolean"
+	case cbor.Null:
+		return "null"
+	case cbor.Negint:
+		return "a negative integer"
+	case cbor.Uint:
+		if v.Uint > 1<<53-1 {
+			return "an integer past 2^53-1"
+		}
+	case cbor.Array:
+		for _, e := range v.Array {
+			if w := outsideSubset(e); w != "" {
+				return w
+			}
+		}
+	case cbor.Map:
+		for _, p := range v.Map {
+			if w := outsideSubset(p.Val); w != "" {
+				return w
+			}
+		}
+	}
+	return ""
 }
 
 func compareRecord(m cbor.Value, rec map[string]json.RawMessage) error {
