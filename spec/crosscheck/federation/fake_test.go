@@ -24,6 +24,7 @@ type fakeNode struct {
 	size        map[string]int64  // origin -> served tree size
 	entry       func(origin string, n int64, e []byte) []byte
 	tile        func(path string, d []byte) []byte
+	proof       func(text string) string
 }
 
 func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -42,6 +43,24 @@ func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		rest := path[len(prefix):]
+		if strings.HasPrefix(rest, "proof/") && r.Header.Get("Authorization") == "Bearer "+f.token {
+			idx, err := strconv.ParseInt(rest[len("proof/"):], 10, 64)
+			size := f.size[l.Origin]
+			if err != nil || idx < 0 || idx >= size {
+				http.NotFound(w, r)
+				return
+			}
+			p, _ := tlog.ProveRecord(size, idx, l.Hashes)
+			text := fmt.Sprintf("c2sp.org/tlog-proof@v1\nindex %d\n", idx)
+			for _, h := range p {
+				text += h.String() + "\n"
+			}
+			if f.proof != nil {
+				text = f.proof(text)
+			}
+			w.Write([]byte(text + "\n" + string(f.checkpoint[l.Origin])))
+			return
+		}
 		if rest == "checkpoint" {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.Write(f.checkpoint[l.Origin])
@@ -202,7 +221,7 @@ func TestFederationHealthy(t *testing.T) {
 	if len(r.Problems) != 0 {
 		t.Fatalf("problems on a healthy federation: %q", r.Problems)
 	}
-	if r.Logs != 3 || r.Checkpoints != 9 || r.Cosignatures != 18 || r.Entries != 3*603 || r.Bundles != 3*(3+1) {
+	if r.Logs != 3 || r.Checkpoints != 9 || r.Cosignatures != 18 || r.Entries != 3*603 || r.Bundles != 3*(3+1) || r.Proofs != 3*2*3 {
 		t.Fatalf("unexpected counts %+v", *r)
 	}
 }
@@ -291,6 +310,27 @@ func TestFederationBadEntrySignature(t *testing.T) {
 		node.checkpoint[l.Origin] = fn.logs[1].Checkpoint(3, 1767225600, fn.logs[0], fn.logs[2])
 	}
 	expectProblem(t, fn.run(t), "entry 1: record signature does not verify")
+}
+
+func TestFederationBadProof(t *testing.T) {
+	fn := newFakeNet(t)
+	fn.nodes[0].proof = func(text string) string {
+		if strings.Contains(text, "index 300\n") {
+			return strings.Replace(text, "index 300\n", "index 301\n", 1)
+		}
+		return text
+	}
+	expectProblem(t, fn.run(t), "proof/300: the proof is for index 301")
+
+	fn = newFakeNet(t)
+	fn.nodes[2].proof = func(text string) string {
+		lines := strings.Split(text, "\n")
+		if len(lines) > 3 {
+			lines[3] = tlog.RecordHash([]byte("x")).String()
+		}
+		return strings.Join(lines, "\n")
+	}
+	expectProblem(t, fn.run(t), "tlog.CheckRecord: invalid transparency proof")
 }
 
 func TestFederationNeedsToken(t *testing.T) {

@@ -42,8 +42,8 @@ type LogInfo struct {
 
 // Report counts what was checked and lists every problem found.
 type Report struct {
-	Nodes, Logs, Checkpoints, Cosignatures, Tiles, Bundles, Entries int
-	Problems                                                        []string
+	Nodes, Logs, Checkpoints, Cosignatures, Tiles, Bundles, Entries, Proofs int
+	Problems                                                                []string
 }
 
 func (r *Report) problem(format string, args ...any) {
@@ -382,6 +382,39 @@ func (v *Verifier) checkTree(r *Report, w nodeView, owner Node, cp c2sp.Checkpoi
 			}
 			r.Entries++
 		}
+	}
+	return v.checkProofs(r, w, owner, cp, levels[0])
+}
+
+// checkProofs fetches GET /logs/<name>/proof/<index> (c2sp.org/tlog-proof)
+// for the first, middle and last entry and verifies each offline: its
+// checkpoint with the owner's key, inclusion with tlog.CheckRecord.
+func (v *Verifier) checkProofs(r *Report, w nodeView, owner Node, cp c2sp.Checkpoint, leaves []tlog.Hash) error {
+	base := c2sp.TrimSlash(w.node.HTTP) + "/logs/" + w.info.Name
+	for _, idx := range []int64{0, cp.Size / 2, cp.Size - 1} {
+		text, err := v.get(fmt.Sprintf("%s/proof/%d", base, idx), w.node.Token)
+		if err != nil {
+			return err
+		}
+		p, err := c2sp.ParseProof(string(text))
+		if err != nil {
+			return fmt.Errorf("proof/%d: %v", idx, err)
+		}
+		if p.Index != idx {
+			return fmt.Errorf("proof/%d: the proof is for index %d", idx, p.Index)
+		}
+		o, err := c2sp.OpenCheckpoint(p.Checkpoint, owner.VKey, nil)
+		if err != nil {
+			return fmt.Errorf("proof/%d: checkpoint: %v", idx, err)
+		}
+		pc := o.Checkpoint
+		if pc.Size > cp.Size || pc.Size <= idx {
+			return fmt.Errorf("proof/%d: checkpoint size %d, tree checked at %d", idx, pc.Size, cp.Size)
+		}
+		if err := tlog.CheckRecord(p.Path, pc.Size, pc.Root, idx, leaves[idx]); err != nil {
+			return fmt.Errorf("proof/%d: tlog.CheckRecord: %v", idx, err)
+		}
+		r.Proofs++
 	}
 	return nil
 }
