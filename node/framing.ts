@@ -220,24 +220,34 @@ export async function* batchFrames(source: FrameSource, batcher: FrameBatcher): 
     return
   }
   const it = source[Symbol.asyncIterator]()
-  for (;;) {
-    const pending = it.next()
-    let result: IteratorResult<Uint8Array>
-    if (batcher.pendingBytes > 0) {
-      const first = await Promise.race([pending, new Promise<typeof IDLE>((resolve) => setImmediate(resolve, IDLE))])
-      if (first === IDLE) {
-        const chunk = batcher.flush()
-        if (chunk !== undefined) yield chunk
-        result = await pending
+  let finished = false
+  try {
+    for (;;) {
+      const pending = it.next()
+      let result: IteratorResult<Uint8Array>
+      if (batcher.pendingBytes > 0) {
+        const first = await Promise.race([pending, new Promise<typeof IDLE>((resolve) => setImmediate(resolve, IDLE))])
+        if (first === IDLE) {
+          const chunk = batcher.flush()
+          if (chunk !== undefined) yield chunk
+          result = await pending
+        } else {
+          result = first
+        }
       } else {
-        result = first
+        result = await pending
       }
-    } else {
-      result = await pending
+      if (result.done === true) { finished = true; return }
+      const chunk = batcher.add(result.value)
+      if (chunk !== undefined) yield chunk
     }
-    if (result.done === true) return
-    const chunk = batcher.add(result.value)
-    if (chunk !== undefined) yield chunk
+  } catch (err) {
+    finished = true // the source threw, so it is already closed
+    throw err
+  } finally {
+    // stopped early (stream failed): let the source run its finally blocks, e.g. close a
+    // database iterator; not awaited, since a stuck source must not block the caller
+    if (!finished) void Promise.resolve(it.return?.()).catch(() => undefined)
   }
 }
 
@@ -272,16 +282,20 @@ export async function sendMessage(stream: FrameSink, frames: FrameSource, opts: 
   let error: unknown
   const counted = countFrames(frames, (n) => { count++; bytes += n })
   const chunks = batchFrames(counted, batcher)
-  for (;;) {
-    let next: IteratorResult<Uint8Array>
-    try {
-      next = await chunks.next()
-    } catch (err) {
-      error = err
-      break
+  try {
+    for (;;) {
+      let next: IteratorResult<Uint8Array>
+      try {
+        next = await chunks.next()
+      } catch (err) {
+        error = err
+        break
+      }
+      if (next.done === true) break
+      await writeChunk(stream, next.value, timeoutMs, opts.signal)
     }
-    if (next.done === true) break
-    await writeChunk(stream, next.value, timeoutMs, opts.signal)
+  } finally {
+    await chunks.return(undefined) // closes the source if a write failed part-way
   }
   batcher.addTrailer(error)
   const last = batcher.flush()
