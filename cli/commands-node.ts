@@ -1,0 +1,128 @@
+/** Node lifecycle commands: keygen, federation init, node start, status, token. */
+import { writeFileSync, existsSync, copyFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Command } from 'commander'
+import { initNodeDir, loadNodeFile, memberEntry, writeGenesis, GenesisMember, parseJsonFile, type Genesis } from '../node/config.ts'
+import { startNode, ensureOperatorToken } from '../node/node.ts'
+import { LedgerError } from '../protocol/errors.ts'
+import { resolveTarget, api } from './client.ts'
+import type { NodeStatus } from '../node/node.ts'
+
+export function registerNodeCommands(program: Command) {
+  program
+    .command('keygen')
+    .description('create a node directory with fresh log, witness and libp2p keys; prints the member entry for the genesis roster')
+    .requiredOption('--dir <dir>', 'node directory to create')
+    .requiredOption('--origin <origin>', 'log origin, <federation>/<member>, e.g. demo.cairn/eu-centre')
+    .option('--roles <roles>', 'comma-separated roles', 'publisher,witness')
+    .option('--p2p-port <port>', 'libp2p TCP port on 127.0.0.1 (0 = random)', '0')
+    .option('--http-port <port>', 'HTTP API port on 127.0.0.1 (0 = random)', '0')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .action(async (o) => {
+      const listen = `/ip4/${o.host}/tcp/${Number(o.p2pPort)}`
+      const { keys } = await initNodeDir(o.dir, o.origin, { listen: [listen], http: { host: o.host, port: Number(o.httpPort) } })
+      const member = memberEntry(o.origin, keys, String(o.roles).split(',').filter(Boolean), Number(o.p2pPort) ? [listen] : [])
+      writeFileSync(join(o.dir, 'member.json'), JSON.stringify(member, null, 2) + '\n')
+      console.log(JSON.stringify(member, null, 2))
+      console.error(`keys written to ${join(o.dir, 'keys.json')} (keep it secret); member entry in ${join(o.dir, 'member.json')}`)
+    })
+
+  const fed = program.command('federation').description('genesis roster')
+  fed
+    .command('init')
+    .description('write the genesis roster from member entries (member.json of each keygen)')
+    .requiredOption('--federation <name>', 'federation name, e.g. demo.cairn')
+    .option('--threshold <n>', 'confirmations a roster change needs', '')
+    .option('--member <file...>', 'member.json files')
+    .option('--node-dir <dir...>', 'node directories: reads their member.json and writes genesis.json into each')
+    .option('--out <file>', 'where to write the genesis roster', 'genesis.json')
+    .action((o) => {
+      const files: string[] = [...(o.member ?? []), ...(o.nodeDir ?? []).map((d: string) => join(d, 'member.json'))]
+      if (files.length === 0) throw new LedgerError('BAD_CONFIG', 'name the members: --member <member.json> ... or --node-dir <dir> ...')
+      const members = files.map((f) => parseJsonFile(f, GenesisMember, 'member entry'))
+      const threshold = o.threshold ? Number(o.threshold) : Math.floor(members.length / 2) + 1
+      const g: Genesis = { federation: o.federation, threshold, members }
+      writeGenesis(o.out, g)
+      for (const d of o.nodeDir ?? []) copyFileSync(o.out, join(d, 'genesis.json'))
+      console.log(`genesis roster of ${o.federation}: ${members.length} members, threshold ${threshold}, written to ${o.out}`)
+    })
+
+  const nodeCmd = program.command('node').description('run a node')
+  nodeCmd
+    .command('start')
+    .description('start the node in a directory made by keygen (needs genesis.json there or --genesis)')
+    .requiredOption('--dir <dir>', 'node directory')
+    .option('--genesis <file>', 'genesis roster to copy into the directory')
+    .option('--http-port <port>', 'override the HTTP port')
+    .option('--peer <multiaddr...>', 'extra peers to keep connected to (multiaddr with /p2p/<id>)')
+    .action(async (o) => {
+      if (o.genesis) copyFileSync(o.genesis, join(o.dir, 'genesis.json'))
+      if (!existsSync(join(o.dir, 'genesis.json'))) throw new LedgerError('BAD_CONFIG', `no genesis.json in ${o.dir}: run cairn federation init, or pass --genesis`)
+      const settings = loadNodeFile(o.dir)
+      const node = await startNode({ dir: o.dir, httpPort: o.httpPort ? Number(o.httpPort) : undefined, bootstrap: o.peer ? [...settings.bootstrap, ...o.peer] : undefined })
+      await ensureOperatorToken(o.dir, node)
+      writeFileSync(join(o.dir, 'node.url'), node.url + '\n')
+      writeFileSync(join(o.dir, 'node.addrs'), node.peer.multiaddrs().join('\n') + '\n')
+      console.log(`cairn node ${node.origin} running`)
+      console.log(`  API       ${node.url}`)
+      console.log(`  peer id   ${node.keys.peerId}`)
+      for (const a of node.peer.multiaddrs()) console.log(`  listening ${a}`)
+      let stopping = false
+      const stop = async (sig: string) => {
+        if (stopping) return
+        stopping = true
+        console.log(`${sig}: stopping ${node.origin}…`)
+        await node.stop()
+        rmSync(join(o.dir, 'node.url'), { force: true })
+        process.exit(0)
+      }
+      process.on('SIGINT', () => void stop('SIGINT'))
+      process.on('SIGTERM', () => void stop('SIGTERM'))
+    })
+
+  program
+    .command('status')
+    .description('logs, sizes, peers, frozen logs and cosignatures of a node (operator)')
+    .option('--dir <dir>').option('--node <url>').option('--token <token>')
+    .option('--json', 'print the raw JSON')
+    .action(async (o) => {
+      const s = await api<NodeStatus>(resolveTarget(o), 'GET', '/status')
+      if (o.json) return console.log(JSON.stringify(s, null, 2))
+      console.log(`${s.origin}  ${s.url}  peer ${s.peerId}`)
+      console.log(`peers: ${s.peers.map((p) => p.origin ?? p.peerId).join(', ') || '(none)'}`)
+      console.log(`current indicator set: ${s.currentSetSize}`)
+      console.log('log'.padEnd(36) + 'size'.padStart(10) + 'checkpoint'.padStart(12) + 'cosigs'.padStart(8) + '  state')
+      for (const l of s.logs) {
+        console.log(l.origin.padEnd(36) + String(l.size).padStart(10) + String(l.checkpointSize).padStart(12) + String(l.cosignatures).padStart(8) + '  ' + (l.frozen ? 'FROZEN (equivocation)' : l.target && l.target > l.size ? `syncing to ${l.target}` : 'ok'))
+      }
+      const rej = Object.entries(s.sync.rejected)
+      if (rej.length) console.log(`rejected input: ${rej.map(([k, v]) => `${k}=${v}`).join(' ')}`)
+    })
+
+  const token = program.command('token').description('API tokens (operator)')
+  token
+    .command('grant')
+    .description('create a token; it is printed once, the node keeps only its hash')
+    .requiredOption('--role <role>', 'provider | auditor | oversight | operator')
+    .requiredOption('--name <who>', 'who holds it (appears in the access log)')
+    .option('--dir <dir>').option('--node <url>').option('--token <token>')
+    .action(async (o) => {
+      const r = await api<{ token: string; id: string }>(resolveTarget(o), 'POST', '/admin/tokens', { role: o.role, name: o.name })
+      console.log(r.token)
+      console.error(`token id ${r.id} (${o.role}, ${o.name}); revoke with: cairn token revoke ${r.id}`)
+    })
+  token
+    .command('revoke <id>')
+    .option('--dir <dir>').option('--node <url>').option('--token <token>')
+    .action(async (id, o) => {
+      const r = await api<{ id: string; name: string }>(resolveTarget(o), 'DELETE', `/admin/tokens/${encodeURIComponent(id)}`)
+      console.log(`revoked token ${r.id} of ${r.name}`)
+    })
+  token
+    .command('list')
+    .option('--dir <dir>').option('--node <url>').option('--token <token>')
+    .action(async (o) => {
+      const list = await api<{ id: string; name: string; role: string; created: number; revoked?: number }[]>(resolveTarget(o), 'GET', '/admin/tokens')
+      for (const t of list) console.log(`${t.id}  ${t.role.padEnd(9)} ${t.name}  ${new Date(t.created).toISOString()}${t.revoked ? '  revoked ' + new Date(t.revoked).toISOString() : ''}`)
+    })
+}

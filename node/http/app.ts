@@ -1,0 +1,78 @@
+/**
+ * The node's HTTP API (hono), DESIGN §4. Public: /logs, checkpoints, witness
+ * add-checkpoint (self-authenticating by the log's signature). Bearer token
+ * roles for the rest; every authenticated request goes to the access log.
+ * Routes are grouped by user in ./routes-*.ts; this file holds the shared
+ * middleware (body limit, auth, access log, errors).
+ */
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { LedgerError } from '../../protocol/errors.ts'
+import type { CairnNode } from '../node.ts'
+import type { ApiRole, TokenInfo } from '../tokens.ts'
+import { errorBody, sendError } from './errors.ts'
+import { logRoutes } from './routes-logs.ts'
+import { operatorRoutes } from './routes-operator.ts'
+
+export type Env = { Variables: { who?: TokenInfo } }
+
+export const MAX_BODY_BYTES = 4 * 1024 * 1024
+
+/** Who may call what: auditor and oversight may also read every provider route. */
+export function requireRole(...roles: ApiRole[]): MiddlewareHandler<Env> {
+  return async (c, next) => {
+    const who = c.get('who')
+    if (!who) throw new LedgerError('UNAUTHORIZED', 'this route needs a bearer token: Authorization: Bearer <token> (cairn token grant)')
+    if (!roles.includes(who.role)) throw new LedgerError('FORBIDDEN', `this route is for ${roles.join(' or ')}; your token has role ${who.role}`)
+    await next()
+  }
+}
+
+export function createApp(getNode: () => CairnNode) {
+  const app = new Hono<Env>()
+
+  app.onError((e, c) => sendError(c, e))
+  app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), 404))
+
+  app.use('*', bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => c.json(errorBody('TOO_LARGE', `request bodies are limited to ${MAX_BODY_BYTES} bytes`), 413),
+  }))
+
+  // Authentication (optional at this stage; routes demand roles) and the access log.
+  app.use('*', async (c, next) => {
+    const node = getNode()
+    const h = c.req.header('authorization')
+    if (h !== undefined) {
+      const m = /^Bearer ([A-Za-z0-9_-]{1,100})$/.exec(h)
+      const who = m ? await node.tokens.check(m[1]!) : undefined
+      if (!who) {
+        node.sync.stats.rejected.UNAUTHORIZED = (node.sync.stats.rejected.UNAUTHORIZED ?? 0) + 1
+        return c.json(errorBody('UNAUTHORIZED', 'unknown, malformed or revoked token'), 401)
+      }
+      c.set('who', who)
+    }
+    await next()
+    const who = c.get('who')
+    if (who) {
+      const len = Number(c.res.headers.get('content-length') ?? 0)
+      node.accessLog.append({
+        time: node.now(), token: who.id, name: who.name, role: who.role,
+        method: c.req.method, path: c.req.path + (new URL(c.req.url).search ?? ''), status: c.res.status, bytes: Number.isFinite(len) ? len : 0,
+      })
+    }
+  })
+
+  app.route('/', logRoutes(getNode))
+  app.route('/', operatorRoutes(getNode))
+  return app
+}
+
+/** Parses a JSON request body, mapping syntax errors to BAD_REQUEST. */
+export async function jsonBody(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json()
+  } catch {
+    throw new LedgerError('BAD_REQUEST', 'the request body is not valid JSON')
+  }
+}

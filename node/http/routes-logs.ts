@@ -1,0 +1,89 @@
+/**
+ * The log read path (c2sp tlog-tiles, tlog-checkpoint, tlog-proof) and the
+ * witness endpoint (c2sp tlog-witness). Byte-exact per the specs: tiles and
+ * entry bundles are served as stored; a tile of a given width never changes,
+ * so every tile response is immutable.
+ */
+import { Hono } from 'hono'
+import { LedgerError } from '../../protocol/errors.ts'
+import { parseTilePath, encodeEntryBundle, TILE_WIDTH } from '../../protocol/tiles.ts'
+import { encodeTlogProof } from '../../protocol/tlog-proof.ts'
+import { MAX_ADD_CHECKPOINT_BYTES } from '../../protocol/witness-request.ts'
+import type { CairnNode } from '../node.ts'
+import { requireRole, type Env } from './app.ts'
+
+const IMMUTABLE = 'private, max-age=31536000, immutable'
+
+/** The log a URL segment names: the member part of its origin. */
+export function logByName(node: CairnNode, name: string): string {
+  const origin = `${node.federation}/${name}`
+  if (!node.store.hasLog(origin)) throw new LedgerError('UNKNOWN_LOG', `this node holds no log named ${name}`)
+  return origin
+}
+
+export function logRoutes(getNode: () => CairnNode) {
+  const r = new Hono<Env>()
+
+  r.get('/logs', (c) => {
+    const node = getNode()
+    return c.json(node.store.listLogs().map((l) => {
+      const m = node.roster.member(l.origin)
+      return {
+        name: l.origin.split('/')[1], origin: l.origin, vkey: m?.vkey ?? null, witness_vkey: m?.witnessVkey ?? null,
+        size: l.checkpointSize, frozen: l.frozen, active: m?.active ?? false,
+      }
+    }))
+  })
+
+  r.get('/logs/:name/checkpoint', (c) => {
+    const node = getNode()
+    const note = node.store.checkpoint(logByName(node, c.req.param('name')))
+    if (!note) throw new LedgerError('NOT_FOUND', 'no checkpoint held for this log yet')
+    c.header('Cache-Control', 'no-cache')
+    return c.body(note, 200, { 'Content-Type': 'text/plain; charset=utf-8' })
+  })
+
+  r.get('/logs/:name/tile/*', requireRole('auditor', 'oversight'), async (c) => {
+    const node = getNode()
+    const origin = logByName(node, c.req.param('name'))
+    const prefix = `/logs/${c.req.param('name')}/`
+    const t = parseTilePath(c.req.path.slice(prefix.length))
+    // Tiles are served up to the size of the checkpoint this node publishes for the log.
+    const size = node.store.listLogs().find((l) => l.origin === origin)!.checkpointSize
+    let body: Uint8Array | undefined
+    if (t.kind === 'tile') {
+      const hashesAtLevel = Math.floor(size / TILE_WIDTH ** t.level)
+      if (t.index * TILE_WIDTH + t.width <= hashesAtLevel) body = await node.store.tile(origin, t.level, t.index, t.width)
+    } else {
+      const start = t.index * TILE_WIDTH
+      if (start + t.width <= size) body = encodeEntryBundle(await node.store.entries(origin, start, start + t.width))
+    }
+    if (!body) throw new LedgerError('NOT_FOUND', `${c.req.path.slice(prefix.length)} is beyond the published tree of size ${size}`)
+    c.header('Cache-Control', IMMUTABLE)
+    return c.body(body as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream' })
+  })
+
+  r.get('/logs/:name/proof/:index', requireRole('auditor', 'oversight'), async (c) => {
+    const node = getNode()
+    const origin = logByName(node, c.req.param('name'))
+    const raw = c.req.param('index')
+    if (!/^(0|[1-9][0-9]{0,15})$/.test(raw)) throw new LedgerError('BAD_REQUEST', 'the index is a decimal number without leading zeros')
+    const index = Number(raw)
+    const note = node.store.checkpoint(origin)
+    const size = node.store.listLogs().find((l) => l.origin === origin)!.checkpointSize
+    if (!note || index >= size) throw new LedgerError('NOT_FOUND', `entry ${index} is not in the published tree of size ${size}`)
+    const proof = await node.store.inclusionProof(origin, index, size)
+    c.header('Cache-Control', 'no-cache')
+    return c.body(encodeTlogProof({ index, proof, checkpoint: note }), 200, { 'Content-Type': 'text/plain; charset=utf-8' })
+  })
+
+  r.post('/witness/add-checkpoint', async (c) => {
+    const node = getNode()
+    const buf = new Uint8Array(await c.req.arrayBuffer())
+    if (buf.length > MAX_ADD_CHECKPOINT_BYTES) throw new LedgerError('TOO_LARGE', `add-checkpoint bodies are at most ${MAX_ADD_CHECKPOINT_BYTES} bytes`)
+    const a = await node.witness.addCheckpoint(buf)
+    return c.body(a.body, a.status as 200, { 'Content-Type': a.contentType })
+  })
+
+  return r
+}

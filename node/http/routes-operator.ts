@@ -1,0 +1,68 @@
+/**
+ * Operator routes: publishing records, node status, tokens. The local CLI
+ * uses these with the operator token the node writes to its directory.
+ */
+import { Hono } from 'hono'
+import { LedgerError } from '../../protocol/errors.ts'
+import { recordFromJson, type CairnRecord } from '../../protocol/records.ts'
+import type { CairnNode } from '../node.ts'
+import type { RecordBody } from '../publisher.ts'
+import { ROLES, type ApiRole } from '../tokens.ts'
+import { requireRole, jsonBody, type Env } from './app.ts'
+
+export const MAX_RECORDS_PER_REQUEST = 10_000
+const NODE_FIELDS = ['v', 'log', 'seq', 'time'] as const
+
+/** A record body from JSON (byte strings as hex), validated with the record rules; the node sets v, log, seq, time. */
+export function recordBodyFromJson(json: unknown, node: CairnNode): RecordBody {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new LedgerError('BAD_REQUEST', 'a record is a JSON object')
+  for (const k of NODE_FIELDS) if (k in json) throw new LedgerError('BAD_FIELD', `${k} is set by the node; leave it out`)
+  const full: CairnRecord = recordFromJson({ ...json, v: 1, log: node.origin, seq: 0, time: node.now() })
+  const { v: _v, log: _l, seq: _s, time: _t, ...body } = full
+  return body as RecordBody
+}
+
+export function operatorRoutes(getNode: () => CairnNode) {
+  const r = new Hono<Env>()
+  const operator = requireRole('operator')
+
+  r.post('/records', operator, async (c) => {
+    const node = getNode()
+    const body = await jsonBody(c)
+    const many = typeof body === 'object' && body !== null && 'records' in body
+    const list = many ? (body as { records: unknown }).records : [body]
+    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_RECORDS_PER_REQUEST) {
+      throw new LedgerError('BAD_REQUEST', `send one record object or {"records": [...]} with 1–${MAX_RECORDS_PER_REQUEST} records`)
+    }
+    const results = await Promise.all(list.map(async (item) => {
+      try {
+        return await node.publisher.submit(recordBodyFromJson(item, node))
+      } catch (e) {
+        if (e instanceof LedgerError) return { error: { code: e.code, message: e.message } }
+        throw e
+      }
+    }))
+    if (!many) {
+      const one = results[0]!
+      if ('error' in one) throw new LedgerError(one.error.code, one.error.message)
+      return c.json(one, 201)
+    }
+    return c.json({ results, accepted: results.filter((x) => !('error' in x)).length }, 200)
+  })
+
+  r.get('/status', operator, (c) => c.json(getNode().status()))
+
+  r.post('/admin/tokens', operator, async (c) => {
+    const body = (await jsonBody(c)) as { role?: unknown; name?: unknown }
+    if (typeof body?.role !== 'string' || !ROLES.includes(body.role as ApiRole)) throw new LedgerError('BAD_REQUEST', `role must be one of ${ROLES.join(', ')}`)
+    if (typeof body.name !== 'string') throw new LedgerError('BAD_REQUEST', 'name is required')
+    const { token, info } = await getNode().tokens.grant(body.role as ApiRole, body.name)
+    return c.json({ token, ...info }, 201)
+  })
+
+  r.get('/admin/tokens', operator, async (c) => c.json(await getNode().tokens.list()))
+
+  r.delete('/admin/tokens/:id', operator, async (c) => c.json(await getNode().tokens.revoke(c.req.param('id'))))
+
+  return r
+}
