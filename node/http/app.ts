@@ -13,6 +13,8 @@ import type { ApiRole, TokenInfo } from '../tokens.ts'
 import { errorBody, sendError } from './errors.ts'
 import { logRoutes } from './routes-logs.ts'
 import { operatorRoutes } from './routes-operator.ts'
+import { providerRoutes } from './routes-provider.ts'
+import { auditorRoutes } from './routes-auditor.ts'
 
 export type Env = { Variables: { who?: TokenInfo } }
 
@@ -65,6 +67,8 @@ export function createApp(getNode: () => CairnNode) {
 
   app.route('/', logRoutes(getNode))
   app.route('/', operatorRoutes(getNode))
+  app.route('/', providerRoutes(getNode))
+  app.route('/', auditorRoutes(getNode))
   return app
 }
 

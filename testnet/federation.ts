@@ -1,0 +1,66 @@
+/**
+ * Creating a federation on this machine: N node directories with fresh keys,
+ * one genesis roster (with each member's loopback address), ready to start.
+ * Used by the testnet harness, the demo, the scenarios and the tests.
+ */
+import { mkdirSync, writeFileSync, copyFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createServer } from 'node:net'
+import { initNodeDir, memberEntry, writeGenesis, type Genesis, type GenesisMember, type NodeFile } from '../node/config.ts'
+
+export interface PlannedNode {
+  name: string
+  origin: string
+  dir: string
+  p2pPort: number
+  httpPort: number
+  member: GenesisMember
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; there is a small race, as with any such helper). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+export interface PlanOptions {
+  dir: string
+  federation?: string
+  names: string[]
+  threshold?: number
+  roles?: (name: string) => string[]
+  batch?: NodeFile['batch']
+  /** Names that get keys but are left out of the genesis roster (to join later by a vote). */
+  outsiders?: string[]
+}
+
+export async function planFederation(o: PlanOptions): Promise<{ nodes: PlannedNode[]; outsiders: PlannedNode[]; genesis: Genesis; genesisPath: string }> {
+  const federation = o.federation ?? 'testnet.cairn'
+  mkdirSync(o.dir, { recursive: true })
+  const make = async (name: string): Promise<PlannedNode> => {
+    const dir = join(o.dir, name)
+    const origin = `${federation}/${name}`
+    const p2pPort = await freePort()
+    const httpPort = await freePort()
+    const listen = `/ip4/127.0.0.1/tcp/${p2pPort}`
+    const { keys } = await initNodeDir(dir, origin, { listen: [listen], http: { host: '127.0.0.1', port: httpPort }, ...(o.batch ? { batch: o.batch } : {}) })
+    const member = memberEntry(origin, keys, o.roles?.(name) ?? ['publisher', 'witness'], [listen])
+    writeFileSync(join(dir, 'member.json'), JSON.stringify(member, null, 2) + '\n')
+    return { name, origin, dir, p2pPort, httpPort, member }
+  }
+  const nodes: PlannedNode[] = []
+  for (const n of o.names) nodes.push(await make(n))
+  const outsiders: PlannedNode[] = []
+  for (const n of o.outsiders ?? []) outsiders.push(await make(n))
+  const genesis: Genesis = { federation, threshold: o.threshold ?? Math.floor(nodes.length / 2) + 1, members: nodes.map((n) => n.member) }
+  const genesisPath = join(o.dir, 'genesis.json')
+  writeGenesis(genesisPath, genesis)
+  for (const n of [...nodes, ...outsiders]) copyFileSync(genesisPath, join(n.dir, 'genesis.json'))
+  return { nodes, outsiders, genesis, genesisPath }
+}
