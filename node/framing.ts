@@ -1,11 +1,12 @@
 /**
  * Length-prefixed messages for cairn's libp2p request/response protocols.
  *
- * A message is a run of payload frames followed by a trailer. Every frame is
- * `uvarint(length) ‖ bytes`; payload frames are never empty. The trailer is an
- * empty frame then one status frame: `0x00` (ok) or `0x01 ‖ utf8(code ‖ "\n" ‖
- * message)` (the sender failed after maybe sending some frames). The trailer lets
- * a reader tell a complete message from a stream that was cut at a frame boundary.
+ * A message is a run of frames followed by a trailer. A frame is
+ * `uvarint(length + 1) ‖ bytes` (so frames may be empty); a lone `uvarint(0)` ends
+ * the frames and is followed by one status frame: `0x00` (ok) or `0x01 ‖
+ * utf8(code ‖ "\n" ‖ message)` (the sender failed after maybe sending some
+ * frames). The trailer lets a reader tell a complete message from a stream that
+ * was cut at a frame boundary.
  *
  * Writers batch small frames into ~64 KiB chunks, one `stream.send` each (one
  * send per 200-byte frame is an order of magnitude slower). Readers enforce a
@@ -24,6 +25,8 @@ export const DEFAULT_MAX_FRAME_BYTES = 128 * 1024
 const MAX_VARINT_BYTES = 5
 /** Upper bound for any configured frame limit (keeps varint arithmetic exact). */
 const FRAME_LIMIT_CEILING = 2 ** 31 - 1
+/** What FrameDecoder returns for the `uvarint(0)` that ends a message's frames. */
+export const END_OF_FRAMES = null
 const STATUS_OK = 0x00
 const STATUS_ERROR = 0x01
 const MAX_ERROR_MESSAGE_CHARS = 500
@@ -49,12 +52,12 @@ export function encodeVarint(n: number): Uint8Array {
   return Uint8Array.from(out)
 }
 
-/** One frame: `uvarint(len) ‖ payload`. Throws TOO_LARGE above `maxFrameBytes`. */
+/** One frame: `uvarint(len + 1) ‖ payload`. Throws TOO_LARGE above `maxFrameBytes`. */
 export function encodeFrame(payload: Uint8Array, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Uint8Array {
   if (payload.byteLength > maxFrameBytes) {
     throw new LedgerError('TOO_LARGE', `frame of ${payload.byteLength} bytes is over the ${maxFrameBytes}-byte limit`)
   }
-  const prefix = encodeVarint(payload.byteLength)
+  const prefix = encodeVarint(payload.byteLength + 1)
   const out = new Uint8Array(prefix.byteLength + payload.byteLength)
   out.set(prefix, 0)
   out.set(payload, prefix.byteLength)
@@ -63,8 +66,10 @@ export function encodeFrame(payload: Uint8Array, maxFrameBytes = DEFAULT_MAX_FRA
 
 /**
  * Incremental frame decoder. `push` returns every frame completed by the new
- * bytes (views into the received chunks, not copies) and throws TOO_LARGE as
- * soon as a length prefix announces a frame over the limit, before buffering it.
+ * bytes (plain Uint8Array views into the received chunks, not copies, so a kept
+ * frame pins its ~64 KiB chunk), with END_OF_FRAMES where a
+ * message's frames end, and throws TOO_LARGE as soon as a length prefix
+ * announces a frame over the limit, before buffering it.
  */
 export class FrameDecoder {
   readonly maxFrameBytes: number
@@ -79,31 +84,39 @@ export class FrameDecoder {
     return this.#buf.byteLength
   }
 
-  push(chunk: Uint8Array | Uint8ArrayList): Uint8Array[] {
+  push(chunk: Uint8Array | Uint8ArrayList): Array<Uint8Array | typeof END_OF_FRAMES> {
     this.#buf.append(chunk)
-    const frames: Uint8Array[] = []
+    const frames: Array<Uint8Array | typeof END_OF_FRAMES> = []
     for (;;) {
       const header = this.#readPrefix()
       if (header === undefined) break
+      if (header.length < 0) {
+        frames.push(END_OF_FRAMES)
+        this.#buf.consume(header.prefixBytes)
+        continue
+      }
       const end = header.prefixBytes + header.length
       if (this.#buf.byteLength < end) break
-      frames.push(this.#buf.subarray(header.prefixBytes, end))
+      const frame = this.#buf.subarray(header.prefixBytes, end)
+      // a plain Uint8Array view: socket data arrives as Node Buffers, whose slice() does not copy
+      frames.push(new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength))
       this.#buf.consume(end)
     }
     return frames
   }
 
+  /** The next prefix: payload length (-1 for the end marker) and prefix size; undefined if incomplete. */
   #readPrefix(): { length: number, prefixBytes: number } | undefined {
     const available = Math.min(this.#buf.byteLength, MAX_VARINT_BYTES)
-    let length = 0
+    let value = 0
     for (let i = 0; i < available; i++) {
       const byte = this.#buf.get(i)
-      length += (byte & 0x7f) * 2 ** (7 * i)
+      value += (byte & 0x7f) * 2 ** (7 * i)
       // later bytes can only add, so the frame is already known to be too big
-      if (length > this.maxFrameBytes) {
+      if (value - 1 > this.maxFrameBytes) {
         throw new LedgerError('TOO_LARGE', `peer sent a frame over the ${this.maxFrameBytes}-byte limit`)
       }
-      if (byte < 0x80) return { length, prefixBytes: i + 1 }
+      if (byte < 0x80) return { length: value - 1, prefixBytes: i + 1 }
     }
     if (available === MAX_VARINT_BYTES) {
       throw new LedgerError('TOO_LARGE', `frame length prefix is longer than ${MAX_VARINT_BYTES} bytes`)
@@ -131,15 +144,12 @@ export class FrameBatcher {
     return this.#size
   }
 
-  /** Adds one payload frame; returns a chunk to write once a batch is full. */
+  /** Adds one frame; returns a chunk to write once a batch is full. */
   add(payload: Uint8Array): Uint8Array | undefined {
-    if (payload.byteLength === 0) {
-      throw new LedgerError('BAD_REQUEST', 'payload frames must not be empty (an empty frame ends a message)')
-    }
     if (payload.byteLength > this.maxFrameBytes) {
       throw new LedgerError('TOO_LARGE', `frame of ${payload.byteLength} bytes is over the ${this.maxFrameBytes}-byte limit`)
     }
-    this.#push(encodeVarint(payload.byteLength))
+    this.#push(encodeVarint(payload.byteLength + 1))
     this.#push(payload)
     return this.#size >= this.batchBytes ? this.flush() : undefined
   }
@@ -148,7 +158,7 @@ export class FrameBatcher {
   addTrailer(error?: unknown): void {
     this.#push(Uint8Array.of(0))
     const status = encodeStatus(error)
-    this.#push(encodeVarint(status.byteLength))
+    this.#push(encodeVarint(status.byteLength + 1))
     this.#push(status)
   }
 
@@ -380,7 +390,7 @@ export async function* receiveMessage(stream: FrameFeed, opts: ReceiveOptions = 
 
   const onMessage = (evt: { data: Uint8Array | Uint8ArrayList }): void => {
     if (failure !== undefined || phase === 'done') return
-    let decoded: Uint8Array[]
+    let decoded: ReturnType<FrameDecoder['push']>
     try {
       decoded = decoder.push(evt.data)
     } catch (err) {
@@ -389,8 +399,17 @@ export async function* receiveMessage(stream: FrameFeed, opts: ReceiveOptions = 
       return
     }
     for (const frame of decoded) {
-      if (phase === 'status') { status = frame; phase = 'done'; break }
-      if (frame.byteLength === 0) { phase = 'status'; continue }
+      if (phase === 'status') {
+        if (frame === END_OF_FRAMES) {
+          failure = new LedgerError('PEER_UNREACHABLE', `${who} sent two end-of-message markers`)
+          opts.onBadFrame?.('bad_trailer')
+          break
+        }
+        status = frame
+        phase = 'done'
+        break
+      }
+      if (frame === END_OF_FRAMES) { phase = 'status'; continue }
       frames++
       bytes += frame.byteLength
       if (frames > maxFrames || bytes > maxBytes) {

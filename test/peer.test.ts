@@ -3,7 +3,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Uint8ArrayList } from 'uint8arraylist'
 import {
-  BATCH_BYTES, FrameBatcher, FrameDecoder, batchFrames, decodeStatus, encodeFrame, encodeStatus, encodeVarint,
+  BATCH_BYTES, END_OF_FRAMES, FrameBatcher, FrameDecoder, batchFrames, decodeStatus, encodeFrame, encodeStatus, encodeVarint,
 } from '../node/framing.ts'
 import { createPeer, peerIdFromSeed, type Peer } from '../node/peer.ts'
 import { LedgerError, isLedgerError } from '../protocol/errors.ts'
@@ -22,12 +22,12 @@ function indexOf(frame: Uint8Array): number {
 }
 
 test('framing: frames survive any split of the byte stream, including inside length prefixes', () => {
-  const payloads = [1, 127, 128, 300, 16_383, 16_384, 70_000].map((n, i) => record(i, n))
+  const payloads = [0, 1, 126, 127, 128, 300, 0, 16_383, 16_384, 70_000].map((n, i) => record(i, n))
   const wire = new Uint8ArrayList(...payloads.map((p) => encodeFrame(p)))
   const bytes = wire.subarray()
   for (const step of [1, 2, 3, 7, 1000, bytes.byteLength]) {
     const decoder = new FrameDecoder()
-    const out: Uint8Array[] = []
+    const out: Array<Uint8Array | null> = []
     for (let i = 0; i < bytes.byteLength; i += step) out.push(...decoder.push(bytes.subarray(i, i + step)))
     assert.is(out.length, payloads.length, `step ${step}`)
     out.forEach((f, i) => assert.equal(f, payloads[i]))
@@ -37,7 +37,8 @@ test('framing: frames survive any split of the byte stream, including inside len
 
 test('framing: an oversized frame is refused from its length prefix alone', () => {
   const decoder = new FrameDecoder(1024)
-  const prefix = encodeVarint(1025)
+  assert.is(new FrameDecoder(1024).push(encodeFrame(new Uint8Array(1024), 1024)).length, 1)
+  const prefix = encodeVarint(1025 + 1) // lengths are sent plus one
   try {
     decoder.push(prefix.subarray(0, 2))
     assert.unreachable('accepted an oversized length prefix')
@@ -65,8 +66,20 @@ test('framing: the batcher writes ~64 KiB chunks, never splits a frame, rejects 
     return got
   })
   assert.is(decoded.length, 10_000)
-  decoded.forEach((f, i) => assert.is(indexOf(f), i))
-  assert.throws(() => new FrameBatcher().add(new Uint8Array(0)), (e: unknown) => isLedgerError(e, 'BAD_REQUEST'))
+  decoded.forEach((f, i) => assert.is(indexOf(f!), i))
+})
+
+test('framing: the trailer follows the frames; empty frames are data, not the end', () => {
+  const batcher = new FrameBatcher()
+  batcher.add(new Uint8Array(0))
+  batcher.add(Uint8Array.of(7))
+  batcher.addTrailer(new LedgerError('NOT_FOUND', 'gone'))
+  const out = new FrameDecoder().push(batcher.flush()!)
+  assert.is(out.length, 4)
+  assert.equal(out[0], new Uint8Array(0))
+  assert.equal(out[1], Uint8Array.of(7))
+  assert.is(out[2], END_OF_FRAMES)
+  assert.equal(decodeStatus(out[3]!), { code: 'NOT_FOUND', message: 'gone' })
 })
 
 test('framing: a slow async source gets its partial batch flushed instead of waiting for 64 KiB', async () => {
@@ -81,7 +94,7 @@ test('framing: a slow async source gets its partial batch flushed instead of wai
   const it = batchFrames(slow(), batcher)
   const first = await it.next()
   assert.is(first.done, false)
-  assert.is(new FrameDecoder().push(first.value as Uint8Array).length, 1)
+  assert.equal(new FrameDecoder().push(first.value as Uint8Array), [record(0)])
   release()
   assert.is((await it.next()).done, true)
   assert.is(new FrameDecoder().push(batcher.flush()!).length, 1)
@@ -102,6 +115,7 @@ const TOPIC = 'cairn-test/checkpoints'
 const RANGE = '/cairn-test/range/1'
 const FAIL = '/cairn-test/fail/1'
 const DRIP = '/cairn-test/drip/1'
+const ECHO = '/cairn-test/echo/1'
 const seed = (n: number) => new Uint8Array(32).fill(n)
 
 let a: Peer, b: Peer, c: Peer, outsider: Peer
@@ -142,6 +156,7 @@ function countFrame(n: number): Uint8Array {
 async function makeMember(n: number, listen = '/ip4/127.0.0.1/tcp/0'): Promise<Peer> {
   const peer = await createPeer({ privateKeySeed: seed(n), listen, allowedPeers: () => members, topic: TOPIC, timeoutMs: 3000, redialMinMs: 100, redialMaxMs: 1000 })
   await peer.handle(RANGE, rangeHandler, { maxFrameBytes: 1024 })
+  await peer.handle(ECHO, (request) => request)
   await peer.handle(FAIL, async () => { throw new LedgerError('NOT_FOUND', 'no such range') })
   await peer.handle(DRIP, async function* () {
     try {
@@ -243,6 +258,12 @@ test('request/response streams 10k small records in order, batched', async () =>
   // the same peer keeps serving: a second, small request works
   const small = await a.requestAll(b.peerId, RANGE, [countFrame(3)])
   assert.equal(small.map(indexOf), [0, 1, 2])
+})
+
+test('empty frames travel both ways', async () => {
+  const echoed = await a.requestAll(b.peerId, ECHO, [new Uint8Array(0), Uint8Array.of(1), new Uint8Array(0)])
+  assert.equal(echoed, [new Uint8Array(0), Uint8Array.of(1), new Uint8Array(0)])
+  assert.equal(await a.requestAll(b.peerId, ECHO, []), [])
 })
 
 test('a handler error reaches the requester with its code', async () => {
