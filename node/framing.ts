@@ -238,6 +238,7 @@ export async function* batchFrames(source: FrameSource, batcher: FrameBatcher): 
       if (batcher.pendingBytes > 0) {
         const first = await Promise.race([pending, new Promise<typeof IDLE>((resolve) => setImmediate(resolve, IDLE))])
         if (first === IDLE) {
+          pending.catch(() => undefined) // still awaited below, unless the consumer stops here
           const chunk = batcher.flush()
           if (chunk !== undefined) yield chunk
           result = await pending
@@ -251,12 +252,9 @@ export async function* batchFrames(source: FrameSource, batcher: FrameBatcher): 
       const chunk = batcher.add(result.value)
       if (chunk !== undefined) yield chunk
     }
-  } catch (err) {
-    finished = true // the source threw, so it is already closed
-    throw err
   } finally {
-    // stopped early (stream failed): let the source run its finally blocks, e.g. close a
-    // database iterator; not awaited, since a stuck source must not block the caller
+    // stopped early (stream failed, frame refused): let the source run its finally blocks,
+    // e.g. close a database iterator; not awaited, since a stuck source must not block us
     if (!finished) void Promise.resolve(it.return?.()).catch(() => undefined)
   }
 }
