@@ -7,6 +7,7 @@ import '../node/polyfill.ts'
 import { Command, Option } from 'commander'
 import { registerNodeCommands } from './commands-node.ts'
 import { registerRecordCommands } from './commands-records.ts'
+import { registerAuditCommands } from './commands-audit.ts'
 import { LedgerError } from '../protocol/errors.ts'
 
 const program = new Command()
@@ -21,6 +22,7 @@ program
 
 registerNodeCommands(program)
 registerRecordCommands(program)
+registerAuditCommands(program)
 
 export const targetOptions = [
   new Option('--dir <dir>', 'node directory (on the node\'s machine: uses its URL and operator token)'),

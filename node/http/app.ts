@@ -15,6 +15,7 @@ import { logRoutes } from './routes-logs.ts'
 import { operatorRoutes } from './routes-operator.ts'
 import { providerRoutes } from './routes-provider.ts'
 import { auditorRoutes } from './routes-auditor.ts'
+import { httpMetrics } from '../metrics.ts'
 
 export type Env = { Variables: { who?: TokenInfo } }
 
@@ -36,6 +37,7 @@ export function createApp(getNode: () => CairnNode) {
   app.onError((e, c) => sendError(c, e))
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), 404))
 
+  app.use('*', httpMetrics(getNode))
   app.use('*', bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: (c) => c.json(errorBody('TOO_LARGE', `request bodies are limited to ${MAX_BODY_BYTES} bytes`), 413),

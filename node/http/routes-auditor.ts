@@ -1,10 +1,101 @@
-/** auditor routes (being written). */
+/**
+ * Auditor, oversight and operator read routes:
+ *
+ *   GET /lookup/<alg>/<hex>  auditor, oversight  provenance of one value (node/provenance.ts)
+ *   GET /stats               public              aggregate counts only (node/metrics.ts)
+ *   GET /metrics             operator            Prometheus text format
+ *   GET /access-log          oversight           who called what, when; paging, filters, CSV; chain check
+ */
 import { Hono } from 'hono'
+import { LedgerError } from '../../protocol/errors.ts'
 import type { CairnNode } from '../node.ts'
-import type { Env } from './app.ts'
+import { ROLES } from '../tokens.ts'
+import type { AccessQuery, AccessRow } from '../access-log.ts'
+import { buildProvenance, parseLookupValue } from '../provenance.ts'
+import { nodeStats, renderMetrics } from '../metrics.ts'
+import { requireRole, type Env } from './app.ts'
+
+const MAX_ACCESS_PAGE = 1000
+const ACCESS_COLUMNS = ['seq', 'time', 'token', 'name', 'role', 'method', 'path', 'status', 'bytes', 'prev'] as const
+
+function intParam(raw: string | undefined, what: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (raw === undefined || raw === '') return undefined
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(raw) || Number(raw) > max) throw new LedgerError('BAD_REQUEST', `${what} must be a whole number from 0 to ${max}`)
+  return Number(raw)
+}
+
+/** A time bound: ms since the epoch, or an ISO 8601 date/time. */
+function timeParam(raw: string | undefined, what: string): number | undefined {
+  if (raw === undefined || raw === '') return undefined
+  if (/^[0-9]+$/.test(raw)) return intParam(raw, what)
+  if (/^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw)) {
+    const t = Date.parse(raw)
+    if (Number.isFinite(t)) return t
+  }
+  throw new LedgerError('BAD_REQUEST', `${what} must be ms since the epoch or an ISO 8601 date such as 2025-01-31T12:00:00Z`)
+}
+
+function csvCell(v: unknown): string {
+  const s = String(v)
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+}
+
+/** RFC 4180 CSV of access rows, with the raw fields (so oversight can recompute the hash chain) and an ISO time. */
+export function accessRowsCsv(rows: AccessRow[]): string {
+  const lines = [[...ACCESS_COLUMNS, 'time_iso'].join(',')]
+  for (const r of rows) lines.push([...ACCESS_COLUMNS.map((c) => csvCell(r[c])), new Date(r.time).toISOString()].join(','))
+  return lines.join('\r\n') + '\r\n'
+}
 
 export function auditorRoutes(getNode: () => CairnNode) {
   const r = new Hono<Env>()
-  void getNode
+
+  r.get('/lookup/:alg/:hex', requireRole('auditor', 'oversight'), async (c) => {
+    const node = getNode()
+    const { alg, value } = parseLookupValue(c.req.param('alg'), c.req.param('hex'))
+    c.header('Cache-Control', 'no-store')
+    return c.json(await buildProvenance(node.store, node.roster, alg, value))
+  })
+
+  r.get('/stats', (c) => {
+    c.header('Cache-Control', 'no-cache')
+    return c.json(nodeStats(getNode()))
+  })
+
+  r.get('/metrics', requireRole('operator'), async (c) => {
+    const m = await renderMetrics(getNode())
+    return c.body(m.body, 200, { 'Content-Type': m.contentType, 'Cache-Control': 'no-store' })
+  })
+
+  r.get('/access-log', requireRole('oversight'), async (c) => {
+    const node = getNode()
+    const q = c.req.query()
+    const format = q.format ?? 'json'
+    if (format !== 'json' && format !== 'csv') throw new LedgerError('BAD_REQUEST', 'format must be json or csv')
+    if (q.role !== undefined && !(ROLES as readonly string[]).includes(q.role)) throw new LedgerError('BAD_REQUEST', `role must be one of ${ROLES.join(', ')}`)
+    if (q.name !== undefined && !/^[A-Za-z0-9 ._@-]{1,64}$/.test(q.name)) throw new LedgerError('BAD_REQUEST', 'name is a token holder name: 1–64 letters, digits, spaces or ._@-')
+    const query: AccessQuery = {
+      after: intParam(q.after, 'after'),
+      limit: intParam(q.limit, 'limit', MAX_ACCESS_PAGE) ?? 100,
+      name: q.name || undefined,
+      role: q.role || undefined,
+      from: timeParam(q.from, 'from'),
+      to: timeParam(q.to, 'to'),
+    }
+    if (query.limit === 0) throw new LedgerError('BAD_REQUEST', `limit must be 1 to ${MAX_ACCESS_PAGE}`)
+    const verify = q.verify !== '0'
+    const page = await node.accessLog.query(query)
+    const chain = verify ? await node.accessLog.verify() : undefined
+    const chainJson = chain ? { rows: chain.rows, intact: chain.brokenAt === undefined, broken_at: chain.brokenAt ?? null } : null
+    c.header('Cache-Control', 'no-store')
+    if (format === 'csv') {
+      if (page.next !== undefined) c.header('X-Cairn-Next', String(page.next))
+      if (chainJson) c.header('X-Cairn-Chain', chainJson.intact ? `intact; rows=${chainJson.rows}` : `broken; at=${chainJson.broken_at}; rows=${chainJson.rows}`)
+      c.header('Content-Disposition', 'attachment; filename="cairn-access-log.csv"')
+      return c.body(accessRowsCsv(page.rows), 200, { 'Content-Type': 'text/csv; charset=utf-8' })
+    }
+    return c.json({ rows: page.rows, next: page.next ?? null, chain: chainJson })
+  })
+
   return r
 }

@@ -1,0 +1,578 @@
+/**
+ * The auditor's clients, talking to a node over HTTP and trusting nothing it
+ * says that the protocol layer cannot check:
+ *
+ *  - `verifyNode` (cairn verify): for every log, the signed checkpoint and its
+ *    cosignatures; every hash tile, authenticated against the root; every
+ *    entry bundle, every entry's signature and record rules (in a pool of
+ *    worker threads); the tree rebuilt from the entries and compared with the
+ *    root and with the tiles leaf by leaf (so a changed entry is named by its
+ *    index); consistency with the (size, root) saved in a state file on the
+ *    previous run, proven from the tiles. Keys come from the genesis roster,
+ *    or are pinned in the state file on first use.
+ *  - `lookupValue` (cairn lookup): fetches /lookup and verifies it offline
+ *    (node/provenance.ts verifyProvenance).
+ */
+import { Worker, type MessagePort } from 'node:worker_threads'
+import { availableParallelism } from 'node:os'
+import { existsSync, readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs'
+import { LedgerError, ERROR_CODES, type ErrorCode } from '../protocol/errors.ts'
+import { toBase64, fromBase64, equalBytes, concat } from '../protocol/bytes.ts'
+import { leafHash } from '../protocol/hash.ts'
+import { openEntry } from '../protocol/entry.ts'
+import { openCheckpoint } from '../protocol/checkpoint.ts'
+import { parseVerifierKey } from '../protocol/note.ts'
+import { CompactRange, consistencyProof, verifyConsistency, type NodeHashAt } from '../protocol/merkle.ts'
+import { tilesForTree, tilePath, entriesPath, authenticateTiles, decodeEntryBundle, TILE_WIDTH, type FetchedTile } from '../protocol/tiles.ts'
+import { verifyProvenance, type Provenance, type ProvenanceTrust, type VerifiedProvenance } from '../node/provenance.ts'
+
+// ---------------------------------------------------------------------------
+// HTTP
+
+export interface Endpoint {
+  url: string
+  token?: string
+}
+
+async function get(ep: Endpoint, path: string, as: 'text' | 'bytes' | 'json'): Promise<string | Uint8Array | unknown> {
+  let lastError: unknown
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let res: Response
+    try {
+      res = await fetch(ep.url + path, {
+        headers: ep.token ? { authorization: `Bearer ${ep.token}` } : {},
+        signal: AbortSignal.timeout(60_000),
+      })
+    } catch (e) {
+      lastError = e
+      continue
+    }
+    if (!res.ok) {
+      const text = await res.text()
+      let code: ErrorCode = res.status === 401 ? 'UNAUTHORIZED' : res.status === 403 ? 'FORBIDDEN' : res.status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST'
+      let message = text.trim().slice(0, 300)
+      try {
+        const j = JSON.parse(text) as { error?: { code?: string; message?: string } }
+        if (j.error?.code && (ERROR_CODES as readonly string[]).includes(j.error.code)) code = j.error.code as ErrorCode
+        if (j.error?.message) message = j.error.message
+      } catch {
+        // not JSON
+      }
+      throw new LedgerError(code, `GET ${path}: ${res.status} ${message}`)
+    }
+    if (as === 'bytes') return new Uint8Array(await res.arrayBuffer())
+    if (as === 'text') return res.text()
+    return res.json()
+  }
+  throw new LedgerError('PEER_UNREACHABLE', `cannot reach the node at ${ep.url}: ${(lastError as Error)?.message ?? 'no answer'}`)
+}
+
+/** Runs `fn` over `items` with at most `n` in flight; results in input order. */
+async function mapLimit<T, R>(items: T[], n: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length)
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i]!, i)
+    }
+  }))
+  return out
+}
+
+// ---------------------------------------------------------------------------
+// Entry verification, in worker threads
+
+export interface EntryBatch {
+  origin: string
+  start: number
+  /** Log keys to try, current first. */
+  keys: Uint8Array[]
+  /** Entries concatenated; entry i is buf[ends[i-1] .. ends[i]). */
+  buf: Uint8Array
+  ends: Uint32Array
+}
+
+export interface EntryFailure {
+  index: number
+  code: string
+  message: string
+}
+
+export interface BatchResult {
+  /** Leaf hashes, 32 bytes per entry, in order (computed for failing entries too). */
+  leaves: Uint8Array
+  failures: EntryFailure[]
+  types: Record<string, number>
+}
+
+/** Opens every entry of a batch (signature, record rules, log, seq): pure, used in workers and in-process. */
+export function verifyBatch(b: EntryBatch): BatchResult {
+  const n = b.ends.length
+  const leaves = new Uint8Array(32 * n)
+  const failures: EntryFailure[] = []
+  const types: Record<string, number> = {}
+  let from = 0
+  for (let i = 0; i < n; i++) {
+    const entry = b.buf.subarray(from, b.ends[i]!)
+    from = b.ends[i]!
+    const index = b.start + i
+    let first: unknown
+    let ok = false
+    for (const key of b.keys) {
+      try {
+        const o = openEntry(entry, key, { log: b.origin, seq: index })
+        leaves.set(o.id, 32 * i)
+        types[o.record.type] = (types[o.record.type] ?? 0) + 1
+        ok = true
+        break
+      } catch (e) {
+        first ??= e
+        if (!(e instanceof LedgerError) || e.code !== 'BAD_SIGNATURE') break
+      }
+    }
+    if (!ok) {
+      leaves.set(leafHash(entry), 32 * i)
+      const e = first as Error & { code?: string }
+      failures.push({ index, code: e instanceof LedgerError ? e.code : 'MALFORMED_ENTRY', message: e?.message ?? String(e) })
+    }
+  }
+  return { leaves, failures, types }
+}
+
+/** Worker side: answers {id, batch} messages with {id, result}. */
+export function serveVerifyWorker(port: MessagePort): void {
+  port.on('message', (m: { id: number; batch: EntryBatch }) => {
+    try {
+      const result = verifyBatch(m.batch)
+      port.postMessage({ id: m.id, result }, [result.leaves.buffer as ArrayBuffer])
+    } catch (e) {
+      port.postMessage({ id: m.id, error: String((e as Error)?.stack ?? e) })
+    }
+  })
+}
+
+// Workers load this module through tsx (registered in the worker: hooks from the parent do not reach eval workers).
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+(async () => {
+  const api = await import(workerData.tsx);
+  api.register();
+  const m = await import(workerData.module);
+  m.serveVerifyWorker(parentPort);
+  parentPort.postMessage({ ready: true });
+})().catch((e) => parentPort.postMessage({ fatal: String((e && e.stack) || e) }));
+`
+
+interface Pending {
+  resolve: (r: BatchResult) => void
+  reject: (e: Error) => void
+}
+
+/** One worker per core; falls back to verifying in-process with a single core (or `size` 0). */
+export class VerifyPool {
+  private readonly workers: Worker[] = []
+  private readonly idle: Worker[] = []
+  private readonly queue: { id: number; batch: EntryBatch }[] = []
+  private readonly pending = new Map<number, Pending>()
+  private readonly busy = new Map<Worker, number>()
+  private nextId = 0
+  private failed: Error | undefined
+
+  constructor(readonly size = availableParallelism() > 1 ? availableParallelism() : 0) {
+    if (size === 0) return
+    const tsx = import.meta.resolve('tsx/esm/api')
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module: import.meta.url, tsx } })
+      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: BatchResult; error?: string }) => {
+        if (m.ready) return this.release(w)
+        if (m.fatal) return this.fail(new Error(`verify worker failed to start: ${m.fatal}`))
+        const p = this.pending.get(m.id!)
+        this.pending.delete(m.id!)
+        this.busy.delete(w)
+        if (m.error) p?.reject(new Error(`verify worker: ${m.error}`))
+        else p?.resolve(m.result!)
+        this.release(w)
+      })
+      w.on('error', (e) => this.fail(e))
+      w.unref()
+      this.workers.push(w)
+    }
+  }
+
+  private fail(e: Error) {
+    this.failed = e
+    for (const p of this.pending.values()) p.reject(e)
+    this.pending.clear()
+  }
+
+  private release(w: Worker) {
+    const job = this.queue.shift()
+    if (!job) {
+      this.idle.push(w)
+      return
+    }
+    this.busy.set(w, job.id)
+    w.postMessage(job, [job.batch.buf.buffer as ArrayBuffer, job.batch.ends.buffer as ArrayBuffer])
+  }
+
+  run(batch: EntryBatch): Promise<BatchResult> {
+    if (this.size === 0) return Promise.resolve().then(() => verifyBatch(batch))
+    if (this.failed) return Promise.reject(this.failed)
+    const id = this.nextId++
+    return new Promise<BatchResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject })
+      this.queue.push({ id, batch })
+      const w = this.idle.pop()
+      if (w) this.release(w)
+    })
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()))
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Trust: keys from the genesis roster or pinned on first use
+
+export interface PinnedLog {
+  vkey: string
+  witness_vkey: string | null
+  /** Size and root (base64) verified on the last successful run. */
+  size: number
+  root: string
+  checkpoint: string
+  verified_at: string
+}
+
+export interface VerifyState {
+  version: 1
+  node: string
+  logs: Record<string, PinnedLog>
+}
+
+export function loadState(path: string): VerifyState | undefined {
+  if (!existsSync(path)) return undefined
+  let s: VerifyState
+  try {
+    s = JSON.parse(readFileSync(path, 'utf8')) as VerifyState
+  } catch (e) {
+    throw new LedgerError('BAD_CONFIG', `state file ${path} is not valid JSON: ${(e as Error).message}`)
+  }
+  if (s?.version !== 1 || typeof s.logs !== 'object' || s.logs === null) throw new LedgerError('BAD_CONFIG', `state file ${path} is not a cairn verify state file`)
+  return s
+}
+
+/** Writes the state file atomically: a temporary file, fsync, rename. */
+export function saveState(path: string, s: VerifyState): void {
+  const tmp = `${path}.tmp-${process.pid}`
+  writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n', { mode: 0o600 })
+  const fd = openSync(tmp, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, path)
+}
+
+interface LogListing {
+  name: string
+  origin: string
+  vkey: string | null
+  witness_vkey?: string | null
+  size: number
+  frozen: boolean
+}
+
+export interface TrustedKeys {
+  /** Log verifier key per origin. */
+  vkeys: Record<string, string>
+  /** Witness verifier key per member origin (witness role only when from the genesis roster). */
+  witnesses: Record<string, string>
+  source: 'genesis' | 'state' | 'node'
+}
+
+export async function genesisKeys(path: string): Promise<TrustedKeys> {
+  const { loadGenesis } = await import('../node/config.ts')
+  const g = loadGenesis(path)
+  const vkeys: Record<string, string> = {}
+  const witnesses: Record<string, string> = {}
+  for (const m of g.members) {
+    vkeys[m.origin] = m.vkey
+    if (m.roles.includes('witness')) witnesses[m.origin] = m.witness_vkey
+  }
+  return { vkeys, witnesses, source: 'genesis' }
+}
+
+// ---------------------------------------------------------------------------
+// cairn verify
+
+export interface VerifyOptions extends Endpoint {
+  statePath?: string
+  genesisPath?: string
+  /** Valid cosignatures by other members each checkpoint must carry (default: 1 when the log has other witnesses). */
+  minWitnesses?: number
+  /** Worker threads (default: one per core; 0 = in-process). */
+  workers?: number
+  /** Entries per worker batch. */
+  batchSize?: number
+  /** Concurrent HTTP requests. */
+  concurrency?: number
+  /** Progress and warnings, one line each. */
+  onLine?: (line: string) => void
+}
+
+export interface LogReport {
+  origin: string
+  size: number
+  root: string
+  entries: number
+  types: Record<string, number>
+  tiles: number
+  cosignedBy: string[]
+  /** The signed checkpoint note verified. */
+  checkpoint: string
+  previous?: { size: number; root: string }
+  problems: string[]
+}
+
+export interface VerifyReport {
+  node: string
+  keys: TrustedKeys['source']
+  logs: LogReport[]
+  problems: string[]
+  warnings: string[]
+  entries: number
+  ms: number
+  ok: boolean
+}
+
+const MAX_PROBLEMS_PER_LOG = 20
+
+export async function verifyNode(o: VerifyOptions): Promise<VerifyReport> {
+  const started = Date.now()
+  const ep: Endpoint = { url: o.url.replace(/\/$/, ''), token: o.token }
+  const say = o.onLine ?? (() => {})
+  const warnings: string[] = []
+  const warn = (w: string) => {
+    warnings.push(w)
+    say(`warning: ${w}`)
+  }
+  const state = o.statePath ? loadState(o.statePath) : undefined
+  const listing = (await get(ep, '/logs', 'json')) as LogListing[]
+  if (!Array.isArray(listing)) throw new LedgerError('BAD_REQUEST', 'GET /logs did not return a JSON array')
+
+  const trust: TrustedKeys = o.genesisPath ? await genesisKeys(o.genesisPath) : { vkeys: {}, witnesses: {}, source: state ? 'state' : 'node' }
+  // Keys pinned on an earlier run (for logs the genesis roster does not name, when it is given).
+  for (const [origin, p] of Object.entries(state?.logs ?? {})) {
+    if (trust.vkeys[origin]) continue
+    trust.vkeys[origin] = p.vkey
+    if (p.witness_vkey) trust.witnesses[origin] ??= p.witness_vkey
+  }
+  const problems: string[] = []
+  for (const l of listing) {
+    const pinned = trust.vkeys[l.origin]
+    if (pinned) {
+      if (l.vkey !== pinned) problems.push(`${l.origin}: the node gives log key ${l.vkey}, but ${trust.source === 'genesis' ? 'the genesis roster' : 'the state file'} has ${pinned}`)
+      continue
+    }
+    if (!l.vkey) {
+      problems.push(`${l.origin}: the node gives no verifier key and none is trusted for it`)
+      continue
+    }
+    warn(`${l.origin}: log key taken from the node (trust on first use)${o.statePath ? '; pinned in the state file' : '; pass --state to pin it or --genesis to check it'}`)
+    trust.vkeys[l.origin] = l.vkey
+    if (l.witness_vkey) trust.witnesses[l.origin] ??= l.witness_vkey
+  }
+
+  const workers = o.workers ?? (availableParallelism() > 1 ? availableParallelism() : 0)
+  const pool = new VerifyPool(workers)
+  const reports: LogReport[] = []
+  try {
+    for (const l of [...listing].sort((a, b) => (a.origin < b.origin ? -1 : 1))) {
+      if (!trust.vkeys[l.origin] || l.vkey !== trust.vkeys[l.origin]) continue // refused above
+      const r = await verifyLog(ep, l, trust, state?.logs[l.origin], pool, o, say)
+      reports.push(r)
+    }
+  } finally {
+    await pool.close()
+  }
+  for (const r of reports) for (const p of r.problems) problems.push(`${r.origin}: ${p}`)
+  if (trust.source === 'genesis') {
+    for (const origin of Object.keys(trust.vkeys)) if (!listing.some((l) => l.origin === origin)) problems.push(`${origin}: in the genesis roster but not served by the node`)
+  }
+
+  const ok = problems.length === 0
+  if (o.statePath) {
+    const next: VerifyState = { version: 1, node: ep.url, logs: { ...(state?.logs ?? {}) } }
+    for (const r of reports) {
+      if (r.problems.length > 0) continue
+      next.logs[r.origin] = {
+        vkey: trust.vkeys[r.origin]!, witness_vkey: trust.witnesses[r.origin] ?? null,
+        size: r.size, root: r.root, checkpoint: r.checkpoint, verified_at: new Date().toISOString(),
+      }
+    }
+    saveState(o.statePath, next)
+  }
+  return {
+    node: ep.url, keys: trust.source, logs: reports, problems, warnings,
+    entries: reports.reduce((n, r) => n + r.entries, 0), ms: Date.now() - started, ok,
+  }
+}
+
+async function verifyLog(
+  ep: Endpoint, l: LogListing, trust: TrustedKeys, prev: PinnedLog | undefined, pool: VerifyPool, o: VerifyOptions, say: (l: string) => void,
+): Promise<LogReport> {
+  const vkey = trust.vkeys[l.origin]!
+  const r: LogReport = { origin: l.origin, size: 0, root: '', entries: 0, types: {}, tiles: 0, cosignedBy: [], checkpoint: '', problems: [] }
+  const problem = (p: string) => {
+    if (r.problems.length < MAX_PROBLEMS_PER_LOG) r.problems.push(p)
+    else if (r.problems.length === MAX_PROBLEMS_PER_LOG) r.problems.push('… more problems not shown')
+  }
+  if (l.frozen) problem('the node holds an equivocation proof for this log (frozen)')
+  if (prev) r.previous = { size: prev.size, root: prev.root }
+  const base = `/logs/${encodeURIComponent(l.name)}/`
+  const concurrency = o.concurrency ?? 8
+
+  // 1. The checkpoint and its cosignatures.
+  const note = (await get(ep, base + 'checkpoint', 'text')) as string
+  const witnesses = Object.entries(trust.witnesses).filter(([origin]) => origin !== l.origin).map(([, v]) => v)
+  const quorum = o.minWitnesses ?? (witnesses.length > 0 ? 1 : 0)
+  let size: number
+  let root: Uint8Array
+  try {
+    const cp = openCheckpoint(note, vkey, { witnesses, quorum, now: Math.floor(Date.now() / 1000) + 300 })
+    size = cp.checkpoint.size
+    root = cp.checkpoint.root
+    r.cosignedBy = cp.cosignatures.map((c) => c.name)
+  } catch (e) {
+    problem(`checkpoint: ${describe(e)}`)
+    return r
+  }
+  r.size = size
+  r.root = toBase64(root)
+  r.checkpoint = note
+  say(`${l.origin}: checkpoint size ${size}, cosigned by ${r.cosignedBy.length} (${r.cosignedBy.join(', ') || 'none'})`)
+
+  // 2. Hash tiles, authenticated against the root.
+  let read: NodeHashAt | undefined
+  try {
+    const refs = [...tilesForTree(size)]
+    const tiles: FetchedTile[] = await mapLimit(refs, concurrency, async (t) => ({ tile: t, data: (await get(ep, base + tilePath(t), 'bytes')) as Uint8Array }))
+    r.tiles = tiles.length
+    read = size > 0 ? authenticateTiles(size, root, tiles) : undefined
+  } catch (e) {
+    problem(`tiles: ${describe(e)}`)
+  }
+
+  // 3. Consistency with the previous run.
+  const prevRoot = prev ? fromBase64(prev.root, 'previous root') : undefined
+  if (prev) {
+    if (size < prev.size) problem(`the node serves size ${size}, smaller than size ${prev.size} verified on the previous run (rollback, or a node that is behind)`)
+    else if (read || size === prev.size || prev.size === 0) {
+      try {
+        const proof = prev.size === 0 || prev.size === size ? [] : consistencyProof(prev.size, size, read!)
+        verifyConsistency(prev.size, size, prevRoot!, root, proof)
+      } catch (e) {
+        problem(`not consistent with size ${prev.size} verified on the previous run: ${describe(e)}`)
+      }
+    }
+  }
+
+  // 4. Every entry: fetched in bundles, opened in the worker pool, folded into the tree in order.
+  const keys = [parseVerifierKey(vkey).publicKey]
+  const bundles = Math.ceil(size / TILE_WIDTH)
+  const perBatch = Math.max(1, Math.round((o.batchSize ?? 2048) / TILE_WIDTH))
+  const groups: number[][] = []
+  for (let b = 0; b < bundles; b += perBatch) groups.push(Array.from({ length: Math.min(perBatch, bundles - b) }, (_, i) => b + i))
+  const range = new CompactRange(0, 0)
+  const ready = new Map<number, { start: number; result?: BatchResult; error?: string }>()
+  let applied = 0
+  let treeBroken = false
+  const apply = () => {
+    for (let g = ready.get(applied); g; g = ready.get(applied)) {
+      ready.delete(applied)
+      applied++
+      if (g.error) {
+        problem(g.error)
+        treeBroken = true
+        continue
+      }
+      const res = g.result!
+      for (const f of res.failures) problem(`entry ${f.index}: ${f.code}: ${f.message}`)
+      for (const [t, n] of Object.entries(res.types)) r.types[t] = (r.types[t] ?? 0) + n
+      r.entries += res.leaves.length / 32 - res.failures.length
+      for (let i = 0; i < res.leaves.length / 32; i++) {
+        const index = g.start + i
+        const leaf = res.leaves.subarray(32 * i, 32 * i + 32)
+        if (read && !equalBytes(leaf, read(0, index))) problem(`entry ${index}: does not match leaf ${index} of the signed tree (the entry was altered or replaced)`)
+        if (treeBroken) continue
+        range.append(leaf)
+        // Without tiles, the previous run's root is checked directly on the rebuilt prefix.
+        if (!read && prevRoot && range.end === prev!.size && !equalBytes(range.root(), prevRoot)) {
+          problem(`the first ${prev!.size} entries do not give the root verified on the previous run`)
+        }
+      }
+    }
+  }
+  const inFlight = Math.max(2, pool.size * 2)
+  await mapLimit(groups, inFlight, async (group, gi) => {
+    const start = group[0]! * TILE_WIDTH
+    try {
+      const parts = await mapLimit(group, Math.max(1, Math.ceil(concurrency / inFlight)), async (b) => {
+        const width = Math.min(TILE_WIDTH, size - b * TILE_WIDTH)
+        return decodeEntryBundle((await get(ep, base + entriesPath(b, width), 'bytes')) as Uint8Array, { count: width })
+      })
+      const entries = parts.flat()
+      const ends = new Uint32Array(entries.length)
+      let total = 0
+      entries.forEach((e, i) => { total += e.length; ends[i] = total })
+      const result = await pool.run({ origin: l.origin, start, keys, buf: concat(...entries), ends })
+      ready.set(gi, { start, result })
+    } catch (e) {
+      ready.set(gi, { start, error: `entries from ${start}: ${describe(e)}` })
+    }
+    apply()
+  })
+  apply()
+  if (treeBroken || applied !== groups.length) problem('the tree could not be rebuilt: not every entry bundle could be checked')
+  else if (!equalBytes(range.root(), root)) problem(`the tree rebuilt from the ${range.end} entries has root ${toBase64(range.root())}, not the checkpoint's ${r.root}`)
+  say(`${l.origin}: ${r.entries} of ${size} entries verified${r.problems.length ? `, ${r.problems.length} problems` : ''}`)
+  return r
+}
+
+function describe(e: unknown): string {
+  return e instanceof LedgerError ? `${e.code}: ${e.message}` : (e as Error)?.message ?? String(e)
+}
+
+// ---------------------------------------------------------------------------
+// cairn lookup
+
+export interface LookupOptions extends Endpoint {
+  alg: string
+  hex: string
+  genesisPath?: string
+  minWitnesses?: number
+}
+
+export interface LookupResult {
+  doc: Provenance
+  verified: VerifiedProvenance
+  keys: 'genesis' | 'node'
+}
+
+/** Fetches GET /lookup/<alg>/<hex> and verifies every record and proof in it offline. */
+export async function lookupValue(o: LookupOptions): Promise<LookupResult> {
+  const ep: Endpoint = { url: o.url.replace(/\/$/, ''), token: o.token }
+  const doc = (await get(ep, `/lookup/${encodeURIComponent(o.alg)}/${encodeURIComponent(o.hex)}`, 'json')) as Provenance
+  const trust: ProvenanceTrust = { minWitnesses: o.minWitnesses }
+  if (o.genesisPath) {
+    const g = await genesisKeys(o.genesisPath)
+    trust.logVkeys = g.vkeys
+    trust.witnessVkeys = {}
+    for (const origin of Object.keys(doc.logs ?? {})) trust.witnessVkeys[origin] = Object.entries(g.witnesses).filter(([w]) => w !== origin).map(([, v]) => v)
+  }
+  return { doc, verified: verifyProvenance(doc, trust), keys: o.genesisPath ? 'genesis' : 'node' }
+}
