@@ -22,7 +22,7 @@ import { Roster } from './roster.ts'
 import { createPeer, type Peer } from './peer.ts'
 import { Publisher } from './publisher.ts'
 import { SyncManager } from './sync.ts'
-import { WitnessService, CosignCollector } from './witness.ts'
+import { WitnessService, CosignCollector, signerNames } from './witness.ts'
 import { TokenStore } from './tokens.ts'
 import { AccessLog } from './access-log.ts'
 import { createLogger, type Logger } from './logger.ts'
@@ -237,30 +237,31 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   peer.keepConnected(bootstrapAddrs())
 
   // Anti-entropy: ask connected peers which checkpoints they hold (covers missed gossip, restarts, healed partitions).
-  let statusBusy = false
-  const statusTick = async () => {
-    if (statusBusy) return
-    statusBusy = true
-    try {
-      await Promise.all(peer.connectedPeers().map(async (p) => {
-        try {
-          const frames = await peer.requestAll(p, PROTO_STATUS, [new Uint8Array(0)], { timeoutMs: 5000, maxResponseFrames: 1000 })
-          for (const f of frames) await sync.onAnnouncement(frameText(f), p)
-        } catch (e) {
-          log.debug({ peer: p, err: String(e) }, 'status exchange failed')
-        }
-      }))
-      // Owner: keep asking for missing cosignatures on the latest checkpoint.
-      const cp = store.checkpoint(origin)
-      if (cp) {
-        const have = parseNote(cp).signatures.length - 1
-        if (have < roster.witnesses().filter((w) => w.origin !== origin).length) collector.request(cp)
+  let statusRun: Promise<void> | undefined
+  let stopping = false
+  const statusTick = () => {
+    if (statusRun || stopping) return
+    statusRun = statusRound().catch((e) => log.warn({ err: String(e) }, 'status round failed')).finally(() => {
+      statusRun = undefined
+    })
+  }
+  const statusRound = async () => {
+    await Promise.all(peer.connectedPeers().map(async (p) => {
+      try {
+        const frames = await peer.requestAll(p, PROTO_STATUS, [new Uint8Array(0)], { timeoutMs: 5000, maxResponseFrames: 1000 })
+        for (const f of frames) await sync.onAnnouncement(frameText(f), p)
+      } catch (e) {
+        log.debug({ peer: p, err: String(e) }, 'status exchange failed')
       }
-    } finally {
-      statusBusy = false
+    }))
+    // Owner: keep asking for missing cosignatures on the latest checkpoint.
+    const cp = store.checkpoint(origin)
+    if (cp) {
+      const have = signerNames(cp)
+      if (roster.witnesses().some((w) => w.origin !== origin && !have.has(w.origin))) collector.request(cp)
     }
   }
-  const statusTimer = setInterval(() => void statusTick(), STATUS_INTERVAL_MS)
+  const statusTimer = setInterval(statusTick, STATUS_INTERVAL_MS)
 
   let node!: CairnNode
   const app = createApp(() => node)
@@ -273,7 +274,6 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   })
 
   const startedAt = now()
-  let stopping = false
   node = {
     origin, name: settings.name, federation: genesis.federation, keys, settings, store, roster, peer, publisher, sync, witness, collector, tokens, accessLog, log, startedAt, url,
     now,
@@ -301,8 +301,9 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
       if (stopping) return
       stopping = true
       clearInterval(statusTimer)
-      sync.stop()
+      await statusRun
       await publisher.stop()
+      await Promise.all([sync.stop(), collector.stop()])
       await new Promise<void>((r) => server.close(() => r()))
       await peer.stop()
       await accessLog.close()

@@ -16,7 +16,6 @@
  */
 import { openCheckpoint, type OpenedCheckpoint } from '../protocol/checkpoint.ts'
 import { CompactRange, subtreesOfRange, verifyConsistency } from '../protocol/merkle.ts'
-import { addCosignatures, verifyCosignatures } from '../protocol/cosignature.ts'
 import { parseNote } from '../protocol/note.ts'
 import { detectEquivocation } from '../protocol/equivocation.ts'
 import { equalBytes } from '../protocol/bytes.ts'
@@ -26,6 +25,7 @@ import type { Store } from './storage/store.ts'
 import type { Roster } from './roster.ts'
 import type { Peer } from './peer.ts'
 import { openRange, checkSemantics, logKeys } from './ingest.ts'
+import { mergeCosignatureLines } from './witness.ts'
 import { PROTO_SYNC, MAX_SYNC_RANGE, encodeSyncRequest, decodeSyncHeader } from './messages.ts'
 
 interface Target {
@@ -53,7 +53,7 @@ export interface SyncOptions {
 
 export class SyncManager {
   private readonly targets = new Map<string, Target>()
-  private readonly running = new Set<string>()
+  private readonly running = new Map<string, Promise<void>>()
   private stopped = false
   readonly stats = {
     entriesSynced: 0,
@@ -169,23 +169,15 @@ export class SyncManager {
     const a = parseNote(base)
     const b = parseNote(incoming)
     if (a.body !== b.body) return base
-    const witnesses = this.o.roster.all().map((m) => m.witnessVkey)
-    const have = new Set(a.signatures.map((s) => s.line))
-    let valid: Set<string>
-    try {
-      valid = new Set(verifyCosignatures(b, witnesses).map((c) => c.line))
-    } catch (e) {
-      this.count(e)
-      return base
-    }
-    const fresh = b.signatures.filter((s) => valid.has(s.line) && !have.has(s.line)).map((s) => s.line + '\n')
-    return fresh.length ? addCosignatures(base, fresh) : base
+    const witnesses = this.o.roster.all().filter((m) => m.origin !== a.body.split('\n', 1)[0]).map((m) => m.witnessVkey)
+    return mergeCosignatureLines(base, b.signatures.map((s) => s.line), witnesses, (e) => this.count(e))
   }
 
   kick(origin: string): void {
     if (this.running.has(origin) || this.stopped) return
-    this.running.add(origin)
-    void this.run(origin).finally(() => this.running.delete(origin))
+    this.running.set(origin, this.run(origin)
+      .catch((e) => this.o.log('error', `sync of ${origin} stopped: ${(e as Error).message}`))
+      .finally(() => this.running.delete(origin)))
   }
 
   private async run(origin: string): Promise<void> {
@@ -252,8 +244,10 @@ export class SyncManager {
     if (end === t.size) this.o.onCheckpoint(origin, t.note)
   }
 
-  stop(): void {
+  /** Stops syncing; resolves when the ranges in flight are done. */
+  async stop(): Promise<void> {
     this.stopped = true
+    await Promise.all(this.running.values())
   }
 }
 

@@ -91,14 +91,45 @@ export class WitnessService {
   }
 }
 
+/** Names (origins) of everyone who signed a note: the log itself and its cosigners. */
+export function signerNames(note: string): Set<string> {
+  return new Set(parseNote(note).signatures.map((s) => s.name))
+}
+
+/**
+ * Adds to `base` the valid cosignatures in `lines` by witnesses (given by
+ * vkey) that have not cosigned `base` yet: one line per witness, so repeated
+ * requests never pile up lines. Invalid lines are dropped and counted.
+ */
+export function mergeCosignatureLines(base: string, lines: readonly string[], witnessVkeys: readonly string[], onInvalid: (e: unknown) => void = () => {}): string {
+  const body = parseNote(base).body
+  const have = signerNames(base)
+  const add: string[] = []
+  for (const line of lines) {
+    for (const vkey of witnessVkeys) {
+      const name = vkey.slice(0, vkey.indexOf('+'))
+      if (!line.startsWith(`— ${name} `) || have.has(name)) continue
+      try {
+        verifyCosignature(body, line, vkey)
+        add.push(line.endsWith('\n') ? line : line + '\n')
+        have.add(name)
+      } catch (e) {
+        onInvalid(e)
+      }
+    }
+  }
+  return add.length ? addCosignatures(base, add) : base
+}
+
 /** Sends one add-checkpoint request to a witness and returns its answer. */
 export type WitnessTransport = (witness: Member, body: string) => Promise<{ status: number; body: string }>
 
 export class CosignCollector {
   /** Size each witness last reported having cosigned (learned from 200s and 409s). */
   private readonly known = new Map<string, number>()
-  private running = false
+  private running: Promise<void> | undefined
   private pending: string | undefined
+  private stopped = false
   readonly stats = { requests: 0, cosignatures: 0, failures: 0 }
 
   constructor(
@@ -113,37 +144,47 @@ export class CosignCollector {
 
   /** Asks for cosignatures on `note` (coalescing: only the newest pending checkpoint is sent). */
   request(note: string): void {
+    if (this.stopped) return
     this.pending = note
-    if (!this.running) void this.loop()
+    this.running ??= this.loop().finally(() => {
+      this.running = undefined
+    })
   }
 
   private async loop() {
-    this.running = true
-    try {
-      while (this.pending) {
-        const note = this.pending
-        this.pending = undefined
+    while (this.pending && !this.stopped) {
+      const note = this.pending
+      this.pending = undefined
+      try {
         await this.collect(note)
+      } catch (e) {
+        this.stats.failures++
+        this.log(`collecting cosignatures failed: ${(e as Error).message}`)
       }
-    } finally {
-      this.running = false
     }
+  }
+
+  /** Stops asking; resolves when the round in flight is over. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.pending = undefined
+    await this.running
   }
 
   private async collect(note: string) {
     const cp = parseCheckpoint(parseNote(note).body)
-    const witnesses = this.roster.witnesses().filter((w) => w.origin !== this.origin)
+    const already = signerNames((await this.store.checkpointAt(this.origin, cp.size)) ?? note)
+    const witnesses = this.roster.witnesses().filter((w) => w.origin !== this.origin && !already.has(w.origin))
+    if (witnesses.length === 0) return
     const lines = await Promise.all(witnesses.map((w) => this.askOne(w, note, cp.size)))
     const good = lines.filter((l): l is string => l !== undefined)
     if (good.length === 0) return
     // Merge into whatever is stored now for that size (it may have gained lines meanwhile).
     const stored = (await this.store.checkpointAt(this.origin, cp.size)) ?? note
-    const have = new Set(parseNote(stored).signatures.map((s) => s.line))
-    const fresh = good.filter((l) => !have.has(l.replace(/\n$/, '')))
-    if (fresh.length === 0) return
-    const merged = addCosignatures(stored, fresh)
+    const merged = mergeCosignatureLines(stored, good, witnesses.map((w) => w.witnessVkey))
+    if (merged === stored) return
     await this.store.setCheckpoint(this.origin, merged)
-    this.stats.cosignatures += fresh.length
+    this.stats.cosignatures += signerNames(merged).size - signerNames(stored).size
     this.onMerged(merged)
   }
 

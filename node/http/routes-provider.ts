@@ -1,10 +1,388 @@
-/** provider routes (being written). */
-import { Hono } from 'hono'
+/**
+ * Provider routes (DESIGN §4; auditor and oversight may read them too):
+ *
+ *   GET /feed?cursor=&limit=&verified=&entries=   deltas of the current set (node/feed.ts)
+ *   GET /feed/snapshot?format=jsonl|csv|txt|stix  the whole set as of a cursor, streamed
+ *   GET /taxii2/...                               TAXII 2.1 (read-only) over the same logs
+ */
+import { Hono, type Context } from 'hono'
+import { LedgerError } from '../../protocol/errors.ts'
+import { toHex } from '../../protocol/bytes.ts'
 import type { CairnNode } from '../node.ts'
-import type { Env } from './app.ts'
+import type { ApiRole } from '../tokens.ts'
+import { requireRole, MAX_BODY_BYTES, type Env } from './app.ts'
+import {
+  feedPage, decodeCursor, encodeCursor, publishedSizes, scanSet, openTimeline, revokedIndicator, revokedBelow,
+  FEED_DEFAULT_LIMIT, FEED_MAX_LIMIT, type Sizes, type TimelineEvent,
+} from '../feed.ts'
+import {
+  stixIndicator, stixIdentity, stixTime, bundleStixId, collectionId, STIX_MEDIA_TYPE, type StixObject,
+} from '../stix.ts'
+
+const READERS: ApiRole[] = ['provider', 'auditor', 'oversight']
+
+export const TAXII_MEDIA_TYPE = 'application/taxii+json;version=2.1'
+export const CURSOR_HEADER = 'Cairn-Cursor'
+const TAXII_DEFAULT_LIMIT = 1000
+const TAXII_MAX_LIMIT = 10_000
+/** Timeline events one TAXII request may look at before it answers (with `more`) — bounds id lookups. */
+const TAXII_SCAN_BUDGET = 100_000
+
+function parseLimit(raw: string | undefined, dflt: number, max: number): number {
+  if (raw === undefined || raw === '') return dflt
+  if (!/^[1-9][0-9]{0,8}$/.test(raw)) throw new LedgerError('BAD_REQUEST', `limit must be a positive whole number (at most ${max})`)
+  return Math.min(Number(raw), max)
+}
+
+function parseFlag(raw: string | undefined, what: string): boolean {
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false
+  if (raw === '1' || raw === 'true') return true
+  throw new LedgerError('BAD_REQUEST', `${what} is 1 or 0`)
+}
+
+// ------------------------------------------------------------------ streaming
+
+/** A streamed response fed by `lines`, in ~64 KiB chunks, pulled as the client reads (back-pressure). */
+function streamText(lines: AsyncIterable<string>, headers: Record<string, string>): Response {
+  const it = lines[Symbol.asyncIterator]()
+  const enc = new TextEncoder()
+  const body = new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      let buf = ''
+      while (buf.length < 64 * 1024) {
+        const { value, done } = await it.next()
+        if (done) {
+          if (buf) ctrl.enqueue(enc.encode(buf))
+          ctrl.close()
+          return
+        }
+        buf += value
+      }
+      ctrl.enqueue(enc.encode(buf))
+    },
+    async cancel() {
+      await it.return?.()
+    },
+  })
+  return new Response(body, { status: 200, headers })
+}
+
+const csvField = (s: string | number) => String(s) // every field is hex, a code word, an origin or a number: no quoting needed
+
+const SNAPSHOT_TYPES: Record<string, string> = {
+  jsonl: 'application/x-ndjson; charset=utf-8',
+  csv: 'text/csv; charset=utf-8; header=present',
+  txt: 'text/plain; charset=utf-8',
+  stix: STIX_MEDIA_TYPE,
+}
+
+async function* snapshotLines(node: CairnNode, sizes: Sizes, cursor: string, format: string): AsyncGenerator<string> {
+  let count = 0
+  let objects = 0
+  if (format === 'csv') yield 'alg,value,category,kind,media,id,log,seq\n'
+  if (format === 'stix') yield `{"type":"bundle","id":"${bundleStixId(cursor)}"`
+  const emit = (o: StixObject) => (objects++ === 0 ? ',"objects":[\n' : ',\n') + JSON.stringify(o)
+  for await (const ev of scanSet(node.store, sizes)) {
+    if (ev.kind === 'log') {
+      if (format === 'stix') yield emit(stixIdentity(ev.origin, ev.firstTime))
+      continue
+    }
+    const { row } = ev
+    const r = row.record
+    const id = toHex(row.id)
+    const value = toHex(r.value!)
+    count++
+    if (format === 'txt') yield `${r.alg} ${value}\n`
+    else if (format === 'csv') yield [r.alg!, value, r.category!, r.kind!, r.media!, id, ev.origin, row.seq].map(csvField).join(',') + '\n'
+    else if (format === 'jsonl') yield JSON.stringify({ alg: r.alg, value, category: r.category, kind: r.kind, media: r.media, id, log: ev.origin, seq: row.seq, time: r.time }) + '\n'
+    else yield emit(stixIndicator({ id: row.id, seq: row.seq, record: r }))
+  }
+  // jsonl ends with the cursor: a stream without this line was cut short.
+  if (format === 'jsonl') yield JSON.stringify({ cursor, count }) + '\n'
+  if (format === 'stix') yield objects > 0 ? '\n]}\n' : '}\n'
+}
+
+// ------------------------------------------------------------------ TAXII 2.1
+
+class TaxiiError extends Error {
+  constructor(readonly status: 401 | 403 | 404 | 405 | 406 | 400, readonly title: string, description: string) {
+    super(description)
+  }
+}
+
+function taxiiJson(c: Context, body: unknown, status = 200, headers: Record<string, string> = {}) {
+  return c.body(JSON.stringify(body), status as 200, { 'Content-Type': TAXII_MEDIA_TYPE, ...headers })
+}
+
+/** TAXII 2.1 §1.6.8: the client must accept application/taxii+json (version 2.1 or unversioned). */
+function acceptsTaxii(accept: string | undefined): boolean {
+  if (!accept) return false
+  for (const range of accept.split(',')) {
+    const [type, ...params] = range.split(';').map((s) => s.trim())
+    const p = new Map(params.map((x) => {
+      const i = x.indexOf('=')
+      return [x.slice(0, i).trim().toLowerCase(), x.slice(i + 1).trim().replace(/^"|"$/g, '')] as [string, string]
+    }))
+    if (p.get('q') !== undefined && Number(p.get('q')) === 0) continue
+    const t = type!.toLowerCase()
+    if (t === '*/*' || t === 'application/*') return true
+    if (t === 'application/taxii+json' && (p.get('version') === undefined || p.get('version') === '2.1')) return true
+  }
+  return false
+}
+
+const TIMESTAMP_RE = /^[0-9]{4}-(0[1-9]|1[012])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9]|60)(\.[0-9]+)?Z$/
+
+function parseTimestamp(raw: string, what: string): number {
+  const ms = TIMESTAMP_RE.test(raw) ? Date.parse(raw) : NaN
+  if (!Number.isFinite(ms)) throw new TaxiiError(400, 'Bad Request', `${what} must be an RFC 3339 UTC timestamp such as 2024-01-31T12:00:00.000Z`)
+  return ms
+}
+
+interface TaxiiFilter {
+  ids?: Set<string>
+  types?: Set<string>
+  /** 'first' | 'last' | 'all' and/or explicit version timestamps. */
+  versions: Set<string>
+  specVersions?: Set<string>
+}
+
+function listParam(c: Context, name: string): string[] | undefined {
+  const raw = c.req.query(name)
+  if (raw === undefined) return undefined
+  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '')
+}
+
+function parseFilter(c: Context, objectId?: string, allVersions = false): TaxiiFilter {
+  const ids = listParam(c, 'match[id]')
+  const types = listParam(c, 'match[type]')
+  const versions = listParam(c, 'match[version]') ?? [allVersions ? 'all' : 'last']
+  for (const v of versions) if (!['first', 'last', 'all'].includes(v)) parseTimestamp(v, 'match[version]')
+  const spec = listParam(c, 'match[spec_version]')
+  const f: TaxiiFilter = { versions: new Set(versions) }
+  if (objectId) f.ids = new Set([objectId])
+  else if (ids) f.ids = new Set(ids)
+  if (types) f.types = new Set(types)
+  if (spec) f.specVersions = new Set(spec)
+  return f
+}
+
+interface Version {
+  object: StixObject
+  dateAdded: number
+}
+
+/** The object versions a timeline event adds to the collection, after the filter. */
+async function versionsOf(node: CairnNode, sizes: Sizes, ev: TimelineEvent, f: TaxiiFilter): Promise<Version[]> {
+  if (f.specVersions && !f.specVersions.has('2.1')) return []
+  const wantType = (t: string) => !f.types || f.types.has(t)
+  const wantVersion = (modified: string, isFirst: boolean, isLast: boolean) =>
+    f.versions.has('all') || (isFirst && f.versions.has('first')) || (isLast && f.versions.has('last')) || f.versions.has(modified)
+  const keep = (o: StixObject, isFirst: boolean, isLast: boolean): Version[] =>
+    (!f.ids || f.ids.has(o.id)) && wantType(o.type) && wantVersion(o.modified as string, isFirst, isLast) ? [{ object: o, dateAdded: ev.time }] : []
+  if (ev.kind === 'log') return wantType('identity') ? keep(stixIdentity(ev.origin, ev.time), true, true) : []
+  if (!wantType('indicator')) return []
+  const size = sizes.get(ev.origin)!
+  if (ev.kind === 'indicator') {
+    const o = stixIndicator({ id: ev.id!, seq: ev.pos - 1, record: ev.record! })
+    if (f.ids && !f.ids.has(o.id)) return []
+    const onlyLast = !f.versions.has('all') && !f.versions.has('first') && !f.versions.has(o.modified as string)
+    const revoked = onlyLast ? await revokedBelow(node.store, ev.origin, size, ev.id!, await node.store.inCurrentSet(ev.id!)) : false
+    return keep(o, true, !revoked)
+  }
+  const target = ev.record!.target!
+  const ind = await revokedIndicator(node.store, ev.origin, ev.pos - 1, target)
+  const o = stixIndicator({ id: target, seq: ind.seq, record: ind }, { id: ev.id!, seq: ev.pos - 1, record: ev.record! })
+  return keep(o, false, true)
+}
+
+interface TaxiiPage {
+  versions: Version[]
+  more: boolean
+  next?: string
+}
+
+async function taxiiPage(node: CairnNode, c: Context, filter: TaxiiFilter): Promise<TaxiiPage> {
+  const limit = parseLimit(c.req.query('limit'), TAXII_DEFAULT_LIMIT, TAXII_MAX_LIMIT)
+  const addedAfterRaw = c.req.query('added_after')
+  const addedAfter = addedAfterRaw === undefined ? undefined : parseTimestamp(addedAfterRaw, 'added_after')
+  const nextRaw = c.req.query('next')
+  let positions: Sizes | undefined
+  if (nextRaw !== undefined) {
+    // The token holds each log's timeline position plus one (so position 0 survives the cursor codec).
+    positions = new Map([...decodeCursor(nextRaw, 'next')].map(([o, p]) => [o, p - 1]))
+  }
+  const sizes = publishedSizes(node.store)
+  const tl = await openTimeline(node.store, sizes, positions, addedAfter)
+  const out: Version[] = []
+  let scanned = 0
+  while (out.length < limit && scanned < TAXII_SCAN_BUDGET) {
+    const ev = await tl.next()
+    if (!ev) break
+    scanned++
+    out.push(...(await versionsOf(node, sizes, ev, filter)))
+  }
+  let more = false
+  for (const r of tl.readers) if (await r.head()) more = true
+  const page: TaxiiPage = { versions: out, more }
+  if (more) page.next = encodeCursor(new Map([...tl.positions()].map(([o, p]) => [o, p + 1])))
+  return page
+}
+
+function dateHeaders(versions: Version[]): Record<string, string> {
+  if (versions.length === 0) return {}
+  const times = versions.map((v) => v.dateAdded)
+  return {
+    'X-TAXII-Date-Added-First': stixTime(Math.min(...times)),
+    'X-TAXII-Date-Added-Last': stixTime(Math.max(...times)),
+  }
+}
+
+function envelope(page: TaxiiPage, key: string, items: unknown[]): Record<string, unknown> {
+  const body: Record<string, unknown> = { more: page.more }
+  if (page.next) body.next = page.next
+  if (items.length > 0) body[key] = items
+  return body
+}
+
+function taxiiRoutes(getNode: () => CairnNode) {
+  const t = new Hono<Env>()
+  const API = '/api/'
+
+  t.onError((e, c) => {
+    if (e instanceof TaxiiError) return taxiiJson(c, { title: e.title, description: e.message, http_status: String(e.status) }, e.status, e.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {})
+    if (e instanceof LedgerError) {
+      const status = e.code === 'BAD_REQUEST' ? 400 : e.code === 'NOT_FOUND' || e.code === 'UNKNOWN_LOG' ? 404 : 500
+      return taxiiJson(c, { title: e.code, description: e.message, http_status: String(status), error_code: e.code }, status)
+    }
+    return taxiiJson(c, { title: 'Internal Error', description: 'internal error; the operator can find details in the node log', http_status: '500' }, 500)
+  })
+
+  t.use('*', async (c, next) => {
+    const who = c.get('who')
+    if (!who) throw new TaxiiError(401, 'Unauthorized', 'TAXII needs a bearer token: Authorization: Bearer <token> (cairn token grant --role provider)')
+    if (!READERS.includes(who.role)) throw new TaxiiError(403, 'Forbidden', `TAXII is for ${READERS.join(', ')} tokens; yours has role ${who.role}`)
+    if (!acceptsTaxii(c.req.header('accept'))) throw new TaxiiError(406, 'Not Acceptable', `this server answers with ${TAXII_MEDIA_TYPE}; send it in the Accept header`)
+    await next()
+  })
+
+  /** TAXII URLs end in "/"; answer without it too. */
+  const get = (path: string, h: (c: Context<Env>) => Promise<Response> | Response) => {
+    t.get(path, h)
+    t.get(path.replace(/\/$/, ''), h)
+  }
+  const checkCollection = (c: Context<Env>) => {
+    if (c.req.param('cid') !== collectionId(getNode().federation)) throw new TaxiiError(404, 'Not Found', `no collection ${c.req.param('cid')} here`)
+  }
+  const collection = () => {
+    const node = getNode()
+    return {
+      id: collectionId(node.federation),
+      title: `${node.federation} indicators`,
+      description: `The indicator set of the ${node.federation} federation: every indicator in the members' logs, revoked ones with revoked: true`,
+      can_read: true,
+      can_write: false,
+      media_types: [STIX_MEDIA_TYPE],
+    }
+  }
+
+  get('/', (c) => {
+    const node = getNode()
+    const root = `${new URL(c.req.url).origin}/taxii2${API}`
+    return taxiiJson(c, {
+      title: `cairn ${node.federation}`,
+      description: `TAXII 2.1 view of the ${node.federation} cairn federation, served by ${node.origin}`,
+      default: root,
+      api_roots: [root],
+    })
+  })
+
+  get(API, (c) => taxiiJson(c, {
+    title: `${getNode().federation} indicators`,
+    description: 'STIX 2.1 indicators derived from the federation\'s logs (read-only)',
+    versions: [TAXII_MEDIA_TYPE],
+    max_content_length: MAX_BODY_BYTES,
+  }))
+
+  get(`${API}collections/`, (c) => taxiiJson(c, { collections: [collection()] }))
+
+  get(`${API}collections/:cid/`, (c) => {
+    checkCollection(c)
+    return taxiiJson(c, collection())
+  })
+
+  get(`${API}collections/:cid/objects/`, async (c) => {
+    checkCollection(c)
+    const page = await taxiiPage(getNode(), c, parseFilter(c))
+    return taxiiJson(c, envelope(page, 'objects', page.versions.map((v) => v.object)), 200, dateHeaders(page.versions))
+  })
+
+  get(`${API}collections/:cid/manifest/`, async (c) => {
+    checkCollection(c)
+    const page = await taxiiPage(getNode(), c, parseFilter(c))
+    const records = page.versions.map((v) => ({ id: v.object.id, date_added: stixTime(v.dateAdded), version: v.object.modified, media_type: STIX_MEDIA_TYPE }))
+    return taxiiJson(c, envelope(page, 'objects', records), 200, dateHeaders(page.versions))
+  })
+
+  get(`${API}collections/:cid/objects/:oid/`, async (c) => {
+    checkCollection(c)
+    const page = await taxiiPage(getNode(), c, parseFilter(c, c.req.param('oid')))
+    if (page.versions.length === 0 && !page.more) throw new TaxiiError(404, 'Not Found', `no object ${c.req.param('oid')} in this collection`)
+    return taxiiJson(c, envelope(page, 'objects', page.versions.map((v) => v.object)), 200, dateHeaders(page.versions))
+  })
+
+  get(`${API}collections/:cid/objects/:oid/versions/`, async (c) => {
+    checkCollection(c)
+    const page = await taxiiPage(getNode(), c, parseFilter(c, c.req.param('oid'), true))
+    if (page.versions.length === 0 && !page.more) throw new TaxiiError(404, 'Not Found', `no object ${c.req.param('oid')} in this collection`)
+    return taxiiJson(c, envelope(page, 'versions', page.versions.map((v) => v.object.modified)), 200, dateHeaders(page.versions))
+  })
+
+  get(`${API}status/:sid/`, (c) => {
+    throw new TaxiiError(404, 'Not Found', `no status ${c.req.param('sid')}: this server accepts no writes`)
+  })
+
+  const readOnly = () => {
+    throw new TaxiiError(405, 'Method Not Allowed', 'this TAXII server is read-only')
+  }
+  for (const p of [`${API}collections/:cid/objects/`, `${API}collections/:cid/objects/:oid/`]) {
+    t.on(['POST', 'PUT', 'DELETE'], [p, p.replace(/\/$/, '')], readOnly)
+  }
+  return t
+}
+
+// ------------------------------------------------------------------ routes
 
 export function providerRoutes(getNode: () => CairnNode) {
   const r = new Hono<Env>()
-  void getNode
+  const readers = requireRole(...READERS)
+
+  r.get('/feed', readers, async (c) => {
+    const node = getNode()
+    const page = await feedPage(node.store, {
+      cursor: decodeCursor(c.req.query('cursor') ?? ''),
+      verified: c.req.query('verified') === undefined ? undefined : decodeCursor(c.req.query('verified')!, 'verified'),
+      limit: parseLimit(c.req.query('limit'), FEED_DEFAULT_LIMIT, FEED_MAX_LIMIT),
+      withEntries: parseFlag(c.req.query('entries'), 'entries'),
+    })
+    c.header('Cache-Control', 'no-store')
+    return c.json(page)
+  })
+
+  r.get('/feed/snapshot', readers, (c) => {
+    const node = getNode()
+    const format = c.req.query('format') ?? 'jsonl'
+    const type = SNAPSHOT_TYPES[format]
+    if (!type) throw new LedgerError('BAD_REQUEST', `format must be one of ${Object.keys(SNAPSHOT_TYPES).join(', ')}`)
+    const sizes = publishedSizes(node.store)
+    const cursor = encodeCursor(sizes)
+    return streamText(snapshotLines(node, sizes, cursor, format), {
+      'Content-Type': type,
+      [CURSOR_HEADER]: cursor,
+      'Cache-Control': 'no-store',
+    })
+  })
+
+  r.route('/taxii2', taxiiRoutes(getNode))
   return r
 }

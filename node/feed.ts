@@ -1,0 +1,517 @@
+/**
+ * The provider feed (DESIGN §4), derived deterministically from the logs
+ * themselves: nothing here keeps state of its own, so any node that serves
+ * the same logs gives the same answer for the same cursor.
+ *
+ * A cursor is the list of (log origin, size) it covers: base64url (no
+ * padding) of the canonical CBOR map {v: 1, logs: [[origin, size], ...]},
+ * origins ascending, sizes > 0 (a log at size 0 is left out). A feed page
+ * scans each log, in origin order, from the cursor's size up to the size of
+ * the checkpoint the node publishes for it (never past it), emitting `add`
+ * for indicators and `remove` for revocations; attestations and roster
+ * records emit nothing. Every page names, per log, that signed checkpoint and
+ * a consistency proof from the page's end to it, so a client can check what
+ * it received against signed, cosigned checkpoints.
+ *
+ * Stored entries were fully verified on the way in, so they are read here
+ * with a small trusting CBOR reader (readStoredRecord), not the validating
+ * decoder: a 10,000-entry page is a range read plus a hash per entry.
+ */
+import { encodeCanonical, decodeCanonical } from '../protocol/cbor.ts'
+import { LedgerError } from '../protocol/errors.ts'
+import { toBase64, toHex } from '../protocol/bytes.ts'
+import { leafHash } from '../protocol/hash.ts'
+import { isValidOrigin } from '../protocol/records.ts'
+import type { Store } from './storage/store.ts'
+
+export const CURSOR_VERSION = 1
+export const FEED_DEFAULT_LIMIT = 1000
+export const FEED_MAX_LIMIT = 10_000
+/** A cursor for 1,000 logs with long origins stays well below this. */
+const MAX_CURSOR_CHARS = 200_000
+
+/** Log origin → size. */
+export type Sizes = Map<string, number>
+
+// ------------------------------------------------------------------ cursors
+
+/** The canonical cursor text for `sizes` (zero sizes are left out). */
+export function encodeCursor(sizes: Sizes | Record<string, number>): string {
+  const entries = (sizes instanceof Map ? [...sizes.entries()] : Object.entries(sizes))
+    .filter(([, n]) => n > 0)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  for (const [o, n] of entries) {
+    if (!isValidOrigin(o) || !Number.isSafeInteger(n)) throw new LedgerError('BAD_FIELD', `cannot put ${o}=${n} in a cursor`)
+  }
+  const bytes = encodeCanonical({ v: CURSOR_VERSION, logs: entries.map(([o, n]) => [o, n]) }, { maxItems: 100_000 })
+  return Buffer.from(bytes).toString('base64url')
+}
+
+/** Parses a cursor strictly; anything but the canonical text of a valid cursor is BAD_REQUEST. */
+export function decodeCursor(text: string, what = 'cursor'): Sizes {
+  const bad = (why: string): never => {
+    throw new LedgerError('BAD_REQUEST', `${what} is not a cursor this API issued (${why}); start again without one`)
+  }
+  if (text === '') return new Map()
+  if (text.length > MAX_CURSOR_CHARS) bad('too long')
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) bad('not base64url')
+  const bytes = new Uint8Array(Buffer.from(text, 'base64url'))
+  if (Buffer.from(bytes).toString('base64url') !== text) bad('not canonical base64url')
+  let value
+  try {
+    value = decodeCanonical(bytes, { maxBytes: MAX_CURSOR_CHARS, maxItems: 100_000 })
+  } catch (e) {
+    return bad((e as Error).message)
+  }
+  if (!(value instanceof Map) || value.size !== 2 || value.get('v') !== CURSOR_VERSION || !Array.isArray(value.get('logs'))) {
+    return bad(`expected {v: ${CURSOR_VERSION}, logs}`)
+  }
+  const out: Sizes = new Map()
+  let prev = ''
+  for (const item of value.get('logs') as unknown[]) {
+    if (!Array.isArray(item) || item.length !== 2) return bad('a log entry is [origin, size]')
+    const [origin, size] = item as [unknown, unknown]
+    if (typeof origin !== 'string' || !isValidOrigin(origin)) return bad('bad origin')
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) return bad('sizes are positive integers')
+    if (origin <= prev) return bad('origins must be distinct and ascending')
+    prev = origin
+    out.set(origin, size)
+  }
+  return out
+}
+
+// ------------------------------------------------------- stored record reader
+
+/** The fields of a stored record that the feed and STIX views use. */
+export interface StoredRecord {
+  type: string
+  log: string
+  seq: number
+  time: number
+  alg?: string
+  value?: Uint8Array
+  category?: string
+  kind?: string
+  media?: string
+  ref?: string
+  quality?: number
+  expires?: number
+  target?: Uint8Array
+  reason?: string
+  opinion?: string
+}
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
+
+/** A minimal CBOR reader over the data model of cairn records (uints, strings, arrays, maps). */
+class CborReader {
+  pos = 0
+  constructor(private readonly b: Uint8Array) {}
+  private fail(): never {
+    throw new LedgerError('MALFORMED_ENTRY', 'stored entry is not a cairn entry')
+  }
+  head(): [number, number] {
+    const b = this.b
+    if (this.pos >= b.length) this.fail()
+    const ib = b[this.pos++]!
+    const major = ib >> 5
+    const ai = ib & 31
+    if (ai < 24) return [major, ai]
+    const n = ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : ai === 27 ? 8 : this.fail()
+    if (this.pos + n > b.length) this.fail()
+    let v = 0
+    for (let i = 0; i < n; i++) v = v * 256 + b[this.pos++]!
+    return [major, v]
+  }
+  uint(): number {
+    const [m, v] = this.head()
+    if (m !== 0) this.fail()
+    return v
+  }
+  bytes(): Uint8Array {
+    const [m, n] = this.head()
+    if (m !== 2 || this.pos + n > this.b.length) this.fail()
+    const out = this.b.subarray(this.pos, this.pos + n)
+    this.pos += n
+    return out
+  }
+  text(): string {
+    const [m, n] = this.head()
+    if (m !== 3 || this.pos + n > this.b.length) this.fail()
+    const b = this.b
+    let ascii = true
+    for (let i = this.pos; i < this.pos + n; i++) if (b[i]! >= 0x80) { ascii = false; break }
+    let s: string
+    if (ascii) {
+      s = ''
+      for (let i = this.pos; i < this.pos + n; i++) s += String.fromCharCode(b[i]!)
+    } else {
+      s = utf8Decoder.decode(b.subarray(this.pos, this.pos + n))
+    }
+    this.pos += n
+    return s
+  }
+  skip(): void {
+    const [m, n] = this.head()
+    if (m === 0) return
+    if (m === 2 || m === 3) {
+      if (this.pos + n > this.b.length) this.fail()
+      this.pos += n
+    } else if (m === 4) for (let i = 0; i < n; i++) this.skip()
+    else if (m === 5) for (let i = 0; i < 2 * n; i++) this.skip()
+    else this.fail()
+  }
+}
+
+const TEXT_FIELDS = new Set(['type', 'log', 'alg', 'category', 'kind', 'media', 'ref', 'reason', 'opinion'])
+const UINT_FIELDS = new Set(['seq', 'time', 'quality', 'expires'])
+
+/**
+ * Reads the record inside a stored entry ([record bstr, sig bstr]) without
+ * re-validating it: only for entries the store accepted (or that a client has
+ * proven to be in a signed tree). Malformed bytes throw MALFORMED_ENTRY.
+ */
+export function readStoredRecord(entry: Uint8Array): StoredRecord {
+  const outer = new CborReader(entry)
+  const [m, n] = outer.head()
+  if (m !== 4 || n !== 2) throw new LedgerError('MALFORMED_ENTRY', 'an entry is [record, signature]')
+  const r = new CborReader(outer.bytes())
+  const [mm, pairs] = r.head()
+  if (mm !== 5) throw new LedgerError('MALFORMED_ENTRY', 'a record is a map')
+  const out: Record<string, unknown> = {}
+  for (let i = 0; i < pairs; i++) {
+    const k = r.text()
+    if (TEXT_FIELDS.has(k)) out[k] = r.text()
+    else if (UINT_FIELDS.has(k)) out[k] = r.uint()
+    else if (k === 'value' || k === 'target') out[k] = r.bytes()
+    else r.skip()
+  }
+  if (typeof out.type !== 'string' || typeof out.log !== 'string' || typeof out.seq !== 'number' || typeof out.time !== 'number') {
+    throw new LedgerError('MALFORMED_ENTRY', 'a record needs type, log, seq and time')
+  }
+  if (out.type === 'indicator' && (!(out.value instanceof Uint8Array) || typeof out.alg !== 'string' || typeof out.category !== 'string')) {
+    throw new LedgerError('MALFORMED_ENTRY', 'an indicator needs alg, value and category')
+  }
+  if (out.type === 'revocation' && !(out.target instanceof Uint8Array && out.target.length === 32)) {
+    throw new LedgerError('MALFORMED_ENTRY', 'a revocation needs a 32-byte target')
+  }
+  return out as unknown as StoredRecord
+}
+
+// ------------------------------------------------------------------ changes
+
+/** One change of the current set, as DESIGN §4 shapes it, plus where it comes from. */
+export interface FeedItem {
+  op: 'add' | 'remove'
+  alg: string
+  /** Lowercase hex. */
+  value: string
+  /** Record id of the indicator added or removed. */
+  id: string
+  category: string
+  /** Log and index of the entry that made the change. */
+  log: string
+  seq: number
+  /** Removes: the revocation's record id and reason. */
+  revocation?: string
+  reason?: string
+}
+
+/**
+ * What one entry changes in the set. Today: an indicator adds itself, a
+ * revocation removes its target. Seam for indicator expiry (a later issue):
+ * an `expires` time must become a remove derived from the logs (e.g. the
+ * first checkpoint whose entries are all later than it), never from the
+ * serving node's clock, or nodes would disagree about the same cursor.
+ */
+export type Change =
+  | { op: 'add'; id: Uint8Array; record: StoredRecord }
+  | { op: 'remove'; target: Uint8Array; revocationId: Uint8Array; record: StoredRecord }
+
+export function changeOf(id: Uint8Array, record: StoredRecord): Change | undefined {
+  if (record.type === 'indicator') return { op: 'add', id, record }
+  if (record.type === 'revocation') return { op: 'remove', target: record.target!, revocationId: id, record }
+  return undefined
+}
+
+/** The indicator a revocation names: an earlier entry of the same log (ingest guarantees it). */
+export async function revokedIndicator(store: Store, origin: string, before: number, target: Uint8Array): Promise<StoredRecord> {
+  const at = await store.locate(target)
+  if (!at || at.origin !== origin || at.index >= before) {
+    throw new LedgerError('STORAGE_CORRUPT', `revocation in ${origin} names ${toHex(target)}, which is not an earlier entry of that log`)
+  }
+  const rec = readStoredRecord(await store.entry(origin, at.index))
+  if (rec.type !== 'indicator') throw new LedgerError('STORAGE_CORRUPT', `revocation in ${origin} names a ${rec.type}, not an indicator`)
+  return rec
+}
+
+// --------------------------------------------------------------------- pages
+
+/** Per log: what this page covers and the signed checkpoint to check it against. */
+export interface FeedLogBlock {
+  origin: string
+  /** Entries [from, to) of the log are in this page. */
+  from: number
+  to: number
+  /** Size of the checkpoint below (0 if none is held yet). */
+  size: number
+  /** The signed checkpoint note this node publishes for the log, with its cosignatures. */
+  checkpoint?: string
+  /** Consistency proof (base64 hashes) from size `to` to `size`. */
+  proof?: string[]
+  /** Consistency proof from the caller's `verified` size to `size`. */
+  verified_proof?: string[]
+  /** The node cannot serve this log from the cursor (it holds less than the cursor or `verified` says): nothing is read. */
+  behind?: true
+  frozen?: true
+  /** With entries=1: every entry in [from, to), base64. */
+  entries?: string[]
+}
+
+export interface FeedPage {
+  items: FeedItem[]
+  next: string
+  more: boolean
+  logs: FeedLogBlock[]
+}
+
+export interface FeedRequest {
+  cursor: Sizes
+  /** Sizes of the checkpoints the caller verified last; the page proves its checkpoints consistent with them. */
+  verified?: Sizes
+  /** Most log entries the page covers (each yields at most one item). */
+  limit: number
+  withEntries?: boolean
+}
+
+export function byOrigin<T extends { origin: string }>(a: T, b: T): number {
+  return a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0
+}
+
+const b64list = (hashes: Uint8Array[]) => hashes.map(toBase64)
+
+export async function feedPage(store: Store, req: FeedRequest): Promise<FeedPage> {
+  const logs = store.listLogs().sort(byOrigin)
+  const next: Sizes = new Map(req.cursor) // logs this node does not hold keep their place
+  const items: FeedItem[] = []
+  const blocks: FeedLogBlock[] = []
+  let budget = req.limit
+  let more = false
+  for (const l of logs) {
+    const from = req.cursor.get(l.origin) ?? 0
+    const size = l.checkpoint ? l.checkpointSize : 0
+    const block: FeedLogBlock = { origin: l.origin, from, to: from, size }
+    if (l.checkpoint) block.checkpoint = l.checkpoint
+    if (l.frozen) block.frozen = true
+    blocks.push(block)
+    const verified = req.verified?.get(l.origin)
+    if (from > size || (verified !== undefined && verified > size)) {
+      block.behind = true
+      continue
+    }
+    if (!l.checkpoint) continue
+    const to = Math.min(size, from + budget)
+    if (to > from) {
+      const entries = await store.entries(l.origin, from, to)
+      budget -= to - from
+      items.push(...(await itemsFor(store, l.origin, from, entries)))
+      if (req.withEntries) block.entries = entries.map(toBase64)
+    }
+    block.to = to
+    block.proof = b64list(await store.consistencyProof(l.origin, to, size))
+    if (verified !== undefined) block.verified_proof = b64list(await store.consistencyProof(l.origin, verified, size))
+    if (to < size) more = true
+    next.set(l.origin, to)
+  }
+  return { items, next: encodeCursor(next), more, logs: blocks }
+}
+
+/** The items of entries [start, start + entries.length) of a log, in order. */
+async function itemsFor(store: Store, origin: string, start: number, entries: Uint8Array[]): Promise<FeedItem[]> {
+  const out: (FeedItem | Promise<FeedItem>)[] = []
+  const pageIndicators = new Map<string, StoredRecord>()
+  for (let i = 0; i < entries.length; i++) {
+    const id = leafHash(entries[i]!)
+    const rec = readStoredRecord(entries[i]!)
+    const ch = changeOf(id, rec)
+    if (!ch) continue
+    const seq = start + i
+    if (ch.op === 'add') {
+      pageIndicators.set(toHex(id), rec)
+      out.push({ op: 'add', alg: rec.alg!, value: toHex(rec.value!), id: toHex(id), category: rec.category!, log: origin, seq })
+    } else {
+      const t = toHex(ch.target)
+      const removed = (ind: StoredRecord): FeedItem => ({
+        op: 'remove', alg: ind.alg!, value: toHex(ind.value!), id: t, category: ind.category!, log: origin, seq,
+        revocation: toHex(id), reason: rec.reason,
+      })
+      const local = pageIndicators.get(t)
+      out.push(local ? removed(local) : revokedIndicator(store, origin, seq, ch.target).then(removed))
+    }
+  }
+  return Promise.all(out)
+}
+
+// ------------------------------------------------------------------ the set
+
+/** The published checkpoint size of every log this node holds (the sizes a snapshot or TAXII view covers). */
+export function publishedSizes(store: Store): Sizes {
+  const out: Sizes = new Map()
+  for (const l of store.listLogs()) if (l.checkpoint) out.set(l.origin, l.checkpointSize)
+  return out
+}
+
+/** An indicator in the set, with where it was written. */
+export interface SetRow {
+  id: Uint8Array
+  record: StoredRecord
+  seq: number
+}
+
+export type SetEvent =
+  | { kind: 'log'; origin: string; firstTime: number }
+  | { kind: 'indicator'; origin: string; row: SetRow }
+
+/**
+ * True if the indicator `id` (at `index` of `origin`) is revoked by an entry
+ * below `size`. `inSet` is the store's current-set answer: members are not
+ * revoked at all, so only the rare non-members need a closer look.
+ */
+export async function revokedBelow(store: Store, origin: string, size: number, id: Uint8Array, inSet: boolean): Promise<boolean> {
+  if (inSet) return false
+  for (const ref of await store.references(id)) {
+    if (ref.type !== 'revocation') continue
+    const at = await store.locate(ref.id)
+    if (at && at.origin === origin && at.index < size) return true
+  }
+  return false
+}
+
+/**
+ * Streams the indicator set exactly as of `sizes` (log origin order, then
+ * entry order): every indicator in entries [0, size) not revoked by an entry
+ * in [0, size). Reads entries in chunks; only a chunk is held in memory.
+ */
+export async function* scanSet(store: Store, sizes: Sizes, chunk = 2000): AsyncGenerator<SetEvent> {
+  const origins = [...sizes.keys()].sort()
+  for (const origin of origins) {
+    const size = sizes.get(origin)!
+    for (let start = 0; start < size; start += chunk) {
+      const entries = await store.entries(origin, start, Math.min(size, start + chunk))
+      const rows: SetRow[] = []
+      for (let i = 0; i < entries.length; i++) {
+        const record = readStoredRecord(entries[i]!)
+        if (start === 0 && i === 0) yield { kind: 'log', origin, firstTime: record.time }
+        if (record.type === 'indicator') rows.push({ id: leafHash(entries[i]!), record, seq: start + i })
+      }
+      const inSet = await Promise.all(rows.map((r) => store.inCurrentSet(r.id)))
+      const revoked = await Promise.all(rows.map((r, i) => revokedBelow(store, origin, size, r.id, inSet[i]!)))
+      for (let i = 0; i < rows.length; i++) if (!revoked[i]) yield { kind: 'indicator', origin, row: rows[i]! }
+    }
+  }
+}
+
+/** Entries per read while walking a log in time order. */
+const TIMELINE_CHUNK = 256
+
+/** One event of the time-ordered view of the logs (TAXII): a log's first appearance, an indicator, a revocation. */
+export interface TimelineEvent {
+  origin: string
+  /** Position in the log's timeline: 0 = the log itself, i + 1 = entry i. */
+  pos: number
+  time: number
+  kind: 'log' | 'indicator' | 'revocation'
+  /** For entries: record id and record. */
+  id?: Uint8Array
+  record?: StoredRecord
+}
+
+/** First index in [0, size) whose record time is after `after` (records are time-ordered within a log). */
+async function firstAfter(store: Store, origin: string, size: number, after: number): Promise<number> {
+  let lo = 0
+  let hi = size
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2)
+    if (readStoredRecord(await store.entry(origin, mid)).time > after) hi = mid
+    else lo = mid + 1
+  }
+  return lo
+}
+
+/** Reads one log's timeline forward from a position, a chunk at a time. */
+class TimelineReader {
+  private buf: TimelineEvent[] = []
+  private nextIndex: number
+  constructor(private readonly store: Store, readonly origin: string, private readonly size: number, public pos: number) {
+    this.nextIndex = Math.max(0, pos - 1)
+  }
+
+  /** The next event at or after `pos`, or undefined at the end. */
+  async head(): Promise<TimelineEvent | undefined> {
+    while (this.buf.length === 0) {
+      if (this.nextIndex >= this.size) return undefined
+      const end = Math.min(this.size, this.nextIndex + TIMELINE_CHUNK)
+      const entries = await this.store.entries(this.origin, this.nextIndex, end)
+      entries.forEach((e, i) => {
+        const index = this.nextIndex + i
+        const record = readStoredRecord(e)
+        if (index === 0 && this.pos === 0) this.buf.push({ origin: this.origin, pos: 0, time: record.time, kind: 'log' })
+        if (record.type === 'indicator' || record.type === 'revocation') {
+          this.buf.push({ origin: this.origin, pos: index + 1, time: record.time, kind: record.type, id: leafHash(e), record })
+        }
+      })
+      this.nextIndex = end
+      if (this.buf.length === 0) this.pos = end + 1
+    }
+    return this.buf[0]
+  }
+
+  take(): TimelineEvent {
+    const ev = this.buf.shift()!
+    this.pos = ev.pos + 1
+    if (this.buf.length === 0) this.pos = Math.max(this.pos, this.nextIndex + 1)
+    return ev
+  }
+}
+
+/**
+ * Walks every log's timeline merged by (time, origin, position) from the
+ * given positions (or, for logs without one, from the first entry after
+ * `addedAfter`). Returns the readers so the caller can read their positions
+ * after taking what it needs.
+ */
+export async function openTimeline(store: Store, sizes: Sizes, positions: Sizes | undefined, addedAfter: number | undefined) {
+  const readers: TimelineReader[] = []
+  for (const origin of [...sizes.keys()].sort()) {
+    const size = sizes.get(origin)!
+    let pos = positions?.get(origin)
+    if (pos === undefined) {
+      if (addedAfter === undefined) pos = 0
+      else {
+        const first = await firstAfter(store, origin, size, addedAfter)
+        pos = first === 0 ? 0 : first + 1
+      }
+    }
+    readers.push(new TimelineReader(store, origin, size, Math.min(pos, size + 1)))
+  }
+  return {
+    readers,
+    /** The next event in merged order, or undefined when every log is exhausted. */
+    async next(): Promise<TimelineEvent | undefined> {
+      let best: TimelineReader | undefined
+      let bestEv: TimelineEvent | undefined
+      for (const r of readers) {
+        const ev = await r.head()
+        if (!ev) continue
+        if (!bestEv || ev.time < bestEv.time || (ev.time === bestEv.time && (ev.origin < bestEv.origin || (ev.origin === bestEv.origin && ev.pos < bestEv.pos)))) {
+          best = r
+          bestEv = ev
+        }
+      }
+      return best ? best.take() : undefined
+    },
+    positions(): Sizes {
+      return new Map(readers.map((r) => [r.origin, r.pos]))
+    },
+  }
+}
