@@ -6,6 +6,8 @@
  *    is rejected) and not a point of small order,
  *  - R must be canonical: the check compares the encoding of [S]B - [k]A with R
  *    byte for byte, so a non-canonical R never matches,
+ *  - R is not a point of small order (as libsodium; only the key holder can
+ *    make such a signature, but two verifiers must never disagree),
  *  - the cofactorless equation [S]B = R + [k]A.
  *
  * Key checks use @noble/ed25519 (once per key, cached); the equation runs in
@@ -26,6 +28,18 @@ export const SIGNATURE_BYTES = 64
 const L_LE = new Uint8Array([
   0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
   0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+])
+
+/** Canonical encodings of the 8 points of small order (the torsion subgroup); non-canonical R never verifies anyway. */
+const SMALL_ORDER_ENCODINGS = new Set([
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0000000000000000000000000000000000000000000000000000000000000080',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
 ])
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
@@ -114,5 +128,6 @@ export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Ui
   const key = publicKeyObject(publicKey)
   if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) return false
   if (!isCanonicalScalar(signature.subarray(32))) return false
+  if (SMALL_ORDER_ENCODINGS.has(toHex(signature.subarray(0, 32)))) return false
   return nodeVerify(null, message, key, signature)
 }

@@ -158,6 +158,13 @@ function nonCanonicalRSignature(seed: Uint8Array, publicKey: Uint8Array, message
   return concat(R, bigToLe(S))
 }
 
+/** R = the identity (canonical encoding) and S = k·a: [S]B = [k]A = R + [k]A holds; only a verifier that rejects small-order R refuses it. */
+function smallOrderRSignature(seed: Uint8Array, publicKey: Uint8Array, message: Uint8Array): Uint8Array {
+  const R = hex('01' + '00'.repeat(31))
+  const S = (challenge(R, publicKey, message) * secretScalar(seed)) % L
+  return concat(R, bigToLe(S))
+}
+
 /**
  * A signature that verifies (cofactorless) under a small-order key A: pick r
  * until 8 | k, so [k]A is the identity and (R = [r]B, S = r) satisfies the equation.
@@ -321,6 +328,7 @@ function signatureCases(): VectorCase[] {
     invalid('invalid-signature-tampered-record', 'one bit of the record flipped after signing', encodeEntry(flipped, sig), 'BAD_SIGNATURE'),
     invalid('invalid-signature-s-plus-l', 'S replaced by S + L (non-canonical S; equal mod L)', entry(sPlusL(sig)), 'BAD_SIGNATURE'),
     invalid('invalid-signature-non-canonical-r', 'R is the identity encoded with y = p + 1; the equation holds for points but not for encodings', entry(nonCanonicalRSignature(log.seed, log.publicKey, message)), 'BAD_SIGNATURE'),
+    invalid('invalid-signature-small-order-r', 'R is the identity point (canonical encoding) and S = k·a; the cofactorless equation holds, but R has small order', entry(smallOrderRSignature(log.seed, log.publicKey, message)), 'BAD_SIGNATURE'),
     invalid('invalid-signature-all-zero', 'a signature of 64 zero bytes', entry(new Uint8Array(64)), 'BAD_SIGNATURE'),
     invalid('invalid-public-key-small-order', 'the log key is a point of order 8; the signature satisfies the cofactorless equation', entry(smallOrderForgery(SMALL_ORDER_KEY, message)), 'BAD_PUBLIC_KEY', SMALL_ORDER_KEY),
     invalid('invalid-public-key-identity', 'the log key is the identity point; R = [r]B, S = r satisfies the equation for any message', entry(smallOrderForgery(hex('01' + '00'.repeat(31)), message)), 'BAD_PUBLIC_KEY', hex('01' + '00'.repeat(31))),
