@@ -311,6 +311,7 @@ export async function feedPage(store: Store, req: FeedRequest): Promise<FeedPage
     }
     if (!l.checkpoint) continue
     const to = Math.min(size, from + budget)
+    if (req.withEntries) block.entries = []
     if (to > from) {
       const entries = await store.entries(l.origin, from, to)
       budget -= to - from
