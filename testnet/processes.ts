@@ -1,0 +1,69 @@
+/**
+ * Node processes for the testnet, the demo and the fault scenarios: each
+ * node runs `cairn node start` in its own child process, so it can be killed
+ * with SIGKILL and restarted like a real one.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync, rmSync, openSync } from 'node:fs'
+import { join } from 'node:path'
+
+const root = new URL('..', import.meta.url).pathname
+
+export interface NodeProcess {
+  dir: string
+  proc: ChildProcess
+  url: string
+  operatorToken: string
+  exited: Promise<number | null>
+}
+
+/** Starts `cairn node start --dir` and resolves once its API answers. Output goes to <dir>/node.log. */
+export async function spawnNode(dir: string, opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<NodeProcess> {
+  rmSync(join(dir, 'node.url'), { force: true })
+  const log = openSync(join(dir, 'node.log'), 'a')
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), 'node', 'start', '--dir', dir], {
+    cwd: root,
+    stdio: ['ignore', log, log],
+    env: { ...process.env, CAIRN_LOG_LEVEL: process.env.CAIRN_LOG_LEVEL ?? 'warn', ...opts.env },
+  })
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000)
+  let dead = false
+  void exited.then(() => { dead = true })
+  while (Date.now() < deadline) {
+    if (dead) throw new Error(`node in ${dir} exited during start; see ${join(dir, 'node.log')}`)
+    if (existsSync(join(dir, 'node.url'))) {
+      const url = readFileSync(join(dir, 'node.url'), 'utf8').trim()
+      try {
+        const r = await fetch(`${url}/logs`)
+        if (r.ok) return { dir, proc, url, operatorToken: readFileSync(join(dir, 'operator.token'), 'utf8').trim(), exited }
+      } catch {
+        // not listening yet
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  proc.kill('SIGKILL')
+  throw new Error(`node in ${dir} did not start within ${opts.timeoutMs ?? 60_000} ms; see ${join(dir, 'node.log')}`)
+}
+
+/** SIGTERM (clean stop) or SIGKILL; resolves when the process is gone. */
+export async function stopNode(n: NodeProcess, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM', timeoutMs = 20_000): Promise<void> {
+  if (n.proc.exitCode !== null || n.proc.signalCode !== null) return
+  n.proc.kill(signal)
+  const t = setTimeout(() => n.proc.kill('SIGKILL'), timeoutMs)
+  await n.exited
+  clearTimeout(t)
+}
+
+/** Calls a node's API as JSON with a token. */
+export async function call<T>(url: string, token: string | undefined, method: string, path: string, body?: unknown): Promise<T> {
+  const r = await fetch(url + path, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await r.text()
+  if (!r.ok) throw new Error(`${method} ${path} → ${r.status} ${text.slice(0, 300)}`)
+  return (r.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T
+}

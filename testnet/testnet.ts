@@ -1,0 +1,110 @@
+/**
+ * npm run testnet -- --nodes N --records R --dir D
+ *
+ * Starts N node processes on loopback, imports R sample records spread over
+ * them, waits until every node holds every log at one checkpoint cosigned by
+ * every other member, writes D/testnet.json, and runs until SIGINT/SIGTERM.
+ */
+import '../node/polyfill.ts'
+import { mkdtempSync, writeFileSync, existsSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { planFederation } from './federation.ts'
+import { spawnNode, stopNode, call, type NodeProcess } from './processes.ts'
+import { checkConvergence } from './convergence.ts'
+import { sampleIndicator } from './samples.ts'
+
+export const CENTRE_NAMES = ['eu-centre', 'ncmec', 'c3p', 'esafety', 'iwf', 'inhope', 'jp-npa']
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '4' },
+    records: { type: 'string', default: '1000' },
+    dir: { type: 'string' },
+    'timeout-s': { type: 'string', default: '900' },
+    'exit-when-ready': { type: 'boolean', default: false },
+  },
+})
+const n = Number(values.nodes)
+const records = Number(values.records)
+if (!Number.isInteger(n) || n < 1 || n > CENTRE_NAMES.length) {
+  console.error(`--nodes must be 1..${CENTRE_NAMES.length}`)
+  process.exit(2)
+}
+if (!Number.isInteger(records) || records < 0) {
+  console.error('--records must be a whole number')
+  process.exit(2)
+}
+const dir = resolve(values.dir ?? mkdtempSync(join(tmpdir(), 'cairn-testnet-')))
+if (existsSync(dir) && readdirSync(dir).length > 0) {
+  console.error(`${dir} is not empty; give an empty or new --dir`)
+  process.exit(2)
+}
+
+const t0 = Date.now()
+const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`
+const names = CENTRE_NAMES.slice(0, n)
+const { nodes: planned } = await planFederation({ dir, federation: 'testnet.cairn', names })
+console.log(`testnet in ${dir}: starting ${n} nodes…`)
+const procs: NodeProcess[] = await Promise.all(planned.map((p) => spawnNode(p.dir)))
+let stopping = false
+const shutdown = async (why: string) => {
+  if (stopping) return
+  stopping = true
+  console.log(`${why}: stopping ${procs.length} nodes…`)
+  await Promise.all(procs.map((p) => stopNode(p, 'SIGTERM')))
+  process.exit(0)
+}
+process.on('SIGINT', () => void shutdown('SIGINT'))
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+for (const p of procs) void p.exited.then((code) => { if (!stopping) console.error(`node ${p.dir} exited (${code}); see ${p.dir}/node.log`) })
+console.log(`${elapsed()}: nodes up: ${procs.map((p) => p.url).join(' ')}`)
+
+const auditorTokens = await Promise.all(procs.map(async (p) => (await call<{ token: string }>(p.url, p.operatorToken, 'POST', '/admin/tokens', { role: 'auditor', name: 'testnet-auditor' })).token))
+
+// Import: records spread evenly, each node importing its share in batches.
+const expected: Record<string, number> = {}
+const importStart = Date.now()
+await Promise.all(procs.map(async (p, i) => {
+  const share = Math.floor(records / n) + (i < records % n ? 1 : 0)
+  expected[planned[i]!.origin] = share
+  const BATCH = 5000
+  for (let start = 0; start < share; start += BATCH) {
+    const body = { records: Array.from({ length: Math.min(BATCH, share - start) }, (_, j) => sampleIndicator(planned[i]!.name, start + j)) }
+    const r = await call<{ accepted: number }>(p.url, p.operatorToken, 'POST', '/records', body)
+    if (r.accepted !== body.records.length) throw new Error(`${planned[i]!.name}: only ${r.accepted} of ${body.records.length} records accepted`)
+  }
+}))
+const importS = (Date.now() - importStart) / 1000
+console.log(`${elapsed()}: imported ${records} records (${Math.round(records / Math.max(importS, 0.001))} records/s over ${n} nodes)`)
+
+const deadline = Date.now() + Number(values['timeout-s']) * 1000
+let last = ''
+for (;;) {
+  const c = await checkConvergence(procs.map((p) => p.url), expected)
+  if (c.done) break
+  const line = c.problems.slice(0, 2).join('; ')
+  if (line !== last) console.log(`${elapsed()}: waiting: ${line}${c.problems.length > 2 ? ` (+${c.problems.length - 2})` : ''}`)
+  last = line
+  if (Date.now() > deadline) {
+    console.error(`not converged after ${values['timeout-s']} s`)
+    await shutdown('timeout')
+  }
+  await new Promise((r) => setTimeout(r, 500))
+}
+const convergedS = (Date.now() - importStart) / 1000
+console.log(`${elapsed()}: converged: every node holds every log at one checkpoint, cosigned by all ${n - 1} other members (${convergedS.toFixed(1)} s after the import began)`)
+
+const logs = (await (await fetch(`${procs[0]!.url}/logs`)).json()) as { origin: string; vkey: string; witness_vkey: string }[]
+const testnet = {
+  nodes: planned.map((p, i) => {
+    const l = logs.find((x) => x.origin === p.origin)!
+    return { name: p.name, origin: p.origin, vkey: l.vkey, witness_vkey: l.witness_vkey, http: procs[i]!.url, token: auditorTokens[i]! }
+  }),
+}
+writeFileSync(join(dir, 'testnet.json'), JSON.stringify(testnet, null, 2) + '\n')
+writeFileSync(join(dir, 'timings.json'), JSON.stringify({ nodes: n, records, import_s: importS, converge_s: convergedS }, null, 2) + '\n')
+console.log(`wrote ${join(dir, 'testnet.json')}`)
+if (values['exit-when-ready']) await shutdown('ready')
+console.log('running; Ctrl-C (SIGINT) or SIGTERM stops every node')
