@@ -175,7 +175,7 @@ export class VerifyPool {
   private readonly idle: Worker[] = []
   private readonly queue: { id: number; batch: EntryBatch }[] = []
   private readonly pending = new Map<number, Pending>()
-  private readonly busy = new Map<Worker, number>()
+  private closing = false
   private nextId = 0
   private failed: Error | undefined
 
@@ -189,13 +189,14 @@ export class VerifyPool {
         if (m.fatal) return this.fail(new Error(`verify worker failed to start: ${m.fatal}`))
         const p = this.pending.get(m.id!)
         this.pending.delete(m.id!)
-        this.busy.delete(w)
         if (m.error) p?.reject(new Error(`verify worker: ${m.error}`))
         else p?.resolve(m.result!)
         this.release(w)
       })
       w.on('error', (e) => this.fail(e))
-      w.unref()
+      w.on('exit', (code) => {
+        if (!this.closing) this.fail(new Error(`verify worker exited (code ${code})`))
+      })
       this.workers.push(w)
     }
   }
@@ -209,10 +210,12 @@ export class VerifyPool {
   private release(w: Worker) {
     const job = this.queue.shift()
     if (!job) {
+      // An idle worker does not keep the process alive; a busy one does (its answer is awaited).
+      w.unref()
       this.idle.push(w)
       return
     }
-    this.busy.set(w, job.id)
+    w.ref()
     w.postMessage(job, [job.batch.buf.buffer as ArrayBuffer, job.batch.ends.buffer as ArrayBuffer])
   }
 
@@ -229,6 +232,7 @@ export class VerifyPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true
     await Promise.all(this.workers.map((w) => w.terminate()))
   }
 }
