@@ -247,7 +247,8 @@ function envelope(page: TaxiiPage, key: string, items: unknown[]): Record<string
 
 function taxiiRoutes(getNode: () => CairnNode) {
   const t = new Hono<Env>()
-  const API = '/api/'
+  const ROOT = '/taxii2/'
+  const API = `${ROOT}api/`
 
   t.onError((e, c) => {
     if (e instanceof TaxiiError) return taxiiJson(c, { title: e.title, description: e.message, http_status: String(e.status) }, e.status, e.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {})
@@ -258,7 +259,7 @@ function taxiiRoutes(getNode: () => CairnNode) {
     return taxiiJson(c, { title: 'Internal Error', description: 'internal error; the operator can find details in the node log', http_status: '500' }, 500)
   })
 
-  t.use('*', async (c, next) => {
+  t.use(`${ROOT}*`, async (c, next) => {
     const who = c.get('who')
     if (!who) throw new TaxiiError(401, 'Unauthorized', 'TAXII needs a bearer token: Authorization: Bearer <token> (cairn token grant --role provider)')
     if (!READERS.includes(who.role)) throw new TaxiiError(403, 'Forbidden', `TAXII is for ${READERS.join(', ')} tokens; yours has role ${who.role}`)
@@ -286,9 +287,9 @@ function taxiiRoutes(getNode: () => CairnNode) {
     }
   }
 
-  get('/', (c) => {
+  get(ROOT, (c) => {
     const node = getNode()
-    const root = `${new URL(c.req.url).origin}/taxii2${API}`
+    const root = `${new URL(c.req.url).origin}${API}`
     return taxiiJson(c, {
       title: `cairn ${node.federation}`,
       description: `TAXII 2.1 view of the ${node.federation} cairn federation, served by ${node.origin}`,
@@ -383,6 +384,6 @@ export function providerRoutes(getNode: () => CairnNode) {
     })
   })
 
-  r.route('/taxii2', taxiiRoutes(getNode))
+  r.route('/', taxiiRoutes(getNode))
   return r
 }
