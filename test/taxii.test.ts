@@ -58,7 +58,7 @@ const tok = (node: CairnNode, role: string) => tokenSets.get(node)![role]!
 let collection = ''
 
 function bytes(tag: string, n: number): Uint8Array {
-  let out = new Uint8Array(0)
+  let out: Uint8Array = new Uint8Array(0)
   for (let i = 0; out.length < n; i++) out = concat(out, sha256(utf8(`${tag}/${i}`)))
   return out.slice(0, n)
 }
