@@ -10,10 +10,7 @@ import { mkdtempSync, writeFileSync, existsSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { planFederation } from './federation.ts'
-import { spawnNode, stopNode, call, type NodeProcess } from './processes.ts'
-import { checkConvergence } from './convergence.ts'
-import { sampleIndicator } from './samples.ts'
+import { launch, grantToken, importSamples, waitConverged } from './launch.ts'
 
 export const CENTRE_NAMES = ['eu-centre', 'ncmec', 'c3p', 'esafety', 'iwf', 'inhope', 'jp-npa']
 
@@ -44,16 +41,15 @@ if (existsSync(dir) && readdirSync(dir).length > 0) {
 
 const t0 = Date.now()
 const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`
-const names = CENTRE_NAMES.slice(0, n)
-const { nodes: planned } = await planFederation({ dir, federation: 'testnet.cairn', names })
 console.log(`testnet in ${dir}: starting ${n} nodes…`)
-const procs: NodeProcess[] = await Promise.all(planned.map((p) => spawnNode(p.dir)))
+const fed = await launch(dir, CENTRE_NAMES.slice(0, n), 'testnet.cairn')
+const { planned, procs } = fed
 let stopping = false
 const shutdown = async (why: string) => {
   if (stopping) return
   stopping = true
   console.log(`${why}: stopping ${procs.length} nodes…`)
-  await Promise.all(procs.map((p) => stopNode(p, 'SIGTERM')))
+  await fed.stop()
   process.exit(0)
 }
 process.on('SIGINT', () => void shutdown('SIGINT'))
@@ -61,37 +57,22 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'))
 for (const p of procs) void p.exited.then((code) => { if (!stopping) console.error(`node ${p.dir} exited (${code}); see ${p.dir}/node.log`) })
 console.log(`${elapsed()}: nodes up: ${procs.map((p) => p.url).join(' ')}`)
 
-const auditorTokens = await Promise.all(procs.map(async (p) => (await call<{ token: string }>(p.url, p.operatorToken, 'POST', '/admin/tokens', { role: 'auditor', name: 'testnet-auditor' })).token))
-
-// Import: records spread evenly, each node importing its share in batches.
-const expected: Record<string, number> = {}
+const auditorTokens = await Promise.all(procs.map((p) => grantToken(p, 'auditor', 'testnet-auditor')))
 const importStart = Date.now()
-await Promise.all(procs.map(async (p, i) => {
-  const share = Math.floor(records / n) + (i < records % n ? 1 : 0)
-  expected[planned[i]!.origin] = share
-  const BATCH = 5000
-  for (let start = 0; start < share; start += BATCH) {
-    const body = { records: Array.from({ length: Math.min(BATCH, share - start) }, (_, j) => sampleIndicator(planned[i]!.name, start + j)) }
-    const r = await call<{ accepted: number }>(p.url, p.operatorToken, 'POST', '/records', body)
-    if (r.accepted !== body.records.length) throw new Error(`${planned[i]!.name}: only ${r.accepted} of ${body.records.length} records accepted`)
-  }
-}))
+const expected = await importSamples(fed, records)
 const importS = (Date.now() - importStart) / 1000
 console.log(`${elapsed()}: imported ${records} records (${Math.round(records / Math.max(importS, 0.001))} records/s over ${n} nodes)`)
 
-const deadline = Date.now() + Number(values['timeout-s']) * 1000
 let last = ''
-for (;;) {
-  const c = await checkConvergence(procs.map((p) => p.url), expected)
-  if (c.done) break
-  const line = c.problems.slice(0, 2).join('; ')
-  if (line !== last) console.log(`${elapsed()}: waiting: ${line}${c.problems.length > 2 ? ` (+${c.problems.length - 2})` : ''}`)
-  last = line
-  if (Date.now() > deadline) {
-    console.error(`not converged after ${values['timeout-s']} s`)
-    await shutdown('timeout')
-  }
-  await new Promise((r) => setTimeout(r, 500))
+try {
+  await waitConverged(procs.map((p) => p.url), expected, Number(values['timeout-s']) * 1000, (problems) => {
+    const line = problems.slice(0, 2).join('; ')
+    if (line !== last) console.log(`${elapsed()}: waiting: ${line}${problems.length > 2 ? ` (+${problems.length - 2})` : ''}`)
+    last = line
+  })
+} catch (e) {
+  console.error((e as Error).message)
+  await shutdown('timeout')
 }
 const convergedS = (Date.now() - importStart) / 1000
 console.log(`${elapsed()}: converged: every node holds every log at one checkpoint, cosigned by all ${n - 1} other members (${convergedS.toFixed(1)} s after the import began)`)
