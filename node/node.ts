@@ -97,9 +97,8 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   const log = createLogger(origin, opts.logLevel)
   const roster = new Roster(genesis)
   const me = roster.member(origin)
-  if (!me) throw new LedgerError('BAD_CONFIG', `${origin} is not in the genesis roster of ${genesis.federation}`)
-  if (me.peerId !== keys.peerId) throw new LedgerError('BAD_CONFIG', `the roster lists peer id ${me.peerId} for ${origin}, but keys.json gives ${keys.peerId}`)
-  if (Buffer.compare(Buffer.from(me.logKey), Buffer.from(keys.logPublicKey)) !== 0) {
+  if (me && me.peerId !== keys.peerId) throw new LedgerError('BAD_CONFIG', `the roster lists peer id ${me.peerId} for ${origin}, but keys.json gives ${keys.peerId}`)
+  if (me && Buffer.compare(Buffer.from(me.logKey), Buffer.from(keys.logPublicKey)) !== 0) {
     throw new LedgerError('BAD_CONFIG', `the roster's log key for ${origin} is not the one in keys.json`)
   }
 
@@ -112,6 +111,10 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     roster.observe(ev.origin, leafHash(entry), decodeRecord(decodeEntry(entry).recordBytes))
   }
   for (const m of roster.all()) if (!store.hasLog(m.origin)) await store.registerLog(m.origin)
+  if (!store.hasLog(origin)) await store.registerLog(origin)
+  if (!roster.member(origin)?.active) {
+    log.warn(`${origin} is not (yet) a member of ${genesis.federation}: the node syncs the members' logs and may write once a roster change adds it`)
+  }
 
   const tokens = new TokenStore(kv, now)
   const accessLog = await AccessLog.open(kv)
