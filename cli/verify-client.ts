@@ -17,7 +17,7 @@ import { Worker, type MessagePort } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
 import { existsSync, readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs'
 import { LedgerError, ERROR_CODES, type ErrorCode } from '../protocol/errors.ts'
-import { toBase64, fromBase64, equalBytes, concat } from '../protocol/bytes.ts'
+import { toBase64, fromBase64, equalBytes } from '../protocol/bytes.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { openEntry } from '../protocol/entry.ts'
 import { openCheckpoint } from '../protocol/checkpoint.ts'
@@ -85,12 +85,14 @@ async function mapLimit<T, R>(items: T[], n: number, fn: (item: T, i: number) =>
 
 export interface EntryBatch {
   origin: string
+  /** Index of the first entry of the first bundle. */
   start: number
   /** Log keys to try, current first. */
   keys: Uint8Array[]
-  /** Entries concatenated; entry i is buf[ends[i-1] .. ends[i]). */
-  buf: Uint8Array
-  ends: Uint32Array
+  /** c2sp entry bundles, as fetched (decoded in the worker, so the main thread only moves bytes). */
+  bundles: Uint8Array[]
+  /** Entries each bundle must hold. */
+  counts: number[]
 }
 
 export interface EntryFailure {
@@ -106,35 +108,40 @@ export interface BatchResult {
   types: Record<string, number>
 }
 
-/** Opens every entry of a batch (signature, record rules, log, seq): pure, used in workers and in-process. */
+/**
+ * Opens every entry of a batch (signature, record rules, log, seq): pure, used
+ * in workers and in-process. A malformed bundle throws (BAD_TILE, TOO_LARGE).
+ */
 export function verifyBatch(b: EntryBatch): BatchResult {
-  const n = b.ends.length
+  const bundles = b.bundles.map((bytes, i) => decodeEntryBundle(bytes, { count: b.counts[i] }))
+  const n = bundles.reduce((sum, x) => sum + x.length, 0)
   const leaves = new Uint8Array(32 * n)
   const failures: EntryFailure[] = []
   const types: Record<string, number> = {}
-  let from = 0
-  for (let i = 0; i < n; i++) {
-    const entry = b.buf.subarray(from, b.ends[i]!)
-    from = b.ends[i]!
-    const index = b.start + i
-    let first: unknown
-    let ok = false
-    for (const key of b.keys) {
-      try {
-        const o = openEntry(entry, key, { log: b.origin, seq: index })
-        leaves.set(o.id, 32 * i)
-        types[o.record.type] = (types[o.record.type] ?? 0) + 1
-        ok = true
-        break
-      } catch (e) {
-        first ??= e
-        if (!(e instanceof LedgerError) || e.code !== 'BAD_SIGNATURE') break
+  let i = 0
+  for (const entries of bundles) {
+    for (const entry of entries) {
+      const index = b.start + i
+      let first: unknown
+      let ok = false
+      for (const key of b.keys) {
+        try {
+          const o = openEntry(entry, key, { log: b.origin, seq: index })
+          leaves.set(o.id, 32 * i)
+          types[o.record.type] = (types[o.record.type] ?? 0) + 1
+          ok = true
+          break
+        } catch (e) {
+          first ??= e
+          if (!(e instanceof LedgerError) || e.code !== 'BAD_SIGNATURE') break
+        }
       }
-    }
-    if (!ok) {
-      leaves.set(leafHash(entry), 32 * i)
-      const e = first as Error & { code?: string }
-      failures.push({ index, code: e instanceof LedgerError ? e.code : 'MALFORMED_ENTRY', message: e?.message ?? String(e) })
+      if (!ok) {
+        leaves.set(leafHash(entry), 32 * i)
+        const e = first as Error
+        failures.push({ index, code: e instanceof LedgerError ? e.code : 'MALFORMED_ENTRY', message: e?.message ?? String(e) })
+      }
+      i++
     }
   }
   return { leaves, failures, types }
@@ -147,7 +154,8 @@ export function serveVerifyWorker(port: MessagePort): void {
       const result = verifyBatch(m.batch)
       port.postMessage({ id: m.id, result }, [result.leaves.buffer as ArrayBuffer])
     } catch (e) {
-      port.postMessage({ id: m.id, error: String((e as Error)?.stack ?? e) })
+      const code = e instanceof LedgerError ? e.code : undefined
+      port.postMessage({ id: m.id, error: { code, message: code ? (e as Error).message : String((e as Error)?.stack ?? e) } })
     }
   })
 }
@@ -184,12 +192,12 @@ export class VerifyPool {
     const tsx = import.meta.resolve('tsx/esm/api')
     for (let i = 0; i < size; i++) {
       const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module: import.meta.url, tsx } })
-      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: BatchResult; error?: string }) => {
+      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: BatchResult; error?: { code?: ErrorCode; message: string } }) => {
         if (m.ready) return this.release(w)
         if (m.fatal) return this.fail(new Error(`verify worker failed to start: ${m.fatal}`))
         const p = this.pending.get(m.id!)
         this.pending.delete(m.id!)
-        if (m.error) p?.reject(new Error(`verify worker: ${m.error}`))
+        if (m.error) p?.reject(m.error.code ? new LedgerError(m.error.code, m.error.message) : new Error(`verify worker: ${m.error.message}`))
         else p?.resolve(m.result!)
         this.release(w)
       })
@@ -216,7 +224,9 @@ export class VerifyPool {
       return
     }
     w.ref()
-    w.postMessage(job, [job.batch.buf.buffer as ArrayBuffer, job.batch.ends.buffer as ArrayBuffer])
+    // Move the bundles' memory to the worker rather than copying it (views into shared memory are copied first).
+    job.batch.bundles = job.batch.bundles.map((b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice()))
+    w.postMessage(job, [...new Set(job.batch.bundles.map((b) => b.buffer as ArrayBuffer))])
   }
 
   run(batch: EntryBatch): Promise<BatchResult> {
@@ -525,15 +535,11 @@ async function verifyLog(
   await mapLimit(groups, inFlight, async (group, gi) => {
     const start = group[0]! * TILE_WIDTH
     try {
-      const parts = await mapLimit(group, Math.max(1, Math.ceil(concurrency / inFlight)), async (b) => {
-        const width = Math.min(TILE_WIDTH, size - b * TILE_WIDTH)
-        return decodeEntryBundle((await get(ep, base + entriesPath(b, width), 'bytes')) as Uint8Array, { count: width })
+      const counts = group.map((b) => Math.min(TILE_WIDTH, size - b * TILE_WIDTH))
+      const bundles = await mapLimit(group, Math.max(1, Math.ceil(concurrency / inFlight)), async (b, i) => {
+        return (await get(ep, base + entriesPath(b, counts[i]), 'bytes')) as Uint8Array
       })
-      const entries = parts.flat()
-      const ends = new Uint32Array(entries.length)
-      let total = 0
-      entries.forEach((e, i) => { total += e.length; ends[i] = total })
-      const result = await pool.run({ origin: l.origin, start, keys, buf: concat(...entries), ends })
+      const result = await pool.run({ origin: l.origin, start, keys, bundles, counts })
       ready.set(gi, { start, result })
     } catch (e) {
       ready.set(gi, { start, error: `entries from ${start}: ${describe(e)}` })

@@ -11,7 +11,9 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { writeFileSync, existsSync } from 'node:fs'
 import { startCluster, waitFor, converged, type Cluster } from './support/cluster.ts'
-import { toHex, fromHex, sha256, utf8, concat } from '../protocol/bytes.ts'
+import { toHex, fromHex, sha256, utf8 } from '../protocol/bytes.ts'
+import { encodeEntryBundle } from '../protocol/tiles.ts'
+import { throws, rejects } from './helpers.ts'
 import { signEntry } from '../protocol/entry.ts'
 import { generateKeyPair } from '../protocol/ed25519.ts'
 import { LevelKV } from '../node/storage/kv.ts'
@@ -82,12 +84,7 @@ test('verifyBatch opens every entry and names the ones that fail; the worker poo
   entries[7] = new Uint8Array(entries[7]!)
   entries[7]![entries[7]!.length - 1]! ^= 1 // signature byte
   entries[9] = entries[10]! // right signature, wrong place
-  const batch = () => {
-    const ends = new Uint32Array(entries.length)
-    let n = 0
-    entries.forEach((e, i) => (ends[i] = n += e.length))
-    return { origin, start: 0, keys: [kp.publicKey], buf: concat(...entries), ends }
-  }
+  const batch = () => ({ origin, start: 0, keys: [kp.publicKey], bundles: [encodeEntryBundle(entries.slice(0, 30)), encodeEntryBundle(entries.slice(30))], counts: [30, 20] })
   const local = verifyBatch(batch())
   assert.equal(local.failures.map((f) => [f.index, f.code]), [[7, 'BAD_SIGNATURE'], [9, 'SEQ_MISMATCH']])
   assert.equal(local.types, { indicator: 48 })
@@ -99,6 +96,10 @@ test('verifyBatch opens every entry and names the ones that fail; the worker poo
       assert.equal(r.failures, local.failures)
       assert.equal(toHex(r.leaves), toHex(local.leaves))
     }
+    const truncated = { ...batch(), bundles: [encodeEntryBundle(entries.slice(0, 30)).subarray(0, 100)], counts: [30] }
+    throws(() => verifyBatch(truncated), 'BAD_TILE')
+    await rejects(() => pool.run({ ...batch(), counts: [30, 21] }), 'BAD_TILE')
+    assert.is((await pool.run(batch())).failures.length, 2, 'the pool still works after a bad batch')
   } finally {
     await pool.close()
   }
