@@ -8,6 +8,7 @@ import { Command, Option } from 'commander'
 import { registerNodeCommands } from './commands-node.ts'
 import { registerRecordCommands } from './commands-records.ts'
 import { registerAuditCommands } from './commands-audit.ts'
+import { registerSyncCommands } from './commands-sync.ts'
 import { LedgerError } from '../protocol/errors.ts'
 
 const program = new Command()
@@ -23,6 +24,7 @@ program
 registerNodeCommands(program)
 registerRecordCommands(program)
 registerAuditCommands(program)
+registerSyncCommands(program)
 
 export const targetOptions = [
   new Option('--dir <dir>', 'node directory (on the node\'s machine: uses its URL and operator token)'),
