@@ -45,6 +45,7 @@ async function get(ep: Endpoint, path: string, as: 'text' | 'bytes' | 'json'): P
       })
     } catch (e) {
       lastError = e
+      await new Promise((r) => setTimeout(r, 250 * (attempt + 1)))
       continue
     }
     if (!res.ok) {
@@ -451,7 +452,14 @@ async function verifyLog(
   const concurrency = o.concurrency ?? 8
 
   // 1. The checkpoint and its cosignatures.
-  const note = (await get(ep, base + 'checkpoint', 'text')) as string
+  let note: string
+  try {
+    note = (await get(ep, base + 'checkpoint', 'text')) as string
+  } catch (e) {
+    fatal(e)
+    problem(`checkpoint: ${describe(e)}`)
+    return r
+  }
   const witnesses = Object.entries(trust.witnesses).filter(([origin]) => origin !== l.origin).map(([, v]) => v)
   const quorum = o.minWitnesses ?? (witnesses.length > 0 ? 1 : 0)
   let size: number
@@ -478,6 +486,7 @@ async function verifyLog(
     r.tiles = tiles.length
     read = size > 0 ? authenticateTiles(size, root, tiles) : undefined
   } catch (e) {
+    fatal(e)
     problem(`tiles: ${describe(e)}`)
   }
 
@@ -542,6 +551,7 @@ async function verifyLog(
       const result = await pool.run({ origin: l.origin, start, keys, bundles, counts })
       ready.set(gi, { start, result })
     } catch (e) {
+      fatal(e)
       ready.set(gi, { start, error: `entries from ${start}: ${describe(e)}` })
     }
     apply()
@@ -551,6 +561,11 @@ async function verifyLog(
   else if (!equalBytes(range.root(), root)) problem(`the tree rebuilt from the ${range.end} entries has root ${toBase64(range.root())}, not the checkpoint's ${r.root}`)
   say(`${l.origin}: ${r.entries} of ${size} entries verified${r.problems.length ? `, ${r.problems.length} problems` : ''}`)
   return r
+}
+
+/** Errors that end the whole run: the token cannot read this node, or the node is gone. */
+function fatal(e: unknown): void {
+  if (e instanceof LedgerError && (e.code === 'UNAUTHORIZED' || e.code === 'FORBIDDEN' || e.code === 'PEER_UNREACHABLE')) throw e
 }
 
 function describe(e: unknown): string {

@@ -171,6 +171,10 @@ test('verify: trust on first use warns; a state file that disagrees (other root,
   assert.not.ok(r3.ok)
   assert.ok(r3.problems.some((p) => p.startsWith(`${a}: the node gives log key`)), r3.problems.join('\n'))
 
+  // A token that may not read tiles ends the run with the node's answer.
+  const provider = (await nodes[2]!.tokens.grant('provider', 'not-an-auditor')).token
+  await rejects(() => verifyNode({ url: nodes[2]!.url, token: provider, genesisPath: genesis }), 'FORBIDDEN')
+
   // Demanding more witnesses than there are fails on every log's checkpoint.
   const r4 = await verifyNode({ url: nodes[2]!.url, token: auditor[2], genesisPath: genesis, minWitnesses: 3 })
   assert.not.ok(r4.ok)
