@@ -184,16 +184,17 @@ function forEachJournal(buf: Buffer, name: string, onAdd: RecordVisitor, onRemov
 
 /** Grows a byte buffer as records are appended. */
 class ByteSink {
-  buf = Buffer.alloc(1 << 16)
+  buf: Buffer
   len = 0
-  constructor(magic?: Buffer) {
+  constructor(magic?: Buffer, capacity = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(Math.max(capacity, 64))
     if (magic) this.put(magic)
   }
   private room(n: number) {
     if (this.len + n <= this.buf.length) return
     let size = this.buf.length * 2
     while (size < this.len + n) size *= 2
-    const next = Buffer.alloc(size)
+    const next = Buffer.allocUnsafe(size)
     this.buf.copy(next, 0, 0, this.len)
     this.buf = next
   }
@@ -257,7 +258,9 @@ function compact(dir: string, state: LocalState): void {
   const removed = new Set<string>()
   const journals = state.journals.map((j) => ({ ref: j, buf: readChecked(dir, j) }))
   for (const j of journals) forEachJournal(j.buf, j.ref.file, () => undefined, (id) => removed.add(toHex(id)))
-  const out = new ByteSink(BASE_MAGIC)
+  const base = state.base ? readChecked(dir, state.base) : undefined
+  // The new base is at most the old one plus every journal (removes only shrink it).
+  const out = new ByteSink(BASE_MAGIC, (base?.length ?? 0) + journals.reduce((n, j) => n + j.buf.length, 0))
   let records = 0
   // Record ids are unique and a revocation is final, so live = every add whose id was never removed.
   const keep: RecordVisitor = (buf, idAt, alg, cat, valueAt, len) => {
@@ -269,7 +272,7 @@ function compact(dir: string, state: LocalState): void {
     out.put(buf.subarray(valueAt, valueAt + len))
     records++
   }
-  if (state.base) forEachBase(readChecked(dir, state.base), state.base.file, keep)
+  if (base) forEachBase(base, state.base!.file, keep)
   for (const j of journals) forEachJournal(j.buf, j.ref.file, keep, () => undefined)
   const file = nextFile(state, 'base')
   const bytes = out.bytes()
