@@ -380,17 +380,20 @@ export async function verifyNode(o: VerifyOptions): Promise<VerifyReport> {
   if (!Array.isArray(listing)) throw new LedgerError('BAD_REQUEST', 'GET /logs did not return a JSON array')
 
   const trust: TrustedKeys = o.genesisPath ? await genesisKeys(o.genesisPath) : { vkeys: {}, witnesses: {}, source: state ? 'state' : 'node' }
+  const keySource: Record<string, string> = {}
+  for (const origin of Object.keys(trust.vkeys)) keySource[origin] = 'the genesis roster'
   // Keys pinned on an earlier run (for logs the genesis roster does not name, when it is given).
   for (const [origin, p] of Object.entries(state?.logs ?? {})) {
     if (trust.vkeys[origin]) continue
     trust.vkeys[origin] = p.vkey
+    keySource[origin] = 'the state file'
     if (p.witness_vkey) trust.witnesses[origin] ??= p.witness_vkey
   }
   const problems: string[] = []
   for (const l of listing) {
     const pinned = trust.vkeys[l.origin]
     if (pinned) {
-      if (l.vkey !== pinned) problems.push(`${l.origin}: the node gives log key ${l.vkey}, but ${trust.source === 'genesis' ? 'the genesis roster' : 'the state file'} has ${pinned}`)
+      if (l.vkey !== pinned) problems.push(`${l.origin}: the node gives log key ${l.vkey}, but ${keySource[l.origin]} has ${pinned}`)
       continue
     }
     if (!l.vkey) {

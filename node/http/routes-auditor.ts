@@ -1,7 +1,8 @@
 /**
  * Auditor, oversight and operator read routes:
  *
- *   GET /lookup/<alg>/<hex>  auditor, oversight  provenance of one value (node/provenance.ts)
+ *   GET /lookup/<alg>/<hex>  auditor, oversight  provenance of one value (node/provenance.ts); a value no
+ *                                                log holds is 200 with `records: []` (an answer, not a missing route)
  *   GET /stats               public              aggregate counts only (node/metrics.ts)
  *   GET /metrics             operator            Prometheus text format
  *   GET /access-log          oversight           who called what, when; paging, filters, CSV; chain check
