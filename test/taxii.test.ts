@@ -317,6 +317,9 @@ test('manifest, added_after, match filters, the date headers, one object and its
   assert.ok(vers.versions[0]! < vers.versions[1]!)
   const { body: v1 } = await taxii<{ objects: Obj[] }>(a, `${base}/objects/${target}/?match[version]=${vers.versions[0]}`)
   assert.is(v1.objects[0]!.revoked, undefined)
+  const micro = vers.versions[1]!.replace('Z', '999Z')
+  const { body: v2 } = await taxii<{ objects: Obj[] }>(a, `${base}/objects/${target}/?match[version]=${micro}`)
+  assert.is(v2.objects[0]!.revoked, true)
   assert.is((await req(a, `${base}/objects/indicator--00000000-0000-5000-8000-000000000000/`)).status, 404)
 
   // Bad parameters: a TAXII error, 400.

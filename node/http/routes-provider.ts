@@ -142,7 +142,7 @@ function parseTimestamp(raw: string, what: string): number {
 interface TaxiiFilter {
   ids?: Set<string>
   types?: Set<string>
-  /** 'first' | 'last' | 'all' and/or explicit version timestamps. */
+  /** 'first' | 'last' | 'all' and/or explicit versions, as canonical STIX timestamps. */
   versions: Set<string>
   specVersions?: Set<string>
 }
@@ -157,9 +157,10 @@ function parseFilter(c: Context, objectId?: string, allVersions = false): TaxiiF
   const ids = listParam(c, 'match[id]')
   const types = listParam(c, 'match[type]')
   const versions = listParam(c, 'match[version]') ?? [allVersions ? 'all' : 'last']
-  for (const v of versions) if (!['first', 'last', 'all'].includes(v)) parseTimestamp(v, 'match[version]')
+  // Explicit versions match by instant, whatever precision the client wrote them in.
+  const canonical = versions.map((v) => (['first', 'last', 'all'].includes(v) ? v : stixTime(parseTimestamp(v, 'match[version]'))))
   const spec = listParam(c, 'match[spec_version]')
-  const f: TaxiiFilter = { versions: new Set(versions) }
+  const f: TaxiiFilter = { versions: new Set(canonical) }
   if (objectId) f.ids = new Set([objectId])
   else if (ids) f.ids = new Set(ids)
   if (types) f.types = new Set(types)
