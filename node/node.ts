@@ -14,14 +14,20 @@ import { decodeRecord, type CairnRecord } from '../protocol/records.ts'
 import { verifyEquivocationProof } from '../protocol/equivocation.ts'
 import { EMPTY_ROOT, leafHash } from '../protocol/hash.ts'
 import { parseNote } from '../protocol/note.ts'
-import { LedgerError } from '../protocol/errors.ts'
+import { LedgerError, type ErrorCode } from '../protocol/errors.ts'
 import { LevelKV } from './storage/kv.ts'
 import { Store } from './storage/store.ts'
 import { loadKeys, loadNodeFile, loadGenesis, type NodeKeys, type NodeFile } from './config.ts'
 import { Roster } from './roster.ts'
 import { createPeer, type Peer } from './peer.ts'
 import { Publisher } from './publisher.ts'
+import { WorkerPool, defaultPoolSize } from './worker-pool.ts'
+import { signJob, openJob, type OpenOutput } from './crypto-jobs.ts'
+import type { CheckedEntry } from './ingest.ts'
+import { concat } from '../protocol/bytes.ts'
 import { SyncManager } from './sync.ts'
+import { RedactionService } from './redaction.ts'
+import { RetentionSweeper } from './retention.ts'
 import { WitnessService, CosignCollector, signerNames } from './witness.ts'
 import { TokenStore } from './tokens.ts'
 import { AccessLog } from './access-log.ts'
@@ -39,6 +45,8 @@ export interface StartOptions {
   httpPort?: number
   listen?: string[]
   bootstrap?: string[]
+  /** Worker threads for signing and verifying (default: one per core; 0 = in-process). */
+  workers?: number
   /** Clock (ms since epoch); tests may pin it. */
   now?: () => number
   logLevel?: string
@@ -54,6 +62,8 @@ export interface CairnNode {
   readonly roster: Roster
   readonly peer: Peer
   readonly publisher: Publisher
+  readonly redactions: RedactionService
+  readonly retention: RetentionSweeper
   readonly sync: SyncManager
   readonly witness: WitnessService
   readonly collector: CosignCollector
@@ -119,12 +129,15 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   const tokens = new TokenStore(kv, now)
   const accessLog = await AccessLog.open(kv)
   const topic = `/cairn/${genesis.federation}/checkpoints/1`
+  // TEST ONLY: harness-controlled partition (off unless CAIRN_TEST_BLOCKLIST is set).
+  const blocked = testBlocklist(process.env.CAIRN_TEST_BLOCKLIST, () => void peer.enforceAllowed())
   const peer = await createPeer({
     privateKeySeed: keys.p2pSeed,
     listen: opts.listen ?? settings.listen,
     allowedPeers: () => {
       const s = roster.allowedPeerIds()
       s.delete(keys.peerId)
+      for (const id of blocked.ids()) s.delete(id)
       return s
     },
     topic,
@@ -153,8 +166,25 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     peer.publish(encodeGossip({ t: 'eq', origin: o, proof })).catch(() => undefined)
   }
 
+  const signPool = new WorkerPool(new URL('./crypto-jobs.ts', import.meta.url).href, 'signJob', signJob, opts.workers ?? defaultPoolSize())
+  const openPool = new WorkerPool(new URL('./crypto-jobs.ts', import.meta.url).href, 'openJob', openJob, opts.workers ?? defaultPoolSize())
+  // Signature checks of a synced range, split over the worker pool; records are decoded here.
+  const openRangeInPool = async (o: string, start: number, entries: Uint8Array[], logKeyList: Uint8Array[]): Promise<CheckedEntry[]> => {
+    const chunk = Math.max(256, Math.ceil(entries.length / Math.max(1, openPool.size)))
+    const parts: Promise<OpenOutput>[] = []
+    for (let i = 0; i < entries.length; i += chunk) parts.push(openPool.run({ origin: o, start: start + i, entries: entries.slice(i, i + chunk), keys: logKeyList }))
+    const results = await Promise.all(parts)
+    const failed = results.find((r) => r.error)?.error
+    if (failed) throw new LedgerError(failed.code as ErrorCode, `entry ${failed.index} of ${o}: ${failed.message}`)
+    const ids = concat(...results.map((r) => r.ids))
+    return entries.map((entry, i) => {
+      const { recordBytes, signature } = decodeEntry(entry)
+      return { entry, recordBytes, signature, record: decodeRecord(recordBytes), id: ids.subarray(32 * i, 32 * i + 32) }
+    })
+  }
+
   const sync: SyncManager = new SyncManager({
-    store, roster, peer, self: origin,
+    store, roster, peer, self: origin, openRangeImpl: openRangeInPool,
     onRecord,
     onCheckpoint: (_o, note) => gossipCheckpoint(note),
     onEquivocation: (o, p) => void onEquivocation(o, p),
@@ -170,7 +200,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   }, gossipCheckpoint, (msg) => log.debug(msg))
 
   const publisher = new Publisher({
-    store, roster, origin, logSeed: keys.logSeed,
+    store, roster, origin, logSeed: keys.logSeed, sign: (input) => signPool.run(input),
     maxRecords: settings.batch.max_records, maxMs: settings.batch.max_ms, now,
     onRecord: (id, r) => onRecord(origin, id, r),
     onCheckpoint: (note) => {
@@ -178,6 +208,12 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
       collector.request(note)
     },
   })
+
+  const submit = (body: Parameters<Publisher['submit']>[0]) => publisher.submit(body)
+  const redactions = new RedactionService({
+    store, roster, peer, origin, logSeed: keys.logSeed, submit, now, rejected: sync.stats.rejected, log: (level, msg) => log[level](msg),
+  })
+  const retention = new RetentionSweeper({ store, origin, submit, now, log: (level, msg) => log[level](msg) })
 
   // Our own log starts with a signed checkpoint of the empty tree, so it can be witnessed and served at once.
   if (!store.checkpoint(origin)) {
@@ -210,6 +246,8 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     return [encodeWitnessResponse({ status: answer.status, body: answer.body })]
   }, { maxRequestFrames: 1, maxRequestBytes: 256 * 1024, maxFrameBytes: 256 * 1024 })
 
+  await redactions.register()
+
   peer.onGossip(async (data, from) => {
     let g
     try {
@@ -219,6 +257,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
       return
     }
     if (g.t === 'cp') return sync.onAnnouncement(g.note, from)
+    if (g.t === 'rd') return void (await redactions.receive(g.notice))
     const m = roster.member(g.origin)
     if (!m) return
     try {
@@ -238,6 +277,8 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
 
   await peer.start()
   peer.keepConnected(bootstrapAddrs())
+  redactions.start()
+  retention.start()
 
   // Anti-entropy: ask connected peers which checkpoints they hold (covers missed gossip, restarts, healed partitions).
   let statusRun: Promise<void> | undefined
@@ -278,7 +319,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
 
   const startedAt = now()
   node = {
-    origin, name: settings.name, federation: genesis.federation, keys, settings, store, roster, peer, publisher, sync, witness, collector, tokens, accessLog, log, startedAt, url,
+    origin, name: settings.name, federation: genesis.federation, keys, settings, store, roster, peer, publisher, redactions, retention, sync, witness, collector, tokens, accessLog, log, startedAt, url,
     now,
     announce(o?: string) {
       for (const l of store.listLogs()) if (l.checkpoint && (!o || l.origin === o)) gossipCheckpoint(l.checkpoint)
@@ -304,17 +345,49 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
       if (stopping) return
       stopping = true
       clearInterval(statusTimer)
+      blocked.stop()
       await statusRun
+      await Promise.all([retention.stop(), redactions.stop()])
       await publisher.stop()
       await Promise.all([sync.stop(), collector.stop()])
       await new Promise<void>((r) => server.close(() => r()))
       await peer.stop()
+      await Promise.all([signPool.close(), openPool.close()])
       await accessLog.close()
       await store.close()
     },
   }
   node.announce()
   return node
+}
+
+/**
+ * TEST ONLY (fault scenarios, testnet/scenarios/partition.ts): when `path` is
+ * set, the peer ids listed in that file (one a line) are treated as outside
+ * the roster, so the harness can split and heal a federation of real node
+ * processes. The file is re-read every 250 ms; when it changes, `onChange`
+ * drops connections to newly blocked peers. Unset (the default): no effect.
+ */
+function testBlocklist(path: string | undefined, onChange: () => void): { ids(): ReadonlySet<string>; stop(): void } {
+  let ids = new Set<string>()
+  if (!path) return { ids: () => ids, stop() {} }
+  let last = ''
+  const read = (): boolean => {
+    let text = ''
+    try {
+      text = readFileSync(path, 'utf8')
+    } catch {
+      // no file: nobody blocked
+    }
+    if (text === last) return false
+    last = text
+    ids = new Set(text.split('\n').map((l) => l.trim()).filter(Boolean))
+    return true
+  }
+  read()
+  const timer = setInterval(() => { if (read()) onChange() }, 250)
+  timer.unref()
+  return { ids: () => ids, stop: () => clearInterval(timer) }
 }
 
 /** Signature lines on a checkpoint other than the log's own. */

@@ -72,8 +72,9 @@ function privateKeyObject(seed: Uint8Array): KeyObject {
   return k
 }
 
+/** The signature as a Buffer (a Uint8Array), not copied. */
 export function sign(seed: Uint8Array, message: Uint8Array): Uint8Array {
-  return new Uint8Array(nodeSign(null, message, privateKeyObject(seed)))
+  return nodeSign(null, message, privateKeyObject(seed))
 }
 
 const publicCache = new Map<string, KeyObject>()

@@ -1,0 +1,129 @@
+/**
+ * A small pool of worker threads running one exported job function of a
+ * module, for the CPU-heavy Ed25519 work (signing when publishing, verifying
+ * when syncing). Workers load the module through tsx (registered inside the
+ * worker: the parent's loader hooks do not reach eval workers). Idle workers
+ * do not keep the process alive. With `size` 0 the job runs in-process.
+ */
+import { Worker } from 'node:worker_threads'
+import { availableParallelism } from 'node:os'
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+(async () => {
+  const api = await import(workerData.tsx);
+  api.register();
+  const m = await import(workerData.module);
+  const fn = m[workerData.fn];
+  parentPort.on('message', (msg) => {
+    try {
+      const { result, transfer } = fn(msg.input);
+      parentPort.postMessage({ id: msg.id, result }, transfer || []);
+    } catch (e) {
+      parentPort.postMessage({ id: msg.id, error: { code: e && e.code, message: String((e && e.message) || e) } });
+    }
+  });
+  parentPort.postMessage({ ready: true });
+})().catch((e) => parentPort.postMessage({ fatal: String((e && e.stack) || e) }));
+`
+
+/** A job returns its result and the buffers to move (not copy) back. */
+export type Job<I, O> = (input: I) => { result: O; transfer?: ArrayBuffer[] }
+
+export class WorkerPoolError extends Error {
+  constructor(message: string, readonly code?: string) {
+    super(message)
+  }
+}
+
+interface Pending<O> {
+  resolve: (r: O) => void
+  reject: (e: Error) => void
+}
+
+export class WorkerPool<I, O> {
+  private readonly workers: Worker[] = []
+  private readonly idle: Worker[] = []
+  private readonly queue: { id: number; input: I; transfer: ArrayBuffer[] }[] = []
+  private readonly pending = new Map<number, Pending<O>>()
+  private closing = false
+  private nextId = 0
+  private failed: Error | undefined
+
+  /**
+   * `moduleUrl` and `fn` name the job (an export of that module); `local` is
+   * the same function for in-process use when `size` is 0.
+   */
+  constructor(moduleUrl: string, fn: string, private readonly local: Job<I, O>, readonly size = defaultPoolSize()) {
+    if (size === 0) return
+    const tsx = import.meta.resolve('tsx/esm/api')
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module: moduleUrl, fn, tsx } })
+      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: O; error?: { code?: string; message: string } }) => {
+        if (m.ready) return this.release(w)
+        if (m.fatal) return this.fail(new Error(`worker failed to start: ${m.fatal}`))
+        const p = this.pending.get(m.id!)
+        this.pending.delete(m.id!)
+        if (m.error) p?.reject(new WorkerPoolError(m.error.message, m.error.code))
+        else p?.resolve(m.result as O)
+        this.release(w)
+        this.updateRefs()
+      })
+      w.on('error', (e) => this.fail(e))
+      w.on('exit', (code) => {
+        if (!this.closing) this.fail(new Error(`worker exited (code ${code})`))
+      })
+      w.unref()
+      this.workers.push(w)
+    }
+  }
+
+  private fail(e: Error) {
+    this.failed = e
+    for (const p of this.pending.values()) p.reject(e)
+    this.pending.clear()
+  }
+
+  private release(w: Worker) {
+    const job = this.queue.shift()
+    if (!job) {
+      this.idle.push(w)
+      return
+    }
+    w.postMessage({ id: job.id, input: job.input }, job.transfer)
+  }
+
+  /** Workers keep the process alive exactly while jobs are waiting for them (also while they start). */
+  private updateRefs() {
+    const busy = this.pending.size > 0
+    for (const w of this.workers) {
+      if (busy) w.ref()
+      else w.unref()
+    }
+  }
+
+  /** Runs the job; `transfer` lists buffers of `input` to move to the worker. */
+  run(input: I, transfer: ArrayBuffer[] = []): Promise<O> {
+    if (this.size === 0 || this.closing) return Promise.resolve().then(() => this.local(input).result)
+    if (this.failed) return Promise.reject(this.failed)
+    const id = this.nextId++
+    return new Promise<O>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject })
+      this.queue.push({ id, input, transfer })
+      this.updateRefs()
+      const w = this.idle.pop()
+      if (w) this.release(w)
+    })
+  }
+
+  async close(): Promise<void> {
+    this.closing = true
+    await Promise.all(this.workers.map((w) => w.terminate()))
+  }
+}
+
+/** One worker per core, none on a single core (the main thread does the work). */
+export function defaultPoolSize(): number {
+  const n = availableParallelism()
+  return n > 1 ? n : 0
+}
