@@ -72,9 +72,9 @@ function privateKeyObject(seed: Uint8Array): KeyObject {
   return k
 }
 
-/** The signature as a Buffer (a Uint8Array), not copied. */
 export function sign(seed: Uint8Array, message: Uint8Array): Uint8Array {
-  return nodeSign(null, message, privateKeyObject(seed))
+  // A plain Uint8Array of its own: Buffers from node:crypto may be views into a shared pool.
+  return new Uint8Array(nodeSign(null, message, privateKeyObject(seed)))
 }
 
 const publicCache = new Map<string, KeyObject>()
