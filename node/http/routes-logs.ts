@@ -77,6 +77,14 @@ export function logRoutes(getNode: () => CairnNode) {
     return c.body(encodeTlogProof({ index, proof, checkpoint: note }), 200, { 'Content-Type': 'text/plain; charset=utf-8' })
   })
 
+  // The proof that froze a log: two conflicting checkpoints signed by it, checkable offline with its key.
+  r.get('/logs/:name/equivocation', (c) => {
+    const node = getNode()
+    const proof = node.store.frozenProof(logByName(node, c.req.param('name')))
+    if (!proof) throw new LedgerError('NOT_FOUND', 'this log is not frozen: no equivocation proof is held')
+    return c.body(proof, 200, { 'Content-Type': 'text/plain; charset=utf-8' })
+  })
+
   r.post('/witness/add-checkpoint', async (c) => {
     const node = getNode()
     const buf = new Uint8Array(await c.req.arrayBuffer())
