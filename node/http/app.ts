@@ -15,6 +15,7 @@ import { logRoutes } from './routes-logs.ts'
 import { operatorRoutes } from './routes-operator.ts'
 import { providerRoutes } from './routes-provider.ts'
 import { auditorRoutes } from './routes-auditor.ts'
+import { oversightRoutes } from './routes-oversight.ts'
 import { httpMetrics } from '../metrics.ts'
 
 export type Env = { Variables: { who?: TokenInfo } }
@@ -71,6 +72,7 @@ export function createApp(getNode: () => CairnNode) {
   app.route('/', operatorRoutes(getNode))
   app.route('/', providerRoutes(getNode))
   app.route('/', auditorRoutes(getNode))
+  app.route('/', oversightRoutes(getNode))
   return app
 }
 

@@ -1,0 +1,154 @@
+/**
+ * Dashboard aggregates that the store's counters do not keep: log growth over
+ * time, additions by kind and media, disputes by the centre disputed and the
+ * reason. Computed incrementally: each log's entries are decoded once, from
+ * where the previous run stopped, and the result is kept in the store's
+ * metadata so a restart does not rescan. A page load never waits for more than
+ * a short budget; a first scan of a big log goes on in the background and the
+ * dashboard shows how far it got.
+ *
+ * Growth is kept as a sample of (time, entries) points: one point every
+ * `step` entries, the step doubling whenever there are more than
+ * MAX_POINTS, so the curve stays the same size for ten entries or ten million.
+ */
+import { fromUtf8, utf8 } from '../../protocol/bytes.ts'
+import type { CairnRecord } from '../../protocol/records.ts'
+import type { Store } from '../storage/store.ts'
+import { bump, logRecords, recordById } from './scan.ts'
+
+const MAX_POINTS = 512
+const RUN_CHUNK = 4096
+const FORMAT = 1
+
+export interface LogAggregate {
+  v: number
+  /** Entries [0, indexed) are counted. */
+  indexed: number
+  byKind: Record<string, number>
+  byMedia: Record<string, number>
+  /** Dispute attestations written by this log: origin of the disputed indicator's log → reason → count. */
+  disputes: Record<string, Record<string, number>>
+  growth: { step: number; points: [time: number, entries: number][] }
+  /** Time of the last entry counted (ms), null while none is. */
+  lastTime: number | null
+}
+
+function empty(): LogAggregate {
+  return { v: FORMAT, indexed: 0, byKind: {}, byMedia: {}, disputes: {}, growth: { step: 1, points: [] }, lastTime: null }
+}
+
+const metaName = (origin: string) => `oversight/aggregate/${origin}`
+
+export class Aggregator {
+  private readonly logs = new Map<string, LogAggregate>()
+  private run: Promise<void> | undefined
+  private loaded: Promise<void> | undefined
+
+  constructor(private readonly store: Store) {}
+
+  /** Counts new entries; resolves when caught up or after `budgetMs`, whichever is first (the scan goes on). */
+  async refresh(budgetMs = 1500): Promise<void> {
+    this.loaded ??= this.load()
+    await this.loaded
+    if (!this.run && this.behind() > 0) {
+      this.run = this.catchUp().catch(() => undefined).finally(() => {
+        this.run = undefined
+      })
+    }
+    if (!this.run) return
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.run, new Promise<void>((r) => (timer = setTimeout(r, budgetMs)))])
+    clearTimeout(timer)
+  }
+
+  /** The aggregate of one log (empty when it has not been scanned yet). */
+  get(origin: string): LogAggregate {
+    return this.logs.get(origin) ?? empty()
+  }
+
+  progress(): { indexed: number; total: number } {
+    let indexed = 0
+    let total = 0
+    for (const l of this.store.listLogs()) {
+      total += l.size
+      indexed += Math.min(l.size, this.logs.get(l.origin)?.indexed ?? 0)
+    }
+    return { indexed, total }
+  }
+
+  private behind(): number {
+    return this.store.listLogs().reduce((n, l) => n + Math.max(0, l.size - (this.logs.get(l.origin)?.indexed ?? 0)), 0)
+  }
+
+  private async load(): Promise<void> {
+    for (const l of this.store.listLogs()) {
+      const raw = await this.store.getMeta(metaName(l.origin))
+      if (!raw) continue
+      try {
+        const a = JSON.parse(fromUtf8(raw)) as LogAggregate
+        if (a.v === FORMAT && a.indexed <= l.size) this.logs.set(l.origin, a)
+      } catch {
+        // A damaged cache is rebuilt from the log.
+      }
+    }
+  }
+
+  private async catchUp(): Promise<void> {
+    for (const l of this.store.listLogs()) {
+      const a = this.logs.get(l.origin) ?? empty()
+      this.logs.set(l.origin, a)
+      if (a.indexed >= l.size) continue
+      while (a.indexed < l.size) {
+        const end = Math.min(l.size, a.indexed + RUN_CHUNK)
+        // Work on a copy: the published aggregate always covers a whole prefix of the log.
+        const next = structuredClone(a)
+        for await (const { index, record } of logRecords(this.store, l.origin, a.indexed, end)) {
+          await this.count(next, index, record)
+        }
+        next.indexed = end
+        Object.assign(a, next)
+        await new Promise((r) => setImmediate(r))
+      }
+      await this.store.putMeta(metaName(l.origin), utf8(JSON.stringify(a)))
+    }
+  }
+
+  private async count(a: LogAggregate, index: number, record: CairnRecord): Promise<void> {
+    let against: string | undefined
+    if (record.type === 'attestation' && record.opinion === 'dispute') {
+      against = (await recordById(this.store, record.target).catch(() => undefined))?.origin ?? 'unknown'
+    }
+    countRecord(a, index, record, against)
+  }
+}
+
+/** Adds one record (at `index`) to an aggregate; `against` is the log of a disputed indicator. */
+export function countRecord(a: LogAggregate, index: number, record: CairnRecord, against?: string): void {
+  if (record.type === 'indicator') {
+    bump(a.byKind, record.kind)
+    bump(a.byMedia, record.media)
+  } else if (record.type === 'attestation' && record.opinion === 'dispute') {
+    const by = (a.disputes[against ?? 'unknown'] ??= {})
+    bump(by, record.reason ?? 'unspecified')
+  }
+  a.lastTime = record.time
+  if (index % a.growth.step === 0) {
+    a.growth.points.push([record.time, index + 1])
+    if (a.growth.points.length > MAX_POINTS) {
+      a.growth.step *= 2
+      a.growth.points = a.growth.points.filter(([, n]) => (n - 1) % a.growth.step === 0)
+    }
+  }
+}
+
+const aggregators = new WeakMap<Store, Aggregator>()
+
+/** The node's one aggregator (several nodes may share a process in tests). */
+export function aggregatorFor(store: Store): Aggregator {
+  let a = aggregators.get(store)
+  if (!a) {
+    a = new Aggregator(store)
+    aggregators.set(store, a)
+  }
+  return a
+}

@@ -1,0 +1,81 @@
+/**
+ * Oversight routes, public (aggregates only):
+ *
+ *   GET /                        the dashboard page (node/dashboard/)
+ *   GET /dashboard/<file>        its script, style sheet and Chart.js, served by the node itself
+ *   GET /dashboard.json          what the page draws (node/dashboard/view.ts); the page polls it
+ *   GET /report?from=&to=&format=json|csv|html
+ *                                transparency report for [from, to) (node/report.ts); counts per
+ *                                provider name only for an oversight token, totals for everyone
+ */
+import { Hono, type Context } from 'hono'
+import { LedgerError } from '../../protocol/errors.ts'
+import type { CairnNode } from '../node.ts'
+import { ASSET_PATHS, DASHBOARD_CSP, dashboardAsset } from '../dashboard/assets.ts'
+import { dashboardData } from '../dashboard/view.ts'
+import { computeReport, parseReportTime, reportPeriod, type TransparencyReport } from '../report.ts'
+import { reportCsv, reportHtml } from '../dashboard/report-page.ts'
+import type { Env } from './app.ts'
+
+const REPORT_CACHE_MS = 10_000
+const REPORT_CACHE_ENTRIES = 8
+
+function sendAsset(c: Context<Env>, path: string) {
+  const a = dashboardAsset(path)
+  if (!a) throw new LedgerError('NOT_FOUND', `no dashboard file ${path}`)
+  c.header('ETag', a.etag)
+  c.header('Cache-Control', 'no-cache')
+  c.header('X-Content-Type-Options', 'nosniff')
+  if (path === '/') {
+    c.header('Content-Security-Policy', DASHBOARD_CSP)
+    c.header('Referrer-Policy', 'no-referrer')
+  }
+  if (c.req.header('if-none-match') === a.etag) return c.body(null, 304)
+  return c.body(a.body, 200, { 'Content-Type': a.type })
+}
+
+export function oversightRoutes(getNode: () => CairnNode) {
+  const r = new Hono<Env>()
+  const reports = new WeakMap<CairnNode, Map<string, { at: number; report: TransparencyReport }>>()
+
+  for (const path of ASSET_PATHS) r.get(path, (c) => sendAsset(c, path))
+
+  r.get('/dashboard.json', async (c) => {
+    c.header('Cache-Control', 'no-store')
+    return c.json(await dashboardData(getNode()))
+  })
+
+  r.get('/report', async (c) => {
+    const node = getNode()
+    const q = c.req.query()
+    const format = q.format ?? 'json'
+    if (format !== 'json' && format !== 'csv' && format !== 'html') throw new LedgerError('BAD_REQUEST', 'format must be json, csv or html')
+    const { from, to } = reportPeriod(node.now(), parseReportTime(q.from, 'from'), parseReportTime(q.to, 'to'))
+    const providerNames = c.get('who')?.role === 'oversight'
+    // A report scans the logs: recent ones are kept briefly, keyed by what they depend on.
+    const key = [from, to, providerNames, ...node.store.listLogs().map((l) => `${l.origin}:${l.checkpointSize}`)].join('|')
+    let cache = reports.get(node)
+    if (!cache) reports.set(node, (cache = new Map()))
+    let hit = cache.get(key)
+    if (!hit || node.now() - hit.at > REPORT_CACHE_MS) {
+      hit = { at: node.now(), report: await computeReport(node, { from, to, providerNames }) }
+      cache.delete(key)
+      cache.set(key, hit)
+      while (cache.size > REPORT_CACHE_ENTRIES) cache.delete(cache.keys().next().value!)
+    }
+    const report = hit.report
+    c.header('Cache-Control', providerNames ? 'private, no-store' : 'no-cache')
+    const name = `cairn-report-${report.period.from_iso.slice(0, 10)}-${report.period.to_iso.slice(0, 10)}`
+    if (format === 'csv') {
+      c.header('Content-Disposition', `attachment; filename="${name}.csv"`)
+      return c.body(reportCsv(report), 200, { 'Content-Type': 'text/csv; charset=utf-8' })
+    }
+    if (format === 'html') {
+      c.header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+      return c.html(reportHtml(report))
+    }
+    return c.json(report)
+  })
+
+  return r
+}
