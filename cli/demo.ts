@@ -74,9 +74,9 @@ checkpoint cosigned by the three other centres.
 
 Try next (in another terminal, in this folder):
 
-  npx cairn sync   --node ${eu.url} --token ${provider} --dir .cairn-demo/provider
-  npx cairn lookup ${sample.alg}:${sample.value} --node ${eu.url} --token ${auditor}
-  npx cairn verify --node ${eu.url} --token ${auditor}
+  npx cairn sync   --node ${eu.url} --token ${provider} --dir .cairn-demo/provider --genesis .cairn-demo/genesis.json
+  npx cairn lookup ${sample.alg}:${sample.value} --node ${eu.url} --token ${auditor} --genesis .cairn-demo/genesis.json
+  npx cairn verify --node ${eu.url} --token ${auditor} --genesis .cairn-demo/genesis.json --state .cairn-demo/audit-state.json
 
 Node directories and logs are in .cairn-demo/<centre>/ (node.log).
 Ctrl-C stops everything.`)
