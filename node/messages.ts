@@ -5,11 +5,14 @@
  *
  *   gossip  {t: "cp", note}                 a signed checkpoint (with cosignatures) its sender fully holds
  *           {t: "eq", origin, proof}        an equivocation proof (cairn/equivocation/v1 text)
+ *           {t: "rd", origin, notice}       a signed redaction notice (spec/redaction.md)
  *   /cairn/sync/1     request  {origin, start, end, to}
  *                     response {start, count, proof: [hash]} then `count` entry frames
  *   /cairn/status/1   request  {}            response: one frame per checkpoint note held
  *   /cairn/witness/1  request  add-checkpoint body (c2sp tlog-witness) as one frame
  *                     response {status, body}
+ *   /cairn/redactions/1 request {digest}     response: nothing if the responder's notice digest
+ *                                            is the same, else one frame per signed notice it keeps
  */
 import { decodeCanonical, encodeCanonical, type CborDecoded } from '../protocol/cbor.ts'
 import { LedgerError } from '../protocol/errors.ts'
@@ -18,6 +21,9 @@ import { fromUtf8, utf8 } from '../protocol/bytes.ts'
 export const PROTO_SYNC = '/cairn/sync/1'
 export const PROTO_STATUS = '/cairn/status/1'
 export const PROTO_WITNESS = '/cairn/witness/1'
+export const PROTO_REDACTIONS = '/cairn/redactions/1'
+/** Largest signed redaction notice on the wire (protocol/redaction.ts MAX_NOTICE_BYTES). */
+const MAX_NOTICE_FRAME = 1024
 
 /** Largest range one sync request may ask for. */
 export const MAX_SYNC_RANGE = 4096
@@ -43,7 +49,7 @@ function onlyKeys(m: Map<string, CborDecoded>, allowed: string[], what: string) 
   for (const k of m.keys()) if (!allowed.includes(k)) throw new LedgerError('BAD_REQUEST', `${what}: unknown field ${k}`)
 }
 
-export type Gossip = { t: 'cp'; note: string } | { t: 'eq'; origin: string; proof: string }
+export type Gossip = { t: 'cp'; note: string } | { t: 'eq'; origin: string; proof: string } | { t: 'rd'; origin: string; notice: Uint8Array }
 
 export function encodeGossip(g: Gossip): Uint8Array {
   return encodeCanonical(g)
@@ -59,6 +65,12 @@ export function decodeGossip(bytes: Uint8Array): Gossip {
   if (t === 'eq') {
     onlyKeys(m, ['t', 'origin', 'proof'], 'equivocation announcement')
     return { t, origin: field(m, 'origin', isText, 'equivocation announcement'), proof: field(m, 'proof', isText, 'equivocation announcement') }
+  }
+  if (t === 'rd') {
+    const what = 'redaction announcement'
+    onlyKeys(m, ['t', 'origin', 'notice'], what)
+    const notice = field(m, 'notice', (v): v is Uint8Array => v instanceof Uint8Array && v.length <= MAX_NOTICE_FRAME, what)
+    return { t, origin: field(m, 'origin', isText, what), notice }
   }
   throw new LedgerError('BAD_REQUEST', `unknown gossip message type ${t}`)
 }
@@ -122,3 +134,15 @@ export function decodeWitnessResponse(bytes: Uint8Array): WitnessResponse {
 
 export const textFrame = (s: string): Uint8Array => utf8(s)
 export const frameText = (b: Uint8Array): string => fromUtf8(b, 'BAD_FIELD')
+
+/** /cairn/redactions/1 request: the digest of the notices the requester keeps (SHA-256 over their sorted SHA-256s). */
+export function encodeRedactionsRequest(digest: Uint8Array): Uint8Array {
+  return encodeCanonical({ digest })
+}
+
+export function decodeRedactionsRequest(bytes: Uint8Array): Uint8Array {
+  const what = 'redactions request'
+  const m = decodeMap(bytes, what)
+  onlyKeys(m, ['digest'], what)
+  return field(m, 'digest', (v): v is Uint8Array => v instanceof Uint8Array && v.length === 32, what)
+}

@@ -13,6 +13,10 @@
  * So every stored prefix is proven part of a tree the log owner signed, sync
  * resumes from whatever is stored after a restart, and any peer holding the
  * data can serve it — its word is never trusted.
+ *
+ * A redacted entry travels as its marker (spec/redaction.md): the signed
+ * notice in it is checked with the log's keys and its `id` is the leaf the
+ * tree check uses; the marker is stored, never a payload.
  */
 import { openCheckpoint, type OpenedCheckpoint } from '../protocol/checkpoint.ts'
 import { CompactRange, subtreesOfRange, verifyConsistency } from '../protocol/merkle.ts'
@@ -20,8 +24,10 @@ import { parseNote } from '../protocol/note.ts'
 import { detectEquivocation } from '../protocol/equivocation.ts'
 import { equalBytes } from '../protocol/bytes.ts'
 import { LedgerError } from '../protocol/errors.ts'
-import type { CairnRecord } from '../protocol/records.ts'
-import type { Store } from './storage/store.ts'
+import { encodeRecord, type CairnRecord } from '../protocol/records.ts'
+import { encodeEntry } from '../protocol/entry.ts'
+import { isRedactionMarker, openRedactionMarker } from '../protocol/redaction.ts'
+import type { Store, AppendItem, RedactedItem } from './storage/store.ts'
 import type { Roster } from './roster.ts'
 import type { Peer } from './peer.ts'
 import { openRange, checkSemantics, logKeys } from './ingest.ts'
@@ -229,18 +235,48 @@ export class SyncManager {
     if (!header) throw new LedgerError('PEER_ERROR', 'empty sync response')
     if (entries.length !== header.count) throw new LedgerError('PEER_ERROR', `peer sent ${entries.length} of ${header.count} entries`)
     const keys = logKeys(roster, origin)
-    const opened = this.o.openRangeImpl ? await this.o.openRangeImpl(origin, start, entries, keys) : openRange(origin, start, entries, keys)
+    // Runs of entries between redaction markers; markers carry their leaf hash in a signed notice.
+    const markers = new Map<number, RedactedItem>()
+    entries.forEach((e, i) => {
+      if (!isRedactionMarker(e)) return
+      const { notice, signed } = openRedactionMarker(e, keys, { log: origin, index: start + i })
+      markers.set(i, { marker: e, id: notice.id, notice: signed })
+    })
+    const runs: { from: number; to: number }[] = []
+    for (let i = 0; i < entries.length;) {
+      let j = i
+      const isMarker = markers.has(i)
+      while (j < entries.length && markers.has(j) === isMarker) j++
+      runs.push({ from: i, to: j })
+      i = j
+    }
+    const opened = await Promise.all(runs.map(({ from, to }) => {
+      if (markers.has(from)) return []
+      const slice = entries.slice(from, to)
+      return this.o.openRangeImpl ? this.o.openRangeImpl(origin, start + from, slice, keys) : openRange(origin, start + from, slice, keys)
+    }))
     // The tree: stored prefix + new leaves must be consistent with the signed checkpoint.
     const prefix = await Promise.all(subtreesOfRange(0, start).map(({ level, index }) => store.nodeHashAt(origin, level, index)))
     const range = new CompactRange(0, start, prefix)
-    for (const o of opened) range.append(o.id)
+    runs.forEach(({ from, to }, r) => {
+      for (let i = from; i < to; i++) range.append(markers.get(i)?.id ?? opened[r]![i - from]!.id)
+    })
     verifyConsistency(end, t.size, range.root(), t.root, header.proof)
-    if (store.size(origin) !== start) return // raced with another source; the loop re-reads
-    const items = await checkSemantics(store, roster, origin, opened)
-    await store.append(origin, start, items, { checkpoint: end === t.size ? t.note : undefined, durable: false })
-    this.stats.entriesSynced += items.length
+    // Stored run by run (the whole range is proven above), so a revocation can find a redacted target stored before it.
+    const semantics = redactionAwareStore(store)
+    for (let r = 0; r < runs.length; r++) {
+      const { from, to } = runs[r]!
+      if (store.size(origin) !== start + from) return // raced with another source; the loop re-reads
+      let items: (AppendItem | RedactedItem)[]
+      if (markers.has(from)) items = Array.from({ length: to - from }, (_, i) => markers.get(from + i)!)
+      else items = await checkSemantics(semantics, roster, origin, opened[r]!)
+      const last = to === entries.length
+      const done = await store.append(origin, start + from, items, { checkpoint: last && end === t.size ? t.note : undefined, durable: false })
+      for (let i = 0; i < done.droppedNotices.length; i++) this.reject('BAD_REDACTION')
+      this.stats.entriesSynced += items.length
+      for (const it of items) if ('record' in it) this.o.onRecord(origin, it.id, it.record)
+    }
     this.stats.rangesSynced++
-    for (const it of items) this.o.onRecord(origin, it.id, it.record)
     if (end === t.size) this.o.onCheckpoint(origin, t.note)
   }
 
@@ -251,3 +287,34 @@ export class SyncManager {
   }
 }
 
+
+/**
+ * The store as ingest.ts sees it while a range holds redaction markers:
+ * ingest reads a revocation's target entry only for its record type, and a
+ * redacted target is, by rule (spec/redaction.md §R.4), an indicator whose
+ * entry is gone. Its marker is shown to ingest as a stand-in indicator entry
+ * (unsigned; never stored, served or hashed). Remove once ingest.ts asks the
+ * store `isRedacted` itself.
+ */
+export function redactionAwareStore(store: Store): Store {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'entry') {
+        return async (origin: string, index: number) => {
+          const e = await target.entry(origin, index)
+          return isRedactionMarker(e) ? standInIndicator(origin, index) : e
+        }
+      }
+      const v = Reflect.get(target, prop, target) as unknown
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+}
+
+function standInIndicator(origin: string, index: number): Uint8Array {
+  const record = encodeRecord({
+    v: 1, type: 'indicator', log: origin, seq: index, time: 0,
+    alg: 'sha256', value: new Uint8Array(32).fill(1), category: 'A1', kind: 'known_material', media: 'image',
+  })
+  return encodeEntry(record, new Uint8Array(64))
+}

@@ -60,6 +60,7 @@ export const ERROR_CODES = [
   'PEER_ERROR', // the peer answered a request with an error (its code is in `cause`)
   'STORAGE_CORRUPT',
   'BAD_CONFIG',
+  'BAD_REDACTION', // a redaction notice or marker that is malformed or does not name the leaf at its index
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

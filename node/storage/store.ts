@@ -9,15 +9,22 @@
  * 8L with indexes 256N…256N+255; the right-most tile of each level is kept
  * partial (same key, shorter value) and mirrored in memory as the "edge", so
  * appends and the current root need no reads.
+ *
+ * Redaction (spec/redaction.md): a redacted entry's bytes are replaced by its
+ * marker under the same key, so `entries()` serves markers where bundles and
+ * sync need them; its leaf hash stays in the tiles. The signed notice is kept
+ * under 'D', also for indexes not held yet (pending: applied on arrival).
  */
 import type { KV, BatchOp } from './kv.ts'
 import { keys, P, u32, u64, readU32, readU64, prefixEnd, key } from './keys.ts'
 import { ALG_CODES, CATEGORY_CODES, TYPE_CODES, ALG_NAMES, CATEGORY_NAMES } from './codes.ts'
-import { concat, equalBytes, fromUtf8, utf8 } from '../../protocol/bytes.ts'
+import { concat, compareBytes, equalBytes, fromUtf8, sha256, utf8 } from '../../protocol/bytes.ts'
 import { HASH_SIZE, nodeHash, EMPTY_ROOT } from '../../protocol/hash.ts'
 import { subtreesOfRange, foldSubtrees, inclusionProofPlan, consistencyProofPlan, assembleProof, type ProofPlan } from '../../protocol/merkle.ts'
 import { LedgerError } from '../../protocol/errors.ts'
-import type { CairnRecord } from '../../protocol/records.ts'
+import { decodeRecord, type CairnRecord } from '../../protocol/records.ts'
+import { decodeEntry } from '../../protocol/entry.ts'
+import { encodeRedactionMarker, isRedactionMarker, readNoticeUnverified, type RedactionNotice } from '../../protocol/redaction.ts'
 
 const TILE_WIDTH = 256
 const TILE_HEIGHT = 8
@@ -28,6 +35,21 @@ export interface AppendItem {
   id: Uint8Array
   record: CairnRecord
 }
+
+/** A position whose entry arrived redacted (a verified marker): only its leaf hash and notice are kept. */
+export interface RedactedItem {
+  marker: Uint8Array
+  /** The notice's id: the leaf hash at this position. */
+  id: Uint8Array
+  /** The signed notice inside the marker. */
+  notice: Uint8Array
+}
+
+/** What `applyRedaction` did: redacted a held entry, kept a notice for an index not held yet, or nothing new. */
+export type RedactionOutcome = 'applied' | 'pending' | 'known' | 'replaced'
+
+/** Pending notices kept per log (only the log owner can sign them; this bounds what a faulty owner can make us store). */
+export const MAX_PENDING_REDACTIONS = 10_000
 
 export interface LogCounters {
   entries: number
@@ -56,6 +78,8 @@ interface LogState {
   checkpointSize: number
   frozen?: string
   counters: LogCounters
+  /** Signed notices for indexes ≥ size, applied when the entry arrives. */
+  pending: Map<number, Uint8Array>
 }
 
 export interface SetMember {
@@ -86,6 +110,9 @@ export class Store {
   private setSize = 0
   private writeChain: Promise<unknown> = Promise.resolve()
   private readonly tileCache = new Map<string, Uint8Array>()
+  /** Logs whose indicators' `expires` are indexed under 'X'. */
+  private readonly expiryLogs = new Set<number>()
+  private redactionDigestCache: Uint8Array | undefined
 
   private constructor(readonly kv: KV) {}
 
@@ -101,7 +128,7 @@ export class Store {
       const num = readU32(v)
       const stateBytes = await this.kv.get(keys.meta(`log/${num}`))
       const saved = stateBytes ? (JSON.parse(fromUtf8(stateBytes)) as { size: number; counters: LogCounters }) : { size: 0, counters: emptyCounters() }
-      const st: LogState = { num, origin, size: saved.size, edge: [], checkpointSize: 0, counters: saved.counters }
+      const st: LogState = { num, origin, size: saved.size, edge: [], checkpointSize: 0, counters: saved.counters, pending: new Map() }
       // Rebuild the in-memory edge from the partial tiles the size implies.
       for (let level = 0; ; level++) {
         const hashesAtLevel = Math.floor(saved.size / TILE_WIDTH ** level)
@@ -129,6 +156,11 @@ export class Store {
     }
     const ss = await this.kv.get(keys.meta('setsize'))
     this.setSize = ss ? readU64(ss) : 0
+    for await (const [k, v] of this.kv.iterate({ gte: new Uint8Array([P.redaction]), lt: new Uint8Array([P.redaction + 1]) })) {
+      const st = this.byNum.get(readU32(k, 1))
+      const index = readU64(k, 5)
+      if (st && index >= st.size) st.pending.set(index, v)
+    }
   }
 
   /** Serialises writes: appends to the store happen one batch at a time. */
@@ -170,7 +202,7 @@ export class Store {
     await this.exclusive(async () => {
       if (this.logs.has(origin)) return
       const num = this.byNum.size === 0 ? 1 : Math.max(...this.byNum.keys()) + 1
-      const st: LogState = { num, origin, size: 0, edge: [], checkpointSize: 0, counters: emptyCounters() }
+      const st: LogState = { num, origin, size: 0, edge: [], checkpointSize: 0, counters: emptyCounters(), pending: new Map() }
       await this.kv.batch([
         { type: 'put', key: keys.log(origin), value: u32(num) },
         { type: 'put', key: keys.meta(`log/${num}`), value: utf8(JSON.stringify({ size: 0, counters: st.counters })) },
@@ -188,9 +220,9 @@ export class Store {
   append(
     origin: string,
     firstIndex: number,
-    items: AppendItem[],
+    items: readonly (AppendItem | RedactedItem)[],
     options: { checkpoint?: string | ((size: number, root: Uint8Array) => string); durable?: boolean } = {},
-  ): Promise<{ size: number; root: Uint8Array; checkpoint?: string }> {
+  ): Promise<{ size: number; root: Uint8Array; checkpoint?: string; redacted: number[]; droppedNotices: number[] }> {
     return this.exclusive(async () => {
       const st = this.state(origin)
       if (st.frozen) throw new LedgerError('LOG_FROZEN', `log ${origin} is frozen after an equivocation; it accepts no new entries`)
@@ -202,6 +234,8 @@ export class Store {
       const pendingSet = new Map<string, boolean>() // id hex → in set after this batch
       let setDelta = 0
       let size = st.size
+      const redacted: number[] = []
+      const droppedNotices: number[] = []
 
       const push = (level: number, hash: Uint8Array, hashIndex: number) => {
         const cur = edge[level] ?? new Uint8Array(0)
@@ -223,10 +257,33 @@ export class Store {
       for (const item of items) {
         const index = size++
         push(0, item.id, index)
-        ops.push({ type: 'put', key: keys.entry(st.num, index), value: item.entry })
         ops.push({ type: 'put', key: keys.id(item.id), value: concat(u32(st.num), u64(index)) })
-        const r = item.record
         counters.entries++
+        // A redacted position keeps its leaf hash, id and notice only: no payload, no derived index.
+        const waiting = st.pending.get(index)
+        let notice = 'marker' in item ? item.notice : waiting
+        if ('marker' in item && waiting && compareBytes(waiting, item.notice) < 0 && equalBytes(readNoticeUnverified(waiting).id, item.id)) {
+          notice = waiting // of two valid notices for one index, the bytewise smaller is kept everywhere
+        }
+        if (notice && !('marker' in item)) {
+          const n = readNoticeUnverified(notice)
+          if (!equalBytes(n.id, item.id) || item.record.type !== 'indicator') {
+            // The owner signed a notice that does not name this entry (or names a non-indicator): it is void.
+            ops.push({ type: 'del', key: keys.redaction(st.num, index) })
+            droppedNotices.push(index)
+            notice = undefined
+          }
+        }
+        if (notice) {
+          ops.push({ type: 'put', key: keys.entry(st.num, index), value: 'marker' in item && notice === item.notice ? item.marker : encodeRedactionMarker(notice) })
+          ops.push({ type: 'put', key: keys.redaction(st.num, index), value: notice })
+          bump(counters.byType, 'redacted')
+          redacted.push(index)
+          continue
+        }
+        const entryItem = item as AppendItem
+        ops.push({ type: 'put', key: keys.entry(st.num, index), value: entryItem.entry })
+        const r = entryItem.record
         bump(counters.byType, r.type)
         if (r.type === 'indicator') {
           bump(counters.byAlg, r.alg)
@@ -234,6 +291,7 @@ export class Store {
           const alg = ALG_CODES[r.alg]
           ops.push({ type: 'put', key: keys.value(alg, r.value, item.id), value: new Uint8Array(0) })
           ops.push({ type: 'put', key: keys.set(item.id), value: concat(new Uint8Array([alg, CATEGORY_CODES[r.category]]), r.value) })
+          if (r.expires !== undefined && this.expiryLogs.has(st.num)) ops.push({ type: 'put', key: keys.expiry(st.num, r.expires, item.id), value: new Uint8Array(0) })
           pendingSet.set(Buffer.from(item.id).toString('hex'), true)
           setDelta++
         } else if (r.type === 'roster') {
@@ -278,7 +336,9 @@ export class Store {
         st.checkpoint = note
         st.checkpointSize = size
       }
-      return { size, root, checkpoint: note }
+      for (const i of [...redacted, ...droppedNotices]) st.pending.delete(i)
+      if (redacted.length > 0 || droppedNotices.length > 0) this.redactionDigestCache = undefined
+      return { size, root, checkpoint: note, redacted, droppedNotices }
     })
   }
 
@@ -365,6 +425,7 @@ export class Store {
     return this.fillPlan(origin, consistencyProofPlan(m, n))
   }
 
+  /** The stored bytes at `index`: the entry, or the marker of a redacted entry (spec/redaction.md). */
   async entry(origin: string, index: number): Promise<Uint8Array> {
     const st = this.state(origin)
     if (index < 0 || index >= st.size) throw new LedgerError('OUT_OF_RANGE', `${origin} has no entry ${index}`)
@@ -373,7 +434,7 @@ export class Store {
     return e
   }
 
-  /** Entries [start, end), in order. */
+  /** Entries [start, end), in order; a redacted position gives its marker. */
   async entries(origin: string, start: number, end: number): Promise<Uint8Array[]> {
     const st = this.state(origin)
     if (start < 0 || end > st.size || start > end) throw new LedgerError('OUT_OF_RANGE', `${origin} has no entries ${start}..${end}`)
@@ -482,6 +543,133 @@ export class Store {
       const st = this.byNum.get(readU32(k, 1))
       if (st) yield { origin: st.origin, index: readU64(k, 5) }
     }
+  }
+
+  // ------------------------------------------------------------ redaction
+
+  /**
+   * Records a redaction notice whose signature the caller verified. For a held
+   * entry: its leaf must be the notice's id (BAD_REDACTION) and it must be an
+   * indicator (BAD_REDACTION); the entry bytes become the marker and the
+   * derived indexes (value, current set, expiry) go, atomically. For an index
+   * not held yet the notice waits (`pending`) and `append` applies it. Of two
+   * valid notices for one index every node keeps the bytewise smaller, so the
+   * served marker converges.
+   */
+  applyRedaction(origin: string, signed: Uint8Array, notice: RedactionNotice): Promise<RedactionOutcome> {
+    return this.exclusive(async () => {
+      const st = this.state(origin)
+      const index = notice.index
+      if (index >= st.size) {
+        const have = st.pending.get(index)
+        if (have && compareBytes(have, signed) <= 0) return 'known'
+        if (!have && st.pending.size >= MAX_PENDING_REDACTIONS) {
+          throw new LedgerError('TOO_LARGE', `${origin} already has ${MAX_PENDING_REDACTIONS} redaction notices for entries this node does not hold`)
+        }
+        await this.kv.batch([{ type: 'put', key: keys.redaction(st.num, index), value: signed }], { durable: true })
+        st.pending.set(index, signed)
+        this.redactionDigestCache = undefined
+        return have ? 'replaced' : 'pending'
+      }
+      const leaf = await this.nodeHashAt(origin, 0, index)
+      if (!equalBytes(leaf, notice.id)) {
+        throw new LedgerError('BAD_REDACTION', `the notice names leaf ${Buffer.from(notice.id).toString('hex')} but entry ${index} of ${origin} has another`)
+      }
+      const stored = await this.entry(origin, index)
+      const marker = encodeRedactionMarker(signed)
+      if (isRedactionMarker(stored)) {
+        const have = await this.kv.get(keys.redaction(st.num, index))
+        if (have && compareBytes(have, signed) <= 0) return 'known'
+        await this.kv.batch([
+          { type: 'put', key: keys.entry(st.num, index), value: marker },
+          { type: 'put', key: keys.redaction(st.num, index), value: signed },
+        ], { durable: true })
+        this.redactionDigestCache = undefined
+        return 'replaced'
+      }
+      const r = decodeRecord(decodeEntry(stored).recordBytes)
+      if (r.type !== 'indicator') throw new LedgerError('BAD_REDACTION', `entry ${index} of ${origin} is a ${r.type}; only indicators can be redacted`)
+      const counters = structuredClone(st.counters)
+      bump(counters.byType, 'indicator', -1)
+      bump(counters.byAlg, r.alg, -1)
+      bump(counters.byCategory, r.category, -1)
+      bump(counters.byType, 'redacted')
+      const inSet = await this.inCurrentSet(notice.id)
+      const ops: BatchOp[] = [
+        { type: 'put', key: keys.entry(st.num, index), value: marker },
+        { type: 'put', key: keys.redaction(st.num, index), value: signed },
+        { type: 'del', key: keys.value(ALG_CODES[r.alg], r.value, notice.id) },
+        { type: 'put', key: keys.meta(`log/${st.num}`), value: utf8(JSON.stringify({ size: st.size, counters })) },
+      ]
+      if (r.expires !== undefined) ops.push({ type: 'del', key: keys.expiry(st.num, r.expires, notice.id) })
+      if (inSet) {
+        ops.push({ type: 'del', key: keys.set(notice.id) })
+        ops.push({ type: 'put', key: keys.meta('setsize'), value: u64(this.setSize - 1) })
+      }
+      await this.kv.batch(ops, { durable: true })
+      st.counters = counters
+      if (inSet) this.setSize--
+      this.redactionDigestCache = undefined
+      return 'applied'
+    })
+  }
+
+  /** The signed notice kept for (origin, index), applied or pending. */
+  async redaction(origin: string, index: number): Promise<Uint8Array | undefined> {
+    return this.kv.get(keys.redaction(this.state(origin).num, index))
+  }
+
+  /** True when the entry at `index` is held and redacted. */
+  async isRedacted(origin: string, index: number): Promise<boolean> {
+    const st = this.state(origin)
+    return index < st.size && (await this.kv.get(keys.redaction(st.num, index))) !== undefined
+  }
+
+  /** Notices of one log from index `from`, in index order; `applied` is false for pending ones. */
+  async *redactions(origin: string, from = 0, limit = 1000): AsyncIterable<{ index: number; notice: Uint8Array; applied: boolean }> {
+    const st = this.state(origin)
+    for await (const [k, v] of this.kv.iterate({ gte: keys.redaction(st.num, from), lt: prefixEnd(key(P.redaction, u32(st.num))), limit })) {
+      const index = readU64(k, 5)
+      yield { index, notice: v, applied: index < st.size }
+    }
+  }
+
+  /** Every notice this node keeps (all logs), for the anti-entropy exchange. */
+  async *allRedactions(limit = MAX_PENDING_REDACTIONS * 10): AsyncIterable<{ origin: string; index: number; notice: Uint8Array }> {
+    for await (const [k, v] of this.kv.iterate({ gte: new Uint8Array([P.redaction]), lt: new Uint8Array([P.redaction + 1]), limit })) {
+      const st = this.byNum.get(readU32(k, 1))
+      if (st) yield { origin: st.origin, index: readU64(k, 5), notice: v }
+    }
+  }
+
+  /** SHA-256 over the sorted SHA-256s of every kept notice: equal digests, equal notice sets. */
+  async redactionDigest(): Promise<Uint8Array> {
+    if (this.redactionDigestCache) return this.redactionDigestCache
+    const hashes: Uint8Array[] = []
+    for await (const r of this.allRedactions()) hashes.push(sha256(r.notice))
+    hashes.sort(compareBytes)
+    this.redactionDigestCache = sha256(...hashes)
+    return this.redactionDigestCache
+  }
+
+  // ------------------------------------------------------------- retention
+
+  /** Index the `expires` of indicators appended to `origin` from now on (the owner's log; node/retention.ts). */
+  trackExpiry(origin: string): void {
+    this.expiryLogs.add(this.state(origin).num)
+  }
+
+  /** Indexed indicators of `origin` with `expires` ≤ `now`, earliest first. */
+  async *expiring(origin: string, now: number, limit = 10_000): AsyncIterable<{ expires: number; id: Uint8Array }> {
+    const st = this.state(origin)
+    for await (const [k] of this.kv.iterate({ gte: keys.expiry(st.num), lt: keys.expiry(st.num, Math.floor(now) + 1), limit })) {
+      yield { expires: readU64(k, 5), id: k.slice(13) }
+    }
+  }
+
+  /** Drops one entry of the expiry index (the indicator left the set). */
+  async clearExpiry(origin: string, expires: number, id: Uint8Array): Promise<void> {
+    await this.kv.batch([{ type: 'del', key: keys.expiry(this.state(origin).num, expires, id) }])
   }
 
   async getMeta(name: string): Promise<Uint8Array | undefined> {
