@@ -9,6 +9,7 @@ import { registerNodeCommands } from './commands-node.ts'
 import { registerRecordCommands } from './commands-records.ts'
 import { registerAuditCommands } from './commands-audit.ts'
 import { registerSyncCommands } from './commands-sync.ts'
+import { registerReportCommands } from './commands-report.ts'
 import { LedgerError } from '../protocol/errors.ts'
 
 const program = new Command()
@@ -25,6 +26,7 @@ registerNodeCommands(program)
 registerRecordCommands(program)
 registerAuditCommands(program)
 registerSyncCommands(program)
+registerReportCommands(program)
 
 export const targetOptions = [
   new Option('--dir <dir>', 'node directory (on the node\'s machine: uses its URL and operator token)'),

@@ -68,12 +68,14 @@ export interface TransparencyReport {
   access_log: { rows: number; chain_intact: boolean; head: string | null; provider_names: boolean }
 }
 
-/** A period bound: ms since the epoch or an ISO 8601 date (`2025-01-31`, `2025-01-31T12:00:00Z`). */
+/** A period bound: ms since the epoch or an ISO 8601 date (`2025-01-31`, `2025-01-31T12:00:00Z`; UTC when no zone is given). */
 export function parseReportTime(raw: string | undefined, what: string): number | undefined {
   if (raw === undefined || raw === '') return undefined
   if (/^(0|[1-9][0-9]{0,15})$/.test(raw)) return Number(raw)
   if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw)) {
-    const t = Date.parse(raw.length === 10 ? `${raw}T00:00:00Z` : raw)
+    // Without a zone a date or time is UTC (Date.parse would read a bare time as local).
+    const iso = raw.replace(' ', 'T')
+    const t = Date.parse(iso.length === 10 ? `${iso}T00:00:00Z` : /(Z|[+-]\d{2}:?\d{2})$/.test(iso) ? iso : `${iso}Z`)
     if (Number.isFinite(t) && t >= 0) return t
   }
   throw new LedgerError('BAD_REQUEST', `${what} must be ms since the epoch or an ISO 8601 date such as 2025-01-01 or 2025-01-31T12:00:00Z`)
