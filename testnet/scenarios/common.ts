@@ -1,0 +1,248 @@
+/**
+ * What every fault scenario shares: the result shape, a federation of real
+ * `cairn node start` processes (started, killed and restarted by index), and
+ * small helpers to read a node from outside (status, Prometheus metrics,
+ * checkpoints) and to wait for conditions.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { planFederation, type PlannedNode, type PlanOptions } from '../federation.ts'
+import { spawnNode, stopNode, call, type NodeProcess } from '../processes.ts'
+import type { NodeStatus } from '../../node/node.ts'
+
+export type Figures = Record<string, number | string | boolean>
+
+export interface ScenarioOutcome {
+  pass: boolean
+  /** Measured numbers, written to scenarios.json. */
+  figures: Figures
+  /** One line for the summary table. */
+  summary: string
+  /** Why it failed (empty when it passed). */
+  problems: string[]
+}
+
+export interface ScenarioContext {
+  quick: boolean
+  /** An empty directory of the scenario's own. */
+  dir: string
+  log(msg: string): void
+}
+
+export interface Scenario {
+  name: string
+  title: string
+  run(ctx: ScenarioContext): Promise<ScenarioOutcome>
+}
+
+export const root = new URL('../..', import.meta.url).pathname
+
+// ---------------------------------------------------------------- processes
+
+/** Every node process a scenario started, so a failing run still leaves none behind. */
+const live = new Set<NodeProcess>()
+
+export async function killAll(): Promise<void> {
+  await Promise.all([...live].map((p) => stopNode(p, 'SIGKILL')))
+  live.clear()
+}
+
+export interface FedOptions extends Omit<PlanOptions, 'dir' | 'names'> {
+  names: string[]
+  /** Extra environment per node (by name). */
+  env?: (name: string) => Record<string, string> | undefined
+  /** Start only these indexes now (default: all members). */
+  startNow?: number[]
+}
+
+/** A federation of node processes; nodes and outsiders are addressed by index. */
+export class Fed {
+  readonly procs: (NodeProcess | undefined)[] = []
+  readonly outsiderProcs: (NodeProcess | undefined)[] = []
+
+  private constructor(readonly planned: PlannedNode[], readonly outsiders: PlannedNode[], readonly genesisPath: string, private readonly o: FedOptions) {}
+
+  static async start(dir: string, o: FedOptions): Promise<Fed> {
+    const { nodes, outsiders, genesisPath } = await planFederation({ ...o, dir })
+    const fed = new Fed(nodes, outsiders, genesisPath, o)
+    await Promise.all((o.startNow ?? nodes.map((_, i) => i)).map((i) => fed.start(i)))
+    return fed
+  }
+
+  private async spawn(p: PlannedNode): Promise<NodeProcess> {
+    const proc = await spawnNode(p.dir, { env: this.o.env?.(p.name) })
+    live.add(proc)
+    void proc.exited.then(() => live.delete(proc))
+    return proc
+  }
+
+  async start(i: number): Promise<NodeProcess> {
+    const p = await this.spawn(this.planned[i]!)
+    this.procs[i] = p
+    return p
+  }
+
+  async startOutsider(i: number): Promise<NodeProcess> {
+    const p = await this.spawn(this.outsiders[i]!)
+    this.outsiderProcs[i] = p
+    return p
+  }
+
+  async stop(i: number, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    const p = this.procs[i]
+    if (p) await stopNode(p, signal)
+    this.procs[i] = undefined
+  }
+
+  async stopOutsider(i: number, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    const p = this.outsiderProcs[i]
+    if (p) await stopNode(p, signal)
+    this.outsiderProcs[i] = undefined
+  }
+
+  proc(i: number): NodeProcess {
+    const p = this.procs[i]
+    if (!p) throw new Error(`node ${this.planned[i]!.name} is not running`)
+    return p
+  }
+
+  /** True when the process is still running (no crash). */
+  alive(i: number): boolean {
+    const p = this.procs[i]
+    return p !== undefined && p.proc.exitCode === null && p.proc.signalCode === null
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.procs, ...this.outsiderProcs].map((p) => (p ? stopNode(p, 'SIGTERM') : undefined)))
+  }
+}
+
+// ---------------------------------------------------------------- reading nodes
+
+export const status = (p: NodeProcess): Promise<NodeStatus> => call<NodeStatus>(p.url, p.operatorToken, 'GET', '/status')
+
+export interface LogRow { name: string; origin: string; size: number; frozen: boolean }
+
+export async function logs(p: NodeProcess): Promise<LogRow[]> {
+  return (await (await fetch(`${p.url}/logs`)).json()) as LogRow[]
+}
+
+/** The checkpoint a node serves for a log, or undefined. */
+export async function checkpointOf(url: string, name: string): Promise<string | undefined> {
+  try {
+    const r = await fetch(`${url}/logs/${name}/checkpoint`, { signal: AbortSignal.timeout(3000) })
+    return r.ok ? await r.text() : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The checkpoint body (origin, size, root) of a signed note: what must never change under attack. */
+export const bodyOf = (note: string | undefined): string => (note === undefined ? '-' : note.slice(0, note.indexOf('\n\n') + 1))
+
+/** Prometheus samples of a node's /metrics: `name{labels}` → value. */
+export async function metrics(p: NodeProcess): Promise<Map<string, number>> {
+  const text = await call<string>(p.url, p.operatorToken, 'GET', '/metrics')
+  const out = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const sp = line.lastIndexOf(' ')
+    out.set(line.slice(0, sp), Number(line.slice(sp + 1)))
+  }
+  return out
+}
+
+/** Sum of the samples of one metric (over all its labels), or of those whose labels include `match`. */
+export function metricSum(m: Map<string, number>, name: string, match?: string): number {
+  let sum = 0
+  for (const [k, v] of m) if ((k === name || k.startsWith(`${name}{`)) && (!match || k.includes(match))) sum += v
+  return sum
+}
+
+/** Per-code counts of one labelled metric, e.g. cairn_sync_rejected_total{code="X"}. */
+export function metricByLabel(m: Map<string, number>, name: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {}
+  const re = new RegExp(`${label}="([^"]*)"`)
+  for (const [k, v] of m) if (k.startsWith(`${name}{`)) out[re.exec(k)?.[1] ?? '?'] = v
+  return out
+}
+
+export function diffCounts(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) !== 0) out[k] = v - (before[k] ?? 0)
+  return out
+}
+
+export const sumValues = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0)
+
+// ---------------------------------------------------------------- waiting and timing
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/** Polls `check` until it is true; throws with `what` after `ms`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms: number, every = 100): Promise<void> {
+  const end = Date.now() + ms
+  for (;;) {
+    try {
+      if (await check()) return
+    } catch {
+      // a node between restarts: try again
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${(ms / 1000).toFixed(0)} s waiting for ${what}`)
+    await sleep(every)
+  }
+}
+
+export const seconds = (ms: number): number => Math.round(ms) / 1000
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+}
+
+/** A small seeded PRNG (mulberry32), so a run's random choices can be replayed with --seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+// ---------------------------------------------------------------- the CLI
+
+export interface CliRun { code: number | null; stdout: string; stderr: string; ms: number }
+
+/** Runs `cairn <args>` (cli/main.ts through tsx) as its own process. */
+export function cairn(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const t0 = Date.now()
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => { stdout += d })
+    child.stderr.on('data', (d) => { stderr += d })
+    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - t0 }))
+  })
+}
+
+export function writeLines(dir: string, file: string, lines: string[]): string {
+  mkdirSync(dir, { recursive: true })
+  const path = join(dir, file)
+  writeFileSync(path, lines.join('\n') + '\n')
+  return path
+}
+
+/** An outcome from a list of problems. */
+export function outcome(problems: string[], figures: Figures, summary: string): ScenarioOutcome {
+  return { pass: problems.length === 0, figures, summary, problems }
+}
