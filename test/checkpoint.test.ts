@@ -1,22 +1,12 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { isLedgerError, type ErrorCode } from '../protocol/errors.ts'
 import { sha256, toBase64, utf8 } from '../protocol/bytes.ts'
 import { EMPTY_ROOT } from '../protocol/hash.ts'
 import { signNote, verifierKey } from '../protocol/note.ts'
 import { formatCheckpoint, openCheckpoint, parseCheckpoint, signCheckpoint } from '../protocol/checkpoint.ts'
 import { vectorKey } from '../spec/gen/seeds.ts'
+import { throws as throwsCode } from './helpers.ts'
 
-function throwsCode(fn: () => unknown, code: ErrorCode, what = ''): void {
-  try {
-    fn()
-  } catch (e) {
-    assert.ok(isLedgerError(e), `${what}: expected LedgerError, got ${String(e)}`)
-    assert.is((e as { code: string }).code, code, `${what}: ${(e as Error).message}`)
-    return
-  }
-  assert.unreachable(`${what}: expected ${code}`)
-}
 
 const origin = 'test.cairn/eu-centre'
 const log = { name: origin, ...vectorKey('checkpoint-test/log') }

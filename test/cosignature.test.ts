@@ -1,6 +1,5 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { isLedgerError, type ErrorCode } from '../protocol/errors.ts'
 import { concat, sha256, utf8 } from '../protocol/bytes.ts'
 import { sign, verify } from '../protocol/ed25519.ts'
 import { formatSignatureLine, keyId, openNote, parseNote, parseSignatureLine, parseVerifierKey, verifierKey } from '../protocol/note.ts'
@@ -17,17 +16,8 @@ import {
   witnessVerifierKey,
 } from '../protocol/cosignature.ts'
 import { vectorKey, VECTOR_TIME_S } from '../spec/gen/seeds.ts'
+import { throws as throwsCode } from './helpers.ts'
 
-function throwsCode(fn: () => unknown, code: ErrorCode, what = ''): void {
-  try {
-    fn()
-  } catch (e) {
-    assert.ok(isLedgerError(e), `${what}: expected LedgerError, got ${String(e)}`)
-    assert.is((e as { code: string }).code, code, `${what}: ${(e as Error).message}`)
-    return
-  }
-  assert.unreachable(`${what}: expected ${code}`)
-}
 
 const origin = 'test.cairn/eu-centre'
 const log = { name: origin, ...vectorKey('cosig-test/log') }

@@ -1,6 +1,5 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { isLedgerError, type ErrorCode } from '../protocol/errors.ts'
 import { toBase64, utf8 } from '../protocol/bytes.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { MerkleTree } from '../protocol/merkle.ts'
@@ -17,17 +16,8 @@ import {
   EQUIVOCATION_HEADER,
 } from '../protocol/equivocation.ts'
 import { vectorKey, VECTOR_TIME_S } from '../spec/gen/seeds.ts'
+import { throws as throwsCode } from './helpers.ts'
 
-function throwsCode(fn: () => unknown, code: ErrorCode, what = ''): void {
-  try {
-    fn()
-  } catch (e) {
-    assert.ok(isLedgerError(e), `${what}: expected LedgerError, got ${String(e)}`)
-    assert.is((e as { code: string }).code, code, `${what}: ${(e as Error).message}`)
-    return
-  }
-  assert.unreachable(`${what}: expected ${code}`)
-}
 
 // A non-ASCII origin checks that block lengths count bytes, not characters.
 const origin = 'test.cairn/zürich'

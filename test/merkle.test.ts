@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { fromHex, sha256, toHex, utf8 } from '../protocol/bytes.ts'
-import { isLedgerError, type ErrorCode } from '../protocol/errors.ts'
+import { isLedgerError } from '../protocol/errors.ts'
 import { EMPTY_ROOT, leafHash, nodeHash } from '../protocol/hash.ts'
 import {
   assembleProof,
@@ -18,6 +18,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from '../protocol/merkle.ts'
+import { throws as throwsCode } from './helpers.ts'
 
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
 function prng(seed: number): (n: number) => number {
@@ -31,15 +32,6 @@ function prng(seed: number): (n: number) => number {
   }
 }
 
-function throwsCode(fn: () => unknown, code: ErrorCode, what = ''): void {
-  try {
-    fn()
-  } catch (e) {
-    assert.ok(isLedgerError(e, code), `${what}: expected ${code}, got ${String((e as Error)?.message ?? e)} (${(e as { code?: string }).code})`)
-    return
-  }
-  assert.unreachable(`${what}: expected ${code}, nothing was thrown`)
-}
 
 function fails(fn: () => unknown): boolean {
   try {

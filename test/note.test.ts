@@ -1,6 +1,5 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { isLedgerError, type ErrorCode } from '../protocol/errors.ts'
 import { concat, sha256, toBase64, utf8 } from '../protocol/bytes.ts'
 import { sign } from '../protocol/ed25519.ts'
 import {
@@ -18,17 +17,8 @@ import {
   SIG_TYPE_ED25519,
 } from '../protocol/note.ts'
 import { vectorKey } from '../spec/gen/seeds.ts'
+import { throws as throwsCode } from './helpers.ts'
 
-function throwsCode(fn: () => unknown, code: ErrorCode, what = ''): void {
-  try {
-    fn()
-  } catch (e) {
-    assert.ok(isLedgerError(e), `${what}: expected LedgerError, got ${String(e)}`)
-    assert.is((e as { code: string }).code, code, `${what}: ${(e as Error).message}`)
-    return
-  }
-  assert.unreachable(`${what}: expected ${code}`)
-}
 
 const alice = { name: 'example.com/alice', ...vectorKey('note-test/alice') }
 const bob = { name: 'example.com/bob', ...vectorKey('note-test/bob') }

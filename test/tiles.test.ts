@@ -1,7 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { sha256, toHex, utf8 } from '../protocol/bytes.ts'
-import { isLedgerError, type ErrorCode } from '../protocol/errors.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { inclusionProofPlan, consistencyProofPlan, assembleProof, planNodes, MerkleTree, verifyInclusion, verifyConsistency } from '../protocol/merkle.ts'
 import {
@@ -24,16 +23,8 @@ import {
   type FetchedTile,
   type TileRef,
 } from '../protocol/tiles.ts'
+import { throws as throwsCode } from './helpers.ts'
 
-function throwsCode(fn: () => unknown, code: ErrorCode, what = ''): void {
-  try {
-    fn()
-  } catch (e) {
-    assert.ok(isLedgerError(e, code), `${what}: expected ${code}, got ${(e as { code?: string }).code}: ${(e as Error).message}`)
-    return
-  }
-  assert.unreachable(`${what}: expected ${code}, nothing was thrown`)
-}
 
 const entryFor = (i: number): Uint8Array => utf8(`tile-test-entry-${i}`)
 
