@@ -51,7 +51,7 @@ const SIG_B64 = SIG_LINE.trim().split(' ')[2]!
 const T = VECTOR_TIME_S
 const TAB_BODY = BODY + 'a\tb\n'
 const [ncmec, c3p, esafety] = vectorWitnesses as [Signer, Signer, Signer]
-const [ncmecVkey, c3pVkey, esafetyVkey] = vectorWitnessVkeys as [string, string, string]
+const [ncmecVkey, c3pVkey] = vectorWitnessVkeys as [string, string, string]
 
 function u64(n: bigint): Uint8Array {
   const b = new Uint8Array(8)
