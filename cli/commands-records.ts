@@ -112,6 +112,18 @@ export function registerRecordCommands(program: Command) {
     })
 
   withTarget(program
+    .command('redact <record-id>')
+    .description('redact one of this node\'s indicators on legal order: it is revoked (if still current), its payload is deleted on every node, its leaf hash and a signed notice stay')
+    .requiredOption('--reason <reason>', 'legal_order'))
+    .action(async (id, o) => {
+      const r = await api<{ index: number; id: string; revocation: string | null; already: boolean }>(
+        resolveTarget(o), 'POST', '/admin/redactions', { id: String(id).toLowerCase(), reason: o.reason },
+      )
+      if (r.already) console.log(`${r.id}  (entry #${r.index}) was already redacted`)
+      else console.log(`${r.id}  (entry #${r.index}) redacted${r.revocation ? `; revoked by ${r.revocation}` : ''}`)
+    })
+
+  withTarget(program
     .command('attest <record-id>')
     .description('confirm or dispute any member\'s indicator, or confirm a roster proposal')
     .option('--confirm').option('--dispute')

@@ -11,7 +11,10 @@
  *   3. the entries hash, on top of the saved Merkle frontier, to a tree that
  *      the consistency proof places inside that checkpoint.
  * Changes are then derived from the entries themselves (indicator = add,
- * revocation = remove its target); the node's `items` are not trusted.
+ * revocation = remove its target); the node's `items` are not trusted. A
+ * redaction marker in place of an entry must carry a notice signed by the
+ * log's key for that index; its id is the leaf, and the redacted indicator
+ * is removed from the copy if it is there (spec/redaction.md).
  *
  * The local copy in --dir:
  *   state.json          cursor, frontier and last verified checkpoint per log, keys, file list (the commit point)
@@ -36,6 +39,7 @@ import { CompactRange, verifyConsistency } from '../protocol/merkle.ts'
 import { openCheckpoint } from '../protocol/checkpoint.ts'
 import { parseVerifierKey } from '../protocol/note.ts'
 import { ALG_LENGTHS, MAX_TMK_PDQF_BYTES } from '../protocol/records.ts'
+import { isRedactionMarker, openRedactionMarker } from '../protocol/redaction.ts'
 import { loadGenesis } from '../node/config.ts'
 import { encodeCursor, readStoredRecord } from '../node/feed.ts'
 
@@ -622,12 +626,24 @@ function checkBlock(b: FeedBlock, state: LocalState, minWitnesses: number): Chec
     throw new LedgerError('STORAGE_CORRUPT', `the saved frontier of ${b.origin} is damaged; delete the local copy and sync again`)
   }
   const changes: Change[] = []
+  const logKey = parseVerifierKey(keys.vkey).publicKey
   entries.forEach((text, i) => {
     let entry: Uint8Array
     try {
       entry = fromBase64(text, 'entry')
     } catch {
       return refuse('MALFORMED_ENTRY', b.origin, `entry ${b.from + i} is not base64`)
+    }
+    if (isRedactionMarker(entry)) {
+      let id: Uint8Array
+      try {
+        id = openRedactionMarker(entry, logKey, { log: b.origin, index: b.from + i }).notice.id
+      } catch (e) {
+        return refuse((e as LedgerError).code ?? 'BAD_REDACTION', b.origin, `entry ${b.from + i} is a redaction marker that does not verify: ${(e as Error).message}`)
+      }
+      range.append(id)
+      changes.push({ op: 'remove', id })
+      return
     }
     const id = leafHash(entry)
     range.append(id)

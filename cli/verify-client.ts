@@ -7,7 +7,9 @@
  *    entry bundle, every entry's signature and record rules (in a pool of
  *    worker threads); the tree rebuilt from the entries and compared with the
  *    root and with the tiles leaf by leaf (so a changed entry is named by its
- *    index); consistency with the (size, root) saved in a state file on the
+ *    index); a redaction marker in place of an entry must carry a notice
+ *    signed by the log key for that index, whose id is then the leaf
+ *    (spec/redaction.md); consistency with the (size, root) saved in a state file on the
  *    previous run, proven from the tiles. Keys come from the genesis roster,
  *    or are pinned in the state file on first use.
  *  - `lookupValue` (cairn lookup): fetches /lookup and verifies it offline
@@ -20,6 +22,7 @@ import { LedgerError, ERROR_CODES, type ErrorCode } from '../protocol/errors.ts'
 import { toBase64, fromBase64, equalBytes } from '../protocol/bytes.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { openEntry } from '../protocol/entry.ts'
+import { isRedactionMarker, openRedactionMarker } from '../protocol/redaction.ts'
 import { openCheckpoint } from '../protocol/checkpoint.ts'
 import { parseVerifierKey } from '../protocol/note.ts'
 import { CompactRange, consistencyProof, verifyConsistency, type NodeHashAt } from '../protocol/merkle.ts'
@@ -123,6 +126,18 @@ export function verifyBatch(b: EntryBatch): BatchResult {
   for (const entries of bundles) {
     for (const entry of entries) {
       const index = b.start + i
+      if (isRedactionMarker(entry)) {
+        // A redacted entry: the signed notice names the leaf hash that stays in the tree.
+        try {
+          leaves.set(openRedactionMarker(entry, b.keys, { log: b.origin, index }).notice.id, 32 * i)
+          types.redacted = (types.redacted ?? 0) + 1
+        } catch (e) {
+          leaves.set(leafHash(entry), 32 * i)
+          failures.push({ index, code: e instanceof LedgerError ? e.code : 'BAD_REDACTION', message: `redaction marker: ${(e as Error)?.message ?? String(e)}` })
+        }
+        i++
+        continue
+      }
       let first: unknown
       let ok = false
       for (const key of b.keys) {

@@ -13,6 +13,10 @@
  * a consistency proof from the page's end to it, so a client can check what
  * it received against signed, cosigned checkpoints.
  *
+ * A redacted entry (spec/redaction.md) is stored as its marker: it reads as
+ * a record of type `redacted` and changes nothing; the revocation its owner
+ * published before redacting it removes it, without alg, value or category.
+ *
  * Stored entries were fully verified on the way in, so they are read here
  * with a small trusting CBOR reader (readStoredRecord), not the validating
  * decoder: a 10,000-entry page is a range read plus a hash per entry.
@@ -22,6 +26,7 @@ import { LedgerError } from '../protocol/errors.ts'
 import { toBase64, toHex } from '../protocol/bytes.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { isValidOrigin } from '../protocol/records.ts'
+import { isRedactionMarker, markerNotice, readNoticeUnverified } from '../protocol/redaction.ts'
 import type { Store } from './storage/store.ts'
 
 export const CURSOR_VERSION = 1
@@ -172,6 +177,11 @@ const UINT_FIELDS = new Set(['seq', 'time', 'quality', 'expires'])
  * proven to be in a signed tree). Malformed bytes throw MALFORMED_ENTRY.
  */
 export function readStoredRecord(entry: Uint8Array): StoredRecord {
+  if (isRedactionMarker(entry)) {
+    // Marker of a redacted entry: what is left is its place, the redaction time and the leaf hash (as `target`).
+    const n = readNoticeUnverified(markerNotice(entry))
+    return { type: 'redacted', log: n.log, seq: n.index, time: n.time, target: n.id }
+  }
   const outer = new CborReader(entry)
   const [m, n] = outer.head()
   if (m !== 4 || n !== 2) throw new LedgerError('MALFORMED_ENTRY', 'an entry is [record, signature]')
@@ -203,12 +213,15 @@ export function readStoredRecord(entry: Uint8Array): StoredRecord {
 /** One change of the current set, as DESIGN §4 shapes it, plus where it comes from. */
 export interface FeedItem {
   op: 'add' | 'remove'
-  alg: string
+  /** Absent on the remove of a redacted indicator (its payload is gone; `redacted` is set). */
+  alg?: string
   /** Lowercase hex. */
-  value: string
+  value?: string
   /** Record id of the indicator added or removed. */
   id: string
-  category: string
+  category?: string
+  /** The removed indicator was redacted on legal order: remove it by `id`. */
+  redacted?: true
   /** Log and index of the entry that made the change. */
   log: string
   seq: number
@@ -218,11 +231,11 @@ export interface FeedItem {
 }
 
 /**
- * What one entry changes in the set. Today: an indicator adds itself, a
- * revocation removes its target. Seam for indicator expiry (a later issue):
- * an `expires` time must become a remove derived from the logs (e.g. the
- * first checkpoint whose entries are all later than it), never from the
- * serving node's clock, or nodes would disagree about the same cursor.
+ * What one entry changes in the set: an indicator adds itself, a revocation
+ * removes its target; a redaction marker changes nothing. Expiry needs no
+ * case here: the owner's node revokes an expired indicator with reason
+ * `expired` (node/retention.ts), so the remove is an entry of the log and no
+ * serving node's clock decides anything.
  */
 export type Change =
   | { op: 'add'; id: Uint8Array; record: StoredRecord }
@@ -236,13 +249,26 @@ export function changeOf(id: Uint8Array, record: StoredRecord): Change | undefin
 
 /** The indicator a revocation names: an earlier entry of the same log (ingest guarantees it). */
 export async function revokedIndicator(store: Store, origin: string, before: number, target: Uint8Array): Promise<StoredRecord> {
+  const rec = await revokedTarget(store, origin, before, target)
+  if (rec.type !== 'indicator') throw new LedgerError('STORAGE_CORRUPT', `revocation in ${origin} names a ${rec.type}, not an indicator`)
+  return rec
+}
+
+/** As revokedIndicator, but a redacted target comes back as its `redacted` record. */
+export async function revokedTarget(store: Store, origin: string, before: number, target: Uint8Array): Promise<StoredRecord> {
   const at = await store.locate(target)
   if (!at || at.origin !== origin || at.index >= before) {
     throw new LedgerError('STORAGE_CORRUPT', `revocation in ${origin} names ${toHex(target)}, which is not an earlier entry of that log`)
   }
   const rec = readStoredRecord(await store.entry(origin, at.index))
-  if (rec.type !== 'indicator') throw new LedgerError('STORAGE_CORRUPT', `revocation in ${origin} names a ${rec.type}, not an indicator`)
+  if (rec.type !== 'indicator' && rec.type !== 'redacted') throw new LedgerError('STORAGE_CORRUPT', `revocation in ${origin} names a ${rec.type}, not an indicator`)
   return rec
+}
+
+/** True when a revocation's target (an earlier entry of `origin`) is redacted on this node. */
+export async function targetRedacted(store: Store, origin: string, target: Uint8Array): Promise<boolean> {
+  const at = await store.locate(target)
+  return at !== undefined && at.origin === origin && (await store.isRedacted(origin, at.index))
 }
 
 // --------------------------------------------------------------------- pages
@@ -342,12 +368,14 @@ async function itemsFor(store: Store, origin: string, start: number, entries: Ui
       out.push({ op: 'add', alg: rec.alg!, value: toHex(rec.value!), id: toHex(id), category: rec.category!, log: origin, seq })
     } else {
       const t = toHex(ch.target)
-      const removed = (ind: StoredRecord): FeedItem => ({
-        op: 'remove', alg: ind.alg!, value: toHex(ind.value!), id: t, category: ind.category!, log: origin, seq,
-        revocation: toHex(id), reason: rec.reason,
-      })
+      const removed = (ind: StoredRecord): FeedItem => ind.type === 'redacted'
+        ? { op: 'remove', id: t, redacted: true, log: origin, seq, revocation: toHex(id), reason: rec.reason }
+        : {
+          op: 'remove', alg: ind.alg!, value: toHex(ind.value!), id: t, category: ind.category!, log: origin, seq,
+          revocation: toHex(id), reason: rec.reason,
+        }
       const local = pageIndicators.get(t)
-      out.push(local ? removed(local) : revokedIndicator(store, origin, seq, ch.target).then(removed))
+      out.push(local ? removed(local) : revokedTarget(store, origin, seq, ch.target).then(removed))
     }
   }
   return Promise.all(out)
@@ -453,14 +481,17 @@ class TimelineReader {
       if (this.nextIndex >= this.size) return undefined
       const end = Math.min(this.size, this.nextIndex + TIMELINE_CHUNK)
       const entries = await this.store.entries(this.origin, this.nextIndex, end)
-      entries.forEach((e, i) => {
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i]!
         const index = this.nextIndex + i
         const record = readStoredRecord(e)
         if (index === 0 && this.pos === 0) this.buf.push({ origin: this.origin, pos: 0, time: record.time, kind: 'log' })
+        // A redacted indicator has left the timeline, and so has its revocation (it can name no value).
+        if (record.type === 'revocation' && (await targetRedacted(this.store, this.origin, record.target!))) continue
         if (record.type === 'indicator' || record.type === 'revocation') {
           this.buf.push({ origin: this.origin, pos: index + 1, time: record.time, kind: record.type, id: leafHash(e), record })
         }
-      })
+      }
       this.nextIndex = end
       if (this.buf.length === 0) this.pos = end + 1
     }

@@ -2,13 +2,19 @@
  * The log read path (c2sp tlog-tiles, tlog-checkpoint, tlog-proof) and the
  * witness endpoint (c2sp tlog-witness). Byte-exact per the specs: tiles and
  * entry bundles are served as stored; a tile of a given width never changes,
- * so every tile response is immutable.
+ * so every tile response is immutable. A redacted entry is served in its
+ * bundle as its marker (spec/redaction.md); hash tiles never change.
+ *
+ *   GET /logs/<name>/redactions?from=&limit=   public: the log's redaction
+ *   notices (no payloads), so anyone can check them with the log's vkey.
  */
 import { Hono } from 'hono'
 import { LedgerError } from '../../protocol/errors.ts'
 import { parseTilePath, encodeEntryBundle, TILE_WIDTH } from '../../protocol/tiles.ts'
 import { encodeTlogProof } from '../../protocol/tlog-proof.ts'
 import { MAX_ADD_CHECKPOINT_BYTES } from '../../protocol/witness-request.ts'
+import { readNoticeUnverified } from '../../protocol/redaction.ts'
+import { toHex } from '../../protocol/bytes.ts'
 import type { CairnNode } from '../node.ts'
 import { requireRole, type Env } from './app.ts'
 
@@ -83,6 +89,33 @@ export function logRoutes(getNode: () => CairnNode) {
     const proof = node.store.frozenProof(logByName(node, c.req.param('name')))
     if (!proof) throw new LedgerError('NOT_FOUND', 'this log is not frozen: no equivocation proof is held')
     return c.body(proof, 200, { 'Content-Type': 'text/plain; charset=utf-8' })
+  })
+
+  r.get('/logs/:name/redactions', async (c) => {
+    const node = getNode()
+    const origin = logByName(node, c.req.param('name'))
+    const num = (raw: string | undefined, dflt: number, what: string) => {
+      if (raw === undefined || raw === '') return dflt
+      if (!/^(0|[1-9][0-9]{0,15})$/.test(raw)) throw new LedgerError('BAD_REQUEST', `${what} is a decimal number without leading zeros`)
+      return Number(raw)
+    }
+    const from = num(c.req.query('from'), 0, 'from')
+    const limit = Math.min(Math.max(num(c.req.query('limit'), 1000, 'limit'), 1), 1000)
+    const out: Record<string, unknown>[] = []
+    let next: number | undefined
+    for await (const r of node.store.redactions(origin, from, limit + 1)) {
+      if (!r.applied) break // notices for entries not held yet come after, in index order
+      if (out.length === limit) {
+        next = r.index
+        break
+      }
+      const n = readNoticeUnverified(r.notice)
+      out.push({ index: r.index, id: toHex(n.id), reason: n.reason, time: n.time, notice: toHex(r.notice) })
+    }
+    c.header('Cache-Control', 'no-cache')
+    const body: Record<string, unknown> = { origin, vkey: node.roster.member(origin)?.vkey ?? null, redactions: out }
+    if (next !== undefined) body.next = next
+    return c.json(body)
   })
 
   r.post('/witness/add-checkpoint', async (c) => {

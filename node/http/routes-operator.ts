@@ -5,6 +5,8 @@
 import { Hono } from 'hono'
 import { LedgerError } from '../../protocol/errors.ts'
 import { recordFromJson, type CairnRecord } from '../../protocol/records.ts'
+import { REDACTION_REASONS, type RedactionReason } from '../../protocol/redaction.ts'
+import { fromHex } from '../../protocol/bytes.ts'
 import type { CairnNode } from '../node.ts'
 import type { RecordBody } from '../publisher.ts'
 import { ROLES, type ApiRole } from '../tokens.ts'
@@ -48,6 +50,24 @@ export function operatorRoutes(getNode: () => CairnNode) {
       return c.json(one, 201)
     }
     return c.json({ results, accepted: results.filter((x) => !('error' in x)).length }, 200)
+  })
+
+  // Redaction on legal order of one of this node's indicators (spec/redaction.md §R.6): {id | index, reason}.
+  r.post('/admin/redactions', operator, async (c) => {
+    const body = (await jsonBody(c)) as { id?: unknown; index?: unknown; reason?: unknown }
+    if (typeof body !== 'object' || body === null) throw new LedgerError('BAD_REQUEST', 'send {"id": "<record id hex>", "reason": "legal_order"} or {"index": n, ...}')
+    if (!(REDACTION_REASONS as readonly unknown[]).includes(body.reason)) throw new LedgerError('BAD_REASON', `reason must be one of ${REDACTION_REASONS.join(', ')}`)
+    if ((body.id === undefined) === (body.index === undefined)) throw new LedgerError('BAD_REQUEST', 'name the entry by "id" or by "index" (one of them)')
+    if (body.id !== undefined && (typeof body.id !== 'string' || body.id.length !== 64)) throw new LedgerError('BAD_FIELD', 'id is a record id: 64 hex digits')
+    if (body.index !== undefined && (typeof body.index !== 'number' || !Number.isSafeInteger(body.index) || body.index < 0)) {
+      throw new LedgerError('BAD_FIELD', 'index is a non-negative integer')
+    }
+    const result = await getNode().redactions.redact({
+      id: typeof body.id === 'string' ? fromHex(body.id.toLowerCase(), 'id') : undefined,
+      index: body.index as number | undefined,
+      reason: body.reason as RedactionReason,
+    })
+    return c.json(result, result.already ? 200 : 201)
   })
 
   r.get('/status', operator, (c) => c.json(getNode().status()))

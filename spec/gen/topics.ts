@@ -4,6 +4,7 @@ import { entryCases } from './entries.ts'
 import { treeCases } from './trees.ts'
 import { checkpointCases } from './checkpoints.ts'
 import { proofCases } from './proofs.ts'
+import { redactionCases } from './redactions.ts'
 
 export function allTopics(): { topic: string; cases: VectorCase[] }[] {
   return [
@@ -11,5 +12,6 @@ export function allTopics(): { topic: string; cases: VectorCase[] }[] {
     { topic: 'trees', cases: treeCases() },
     { topic: 'checkpoints', cases: checkpointCases() },
     { topic: 'proofs', cases: proofCases() },
+    { topic: 'redactions', cases: redactionCases() },
   ]
 }
