@@ -22,6 +22,7 @@
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag)
     for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined) continue
       if (k === 'class') e.className = v
       else if (k === 'text') e.textContent = v
       else e.setAttribute(k, v)
