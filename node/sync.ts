@@ -30,7 +30,7 @@ import { isRedactionMarker, openRedactionMarker } from '../protocol/redaction.ts
 import type { Store, AppendItem, RedactedItem } from './storage/store.ts'
 import type { Roster } from './roster.ts'
 import type { Peer } from './peer.ts'
-import { openRange, checkSemantics, logKeys } from './ingest.ts'
+import { openRange, checkSemantics, logKeys, type CheckedEntry } from './ingest.ts'
 import { mergeCosignatureLines } from './witness.ts'
 import { PROTO_SYNC, MAX_SYNC_RANGE, encodeSyncRequest, decodeSyncHeader } from './messages.ts'
 
@@ -55,6 +55,17 @@ export interface SyncOptions {
   log: (level: 'info' | 'warn' | 'error', msg: string) => void
   /** Verifies signatures and records of a range, possibly in worker threads. */
   openRangeImpl?: (origin: string, start: number, entries: Uint8Array[], keys: Uint8Array[]) => Promise<ReturnType<typeof openRange>>
+}
+
+interface FetchedRange {
+  start: number
+  end: number
+  /** Consistency proof from `end` to the target checkpoint. */
+  proof: Uint8Array[]
+  entries: Uint8Array[]
+  markers: Map<number, RedactedItem>
+  runs: { from: number; to: number }[]
+  opened: CheckedEntry[][]
 }
 
 export class SyncManager {
@@ -196,7 +207,7 @@ export class SyncManager {
       if (candidates.length === 0) break
       const peerId = candidates[failures % candidates.length]!
       try {
-        await this.syncRange(origin, t, peerId)
+        await this.syncFrom(origin, t, peerId)
         failures = 0
       } catch (e) {
         const code = this.count(e)
@@ -214,10 +225,30 @@ export class SyncManager {
     return [...first, ...rest]
   }
 
-  private async syncRange(origin: string, t: Target, peerId: string): Promise<void> {
-    const { store, roster } = this.o
-    const start = store.size(origin)
-    const end = Math.min(t.size, start + Math.min(this.o.rangeSize ?? MAX_SYNC_RANGE, MAX_SYNC_RANGE))
+  /**
+   * Pulls [stored size, t.size) from one peer, range by range, pipelined: the
+   * next range is fetched and its signatures checked (in worker threads) while
+   * the current one is checked against the tree and stored.
+   */
+  private async syncFrom(origin: string, t: Target, peerId: string): Promise<void> {
+    const step = Math.min(this.o.rangeSize ?? MAX_SYNC_RANGE, MAX_SYNC_RANGE)
+    const fetch = (start: number) => {
+      const p = this.fetchAndOpen(origin, t, peerId, start, Math.min(t.size, start + step))
+      p.catch(() => undefined) // awaited below; a failure of a prefetch surfaces there
+      return p
+    }
+    let current = fetch(this.o.store.size(origin))
+    for (;;) {
+      const range = await current
+      const next = range.end < t.size && !this.stopped ? fetch(range.end) : undefined
+      if (!(await this.apply(origin, t, range)) || !next) return
+      current = next
+    }
+  }
+
+  /** Fetches one range and opens its entries (signatures, record rules, log, seq) and redaction markers. */
+  private async fetchAndOpen(origin: string, t: Target, peerId: string, start: number, end: number): Promise<FetchedRange> {
+    const { roster } = this.o
     const frames = this.o.peer.request(peerId, PROTO_SYNC, [encodeSyncRequest({ origin, start, end, to: t.size })], {
       maxResponseFrames: end - start + 1,
       maxFrameBytes: 70_000,
@@ -255,21 +286,32 @@ export class SyncManager {
       const slice = entries.slice(from, to)
       return this.o.openRangeImpl ? this.o.openRangeImpl(origin, start + from, slice, keys) : openRange(origin, start + from, slice, keys)
     }))
-    // The tree: stored prefix + new leaves must be consistent with the signed checkpoint.
+    return { start, end, proof: header.proof, entries, markers, runs, opened }
+  }
+
+  /**
+   * Checks an opened range against the tree (stored prefix + its leaves must be
+   * consistent with the signed checkpoint), then the roster and reference
+   * rules, and stores it. False when the store moved meanwhile (another source).
+   */
+  private async apply(origin: string, t: Target, r: FetchedRange): Promise<boolean> {
+    const { store, roster } = this.o
+    const { start, end, entries, markers, runs, opened } = r
+    if (store.size(origin) !== start) return false
     const prefix = await Promise.all(subtreesOfRange(0, start).map(({ level, index }) => store.nodeHashAt(origin, level, index)))
     const range = new CompactRange(0, start, prefix)
-    runs.forEach(({ from, to }, r) => {
-      for (let i = from; i < to; i++) range.append(markers.get(i)?.id ?? opened[r]![i - from]!.id)
+    runs.forEach(({ from, to }, k) => {
+      for (let i = from; i < to; i++) range.append(markers.get(i)?.id ?? opened[k]![i - from]!.id)
     })
-    verifyConsistency(end, t.size, range.root(), t.root, header.proof)
+    verifyConsistency(end, t.size, range.root(), t.root, r.proof)
     // Stored run by run (the whole range is proven above), so a revocation can find a redacted target stored before it.
     const semantics = redactionAwareStore(store)
-    for (let r = 0; r < runs.length; r++) {
-      const { from, to } = runs[r]!
-      if (store.size(origin) !== start + from) return // raced with another source; the loop re-reads
+    for (let k = 0; k < runs.length; k++) {
+      const { from, to } = runs[k]!
+      if (store.size(origin) !== start + from) return false
       let items: (AppendItem | RedactedItem)[]
       if (markers.has(from)) items = Array.from({ length: to - from }, (_, i) => markers.get(from + i)!)
-      else items = await checkSemantics(semantics, roster, origin, opened[r]!)
+      else items = await checkSemantics(semantics, roster, origin, opened[k]!)
       const last = to === entries.length
       const done = await store.append(origin, start + from, items, { checkpoint: last && end === t.size ? t.note : undefined, durable: false })
       for (let i = 0; i < done.droppedNotices.length; i++) this.reject('BAD_REDACTION')
@@ -278,6 +320,7 @@ export class SyncManager {
     }
     this.stats.rangesSynced++
     if (end === t.size) this.o.onCheckpoint(origin, t.note)
+    return true
   }
 
   /** Stops syncing; resolves when the ranges in flight are done. */
