@@ -333,6 +333,60 @@ func TestFederationBadProof(t *testing.T) {
 	expectProblem(t, fn.run(t), "tlog.CheckRecord: invalid transparency proof")
 }
 
+// TestFederationRedactedEntry: entry 300 served as a valid redaction marker
+// on every node passes; a marker signed by another key, or naming another
+// leaf, is a problem.
+func TestFederationRedactedEntry(t *testing.T) {
+	fn := newFakeNet(t)
+	a := fn.logs[0]
+	marker := fake.Marker(a.Key.Priv, a.Origin, 300, tlog.RecordHash(a.Entries[300]))
+	for _, node := range fn.nodes {
+		node.entry = func(origin string, n int64, e []byte) []byte {
+			if origin == a.Origin && n == 300 {
+				return marker
+			}
+			return e
+		}
+	}
+	r := fn.run(t)
+	if len(r.Problems) != 0 {
+		t.Fatalf("problems with a valid redaction marker: %q", r.Problems)
+	}
+	if r.Redacted != 3 || r.Entries != 3*603-3 {
+		t.Fatalf("unexpected counts %+v", *r)
+	}
+
+	fn = newFakeNet(t)
+	forged := fake.Marker(fn.logs[1].Key.Priv, a.Origin, 300, tlog.RecordHash(a.Entries[300]))
+	fn.nodes[2].entry = func(origin string, n int64, e []byte) []byte {
+		if origin == a.Origin && n == 300 {
+			return forged
+		}
+		return e
+	}
+	expectProblem(t, fn.run(t), "entry 300: redaction marker: notice signature does not verify")
+
+	fn = newFakeNet(t)
+	wrong := fake.Marker(a.Key.Priv, a.Origin, 300, tlog.RecordHash(a.Entries[301]))
+	fn.nodes[0].entry = func(origin string, n int64, e []byte) []byte {
+		if origin == a.Origin && n == 300 {
+			return wrong
+		}
+		return e
+	}
+	expectProblem(t, fn.run(t), "entry 300: the redaction marker names a leaf hash that is not the one in the tiles")
+
+	fn = newFakeNet(t)
+	elsewhere := fake.Marker(a.Key.Priv, a.Origin, 299, tlog.RecordHash(a.Entries[300]))
+	fn.nodes[1].entry = func(origin string, n int64, e []byte) []byte {
+		if origin == a.Origin && n == 300 {
+			return elsewhere
+		}
+		return e
+	}
+	expectProblem(t, fn.run(t), "marker names index 299, found at 300")
+}
+
 func TestFederationNeedsToken(t *testing.T) {
 	fn := newFakeNet(t)
 	fn.testnet.Nodes[0].Token = "wrong"

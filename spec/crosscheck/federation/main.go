@@ -31,8 +31,8 @@ func main() {
 	}
 	v := &Verifier{Client: NewClient(), Testnet: tn, EntriesFromAll: *all, Log: os.Stdout}
 	r := v.Run()
-	fmt.Printf("federation: %d nodes, %d logs, %d checkpoints verified, %d cosignatures, %d tiles, %d entry bundles, %d entries verified, %d inclusion proofs\n",
-		r.Nodes, r.Logs, r.Checkpoints, r.Cosignatures, r.Tiles, r.Bundles, r.Entries, r.Proofs)
+	fmt.Printf("federation: %d nodes, %d logs, %d checkpoints verified, %d cosignatures, %d tiles, %d entry bundles, %d entries verified, %d redaction markers, %d inclusion proofs\n",
+		r.Nodes, r.Logs, r.Checkpoints, r.Cosignatures, r.Tiles, r.Bundles, r.Entries, r.Redacted, r.Proofs)
 	for _, p := range r.Problems {
 		fmt.Println("FAIL", p)
 	}

@@ -43,7 +43,9 @@ type LogInfo struct {
 // Report counts what was checked and lists every problem found.
 type Report struct {
 	Nodes, Logs, Checkpoints, Cosignatures, Tiles, Bundles, Entries, Proofs int
-	Problems                                                                []string
+	// Redacted counts redaction markers checked in place of entries (spec/redaction.md).
+	Redacted int
+	Problems []string
 }
 
 func (r *Report) problem(format string, args ...any) {
@@ -277,7 +279,10 @@ func (t *tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
 //
 //   - every entry hashes (tlog.RecordHash) to its hash in the level-0 tiles,
 //     is a canonical [record, sig] signed by the log's key, and has v=1,
-//     log=origin and seq=its index;
+//     log=origin and seq=its index; a redaction marker (first byte 0xff)
+//     in an entry's place must carry a notice signed by the log's key under
+//     "cairn/redaction/v1\0" that names this log and index, and whose id
+//     is the leaf in the tiles;
 //   - the root recomputed from the level-0 hashes with tlog.StoredHashes
 //     and tlog.TreeHash equals the checkpoint's root;
 //   - every hash at level L >= 1 equals the Merkle hash of the full tile
@@ -370,6 +375,17 @@ func (v *Verifier) checkTree(r *Report, w nodeView, owner Node, cp c2sp.Checkpoi
 		}
 		for i, e := range entries {
 			n := start + int64(i)
+			if c2sp.IsMarker(e) {
+				red, err := c2sp.OpenMarker(e, pub, owner.Origin, n)
+				if err != nil {
+					return fmt.Errorf("entry %d: redaction marker: %v", n, err)
+				}
+				if tlog.Hash(red.ID) != levels[0][n] {
+					return fmt.Errorf("entry %d: the redaction marker names a leaf hash that is not the one in the tiles", n)
+				}
+				r.Redacted++
+				continue
+			}
 			if tlog.RecordHash(e) != levels[0][n] {
 				return fmt.Errorf("entry %d does not hash to its leaf in the tiles", n)
 			}

@@ -63,6 +63,7 @@ func run(dir string) int {
 		{"trees", checkTree},
 		{"checkpoints", checkCheckpoint},
 		{"proofs", checkProof},
+		{"redactions", checkRedaction},
 	}
 	total := 0
 	for _, f := range folders {

@@ -107,9 +107,27 @@ func TestFakeVectors(t *testing.T) {
 	write("proofs", "wrong-entry", map[string]any{"description": "entry 256 with the proof of 257", "vkey": a.Key.VKey(),
 		"entry": hex.EncodeToString(a.Entries[256]), "proof": text, "valid": false, "error": "BAD_PROOF"})
 
+	// redactions
+	leaf := tlog.RecordHash(a.Entries[7])
+	red := func(name, kind string, b []byte, index int64, valid bool, extra map[string]any) {
+		m := map[string]any{"description": name, "vkey": a.Key.VKey(), "size": 300, "index": index, "leaf": hex.EncodeToString(leaf[:]),
+			"kind": kind, "bytes": hex.EncodeToString(b), "valid": valid}
+		for k, v := range extra {
+			m[k] = v
+		}
+		write("redactions", name, m)
+	}
+	marker := fake.Marker(a.Key.Priv, a.Origin, 7, leaf)
+	red("valid-marker", "marker", marker, 7, true, map[string]any{"notice": map[string]any{
+		"v": 1, "log": a.Origin, "index": 7, "id": hex.EncodeToString(leaf[:]), "reason": "legal_order", "time": 1767312000000}})
+	red("valid-notice", "notice", marker[len(c2sp.MarkerPrefix):], 7, true, map[string]any{"notice": map[string]any{
+		"v": 1, "log": a.Origin, "index": 7, "id": hex.EncodeToString(leaf[:]), "reason": "legal_order", "time": 1767312000000}})
+	red("wrong-key", "marker", fake.Marker(b.Key.Priv, a.Origin, 7, leaf), 7, false, map[string]any{"error": "BAD_SIGNATURE"})
+	red("other-index", "marker", marker, 8, false, map[string]any{"error": "SEQ_MISMATCH"})
+
 	total := run(dir)
-	if total != 15 {
-		t.Errorf("read %d files, want 15", total)
+	if total != 19 {
+		t.Errorf("read %d files, want 19", total)
 	}
 	for _, f := range failures {
 		t.Error(f)

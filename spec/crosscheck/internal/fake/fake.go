@@ -131,3 +131,18 @@ func (l *Log) Checkpoint(n int64, ts uint64, cosigners ...*Log) []byte {
 	}
 	return msg
 }
+
+// Marker builds a redaction marker (spec/redaction.md) for entry index of
+// origin, naming leaf id, signed with priv.
+func Marker(priv ed25519.PrivateKey, origin string, index int64, id tlog.Hash) []byte {
+	notice := cbor.EncodeMap(map[string][]byte{
+		"v":      cbor.EncodeUint(1),
+		"log":    cbor.EncodeText(origin),
+		"index":  cbor.EncodeUint(uint64(index)),
+		"id":     cbor.EncodeBytes(id[:]),
+		"reason": cbor.EncodeText("legal_order"),
+		"time":   cbor.EncodeUint(1767312000000),
+	})
+	sig := ed25519.Sign(priv, append(append([]byte(nil), c2sp.RedactionContext...), notice...))
+	return append(append([]byte(nil), c2sp.MarkerPrefix...), cbor.EncodeArray(cbor.EncodeBytes(notice), cbor.EncodeBytes(sig))...)
+}
