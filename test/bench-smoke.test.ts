@@ -1,0 +1,55 @@
+/**
+ * The bench harness (testnet/bench/run.ts) at a tiny scale, in its own cache
+ * and output folder: every measure runs through its real path and the
+ * results file is well-formed. No timing is asserted: only shapes, counts
+ * and that every measure produced a number.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { MEASURE_KEYS } from '../testnet/bench/report.ts'
+
+const root = new URL('..', import.meta.url).pathname
+
+test('a tiny bench run measures everything and writes well-formed results', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-bench-smoke-'))
+  try {
+    const out = join(dir, 'results.json')
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'testnet/bench/run.ts'), '--scale', '0.0005', '--cache', join(dir, 'cache'), '--out', out], {
+      cwd: root, encoding: 'utf8', timeout: 12 * 60_000, env: { ...process.env, CAIRN_LOG_LEVEL: 'silent' },
+    })
+    assert.is(r.status, 0, `bench exited with ${r.status}:\n${r.stderr.slice(-3000)}`)
+    for (const k of MEASURE_KEYS) assert.ok(r.stdout.includes(k), `the table names ${k}`)
+
+    const res = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown> & {
+      targets: Record<string, { pass: boolean | null; need: number }>
+      method: Record<string, string>
+      not_measured: Record<string, string>
+      fixtures: Record<string, unknown>
+    }
+    assert.is(res.scale, 0.0005)
+    assert.type(res.date, 'string')
+    assert.ok(!Number.isNaN(Date.parse(res.date as string)))
+    assert.type(res.cores, 'number')
+    assert.match(res.node_version as string, /^v\d+\./)
+    for (const b of ['baseline_sha256_per_s', 'baseline_sign_per_s', 'baseline_verify_per_s', 'baseline_level_put_per_s']) {
+      assert.ok(typeof res[b] === 'number' && (res[b] as number) > 0, `${b} is a positive number`)
+    }
+    for (const k of MEASURE_KEYS) {
+      assert.ok(k in res, `results has ${k}`)
+      assert.ok(typeof res[k] === 'number' && Number.isFinite(res[k]), `${k} was measured: ${res.not_measured[k] ?? ''}`)
+      assert.ok(res.method[k]!.length > 20, `${k} says how it was measured`)
+      assert.type(res.targets[k]!.pass, 'boolean')
+      assert.type(res.targets[k]!.need, 'number')
+    }
+    assert.equal(res.not_measured, {})
+    assert.ok(typeof res.fixtures.how === 'string')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test.run()

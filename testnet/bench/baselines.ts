@@ -1,0 +1,117 @@
+/**
+ * Baselines, measured in the same run on the same machine as the measures:
+ * what the hardware does with the raw primitives cairn is built on, one core.
+ *
+ *  - sha256_per_s: node:crypto SHA-256 of 100-byte messages.
+ *  - sign_per_s / verify_per_s: Ed25519 with node:crypto (OpenSSL) and cached
+ *    KeyObjects — what protocol/ed25519.ts calls — over a typical signed
+ *    record message (an indicator's "cairn/record/v1" ‖ 0 ‖ record bytes).
+ *  - level_put_per_s: `level` (classic-level) chained batches of 10,000 puts,
+ *    16-byte keys, 200-byte values, not fsynced, into a fresh database.
+ *
+ * Each primitive runs in rounds of `roundMs` after a warm-up; the median
+ * round counts (a busy neighbour spoils a round, not the figure).
+ */
+import { createHash, createPrivateKey, createPublicKey, sign, verify, randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Level } from 'level'
+import { encodeRecord } from '../../protocol/records.ts'
+import { signedMessage } from '../../protocol/entry.ts'
+import { benchRecord } from './records.ts'
+import type { Baselines } from './report.ts'
+
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+
+function rate(roundMs: number, rounds: number, step: () => number): number {
+  const rates: number[] = []
+  step() // warm-up
+  for (let r = 0; r < rounds; r++) {
+    let n = 0
+    const t0 = performance.now()
+    let t = t0
+    while (t - t0 < roundMs) {
+      n += step()
+      t = performance.now()
+    }
+    rates.push(n / ((t - t0) / 1000))
+  }
+  rates.sort((a, b) => a - b)
+  return rates[Math.floor(rates.length / 2)]!
+}
+
+async function asyncRate(roundMs: number, rounds: number, step: () => Promise<number>): Promise<number> {
+  const rates: number[] = []
+  await step()
+  for (let r = 0; r < rounds; r++) {
+    let n = 0
+    const t0 = performance.now()
+    let t = t0
+    while (t - t0 < roundMs) {
+      n += await step()
+      t = performance.now()
+    }
+    rates.push(n / ((t - t0) / 1000))
+  }
+  rates.sort((a, b) => a - b)
+  return rates[Math.floor(rates.length / 2)]!
+}
+
+export async function measureBaselines(roundMs: number): Promise<Baselines> {
+  const rounds = 3
+  const msg100 = randomBytes(100)
+  const sha256_per_s = rate(roundMs, rounds, () => {
+    for (let i = 0; i < 1000; i++) createHash('sha256').update(msg100).digest()
+    return 1000
+  })
+
+  const seed = randomBytes(32)
+  const priv = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' })
+  const pub = createPublicKey(priv)
+  const message = signedMessage(encodeRecord(benchRecord('baseline.cairn/x', 3)))
+  const sig = sign(null, message, priv)
+  const sign_per_s = rate(roundMs, rounds, () => {
+    for (let i = 0; i < 100; i++) sign(null, message, priv)
+    return 100
+  })
+  const verify_per_s = rate(roundMs, rounds, () => {
+    for (let i = 0; i < 100; i++) if (!verify(null, message, pub, sig)) throw new Error('baseline signature does not verify')
+    return 100
+  })
+
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-bench-level-'))
+  const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open()
+  const value = new Uint8Array(randomBytes(200))
+  let n = 0
+  let level_put_per_s: number
+  try {
+    level_put_per_s = await asyncRate(roundMs, rounds, async () => {
+      const b = db.batch()
+      for (let i = 0; i < 10_000; i++) {
+        const k = new Uint8Array(16)
+        const v = new DataView(k.buffer)
+        v.setUint32(0, 0x9e3779b9 * n)
+        v.setUint32(12, n++)
+        b.put(k, value)
+      }
+      await b.write()
+      return 10_000
+    })
+  } finally {
+    await db.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return { sha256_per_s, sign_per_s, verify_per_s, level_put_per_s }
+}
+
+/** Mean of two baseline sets (start and end of the run). */
+export function meanBaselines(a: Baselines, b: Baselines): Baselines {
+  return {
+    sha256_per_s: (a.sha256_per_s + b.sha256_per_s) / 2,
+    sign_per_s: (a.sign_per_s + b.sign_per_s) / 2,
+    verify_per_s: (a.verify_per_s + b.verify_per_s) / 2,
+    level_put_per_s: (a.level_put_per_s + b.level_put_per_s) / 2,
+  }
+}

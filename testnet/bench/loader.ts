@@ -1,0 +1,177 @@
+/**
+ * The bench-only loader: node directories whose store already holds a large
+ * log, written straight into the store while no node runs, so size-1M and
+ * size-10M measures start in seconds instead of hours of publishing.
+ *
+ * Entries are real records (testnet/bench/records.ts, encodeRecord) made in
+ * worker threads (both cores); the main thread appends them in order with
+ * Store.append, which computes the Merkle tree, tiles, indexes and counters
+ * exactly as for synced entries, and the last batch carries a checkpoint
+ * signed with the log's key (signCheckpoint). Signatures are real for the
+ * `signed` fixture (sync and verify check every one) and a fixed placeholder
+ * for the `big` fixture (its serving paths never re-verify entries).
+ *
+ * Fixtures are cached under <cache>/scale-<s>-<fingerprint>/ (default cache:
+ * os.tmpdir()/cairn-bench-cache). The fingerprint hashes the files that decide
+ * what a stored entry looks like (record and entry codecs, the store's key
+ * layout, this loader); other fingerprints of the same scale are deleted. A
+ * fixture counts only once its complete.json is written. Run with --fresh to
+ * rebuild after a change to what Store.append writes that keys.ts does not show.
+ */
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { LevelKV } from '../../node/storage/kv.ts'
+import { Store, type AppendItem } from '../../node/storage/store.ts'
+import { WorkerPool, defaultPoolSize } from '../../node/worker-pool.ts'
+import { loadKeys, loadGenesis, loadNodeFile, saveNodeFile, writeGenesis } from '../../node/config.ts'
+import { signCheckpoint } from '../../protocol/checkpoint.ts'
+import { planFederation, freePort } from '../federation.ts'
+import { makeEntriesJob, BLOCK, type MakeEntriesInput, type MakeEntriesOutput } from './records.ts'
+
+export const FEDERATION = 'bench.cairn'
+const root = new URL('../..', import.meta.url).pathname
+/** Files whose change makes cached stores stale. */
+const FINGERPRINT_FILES = [
+  'protocol/records.ts', 'protocol/entry.ts', 'protocol/cbor.ts', 'node/storage/keys.ts', 'node/storage/codes.ts',
+  'testnet/bench/records.ts', 'testnet/bench/loader.ts',
+]
+/** Entries per worker job and per Store.append batch (a multiple of BLOCK). */
+const CHUNK = BLOCK * 100
+
+export interface FixtureInfo {
+  /** Federation directory (genesis.json and one folder per member). */
+  dir: string
+  /** Origin of the loaded log, and the member that owns it. */
+  origin: string
+  owner: string
+  members: string[]
+  entries: number
+  signed: boolean
+  /** Seconds the generation took (when it was made). */
+  seconds: number
+  made: string
+  /** True if this run found it in the cache. */
+  cached: boolean
+}
+
+export function cacheRoot(override?: string): string {
+  return override ?? join(tmpdir(), 'cairn-bench-cache')
+}
+
+export function fingerprint(): string {
+  const h = createHash('sha256')
+  for (const f of FINGERPRINT_FILES) h.update(f).update(readFileSync(join(root, f)))
+  return h.digest('hex').slice(0, 12)
+}
+
+/** The cache folder of this scale; removes folders of the same scale with other fingerprints. */
+export function scaleDir(cache: string, scale: number): string {
+  const prefix = `scale-${scale}-`
+  const name = prefix + fingerprint()
+  mkdirSync(cache, { recursive: true })
+  for (const other of readdirSync(cache)) {
+    if (other.startsWith(prefix) && other !== name) rmSync(join(cache, other), { recursive: true, force: true })
+  }
+  const dir = join(cache, name)
+  mkdirSync(dir, { recursive: true })
+  return dir
+}
+
+export interface FixtureSpec {
+  /** Folder name under the scale folder. */
+  name: string
+  /** Members of the federation; the first one owns the loaded log. */
+  members: string[]
+  entries: number
+  signed: boolean
+}
+
+/** Returns the fixture from the cache, or builds it. `fresh` rebuilds regardless. */
+export async function fixture(base: string, spec: FixtureSpec, opts: { fresh?: boolean; say?: (line: string) => void } = {}): Promise<FixtureInfo> {
+  const dir = join(base, spec.name)
+  const marker = join(dir, 'complete.json')
+  if (!opts.fresh && existsSync(marker)) {
+    const info = JSON.parse(readFileSync(marker, 'utf8')) as FixtureInfo
+    if (info.entries === spec.entries && info.signed === spec.signed) return { ...info, dir, cached: true }
+  }
+  rmSync(dir, { recursive: true, force: true })
+  const started = Date.now()
+  const { nodes } = await planFederation({ dir, federation: FEDERATION, names: spec.members, threshold: 1 })
+  const owner = nodes[0]!
+  await fillLog(owner.dir, owner.origin, spec.entries, spec.signed, opts.say ?? (() => {}))
+  const info: FixtureInfo = {
+    dir, origin: owner.origin, owner: owner.name, members: spec.members, entries: spec.entries, signed: spec.signed,
+    seconds: (Date.now() - started) / 1000, made: new Date().toISOString(), cached: false,
+  }
+  writeFileSync(marker, JSON.stringify(info, null, 2) + '\n')
+  return info
+}
+
+/** Appends `count` bench entries to `origin`'s log in the store of the node directory `nodeDir`. */
+async function fillLog(nodeDir: string, origin: string, count: number, signed: boolean, say: (line: string) => void): Promise<void> {
+  const keys = await loadKeys(nodeDir)
+  const kv = await LevelKV.open(join(nodeDir, 'db'))
+  const store = await Store.open(kv)
+  const workers = Math.max(1, defaultPoolSize())
+  const pool = new WorkerPool<MakeEntriesInput, MakeEntriesOutput>(new URL('./records.ts', import.meta.url).href, 'makeEntriesJob', makeEntriesJob, workers)
+  try {
+    await store.registerLog(origin)
+    const jobs: Promise<MakeEntriesOutput>[] = []
+    let next = 0
+    const launch = () => {
+      if (next >= count) return
+      const n = Math.min(CHUNK, count - next)
+      jobs.push(pool.run({ origin, start: next, count: n, seed: signed ? keys.logSeed : undefined }))
+      next += n
+    }
+    for (let i = 0; i < workers + 2; i++) launch()
+    let done = 0
+    let lastSay = Date.now()
+    const started = Date.now()
+    while (done < count) {
+      const out = await jobs.shift()!
+      launch()
+      const items: AppendItem[] = out.records.map((record, i) => ({ entry: out.entries[i]!, id: out.ids.subarray(32 * i, 32 * i + 32), record }))
+      const last = done + items.length === count
+      await store.append(origin, done, items, {
+        durable: last,
+        checkpoint: last ? (size, root) => signCheckpoint({ origin, size, root }, { name: origin, seed: keys.logSeed }) : undefined,
+      })
+      done += items.length
+      if (Date.now() - lastSay > 10_000 || last) {
+        lastSay = Date.now()
+        const rate = done / ((Date.now() - started) / 1000)
+        say(`  loader: ${origin} ${done.toLocaleString('en')}/${count.toLocaleString('en')} entries (${Math.round(rate).toLocaleString('en')}/s${signed ? ', signed' : ''})`)
+      }
+    }
+  } finally {
+    await pool.close()
+    await store.close()
+  }
+}
+
+/**
+ * Gives every member of a fixture federation fresh loopback ports (the cached
+ * ones may be taken by now): a new libp2p port in node.json and in the
+ * genesis roster's addresses, HTTP port 0 (any; the node writes node.url).
+ */
+export async function freshPorts(f: FixtureInfo): Promise<void> {
+  const g = loadGenesis(join(f.dir, 'genesis.json'))
+  for (const m of g.members) {
+    const listen = `/ip4/127.0.0.1/tcp/${await freePort()}`
+    const nodeDir = join(f.dir, m.name)
+    const settings = loadNodeFile(nodeDir)
+    saveNodeFile(nodeDir, { ...settings, listen: [listen], http: { host: '127.0.0.1', port: 0 } })
+    m.addrs = [listen]
+  }
+  writeGenesis(join(f.dir, 'genesis.json'), g)
+  for (const m of g.members) writeGenesis(join(f.dir, m.name, 'genesis.json'), g)
+}
+
+/** Removes a member's store (e.g. the node that must start empty). */
+export function dropStore(f: FixtureInfo, member: string): void {
+  rmSync(join(f.dir, member, 'db'), { recursive: true, force: true })
+  rmSync(join(f.dir, member, 'operator.token'), { force: true })
+}

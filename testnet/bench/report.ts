@@ -1,0 +1,133 @@
+/**
+ * The bench's measures, their targets (issue 8), and the two outputs: the
+ * printed table and results.json. Relative targets are judged against the
+ * baselines measured in the same run, so a ratio means the same thing on a
+ * busy or an idle machine.
+ */
+
+export const MEASURE_KEYS = [
+  'ingest_per_s', 'sync_per_s', 'propagation_p95_ms', 'snapshot_10m_s', 'delta_10k_ms',
+  'lookup_p99_ms', 'proof_per_s', 'match_exact_per_s', 'rss_10m_mib', 'verify_per_s',
+] as const
+export type MeasureKey = (typeof MEASURE_KEYS)[number]
+
+export interface Baselines {
+  sha256_per_s: number
+  sign_per_s: number
+  verify_per_s: number
+  level_put_per_s: number
+}
+
+export interface Measured {
+  key: MeasureKey
+  /** null: not measured (see `reason`). */
+  value: number | null
+  /** What exactly was measured, how, on what data. */
+  method: string
+  reason?: string
+  details?: Record<string, unknown>
+}
+
+export interface Verdict {
+  key: MeasureKey
+  value: number | null
+  unit: string
+  /** The target in words, with the figure it works out to in this run. */
+  target: string
+  /** The number the value had to reach (at least / below). */
+  need: number
+  better: 'higher' | 'lower'
+  /** value / baseline reference, for targets relative to a baseline. */
+  ratio?: number
+  ratioOf?: string
+  pass: boolean | null
+  /** How far off a failing value is, in words. */
+  gap?: string
+}
+
+interface Target {
+  unit: string
+  better: 'higher' | 'lower'
+  /** The threshold for this run; `scale` shrinks size-proportional targets in quick runs. */
+  need(b: Baselines, cores: number, scale: number): number
+  words(b: Baselines, cores: number, scale: number): string
+  /** Baseline reference for the ratio column (relative targets only). */
+  reference?: (b: Baselines, cores: number) => { value: number; what: string }
+}
+
+/** Cores the two-core targets count: "raw verify/s × 2 cores" (fewer if the machine has fewer). */
+const twoCores = (cores: number) => Math.min(2, cores)
+
+export const TARGETS: Record<MeasureKey, Target> = {
+  ingest_per_s: {
+    unit: 'records/s', better: 'higher',
+    need: (b) => Math.max(20_000, 0.7 * b.sign_per_s),
+    words: (b) => `≥ 20,000 and ≥ 0.7 × sign/s (${fmt(0.7 * b.sign_per_s)})`,
+    reference: (b) => ({ value: b.sign_per_s, what: 'raw sign/s (1 core)' }),
+  },
+  sync_per_s: {
+    unit: 'records/s', better: 'higher',
+    need: (b, c) => 0.7 * b.verify_per_s * twoCores(c),
+    words: (b, c) => `≥ 0.7 × verify/s × ${twoCores(c)} (${fmt(0.7 * b.verify_per_s * twoCores(c))})`,
+    reference: (b, c) => ({ value: b.verify_per_s * twoCores(c), what: `raw verify/s × ${twoCores(c)} cores` }),
+  },
+  propagation_p95_ms: { unit: 'ms', better: 'lower', need: () => 500, words: () => '< 500' },
+  snapshot_10m_s: {
+    unit: 's', better: 'lower',
+    need: (_b, _c, s) => 60 * s,
+    words: (_b, _c, s) => (s === 1 ? '< 60' : `< 60 × ${s} (${fmt(60 * s)})`),
+  },
+  delta_10k_ms: { unit: 'ms', better: 'lower', need: () => 1000, words: () => '< 1,000' },
+  lookup_p99_ms: { unit: 'ms', better: 'lower', need: () => 10, words: () => '< 10' },
+  proof_per_s: { unit: 'proofs/s', better: 'higher', need: () => 5000, words: () => '≥ 5,000' },
+  match_exact_per_s: { unit: 'lookups/s', better: 'higher', need: () => 1_000_000, words: () => '≥ 1,000,000' },
+  rss_10m_mib: { unit: 'MiB', better: 'lower', need: () => 2048, words: () => '< 2,048' },
+  verify_per_s: {
+    unit: 'records/s', better: 'higher',
+    need: (b, c) => 0.7 * b.verify_per_s * twoCores(c),
+    words: (b, c) => `≥ 0.7 × verify/s × ${twoCores(c)} (${fmt(0.7 * b.verify_per_s * twoCores(c))})`,
+    reference: (b, c) => ({ value: b.verify_per_s * twoCores(c), what: `raw verify/s × ${twoCores(c)} cores` }),
+  },
+}
+
+export function fmt(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—'
+  const abs = Math.abs(n)
+  const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : abs >= 1 ? 2 : 3
+  return n.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: 0 })
+}
+
+export function judge(m: Measured, b: Baselines, cores: number, scale: number): Verdict {
+  const t = TARGETS[m.key]
+  const need = t.need(b, cores, scale)
+  const v: Verdict = { key: m.key, value: m.value, unit: t.unit, target: t.words(b, cores, scale), need, better: t.better, pass: null }
+  if (t.reference) {
+    const ref = t.reference(b, cores)
+    v.ratioOf = ref.what
+    if (m.value !== null) v.ratio = m.value / ref.value
+  }
+  if (m.value === null) return v
+  v.pass = t.better === 'higher' ? m.value >= need : m.value < need
+  if (!v.pass) {
+    v.gap = t.better === 'higher'
+      ? `${fmt(m.value)} ${t.unit} is ${fmt((m.value / need) * 100)} % of the ${fmt(need)} needed: ${fmt(need / m.value)}× faster needed`
+      : `${fmt(m.value)} ${t.unit} is ${fmt(m.value / need)}× the limit ${fmt(need)}: ${fmt((1 - need / m.value) * 100)} % less needed`
+  }
+  return v
+}
+
+/** The printed table, then one line per failing or unmeasured target. */
+export function table(verdicts: Verdict[]): string {
+  const rows = [['measure', 'value', 'unit', 'target', 'vs baseline', 'result']]
+  for (const v of verdicts) {
+    rows.push([
+      v.key, fmt(v.value), v.unit, v.target,
+      v.ratio !== undefined ? `${v.ratio.toFixed(2)} × ${v.ratioOf}` : '',
+      v.pass === null ? 'NOT MEASURED' : v.pass ? 'PASS' : 'FAIL',
+    ])
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  const line = (r: string[]) => r.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()
+  const out = [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)]
+  return out.join('\n')
+}

@@ -1,0 +1,253 @@
+/**
+ * `npm run bench [-- options]`: cairn's performance figures (issue 8), each
+ * judged against a target, relative targets against baselines measured in
+ * the same run on the same machine. Prints a table and writes results.json.
+ *
+ *   --quick            every measure at 1/100 scale (a check, ~2 min once fixtures are cached)
+ *   --scale <x>        any other scale (1 = full)
+ *   --only <k1,k2>     run only these measures (results go to a temp file unless --out)
+ *   --out <file>       where to write the results (default testnet/bench/results.json,
+ *                      results-quick.json for --quick)
+ *   --cache <dir>      fixture cache (default os.tmpdir()/cairn-bench-cache)
+ *   --fresh            rebuild cached fixtures
+ *   --profile-nodes <dir>  the fixture node processes (serving verify/sync, and the big
+ *                      node) write CPU profiles there when they stop
+ *
+ * To profile what runs in the bench process itself (ingest and sync nodes,
+ * the verify and match clients): node --cpu-prof --cpu-prof-dir=<dir>
+ * --import tsx testnet/bench/run.ts --quick --only <key>, then
+ * npx tsx testnet/bench/cpu-profile.ts <dir>/*.cpuprofile.
+ *
+ * Order: baselines, ingest, propagation (5 fresh node processes), the
+ * `signed` fixture (verify, then sync into an empty node), the `big` fixture
+ * (lookup, proof, delta, snapshot, match, memory), baselines again. The
+ * baselines used are the mean of both runs; both are recorded.
+ */
+import { cpus, loadavg, availableParallelism, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { writeFileSync } from 'node:fs'
+import { stopNode, type NodeProcess } from '../processes.ts'
+import { startNodeProcess } from './node-process.ts'
+import { grantToken } from '../launch.ts'
+import { measureBaselines, meanBaselines } from './baselines.ts'
+import { cacheRoot, scaleDir, fixture, freshPorts, fingerprint, type FixtureInfo } from './loader.ts'
+import { entriesForLiveIndicators, liveIndicators } from './records.ts'
+import { measureIngest } from './ingest.ts'
+import { measurePropagation } from './propagation.ts'
+import { measureVerify } from './verify.ts'
+import { measureSync } from './sync.ts'
+import { measureLookup } from './lookup.ts'
+import { measureProof } from './proof.ts'
+import { measureDelta } from './delta.ts'
+import { measureSnapshot } from './snapshot.ts'
+import { measureMatch } from './match.ts'
+import { memoryOf, sleep } from './client.ts'
+import { MEASURE_KEYS, judge, table, fmt, type MeasureKey, type Measured } from './report.ts'
+
+interface Options {
+  scale: number
+  quick: boolean
+  only?: Set<MeasureKey>
+  out: string
+  cache: string
+  fresh: boolean
+  /** Node processes of the signed and big fixtures write CPU profiles here. */
+  profileNodes?: string
+}
+
+function parseArgs(argv: string[]): Options {
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag)
+    return i >= 0 ? argv[i + 1] : undefined
+  }
+  const quick = argv.includes('--quick')
+  const scale = value('--scale') !== undefined ? Number(value('--scale')) : quick ? 0.01 : 1
+  if (!(scale > 0 && scale <= 1)) throw new Error('--scale is a number in (0, 1]')
+  const onlyRaw = value('--only')
+  const only = onlyRaw ? new Set(onlyRaw.split(',').map((s) => s.trim()) as MeasureKey[]) : undefined
+  for (const k of only ?? []) if (!(MEASURE_KEYS as readonly string[]).includes(k)) throw new Error(`unknown measure ${k}; one of ${MEASURE_KEYS.join(', ')}`)
+  const here = new URL('.', import.meta.url).pathname
+  const out = value('--out') ?? (only ? join(tmpdir(), 'cairn-bench-results.json') : join(here, scale === 1 ? 'results.json' : 'results-quick.json'))
+  return { scale, quick: scale < 1, only, out, cache: cacheRoot(value('--cache')), fresh: argv.includes('--fresh'), profileNodes: value('--profile-nodes') }
+}
+
+const started = Date.now()
+function say(line: string) {
+  console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`)
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2))
+  const s = o.scale
+  const wants = (...keys: MeasureKey[]) => keys.some((k) => !o.only || o.only.has(k))
+  const results = new Map<MeasureKey, Measured>()
+  const fail = (key: MeasureKey, e: unknown) => {
+    say(`  ${key} failed: ${(e as Error)?.stack ?? String(e)}`)
+    results.set(key, { key, value: null, method: '', reason: `failed: ${(e as Error)?.message ?? String(e)}` })
+  }
+  const run = async (key: MeasureKey, fn: () => Promise<Measured>) => {
+    if (!wants(key)) return
+    say(`${key}…`)
+    try {
+      const m = await fn()
+      results.set(key, m)
+      say(`  ${key} = ${fmt(m.value)}${m.reason ? ` (${m.reason})` : ''}`)
+    } catch (e) {
+      fail(key, e)
+    }
+  }
+  const load0 = loadavg()
+  say(`cairn bench: scale ${s}${o.quick ? ' (quick)' : ''}, ${availableParallelism()} cores, load average ${load0.map((x) => x.toFixed(1)).join(' ')}`)
+  const roundMs = o.quick ? 200 : 1000
+  say('baselines (start)…')
+  const b0 = await measureBaselines(roundMs)
+
+  const tiny = s < 0.01 // smoke tests: just enough to exercise every path
+  const sizes = {
+    ingest: Math.max(tiny ? 500 : 5000, Math.round(200_000 * s)),
+    propagation: tiny ? 3 : o.quick ? 10 : 100,
+    signed: Math.max(1000, Math.round(1_000_000 * s)),
+    live: Math.max(5000, Math.round(10_000_000 * s)),
+  }
+  const bigEntries = entriesForLiveIndicators(sizes.live)
+  const base = scaleDir(o.cache, s)
+  const fixtures: Record<string, unknown> = {}
+  const noteFixture = (name: string, f: FixtureInfo) => {
+    fixtures[name] = { dir: f.dir, entries: f.entries, signed: f.signed, cached: f.cached, made: f.made, generation_seconds: f.seconds }
+    say(`  fixture ${name}: ${f.entries.toLocaleString('en')} entries, ${f.cached ? `cached (made ${f.made} in ${fmt(f.seconds)} s)` : `generated now in ${fmt(f.seconds)} s`} at ${f.dir}`)
+  }
+
+  await run('ingest_per_s', () => measureIngest(sizes.ingest))
+  await run('propagation_p95_ms', () => measurePropagation(sizes.propagation))
+
+  if (wants('verify_per_s', 'sync_per_s')) {
+    let src: NodeProcess | undefined
+    try {
+      say(`fixture signed (${sizes.signed.toLocaleString('en')} signed entries)…`)
+      const f = await fixture(base, { name: 'signed', members: ['src', 'dst'], entries: sizes.signed, signed: true }, { fresh: o.fresh, say })
+      noteFixture('signed', f)
+      await freshPorts(f)
+      src = await startNodeProcess(join(f.dir, 'src'), 120_000, o.profileNodes)
+      const auditor = await grantToken(src, 'auditor', 'bench')
+      await run('verify_per_s', () => measureVerify(src!, auditor, f))
+      await run('sync_per_s', () => measureSync(f, 'dst', o.quick ? 180_000 : 1_800_000))
+    } catch (e) {
+      for (const k of ['verify_per_s', 'sync_per_s'] as const) if (wants(k) && !results.has(k)) fail(k, e)
+    } finally {
+      if (src) await stopNode(src)
+    }
+  }
+
+  const bigKeys = ['lookup_p99_ms', 'proof_per_s', 'delta_10k_ms', 'snapshot_10m_s', 'match_exact_per_s', 'rss_10m_mib'] as const
+  if (wants(...bigKeys)) {
+    let big: NodeProcess | undefined
+    let sampler: NodeJS.Timeout | undefined
+    try {
+      say(`fixture big (${sizes.live.toLocaleString('en')} live indicators, ${bigEntries.toLocaleString('en')} entries)…`)
+      const f = await fixture(base, { name: 'big', members: ['big'], entries: bigEntries, signed: false }, { fresh: o.fresh, say })
+      noteFixture('big', f)
+      const live = liveIndicators(f.entries)
+      await freshPorts(f)
+      const t0 = performance.now()
+      big = await startNodeProcess(join(f.dir, 'big'), 300_000, o.profileNodes)
+      const startSeconds = (performance.now() - t0) / 1000
+      const pid = big.proc.pid!
+      const marks: Record<string, { rss_mib: number; peak_mib: number }> = {}
+      let maxRss = 0
+      const mark = (label: string) => {
+        const m = memoryOf(pid)
+        marks[label] = { rss_mib: Math.round(m.rssMiB), peak_mib: Math.round(m.peakMiB) }
+      }
+      sampler = setInterval(() => {
+        try {
+          maxRss = Math.max(maxRss, memoryOf(pid).rssMiB)
+        } catch {
+          // the process is gone
+        }
+      }, 250)
+      await sleep(1000)
+      mark('started')
+      const auditor = await grantToken(big, 'auditor', 'bench-auditor')
+      const provider = await grantToken(big, 'provider', 'bench-provider')
+      await run('lookup_p99_ms', () => measureLookup(big!.url, auditor, f, o.quick ? 300 : 2000, o.quick ? 5000 : 60_000))
+      mark('after lookups')
+      await run('proof_per_s', () => measureProof(big!.url, auditor, f, o.quick ? 3000 : 20_000, 8, o.quick ? 5000 : 60_000))
+      await run('delta_10k_ms', () => measureDelta(big!.url, provider, f, o.quick ? 3 : 7))
+      await run('snapshot_10m_s', () => measureSnapshot(big!.url, provider, live, f.entries, o.quick ? 120_000 : 1_200_000))
+      mark('after snapshot')
+      await run('match_exact_per_s', () => measureMatch(big!.url, provider, f, live, o.quick ? 1_000_000 : 10_000_000, say))
+      mark('end')
+      await run('rss_10m_mib', async () => {
+        const m = memoryOf(pid)
+        return {
+          key: 'rss_10m_mib',
+          value: m.peakMiB,
+          method: `peak resident set (VmHWM from /proc/<pid>/status) of the node process holding ${f.entries.toLocaleString('en')} entries (fixture 'big', ${live.toLocaleString('en')} live indicators), read after it served the lookups, proofs, feed pages, the full snapshot and the provider sync of this run; VmRSS at each step is in details`,
+          details: { marks, sampled_max_rss_mib: Math.round(maxRss), node_start_seconds: startSeconds },
+        }
+      })
+    } catch (e) {
+      for (const k of bigKeys) if (wants(k) && !results.has(k)) fail(k, e)
+    } finally {
+      clearInterval(sampler)
+      if (big) await stopNode(big)
+    }
+  }
+
+  say('baselines (end)…')
+  const b1 = await measureBaselines(roundMs)
+  const b = meanBaselines(b0, b1)
+  const cores = availableParallelism()
+  const load1 = loadavg()
+
+  const verdicts = MEASURE_KEYS.map((k) => judge(results.get(k) ?? { key: k, value: null, method: '', reason: o.only ? 'not run (--only)' : 'not run' }, b, cores, s))
+  console.log('')
+  console.log(`cairn bench — scale ${s}${o.quick ? ' (quick: sizes × ' + s + '; absolute targets are the full-scale ones except snapshot, scaled; indicative only)' : ''}`)
+  console.log(`${cores} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${load0[0]!.toFixed(1)} at start, ${load1[0]!.toFixed(1)} at end`)
+  console.log(`baselines (mean of start and end): sha256 ${fmt(b.sha256_per_s)}/s, sign ${fmt(b.sign_per_s)}/s, verify ${fmt(b.verify_per_s)}/s, level put ${fmt(b.level_put_per_s)}/s`)
+  console.log('')
+  console.log(table(verdicts))
+  console.log('')
+  for (const v of verdicts) {
+    if (v.pass === false) console.log(`FAIL ${v.key}: ${v.gap}`)
+    if (v.pass === null) console.log(`NOT MEASURED ${v.key}: ${results.get(v.key)?.reason ?? (o.only ? 'not run (--only)' : 'not run')}`)
+  }
+
+  const out: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    scale: s,
+    quick: o.quick,
+    cores,
+    node_version: process.version,
+    cpu: cpus()[0]?.model,
+    memory_gib: Math.round(totalmem() / 2 ** 30),
+    load_average: { start: load0, end: load1 },
+    machine_note: 'shared machine: other processes ran during the bench (see load_average); relative targets use baselines measured in this run',
+    baseline_sha256_per_s: b.sha256_per_s,
+    baseline_sign_per_s: b.sign_per_s,
+    baseline_verify_per_s: b.verify_per_s,
+    baseline_level_put_per_s: b.level_put_per_s,
+    baselines_start: b0,
+    baselines_end: b1,
+    baseline_method: 'one core each: node:crypto SHA-256 of 100 B; Ed25519 sign/verify with node:crypto (OpenSSL, as protocol/ed25519.ts) over a typical signed indicator message; level chained batches of 10,000 puts of 200 B values, no fsync; median of 3 rounds, measured at the start and the end of the run, mean used',
+    ...Object.fromEntries(MEASURE_KEYS.map((k) => [k, results.get(k)?.value ?? null])),
+    targets: Object.fromEntries(verdicts.map((v) => [v.key, { target: v.target, need: v.need, better: v.better, pass: v.pass, ...(v.ratio !== undefined ? { ratio: v.ratio, ratio_of: v.ratioOf } : {}), ...(v.gap ? { gap: v.gap } : {}) }])),
+    method: Object.fromEntries(MEASURE_KEYS.map((k) => [k, results.get(k)?.method ?? ''])),
+    not_measured: Object.fromEntries(MEASURE_KEYS.filter((k) => results.get(k)?.value == null).map((k) => [k, results.get(k)?.reason ?? (o.only ? 'not run (--only)' : 'not run')])),
+    details: Object.fromEntries(MEASURE_KEYS.filter((k) => results.get(k)?.details).map((k) => [k, results.get(k)!.details])),
+    fixtures: {
+      cache: base,
+      fingerprint: fingerprint(),
+      how: "made by testnet/bench/loader.ts straight into a node's store while the node is stopped: real records (encodeRecord) built in worker threads, appended with Store.append (genuine tree, tiles, indexes), last batch with a checkpoint signed by the log key; 'signed' has genuine Ed25519 entry signatures (sync and verify check them), 'big' has a fixed placeholder signature (its serving paths never re-verify entries); layout: blocks of 101 indicators + 1 revocation; cached by scale and fingerprint",
+      ...fixtures,
+    },
+    total_seconds: (Date.now() - started) / 1000,
+  }
+  writeFileSync(o.out, JSON.stringify(out, null, 2) + '\n')
+  console.log(`\nresults written to ${o.out} (${fmt((Date.now() - started) / 1000)} s in all)`)
+}
+
+main().then(() => process.exit(0), (e) => {
+  console.error(e)
+  process.exit(1)
+})
