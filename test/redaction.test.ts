@@ -24,6 +24,9 @@ import { MemoryKV } from '../node/storage/kv.ts'
 import { Store } from '../node/storage/store.ts'
 import { readStoredRecord } from '../node/feed.ts'
 import { verifyNode } from '../cli/verify-client.ts'
+import { syncLocalCopy, loadLocalSet } from '../cli/sync-client.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { loadKeys } from '../node/config.ts'
 import { encodeGossip } from '../node/messages.ts'
 import type { CairnNode } from '../node/node.ts'
@@ -251,6 +254,13 @@ test('federation: a redacted indicator is unreadable on every node; tiles, proof
   const size = a.store.size(a.origin)
   const tokens = await Promise.all(cluster.nodes.map(auditorToken))
   const before = await tlogFiles(a, name, size, tokens[0]!)
+  // A provider's verified local copy, taken before the court order.
+  const providerToken = (await b.tokens.grant('provider', 'redaction-test')).token
+  const genesis = join(cluster.planned[1]!.dir, 'genesis.json')
+  const scratch = mkdtempSync(join(tmpdir(), 'cairn-redaction-'))
+  const copy = (d: string) => syncLocalCopy({ node: b.url, token: providerToken, dir: join(scratch, d), minWitnesses: 2, genesis, warn: () => undefined })
+  await copy('early')
+  assert.ok(loadLocalSet(join(scratch, 'early')).has('sha256', value))
 
   // The operator's call: POST /admin/redactions.
   const res = await fetch(a.url + '/admin/redactions', {
@@ -318,6 +328,15 @@ test('federation: a redacted indicator is unreadable on every node; tiles, proof
   assert.is(rm!.redacted, true)
   const snap = await (await get(c, '/feed/snapshot?format=txt', tokens[2])).text()
   assert.not.ok(snap.includes(toHex(value)))
+  // Provider copies: the early one drops the value (the legal_order revocation), a fresh one never gets it.
+  await copy('early')
+  await copy('fresh')
+  for (const d of ['early', 'fresh']) {
+    const set = loadLocalSet(join(scratch, d))
+    assert.not.ok(set.has('sha256', value), d)
+    assert.ok(set.has('sha256', sha256(utf8('b-0'))), d)
+  }
+  rmSync(scratch, { recursive: true, force: true })
   // Redacting again changes nothing.
   const again = await a.redactions.redact({ id: fromHex(target.id), reason: 'legal_order' })
   assert.ok(again.already)
