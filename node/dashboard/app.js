@@ -105,14 +105,30 @@
     return all
   }
 
+  /** Each log's growth on one common time axis (value at t = entries at the last sample at or before t), so the areas stack. */
+  function commonTimeline(series, now) {
+    const xs = new Set()
+    for (const s of series) for (const [t] of s.growth) xs.add(t)
+    if (xs.size === 0) return { xs: [], values: series.map(() => []) }
+    const sorted = [...xs].sort((a, b) => a - b)
+    const first = sorted[0] - 1 // every log is empty before its first entry
+    const axis = [first, ...sorted, ...(now > sorted[sorted.length - 1] ? [now] : [])]
+    const values = series.map((s) => {
+      let k = -1
+      return axis.map((t) => {
+        while (k + 1 < s.growth.length && s.growth[k + 1][0] <= t) k++
+        return k < 0 ? 0 : s.growth[k][1]
+      })
+    })
+    return { xs: axis, values }
+  }
+
   function growthChart(d) {
     const id = 'growth'
-    figure(id, 'Log growth: entries in each centre\'s log over time', true)
+    figure(id, 'Growth of the federation: entries in each centre\'s log over time (stacked)', true)
     const series = d.series
-    let min = Infinity
-    let max = -Infinity
-    for (const s of series) for (const [t] of s.growth) { min = Math.min(min, t); max = Math.max(max, t) }
-    const span = max - min
+    const { xs, values } = commonTimeline(series, Math.floor(d.generated / 1000))
+    const span = xs.length ? xs[xs.length - 1] - xs[0] : 0
     const tick = (v) => {
       const dt = new Date(v * 1000)
       const day = `${dt.getUTCFullYear()}-${pad(dt.getUTCMonth() + 1)}-${pad(dt.getUTCDate())}`
@@ -125,25 +141,27 @@
       type: 'line',
       data: {
         datasets: series.map((s, i) => ({
-          label: s.name, data: s.growth.map(([x, y]) => ({ x, y })), borderColor: COLOURS[i % COLOURS.length], backgroundColor: COLOURS[i % COLOURS.length],
-          borderWidth: 2, pointRadius: s.growth.length <= 2 ? 3 : 0, stepped: false, tension: 0,
+          label: s.name, data: xs.map((x, k) => ({ x, y: values[i][k] })),
+          borderColor: COLOURS[i % COLOURS.length], backgroundColor: `${COLOURS[i % COLOURS.length]}B3`,
+          fill: i === 0 ? 'origin' : '-1', borderWidth: 1.5, pointRadius: 0, tension: 0,
         })),
       },
       options: {
         ...baseOptions(),
-        interaction: { mode: 'nearest', intersect: false },
+        interaction: { mode: 'index', intersect: false },
         plugins: { ...baseOptions().plugins, tooltip: { callbacks: { title: (items) => (items.length ? isoTime(items[0].parsed.x) : '') } } },
         scales: {
-          x: { type: 'linear', ticks: { callback: tick, maxTicksLimit: 8 }, title: { display: true, text: 'time (UTC)' } },
-          y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'entries' } },
+          x: { type: 'linear', min: xs[0], max: xs[xs.length - 1], ticks: { callback: tick, maxTicksLimit: 8 }, title: { display: true, text: 'time (UTC)' } },
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'entries' } },
         },
       },
     })
-    const total = series.reduce((n, s) => n + (s.growth.length ? s.growth[s.growth.length - 1][1] : 0), 0)
+    const last = (s) => (s.growth.length ? s.growth[s.growth.length - 1][1] : 0)
+    const total = series.reduce((n, s) => n + last(s), 0)
     $(`sum-${id}`).textContent = series.length === 0 ? 'No logs yet.'
-      : `${fmt(total)} entries in ${series.length} logs: ${series.map((s) => `${s.name} ${fmt(s.growth.length ? s.growth[s.growth.length - 1][1] : 0)}`).join(', ')}.`
+      : `${fmt(total)} entries in ${series.length} logs: ${series.map((s) => `${s.name} ${fmt(last(s))}`).join(', ')}.`
     table(id, ['centre', 'entries', 'first entry', 'latest entry'],
-      series.map((s) => [s.name, s.growth.length ? s.growth[s.growth.length - 1][1] : 0, s.growth.length ? isoTime(s.growth[0][0]) : '–', s.growth.length ? isoTime(s.growth[s.growth.length - 1][0]) : '–']))
+      series.map((s) => [s.name, last(s), s.growth.length ? isoTime(s.growth[0][0]) : '–', s.growth.length ? isoTime(s.growth[s.growth.length - 1][0]) : '–']))
   }
 
   function disputesChart(d) {
