@@ -128,6 +128,17 @@ export async function logs(p: NodeProcess): Promise<LogRow[]> {
   return (await (await fetch(`${p.url}/logs`)).json()) as LogRow[]
 }
 
+/** Waits until every node serves each log of `expected` at that size (cosignatures aside). */
+export async function waitSizes(procs: NodeProcess[], expected: Record<string, number>, ms: number): Promise<void> {
+  await waitFor(`logs at sizes ${JSON.stringify(expected)} on every node`, async () => {
+    for (const p of procs) {
+      const rows = await logs(p)
+      for (const [origin, size] of Object.entries(expected)) if (rows.find((r) => r.origin === origin)?.size !== size) return false
+    }
+    return true
+  }, ms, 200)
+}
+
 /** The checkpoint a node serves for a log, or undefined. */
 export async function checkpointOf(url: string, name: string): Promise<string | undefined> {
   try {

@@ -9,8 +9,11 @@ import { crash } from './crash.ts'
 import { partition } from './partition.ts'
 import { equivocation } from './equivocation.ts'
 import { intruder } from './intruder.ts'
+import { garbage } from './garbage.ts'
+import { lateJoiner } from './late-joiner.ts'
+import { revocation } from './revocation.ts'
 
-export const SCENARIOS: Scenario[] = [crash, partition, equivocation, intruder]
+export const SCENARIOS: Scenario[] = [crash, partition, equivocation, intruder, garbage, lateJoiner, revocation]
 
 export interface ScenarioReport {
   name: string
