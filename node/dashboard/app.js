@@ -66,6 +66,7 @@
   }
 
   function draw(id, config) {
+    if (typeof Chart === 'undefined') return // the summaries and tables still show the figures
     const existing = charts[id]
     if (existing && existing.config.type === config.type) {
       existing.data.labels = config.data.labels
@@ -315,7 +316,9 @@
     }
   }
 
-  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily
-  Chart.defaults.color = '#3d444d'
+  if (typeof Chart !== 'undefined') {
+    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily
+    Chart.defaults.color = '#3d444d'
+  }
   poll()
 })()

@@ -37,6 +37,13 @@ function sendAsset(c: Context<Env>, path: string) {
 export function oversightRoutes(getNode: () => CairnNode) {
   const r = new Hono<Env>()
   const reports = new WeakMap<CairnNode, Map<string, { at: number; report: TransparencyReport }>>()
+  // One report is computed at a time per node: a report scans every log, and it is a public route.
+  const queues = new WeakMap<CairnNode, Promise<unknown>>()
+  const oneAtATime = <T>(node: CairnNode, fn: () => Promise<T>): Promise<T> => {
+    const run = (queues.get(node) ?? Promise.resolve()).then(fn, fn)
+    queues.set(node, run.catch(() => undefined))
+    return run
+  }
 
   for (const path of ASSET_PATHS) r.get(path, (c) => sendAsset(c, path))
 
@@ -56,14 +63,17 @@ export function oversightRoutes(getNode: () => CairnNode) {
     const key = [from, to, providerNames, ...node.store.listLogs().map((l) => `${l.origin}:${l.checkpointSize}`)].join('|')
     let cache = reports.get(node)
     if (!cache) reports.set(node, (cache = new Map()))
-    let hit = cache.get(key)
-    if (!hit || node.now() - hit.at > REPORT_CACHE_MS) {
-      hit = { at: node.now(), report: await computeReport(node, { from, to, providerNames }) }
-      cache.delete(key)
-      cache.set(key, hit)
-      while (cache.size > REPORT_CACHE_ENTRIES) cache.delete(cache.keys().next().value!)
-    }
-    const report = hit.report
+    const entries = cache
+    const report = await oneAtATime(node, async () => {
+      let hit = entries.get(key)
+      if (!hit || node.now() - hit.at > REPORT_CACHE_MS) {
+        hit = { at: node.now(), report: await computeReport(node, { from, to, providerNames }) }
+        entries.delete(key)
+        entries.set(key, hit)
+        while (entries.size > REPORT_CACHE_ENTRIES) entries.delete(entries.keys().next().value!)
+      }
+      return hit.report
+    })
     c.header('Cache-Control', providerNames ? 'private, no-store' : 'no-cache')
     const name = `cairn-report-${report.period.from_iso.slice(0, 10)}-${report.period.to_iso.slice(0, 10)}`
     if (format === 'csv') {
