@@ -12,11 +12,12 @@
  * for the `big` fixture (its serving paths never re-verify entries).
  *
  * Fixtures are cached under <cache>/scale-<s>-<fingerprint>/ (default cache:
- * os.tmpdir()/cairn-bench-cache). The fingerprint hashes the files that decide
- * what a stored entry looks like (record and entry codecs, the store's key
- * layout, this loader); other fingerprints of the same scale are deleted. A
- * fixture counts only once its complete.json is written. Run with --fresh to
- * rebuild after a change to what Store.append writes that keys.ts does not show.
+ * os.tmpdir()/cairn-bench-cache). The fingerprint hashes what decides how a
+ * stored entry looks (record and entry codecs, the store's key layout,
+ * FIXTURE_VERSION); other fingerprints of the same scale are deleted (they
+ * take gigabytes). A fixture counts only once its complete.json is written.
+ * Run with --fresh to rebuild after a change to what Store.append writes that
+ * keys.ts does not show.
  */
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -32,11 +33,10 @@ import { makeEntriesJob, BLOCK, type MakeEntriesInput, type MakeEntriesOutput } 
 
 export const FEDERATION = 'bench.cairn'
 const root = new URL('../..', import.meta.url).pathname
-/** Files whose change makes cached stores stale. */
-const FINGERPRINT_FILES = [
-  'protocol/records.ts', 'protocol/entry.ts', 'protocol/cbor.ts', 'node/storage/keys.ts', 'node/storage/codes.ts',
-  'testnet/bench/records.ts', 'testnet/bench/loader.ts',
-]
+/** Bump when what the loader writes changes (layout of bench logs, record mix, fixture shape). */
+const FIXTURE_VERSION = 1
+/** Files whose change makes cached stores stale (for keys.ts: its code, from the prefix table on, not its comments). */
+const FINGERPRINT_FILES = ['protocol/records.ts', 'protocol/entry.ts', 'node/storage/codes.ts', 'node/storage/keys.ts']
 /** Entries per worker job and per Store.append batch (a multiple of BLOCK). */
 const CHUNK = BLOCK * 100
 
@@ -61,8 +61,12 @@ export function cacheRoot(override?: string): string {
 }
 
 export function fingerprint(): string {
-  const h = createHash('sha256')
-  for (const f of FINGERPRINT_FILES) h.update(f).update(readFileSync(join(root, f)))
+  const h = createHash('sha256').update(`fixture/${FIXTURE_VERSION}`)
+  for (const f of FINGERPRINT_FILES) {
+    let text = readFileSync(join(root, f), 'utf8')
+    if (f.endsWith('keys.ts')) text = text.slice(text.indexOf('export const P'))
+    h.update(f).update(text)
+  }
   return h.digest('hex').slice(0, 12)
 }
 

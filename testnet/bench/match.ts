@@ -29,20 +29,23 @@ interface CopyInfo {
   made: string
 }
 
-export async function measureMatch(url: string, token: string, f: FixtureInfo, expected: number, lookups: number, say: (line: string) => void): Promise<Measured> {
+/** The provider's local copy of fixture `f`'s set (made once with cairn sync, then reused); returns its folder and how it was made. */
+export async function ensureLocalCopy(url: string, token: string, f: FixtureInfo, say: (line: string) => void): Promise<{ dir: string; copy: CopyInfo & { cached: boolean } }> {
   const dir = join(f.dir, 'provider-copy')
   const marker = join(dir, 'complete.json')
-  let copy: CopyInfo & { cached: boolean }
-  if (existsSync(marker)) copy = { ...(JSON.parse(readFileSync(marker, 'utf8')) as CopyInfo), cached: true }
-  else {
-    rmSync(dir, { recursive: true, force: true })
-    say(`  match: making the provider's local copy with cairn sync (${expected.toLocaleString('en')} indicators)…`)
-    const t0 = performance.now()
-    const r = await syncLocalCopy({ node: url, token, dir, minWitnesses: 0, genesis: join(f.dir, 'genesis.json'), warn: () => {} })
-    const info: CopyInfo = { seconds: (performance.now() - t0) / 1000, entries: r.entries, added: r.added, removed: r.removed, made: new Date().toISOString() }
-    writeFileSync(marker, JSON.stringify(info, null, 2) + '\n')
-    copy = { ...info, cached: false }
-  }
+  if (existsSync(marker)) return { dir, copy: { ...(JSON.parse(readFileSync(marker, 'utf8')) as CopyInfo), cached: true } }
+  rmSync(dir, { recursive: true, force: true })
+  say(`  making the provider's local copy of fixture ${f.owner} with cairn sync (syncLocalCopy)…`)
+  const t0 = performance.now()
+  const r = await syncLocalCopy({ node: url, token, dir, minWitnesses: 0, genesis: join(f.dir, 'genesis.json'), warn: () => {} })
+  const info: CopyInfo = { seconds: (performance.now() - t0) / 1000, entries: r.entries, added: r.added, removed: r.removed, made: new Date().toISOString() }
+  writeFileSync(marker, JSON.stringify(info, null, 2) + '\n')
+  say(`  local copy made in ${info.seconds.toFixed(0)} s (${Math.round(info.entries / info.seconds).toLocaleString('en')} entries/s)`)
+  return { dir, copy: { ...info, cached: false } }
+}
+
+export async function measureMatch(url: string, token: string, f: FixtureInfo, expected: number, lookups: number, say: (line: string) => void): Promise<Measured> {
+  const { dir, copy } = await ensureLocalCopy(url, token, f, say)
   const l0 = performance.now()
   const set = loadLocalSet(dir)
   const loadSeconds = (performance.now() - l0) / 1000

@@ -10,6 +10,7 @@
  *                      results-quick.json for --quick)
  *   --cache <dir>      fixture cache (default os.tmpdir()/cairn-bench-cache)
  *   --fresh            rebuild cached fixtures
+ *   --prepare          only build the cached fixtures (and the provider's local copy), measure nothing
  *   --profile-nodes <dir>  the fixture node processes (serving verify/sync, and the big
  *                      node) write CPU profiles there when they stop
  *
@@ -40,7 +41,7 @@ import { measureLookup } from './lookup.ts'
 import { measureProof } from './proof.ts'
 import { measureDelta } from './delta.ts'
 import { measureSnapshot } from './snapshot.ts'
-import { measureMatch } from './match.ts'
+import { measureMatch, ensureLocalCopy } from './match.ts'
 import { memoryOf, sleep } from './client.ts'
 import { MEASURE_KEYS, judge, table, fmt, type MeasureKey, type Measured } from './report.ts'
 
@@ -51,6 +52,7 @@ interface Options {
   out: string
   cache: string
   fresh: boolean
+  prepare: boolean
   /** Node processes of the signed and big fixtures write CPU profiles here. */
   profileNodes?: string
 }
@@ -68,7 +70,7 @@ function parseArgs(argv: string[]): Options {
   for (const k of only ?? []) if (!(MEASURE_KEYS as readonly string[]).includes(k)) throw new Error(`unknown measure ${k}; one of ${MEASURE_KEYS.join(', ')}`)
   const here = new URL('.', import.meta.url).pathname
   const out = value('--out') ?? (only ? join(tmpdir(), 'cairn-bench-results.json') : join(here, scale === 1 ? 'results.json' : 'results-quick.json'))
-  return { scale, quick: scale < 1, only, out, cache: cacheRoot(value('--cache')), fresh: argv.includes('--fresh'), profileNodes: value('--profile-nodes') }
+  return { scale, quick: scale < 1, only, out, cache: cacheRoot(value('--cache')), fresh: argv.includes('--fresh'), prepare: argv.includes('--prepare'), profileNodes: value('--profile-nodes') }
 }
 
 const started = Date.now()
@@ -99,9 +101,6 @@ async function main() {
   const load0 = loadavg()
   say(`cairn bench: scale ${s}${o.quick ? ' (quick)' : ''}, ${availableParallelism()} cores, load average ${load0.map((x) => x.toFixed(1)).join(' ')}`)
   const roundMs = o.quick ? 200 : 1000
-  say('baselines (start)…')
-  const b0 = await measureBaselines(roundMs)
-
   const tiny = s < 0.01 // smoke tests: just enough to exercise every path
   const sizes = {
     ingest: Math.max(tiny ? 500 : 5000, Math.round(200_000 * s)),
@@ -116,6 +115,10 @@ async function main() {
     fixtures[name] = { dir: f.dir, entries: f.entries, signed: f.signed, cached: f.cached, made: f.made, generation_seconds: f.seconds }
     say(`  fixture ${name}: ${f.entries.toLocaleString('en')} entries, ${f.cached ? `cached (made ${f.made} in ${fmt(f.seconds)} s)` : `generated now in ${fmt(f.seconds)} s`} at ${f.dir}`)
   }
+
+  if (o.prepare) return prepare(o, base, sizes.signed, bigEntries)
+  say('baselines (start)…')
+  const b0 = await measureBaselines(roundMs)
 
   await run('ingest_per_s', () => measureIngest(sizes.ingest))
   await run('propagation_p95_ms', () => measurePropagation(sizes.propagation))
@@ -245,6 +248,24 @@ async function main() {
   }
   writeFileSync(o.out, JSON.stringify(out, null, 2) + '\n')
   console.log(`\nresults written to ${o.out} (${fmt((Date.now() - started) / 1000)} s in all)`)
+}
+
+/** --prepare: builds the fixtures and the provider's local copy into the cache. */
+async function prepare(o: Options, base: string, signedEntries: number, bigEntries: number): Promise<void> {
+  const t0 = Date.now()
+  const signed = await fixture(base, { name: 'signed', members: ['src', 'dst'], entries: signedEntries, signed: true }, { fresh: o.fresh, say })
+  say(`fixture signed ready (${signed.cached ? 'cached' : `made in ${fmt(signed.seconds)} s`})`)
+  const f = await fixture(base, { name: 'big', members: ['big'], entries: bigEntries, signed: false }, { fresh: o.fresh, say })
+  say(`fixture big ready (${f.cached ? 'cached' : `made in ${fmt(f.seconds)} s`})`)
+  await freshPorts(f)
+  const big = await startNodeProcess(join(f.dir, 'big'), 300_000, o.profileNodes)
+  try {
+    const { copy } = await ensureLocalCopy(big.url, await grantToken(big, 'provider', 'bench-provider'), f, say)
+    say(`provider local copy ready (${copy.cached ? 'cached' : `made in ${fmt(copy.seconds)} s`})`)
+  } finally {
+    await stopNode(big)
+  }
+  say(`prepared in ${fmt((Date.now() - t0) / 1000)} s: ${base}`)
 }
 
 main().then(() => process.exit(0), (e) => {
