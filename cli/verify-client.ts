@@ -15,8 +15,7 @@
  *  - `lookupValue` (cairn lookup): fetches /lookup and verifies it offline
  *    (node/provenance.ts verifyProvenance).
  */
-import { Worker, type MessagePort } from 'node:worker_threads'
-import { availableParallelism } from 'node:os'
+import { WorkerPool, defaultPoolSize, type Job } from '../node/worker-pool.ts'
 import { existsSync, readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs'
 import { LedgerError, ERROR_CODES, type ErrorCode } from '../protocol/errors.ts'
 import { toBase64, fromBase64, equalBytes } from '../protocol/bytes.ts'
@@ -163,103 +162,28 @@ export function verifyBatch(b: EntryBatch): BatchResult {
   return { leaves, failures, types }
 }
 
-/** Worker side: answers {id, batch} messages with {id, result}. */
-export function serveVerifyWorker(port: MessagePort): void {
-  port.on('message', (m: { id: number; batch: EntryBatch }) => {
-    try {
-      const result = verifyBatch(m.batch)
-      port.postMessage({ id: m.id, result }, [result.leaves.buffer as ArrayBuffer])
-    } catch (e) {
-      const code = e instanceof LedgerError ? e.code : undefined
-      port.postMessage({ id: m.id, error: { code, message: code ? (e as Error).message : String((e as Error)?.stack ?? e) } })
-    }
-  })
+/** verifyBatch as a worker job: the leaf hashes move back instead of being copied. */
+export const verifyBatchJob: Job<EntryBatch, BatchResult> = (b) => {
+  const result = verifyBatch(b)
+  return { result, transfer: [result.leaves.buffer as ArrayBuffer] }
 }
 
-// Workers load this module through tsx (registered in the worker: hooks from the parent do not reach eval workers).
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-(async () => {
-  const api = await import(workerData.tsx);
-  api.register();
-  const m = await import(workerData.module);
-  m.serveVerifyWorker(parentPort);
-  parentPort.postMessage({ ready: true });
-})().catch((e) => parentPort.postMessage({ fatal: String((e && e.stack) || e) }));
-`
-
-interface Pending {
-  resolve: (r: BatchResult) => void
-  reject: (e: Error) => void
-}
-
-/** One worker per core; falls back to verifying in-process with a single core (or `size` 0). */
+/** Entry verification over worker threads (one per core; in-process with a single core or `size` 0). */
 export class VerifyPool {
-  private readonly workers: Worker[] = []
-  private readonly idle: Worker[] = []
-  private readonly queue: { id: number; batch: EntryBatch }[] = []
-  private readonly pending = new Map<number, Pending>()
-  private closing = false
-  private nextId = 0
-  private failed: Error | undefined
+  private readonly pool: WorkerPool<EntryBatch, BatchResult>
 
-  constructor(readonly size = availableParallelism() > 1 ? availableParallelism() : 0) {
-    if (size === 0) return
-    const tsx = import.meta.resolve('tsx/esm/api')
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module: import.meta.url, tsx } })
-      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: BatchResult; error?: { code?: ErrorCode; message: string } }) => {
-        if (m.ready) return this.release(w)
-        if (m.fatal) return this.fail(new Error(`verify worker failed to start: ${m.fatal}`))
-        const p = this.pending.get(m.id!)
-        this.pending.delete(m.id!)
-        if (m.error) p?.reject(m.error.code ? new LedgerError(m.error.code, m.error.message) : new Error(`verify worker: ${m.error.message}`))
-        else p?.resolve(m.result!)
-        this.release(w)
-      })
-      w.on('error', (e) => this.fail(e))
-      w.on('exit', (code) => {
-        if (!this.closing) this.fail(new Error(`verify worker exited (code ${code})`))
-      })
-      this.workers.push(w)
-    }
-  }
-
-  private fail(e: Error) {
-    this.failed = e
-    for (const p of this.pending.values()) p.reject(e)
-    this.pending.clear()
-  }
-
-  private release(w: Worker) {
-    const job = this.queue.shift()
-    if (!job) {
-      // An idle worker does not keep the process alive; a busy one does (its answer is awaited).
-      w.unref()
-      this.idle.push(w)
-      return
-    }
-    w.ref()
-    // Move the bundles' memory to the worker rather than copying it (views into shared memory are copied first).
-    job.batch.bundles = job.batch.bundles.map((b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice()))
-    w.postMessage(job, [...new Set(job.batch.bundles.map((b) => b.buffer as ArrayBuffer))])
+  constructor(readonly size = defaultPoolSize()) {
+    this.pool = new WorkerPool(import.meta.url, 'verifyBatchJob', verifyBatchJob, size)
   }
 
   run(batch: EntryBatch): Promise<BatchResult> {
-    if (this.size === 0) return Promise.resolve().then(() => verifyBatch(batch))
-    if (this.failed) return Promise.reject(this.failed)
-    const id = this.nextId++
-    return new Promise<BatchResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject })
-      this.queue.push({ id, batch })
-      const w = this.idle.pop()
-      if (w) this.release(w)
-    })
+    // Move the bundles' memory to the worker rather than copying it (views into shared memory are copied first).
+    const bundles = batch.bundles.map((b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice()))
+    return this.pool.run({ ...batch, bundles }, this.size === 0 ? [] : [...new Set(bundles.map((b) => b.buffer as ArrayBuffer))])
   }
 
-  async close(): Promise<void> {
-    this.closing = true
-    await Promise.all(this.workers.map((w) => w.terminate()))
+  close(): Promise<void> {
+    return this.pool.close()
   }
 }
 
@@ -420,7 +344,7 @@ export async function verifyNode(o: VerifyOptions): Promise<VerifyReport> {
     if (l.witness_vkey) trust.witnesses[l.origin] ??= l.witness_vkey
   }
 
-  const workers = o.workers ?? (availableParallelism() > 1 ? availableParallelism() : 0)
+  const workers = o.workers ?? defaultPoolSize()
   const pool = new VerifyPool(workers)
   const reports: LogReport[] = []
   try {

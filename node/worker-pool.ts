@@ -7,6 +7,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
+import { ERROR_CODES, LedgerError, type ErrorCode } from '../protocol/errors.ts'
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -30,10 +31,9 @@ const { parentPort, workerData } = require('node:worker_threads');
 /** A job returns its result and the buffers to move (not copy) back. */
 export type Job<I, O> = (input: I) => { result: O; transfer?: ArrayBuffer[] }
 
-export class WorkerPoolError extends Error {
-  constructor(message: string, readonly code?: string) {
-    super(message)
-  }
+/** A job's error as the caller sees it: the LedgerError it threw in the worker, or a plain Error. */
+function jobError(e: { code?: string; message: string }): Error {
+  return e.code && (ERROR_CODES as readonly string[]).includes(e.code) ? new LedgerError(e.code as ErrorCode, e.message) : new Error(e.message)
 }
 
 interface Pending<O> {
@@ -64,7 +64,7 @@ export class WorkerPool<I, O> {
         if (m.fatal) return this.fail(new Error(`worker failed to start: ${m.fatal}`))
         const p = this.pending.get(m.id!)
         this.pending.delete(m.id!)
-        if (m.error) p?.reject(new WorkerPoolError(m.error.message, m.error.code))
+        if (m.error) p?.reject(jobError(m.error))
         else p?.resolve(m.result as O)
         this.release(w)
         this.updateRefs()
