@@ -19,6 +19,7 @@ import { LedgerError } from '../protocol/errors.ts'
 import { parseNote } from '../protocol/note.ts'
 import { parseCheckpoint } from '../protocol/checkpoint.ts'
 import { ALGS, CATEGORIES, KINDS, MEDIA, REVOCATION_REASONS, ATTESTATION_REASONS, RECORD_TYPES } from '../protocol/records.ts'
+import { REDACTION_REASONS } from '../protocol/redaction.ts'
 import { rowHash } from './access-log.ts'
 import type { CairnNode } from './node.ts'
 import type { Store } from './storage/store.ts'
@@ -98,6 +99,7 @@ interface Tally {
   records: Record<string, number>
   added: Record<'category' | 'alg' | 'kind' | 'media', Record<string, number>> & { total: number }
   removed: { total: number; reason: Record<string, number> }
+  redacted: { total: number; reason: Record<string, number> }
   ttr: number[]
   disputes: { total: number; reason: Record<string, number>; against: Record<string, number> }
   confirmations: number
@@ -110,7 +112,7 @@ interface Tally {
 
 function newTally(): Tally {
   return {
-    records: {}, added: { total: 0, category: {}, alg: {}, kind: {}, media: {} }, removed: { total: 0, reason: {} }, ttr: [],
+    records: {}, added: { total: 0, category: {}, alg: {}, kind: {}, media: {} }, removed: { total: 0, reason: {} }, redacted: { total: 0, reason: {} }, ttr: [],
     disputes: { total: 0, reason: {}, against: {} }, confirmations: 0, disputedTargets: new Set(), disputedBy: new Set(),
     addedBefore: { start: 0, end: 0 }, revokedBefore: { start: new Set(), end: new Set() },
   }
@@ -147,7 +149,7 @@ export async function computeReport(node: CairnNode, opts: ReportOptions): Promi
     let found = targets.get(hex)
     if (!found) {
       const r = await recordById(store, target)
-      found = { hex, time: r && r.record.type === 'indicator' ? r.record.time : null, origin: r?.origin }
+      found = { hex, time: r?.record?.type === 'indicator' ? r.record.time : null, origin: r?.origin }
       targets.set(hex, found)
     }
     return found
@@ -157,7 +159,17 @@ export async function computeReport(node: CairnNode, opts: ReportOptions): Promi
   for (const l of store.listLogs()) {
     const t = tally(l.origin)
     let last = -1
-    for await (const { index, record: r } of logRecords(store, l.origin, 0, l.checkpointSize)) {
+    for await (const { index, record: r, redaction } of logRecords(store, l.origin, 0, l.checkpointSize)) {
+      if (redaction) {
+        // A redacted indicator: only the notice is left, timed when it was redacted.
+        if (redaction.time >= to) continue
+        last = index
+        if (redaction.time >= from) {
+          t.redacted.total++
+          bump(t.redacted.reason, redaction.reason)
+        }
+        continue
+      }
       if (r.time >= to) continue
       last = index
       const inPeriod = r.time >= from
@@ -246,6 +258,8 @@ export async function computeReport(node: CairnNode, opts: ReportOptions): Promi
     closed('indicators_added', log, 'media', MEDIA, merged((t) => t.added.media), basis)
     add('indicators_removed', log, 'total', '', total((t) => t.removed.total), basis)
     closed('indicators_removed', log, 'reason', REVOCATION_REASONS, merged((t) => t.removed.reason), basis)
+    add('indicators_redacted', log, 'total', '', total((t) => t.redacted.total), basis)
+    closed('indicators_redacted', log, 'reason', REDACTION_REASONS, merged((t) => t.redacted.reason), basis)
     ttrFigures(log, ts.flatMap((t) => t.ttr), basis)
     add('disputes', log, 'total', '', total((t) => t.disputes.total), basis)
     closed('disputes', log, 'reason', [...ATTESTATION_REASONS, 'unspecified'], merged((t) => t.disputes.reason), basis)
@@ -270,6 +284,7 @@ export async function computeReport(node: CairnNode, opts: ReportOptions): Promi
     method: [
       'A figure counts the records, in entries [0, size) of each checkpoint named in its basis, whose time (ms since the epoch) lies in [from, to).',
       'indicators_added counts indicator records; indicators_removed counts revocation records; disputes counts attestations with opinion "dispute" (by the log that wrote them; "against" names the log of the disputed indicator); indicators_disputed counts distinct indicators of the log disputed in the period.',
+      'indicators_redacted counts redaction notices (legal order) timed in the period. A redacted entry is a marker in the log: the indicator it held is no longer known, so it counts in no other figure.',
       'time_to_revocation_ms: for each revocation in the period, its time minus the time of the indicator it revokes; median and p90 are nearest-rank percentiles.',
       'indicators_held at start (end): indicator records timed before from (to), less the distinct indicators among them revoked by a revocation timed before from (to). Expiry dates are not applied.',
       'The cited checkpoint of a log covers every entry timed before to; of those this node holds, it is the one with the most cosignatures (the smallest on a tie).',

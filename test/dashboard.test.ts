@@ -112,7 +112,7 @@ test('dashboard.json: totals agree with /stats and with what was published; witn
   assert.is(d.federation, b.federation)
   assert.is(d.origin, b.origin)
   assert.equal(d.totals, {
-    current_set_size: 135 - 2, indicators: 135, revocations: 2, disputes: 2, confirmations: 1,
+    current_set_size: 135 - 2, indicators: 135, revocations: 2, redacted: 0, disputes: 2, confirmations: 1,
     logs: 3, logs_fully_cosigned: 3, peers_connected: 2, peers_expected: 2,
   })
   assert.is(d.status.level, 'ok', d.status.headline)
@@ -155,7 +155,7 @@ test('aggregates only: no indicator value, record id or case reference leaves th
 })
 
 test('growth is sampled: a bounded number of points for any log size', () => {
-  const a: LogAggregate = { v: 1, indexed: 0, byKind: {}, byMedia: {}, disputes: {}, growth: { step: 1, points: [] }, lastTime: null }
+  const a: LogAggregate = { v: 1, indexed: 0, byKind: {}, byMedia: {}, disputes: {}, growth: { step: 1, points: [] }, lastTime: null, redacted: 0 }
   const N = 100_000
   for (let i = 0; i < N; i++) {
     countRecord(a, i, { type: 'indicator', v: 1, log: 'x/y', seq: i, time: 1_700_000_000_000 + i * 1000, alg: 'md5', value: new Uint8Array(16), category: 'A1', kind: 'url', media: 'url' } as CairnRecord)
@@ -178,6 +178,22 @@ test('incremental: new entries are counted on the next poll, and the aggregate i
   assert.is(after.totals.indicators, before.totals.indicators + 7)
   const saved = JSON.parse(fromUtf8((await b.store.getMeta(`oversight/aggregate/${a.origin}`))!)) as LogAggregate
   assert.is(saved.indexed, b.store.size(a.origin))
+})
+
+test('redaction on legal order: the entry becomes a marker, and the aggregates are counted again without it', async () => {
+  const [a, b] = nodes as [CairnNode, CairnNode]
+  const before = await dashboard(b)
+  const byKind = (d: DashboardData) => Object.values(d.series.find((s) => s.origin === a.origin)!.by_kind).reduce((x, y) => x + y, 0)
+  assert.is(byKind(before), before.stats.logs.find((l) => l.origin === a.origin)!.counts.by_type.indicator)
+  const { index } = await a.redactions.redact({ index: 30, reason: 'legal_order' })
+  await waitFor('the redaction to reach b', async () => (await b.store.counters(a.origin)).byType.redacted === 1 && converged(nodes), 60_000)
+  let after = await dashboard(b)
+  await waitFor('the aggregate to be counted again', async () => (after = await dashboard(b)).indexing.complete, 30_000)
+  assert.is(index, 30)
+  assert.is(after.totals.redacted, 1)
+  assert.is(after.totals.indicators, before.totals.indicators - 1)
+  assert.is(after.totals.revocations, before.totals.revocations + 1, 'a revocation (legal order) came first')
+  assert.is(byKind(after), after.stats.logs.find((l) => l.origin === a.origin)!.counts.by_type.indicator)
 })
 
 // ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import { decodeEntry } from '../protocol/entry.ts'
 import { decodeRecord, type CairnRecord } from '../protocol/records.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { MerkleTree } from '../protocol/merkle.ts'
+import { isRedactionMarker, markerNotice, readNoticeUnverified } from '../protocol/redaction.ts'
 import { openCheckpoint } from '../protocol/checkpoint.ts'
 import { sampleIndicator } from '../testnet/samples.ts'
 import { parseReportTime, percentile, reportPeriod, type TransparencyReport } from '../node/report.ts'
@@ -30,6 +31,7 @@ let cluster: Cluster
 let nodes: CairnNode[]
 let from = 0
 let to = 0
+let redactedIndex = -1
 const tokens: Record<string, string> = {}
 const root = new URL('..', import.meta.url).pathname
 
@@ -68,6 +70,8 @@ test.before(async () => {
     submit(a, { type: 'revocation', target: a2[0], reason: 'expired' }),
     submit(a, { type: 'revocation', target: a2[1], reason: 'reclassified' }),
   ])
+  // Redaction on legal order: a revocation (legal_order) first, then the entry becomes a marker.
+  redactedIndex = (await a.redactions.redact({ id: fromHex(a2[3]!), reason: 'legal_order' })).index
   await waitFor('a\'s indicators to reach c', () => c.store.size(a.origin) === a.store.size(a.origin) && b.store.size(c.origin) === c.store.size(c.origin), 60_000)
   await Promise.all([
     submit(c, { type: 'attestation', target: a1[5], opinion: 'dispute', reason: 'wrong_category' }),
@@ -87,6 +91,10 @@ test.before(async () => {
   await indicators(a, 'report-a3', 10)
   await submit(a, { type: 'revocation', target: a2[2], reason: 'duplicate' })
   await waitFor('the federation to converge', () => converged(nodes), 60_000)
+  await waitFor('the redaction to reach every node', async () => {
+    for (const n of nodes) if (!isRedactionMarker(await n.store.entry(a.origin, redactedIndex))) return false
+    return true
+  }, 60_000)
 })
 
 test.after(async () => {
@@ -103,18 +111,30 @@ const key = (figure: string, log: string, dimension: string, k = '') => `${figur
 
 /** The ledger figures, counted here from the entries [0, size) of each log, sizes from the report's checkpoints. */
 async function independentFigures(node: CairnNode, sizes: Record<string, number>, start: number, end: number): Promise<Map<string, number>> {
-  const byId = new Map<string, { log: string; record: CairnRecord }>()
+  const byId = new Map<string, { log: string; record?: CairnRecord }>()
   const logs = Object.keys(sizes).sort()
   const ordered: { log: string; record: CairnRecord }[] = []
+  const out = new Map<string, number>()
+  const inc = (k: string, by = 1) => out.set(k, (out.get(k) ?? 0) + by)
   for (const log of logs) {
     for (const entry of await node.store.entries(log, 0, sizes[log]!)) {
+      if (isRedactionMarker(entry)) {
+        // Only the notice is left: its id is the leaf hash the tree keeps.
+        const notice = readNoticeUnverified(markerNotice(entry))
+        byId.set(toHex(notice.id), { log })
+        if (notice.time >= start && notice.time < end) {
+          for (const l of [log, 'all']) {
+            inc(key('indicators_redacted', l, 'total'))
+            inc(key('indicators_redacted', l, 'reason', notice.reason))
+          }
+        }
+        continue
+      }
       const record = decodeRecord(decodeEntry(entry).recordBytes)
       byId.set(toHex(leafHash(entry)), { log, record })
       ordered.push({ log, record })
     }
   }
-  const out = new Map<string, number>()
-  const inc = (k: string, by = 1) => out.set(k, (out.get(k) ?? 0) + by)
   const ttr = new Map<string, number[]>()
   const disputed = new Map<string, Set<string>>()
   const revokedBefore = (t: number) => {
@@ -122,7 +142,7 @@ async function independentFigures(node: CairnNode, sizes: Record<string, number>
     for (const { log, record: r } of ordered) {
       if (r.type !== 'revocation' || r.time >= t) continue
       const target = byId.get(toHex(r.target))!
-      if (target.record.time >= t) continue
+      if (!target.record || target.record.time >= t) continue
       if (!s.has(log)) s.set(log, new Set())
       s.get(log)!.add(toHex(r.target))
     }
@@ -146,7 +166,7 @@ async function independentFigures(node: CairnNode, sizes: Record<string, number>
         inc(key('indicators_removed', l, 'total'))
         inc(key('indicators_removed', l, 'reason', r.reason))
         const target = byId.get(toHex(r.target))!
-        ttr.set(l, [...(ttr.get(l) ?? []), r.time - target.record.time])
+        if (target.record) ttr.set(l, [...(ttr.get(l) ?? []), r.time - target.record.time])
       } else if (r.type === 'attestation' && r.opinion === 'confirm') {
         inc(key('confirmations', l, 'total'))
       } else if (r.type === 'attestation') {
@@ -198,13 +218,16 @@ test('report figures equal counts made independently from the logs of the cited 
   // The same figures, known in advance from what the test wrote.
   const v = (figure: string, log: string, dimension: string, k = '') => r.figures.find((f) => f.figure === figure && f.log === log && f.dimension === dimension && f.key === k)?.value
   const [a, b, c] = nodes.map((n) => n.origin) as [string, string, string]
-  assert.is(v('indicators_added', a, 'total'), 25)
+  assert.is(v('indicators_added', a, 'total'), 25 - 1, 'the redacted indicator is no longer known')
   assert.is(v('indicators_added', b, 'total'), 15)
   assert.is(v('indicators_added', c, 'total'), 0)
-  assert.is(v('indicators_added', 'all', 'total'), 40)
-  assert.is(v('indicators_removed', a, 'total'), 5)
+  assert.is(v('indicators_added', 'all', 'total'), 39)
+  assert.is(v('indicators_removed', a, 'total'), 6)
   assert.is(v('indicators_removed', a, 'reason', 'expired'), 1)
-  assert.is(v('time_to_revocation_ms', 'all', 'statistic', 'count'), 5)
+  assert.is(v('indicators_removed', a, 'reason', 'legal_order'), 2, 'one published, one before the redaction')
+  assert.is(v('indicators_redacted', a, 'total'), 1)
+  assert.is(v('indicators_redacted', 'all', 'reason', 'legal_order'), 1)
+  assert.is(v('time_to_revocation_ms', 'all', 'statistic', 'count'), 5, 'not for the redacted indicator')
   assert.ok(v('time_to_revocation_ms', 'all', 'statistic', 'max')! >= v('time_to_revocation_ms', 'all', 'statistic', 'median')!)
   assert.is(v('disputes', c, 'total'), 2)
   assert.is(v('disputes', b, 'reason', 'unspecified'), 1)
@@ -213,8 +236,8 @@ test('report figures equal counts made independently from the logs of the cited 
   assert.is(v('indicators_disputed', c, 'total'), 1)
   assert.is(v('confirmations', c, 'total'), 2)
   assert.is(v('indicators_held', 'all', 'at', 'start'), 90)
-  assert.is(v('indicators_held', 'all', 'at', 'end'), 90 + 40 - 5)
-  assert.is(v('indicators_held', a, 'at', 'end'), 40 + 25 - 5)
+  assert.is(v('indicators_held', 'all', 'at', 'end'), 90 + 39 - 5)
+  assert.is(v('indicators_held', a, 'at', 'end'), 40 + 24 - 5)
 })
 
 test('every other node computes the same ledger figures', async () => {
@@ -238,11 +261,13 @@ test('each cited checkpoint is signed by its log, cosigned by the two other memb
     assert.is(opened.checkpoint.size, cp.size)
     assert.is(opened.cosignatures.length, 2)
     assert.is(cp.cosigned_by.length, 2)
-    const leaves = (await node.store.entries(cp.log, 0, cp.size)).map((e) => leafHash(e))
+    // A redacted entry is a marker; the tree keeps its leaf hash, which its notice names.
+    const leaves = (await node.store.entries(cp.log, 0, cp.size)).map((e) => (isRedactionMarker(e) ? readNoticeUnverified(markerNotice(e)).id : leafHash(e)))
     assert.is(toHex(MerkleTree.from(leaves).root()), toHex(opened.checkpoint.root))
     // It covers every entry timed before the end of the period.
-    const records = (await node.store.entries(cp.log, 0, node.store.size(cp.log))).map((e) => decodeRecord(decodeEntry(e).recordBytes))
-    assert.ok(records.every((rec, i) => rec.time >= to || i < cp.size), `${cp.id} covers the period`)
+    const times = (await node.store.entries(cp.log, 0, node.store.size(cp.log)))
+      .map((e) => (isRedactionMarker(e) ? readNoticeUnverified(markerNotice(e)).time : decodeRecord(decodeEntry(e).recordBytes).time))
+    assert.ok(times.every((time, i) => time >= to || i < cp.size), `${cp.id} covers the period`)
   }
   const ids = new Set(r.checkpoints.map((c) => c.id))
   for (const f of r.figures) {
@@ -328,8 +353,8 @@ test('HTML: a printable page with every section, the figures and the signed chec
   assert.match(html, /@media print/)
   assert.match(html, /@page/)
   assert.not.match(html, /<script/i)
-  for (const h of ['Indicators added', 'Indicators removed and why', 'Time from addition to revocation', 'Disputes', 'Indicators in the database', 'Access to the database', 'Basis: cosigned checkpoints', 'Method']) assert.ok(html.includes(h), h)
-  assert.match(html, /added <strong>40<\/strong> indicators, removed <strong>5<\/strong>/)
+  for (const h of ['Indicators added', 'Indicators removed and why', 'redacted on legal order', 'Time from addition to revocation', 'Disputes', 'Indicators in the database', 'Access to the database', 'Basis: cosigned checkpoints', 'Method']) assert.ok(html.includes(h), h)
+  assert.match(html, /added <strong>39<\/strong> indicators, removed <strong>6<\/strong>/)
   for (const c of json.checkpoints) {
     assert.ok(html.includes(c.id))
     assert.ok(html.includes(c.note.split('\n').slice(0, 3).join('\n')), `note of ${c.id}`)
@@ -375,10 +400,10 @@ test('cairn report: CSV to a file, and a text summary', async () => {
     const csv = await run('--format', 'csv', '--out', out)
     assert.is(csv.status, 0, csv.stderr)
     const rows = parseCsv(readFileSync(out, 'utf8'))
-    assert.equal(rows.find((r) => r[0] === 'indicators_added' && r[1] === 'all' && r[2] === 'total')!.slice(4, 5), ['40'])
+    assert.equal(rows.find((r) => r[0] === 'indicators_added' && r[1] === 'all' && r[2] === 'total')!.slice(4, 5), ['39'])
     const text = await run('--format', 'text')
     assert.is(text.status, 0, text.stderr)
-    assert.match(text.stdout, /all centres\s+40\s+5\s+3\s+125/)
+    assert.match(text.stdout, /all centres\s+39\s+6\s+3\s+124/)
     const bad = await run('--format', 'pdf')
     assert.is(bad.status, 1)
     assert.match(bad.stderr, /error BAD_REQUEST: --format must be one of/)

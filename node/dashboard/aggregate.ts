@@ -19,7 +19,7 @@ import { bump, logRecords, recordById } from './scan.ts'
 const MAX_POINTS = 512
 /** Entries decoded between two yields to the event loop (~50 ms of work). */
 const RUN_CHUNK = 1024
-const FORMAT = 1
+const FORMAT = 2
 
 export interface LogAggregate {
   v: number
@@ -32,10 +32,12 @@ export interface LogAggregate {
   growth: { step: number; points: [time: number, entries: number][] }
   /** Time of the last entry counted (ms), null while none is. */
   lastTime: number | null
+  /** Redaction markers among the entries counted. */
+  redacted: number
 }
 
 function empty(): LogAggregate {
-  return { v: FORMAT, indexed: 0, byKind: {}, byMedia: {}, disputes: {}, growth: { step: 1, points: [] }, lastTime: null }
+  return { v: FORMAT, indexed: 0, byKind: {}, byMedia: {}, disputes: {}, growth: { step: 1, points: [] }, lastTime: null, redacted: 0 }
 }
 
 const metaName = (origin: string) => `oversight/aggregate/${origin}`
@@ -43,7 +45,13 @@ const metaName = (origin: string) => `oversight/aggregate/${origin}`
 export class Aggregator {
   private readonly logs = new Map<string, LogAggregate>()
   private run: Promise<void> | undefined
+  /** Logs to count again from the start (see forgetRedacted). */
+  private readonly stale = new Set<string>()
+  /** The store's redaction count each log was last counted again for: once per change, even if they still differ. */
+  private readonly recountedFor = new Map<string, number>()
   private loaded: Promise<void> | undefined
+  /** Why the last scan stopped early, if it did (it resumes on the next refresh). */
+  lastError: string | undefined
 
   constructor(private readonly store: Store) {}
 
@@ -51,8 +59,13 @@ export class Aggregator {
   async refresh(budgetMs = 1500): Promise<void> {
     this.loaded ??= this.load()
     await this.loaded
+    if (!this.run) this.forgetRedacted()
     if (!this.run && this.behind() > 0) {
-      this.run = this.catchUp().catch(() => undefined).finally(() => {
+      this.run = this.catchUp().then(() => {
+        this.lastError = undefined
+      }, (e: unknown) => {
+        this.lastError = e instanceof Error ? e.message : String(e)
+      }).finally(() => {
         this.run = undefined
       })
     }
@@ -68,17 +81,30 @@ export class Aggregator {
   }
 
   progress(): { indexed: number; total: number } {
-    let indexed = 0
-    let total = 0
+    const total = this.store.listLogs().reduce((n, l) => n + l.size, 0)
+    return { indexed: total - this.behind(), total }
+  }
+
+  /**
+   * An entry redacted after it was counted left its kind and media in the
+   * aggregate; the store counts redactions, so a difference means: count that
+   * log again (redactions are rare, on legal order). The old aggregate stays
+   * visible until the new one is complete.
+   */
+  private forgetRedacted(): void {
     for (const l of this.store.listLogs()) {
-      total += l.size
-      indexed += Math.min(l.size, this.logs.get(l.origin)?.indexed ?? 0)
+      const a = this.logs.get(l.origin)
+      if (!a || a.indexed !== l.size) continue
+      const redacted = this.store.counters(l.origin).byType.redacted ?? 0
+      if (redacted !== a.redacted && this.recountedFor.get(l.origin) !== redacted) {
+        this.stale.add(l.origin)
+        this.recountedFor.set(l.origin, redacted)
+      }
     }
-    return { indexed, total }
   }
 
   private behind(): number {
-    return this.store.listLogs().reduce((n, l) => n + Math.max(0, l.size - (this.logs.get(l.origin)?.indexed ?? 0)), 0)
+    return this.store.listLogs().reduce((n, l) => n + (this.stale.has(l.origin) ? l.size : Math.max(0, l.size - (this.logs.get(l.origin)?.indexed ?? 0))), 0)
   }
 
   private async load(): Promise<void> {
@@ -95,29 +121,39 @@ export class Aggregator {
   }
 
   private async catchUp(): Promise<void> {
-    for (const l of this.store.listLogs()) {
-      const a = this.logs.get(l.origin) ?? empty()
-      this.logs.set(l.origin, a)
-      if (a.indexed >= l.size) continue
-      while (a.indexed < l.size) {
-        const end = Math.min(l.size, a.indexed + RUN_CHUNK)
-        // Work on a copy: the published aggregate always covers a whole prefix of the log.
-        const next = structuredClone(a)
-        for await (const { index, record } of logRecords(this.store, l.origin, a.indexed, end, RUN_CHUNK)) {
-          await this.count(next, index, record)
+    for (;;) {
+      this.forgetRedacted()
+      if (this.behind() === 0) return
+      for (const l of this.store.listLogs()) {
+        const again = this.stale.has(l.origin)
+        const a = again ? empty() : (this.logs.get(l.origin) ?? empty())
+        if (!again) this.logs.set(l.origin, a)
+        if (a.indexed >= l.size) continue
+        while (a.indexed < l.size) {
+          const end = Math.min(l.size, a.indexed + RUN_CHUNK)
+          // Work on a copy: a published aggregate always covers a whole prefix of the log.
+          const next = structuredClone(a)
+          for await (const item of logRecords(this.store, l.origin, a.indexed, end, RUN_CHUNK)) {
+            if (item.record) await this.count(next, item.index, item.record)
+            else next.redacted++
+          }
+          next.indexed = end
+          Object.assign(a, next)
+          await new Promise((r) => setImmediate(r))
         }
-        next.indexed = end
-        Object.assign(a, next)
-        await new Promise((r) => setImmediate(r))
+        if (again) {
+          this.logs.set(l.origin, a)
+          this.stale.delete(l.origin)
+        }
+        await this.store.putMeta(metaName(l.origin), utf8(JSON.stringify(a)))
       }
-      await this.store.putMeta(metaName(l.origin), utf8(JSON.stringify(a)))
     }
   }
 
   private async count(a: LogAggregate, index: number, record: CairnRecord): Promise<void> {
     let against: string | undefined
     if (record.type === 'attestation' && record.opinion === 'dispute') {
-      against = (await recordById(this.store, record.target).catch(() => undefined))?.origin ?? 'unknown'
+      against = (await recordById(this.store, record.target))?.origin ?? 'unknown'
     }
     countRecord(a, index, record, against)
   }

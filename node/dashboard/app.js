@@ -203,7 +203,7 @@
     const items = [
       ['Indicators in force', fmt(t.current_set_size), 'current set, not revoked'],
       ['Indicators added', fmt(t.indicators), 'all centres, all time'],
-      ['Revocations', fmt(t.revocations), ''],
+      ['Revocations', fmt(t.revocations), t.redacted ? `${fmt(t.redacted)} redacted on legal order` : ''],
       ['Disputes', fmt(t.disputes), `${fmt(t.confirmations)} confirmations`],
       ['Logs fully cosigned', `${t.logs_fully_cosigned} / ${t.logs}`, 'by every other witness', t.logs_fully_cosigned === t.logs ? 'good' : 'bad'],
       ['Peers connected', `${t.peers_connected} / ${t.peers_expected}`, 'federation members', t.peers_connected === t.peers_expected ? 'good' : 'bad'],

@@ -125,6 +125,7 @@ ${matrix(r, 'Indicators added, by centre and media', 'indicators_added', 'media'
 
 <h2>2. Indicators removed and why</h2>
 ${matrix(r, 'Revocations, by centre and reason', 'indicators_removed', 'reason', { total: true })}
+${matrix(r, 'Indicators redacted on legal order (their entries are markers now), by centre', 'indicators_redacted', 'reason', { total: true })}
 
 <h2>3. Time from addition to revocation</h2>
 ${matrix(r, 'For revocations in the period: time since the indicator was added', 'time_to_revocation_ms', 'statistic', { keys: ['count', 'median', 'p90', 'max'], format: ttr })}

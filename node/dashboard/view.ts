@@ -66,6 +66,8 @@ export interface DashboardData {
     current_set_size: number
     indicators: number
     revocations: number
+    /** Indicators redacted on legal order: their entries are markers now. */
+    redacted: number
     disputes: number
     confirmations: number
     logs: number
@@ -126,6 +128,7 @@ export async function dashboardData(node: CairnNode, budgetMs = 1500): Promise<D
   })).sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0))
   const expected = peers.filter((p) => p.active && !p.self)
   for (const p of expected) if (!p.connected) alerts.push({ level: 'warning', text: `Not connected to ${p.name}.` })
+  if (agg.lastError) alerts.push({ level: 'warning', text: `Counting entries for the charts stopped: ${agg.lastError}` })
   if (!peers.some((p) => p.self && p.active)) alerts.push({ level: 'warning', text: `This node (${memberName(node.origin)}) is not an active member of the federation.` })
 
   const series = stats.logs.map((l): LogSeries => {
@@ -164,6 +167,7 @@ export async function dashboardData(node: CairnNode, budgetMs = 1500): Promise<D
       current_set_size: stats.current_set_size,
       indicators: t.by_type.indicator ?? 0,
       revocations: t.by_type.revocation ?? 0,
+      redacted: t.by_type.redacted ?? 0,
       disputes: t.attestations_by_opinion.dispute ?? 0,
       confirmations: t.attestations_by_opinion.confirm ?? 0,
       logs: witness.length,
