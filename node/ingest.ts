@@ -63,7 +63,8 @@ export async function checkRecordSemantics(store: Store, roster: Roster, origin:
     if (loc && loc.origin !== origin) {
       throw new LedgerError('UNKNOWN_TARGET', `a revocation is only valid in the log that wrote its target; ${t} is in ${loc.origin}, not ${origin}`)
     }
-    if (loc) targetType = decodeRecord(decodeEntry(await store.entry(origin, loc.index)).recordBytes).type
+    // A redacted target was an indicator (only indicators can be redacted); its entry is gone.
+    if (loc) targetType = (await store.isRedacted(origin, loc.index)) ? 'indicator' : decodeRecord(decodeEntry(await store.entry(origin, loc.index)).recordBytes).type
   }
   if (targetType === undefined) throw new LedgerError('UNKNOWN_TARGET', `revocation target ${t} is not an earlier record of ${origin}`)
   if (targetType !== 'indicator') throw new LedgerError('UNKNOWN_TARGET', `revocation target ${t} is a ${targetType} record, not an indicator`)

@@ -169,6 +169,8 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   const signPool = new WorkerPool(new URL('./crypto-jobs.ts', import.meta.url).href, 'signJob', signJob, opts.workers ?? defaultPoolSize())
   const openPool = new WorkerPool(new URL('./crypto-jobs.ts', import.meta.url).href, 'openJob', openJob, opts.workers ?? defaultPoolSize())
   // Signature checks of a synced range, split over the worker pool; records are decoded here.
+  // Workers take a moment to load; a node is not up until they can sign and verify.
+  await Promise.all([signPool.ready(), openPool.ready()])
   const openRangeInPool = async (o: string, start: number, entries: Uint8Array[], logKeyList: Uint8Array[]): Promise<CheckedEntry[]> => {
     const chunk = Math.max(256, Math.ceil(entries.length / Math.max(1, openPool.size)))
     const parts: Promise<OpenOutput>[] = []
@@ -316,6 +318,11 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     })
     server.once('error', reject)
   })
+  // Keep idle connections longer than clients do (undici: 4 s), so a client never reuses a socket
+  // the server is closing at that moment (an ECONNRESET on a busy machine).
+  const http = server! as unknown as { keepAliveTimeout: number; headersTimeout: number }
+  http.keepAliveTimeout = 65_000
+  http.headersTimeout = 66_000
 
   const startedAt = now()
   node = {

@@ -100,7 +100,7 @@ export class Publisher {
 
   private async lastRecordTime(): Promise<number> {
     const size = this.o.store.size(this.o.origin)
-    if (size === 0) return 0
+    if (size === 0 || (await this.o.store.isRedacted(this.o.origin, size - 1))) return 0
     return decodeRecord(decodeEntry(await this.o.store.entry(this.o.origin, size - 1)).recordBytes).time
   }
 

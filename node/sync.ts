@@ -24,8 +24,7 @@ import { parseNote } from '../protocol/note.ts'
 import { detectEquivocation } from '../protocol/equivocation.ts'
 import { equalBytes } from '../protocol/bytes.ts'
 import { LedgerError } from '../protocol/errors.ts'
-import { encodeRecord, type CairnRecord } from '../protocol/records.ts'
-import { encodeEntry } from '../protocol/entry.ts'
+import type { CairnRecord } from '../protocol/records.ts'
 import { isRedactionMarker, openRedactionMarker } from '../protocol/redaction.ts'
 import type { Store, AppendItem, RedactedItem } from './storage/store.ts'
 import type { Roster } from './roster.ts'
@@ -305,13 +304,12 @@ export class SyncManager {
     })
     verifyConsistency(end, t.size, range.root(), t.root, r.proof)
     // Stored run by run (the whole range is proven above), so a revocation can find a redacted target stored before it.
-    const semantics = redactionAwareStore(store)
     for (let k = 0; k < runs.length; k++) {
       const { from, to } = runs[k]!
       if (store.size(origin) !== start + from) return false
       let items: (AppendItem | RedactedItem)[]
       if (markers.has(from)) items = Array.from({ length: to - from }, (_, i) => markers.get(from + i)!)
-      else items = await checkSemantics(semantics, roster, origin, opened[k]!)
+      else items = await checkSemantics(store, roster, origin, opened[k]!)
       const last = to === entries.length
       const done = await store.append(origin, start + from, items, { checkpoint: last && end === t.size ? t.note : undefined, durable: false })
       for (let i = 0; i < done.droppedNotices.length; i++) this.reject('BAD_REDACTION')
@@ -331,33 +329,3 @@ export class SyncManager {
 }
 
 
-/**
- * The store as ingest.ts sees it while a range holds redaction markers:
- * ingest reads a revocation's target entry only for its record type, and a
- * redacted target is, by rule (spec/redaction.md §R.4), an indicator whose
- * entry is gone. Its marker is shown to ingest as a stand-in indicator entry
- * (unsigned; never stored, served or hashed). Remove once ingest.ts asks the
- * store `isRedacted` itself.
- */
-export function redactionAwareStore(store: Store): Store {
-  return new Proxy(store, {
-    get(target, prop) {
-      if (prop === 'entry') {
-        return async (origin: string, index: number) => {
-          const e = await target.entry(origin, index)
-          return isRedactionMarker(e) ? standInIndicator(origin, index) : e
-        }
-      }
-      const v = Reflect.get(target, prop, target) as unknown
-      return typeof v === 'function' ? v.bind(target) : v
-    },
-  })
-}
-
-function standInIndicator(origin: string, index: number): Uint8Array {
-  const record = encodeRecord({
-    v: 1, type: 'indicator', log: origin, seq: index, time: 0,
-    alg: 'sha256', value: new Uint8Array(32).fill(1), category: 'A1', kind: 'known_material', media: 'image',
-  })
-  return encodeEntry(record, new Uint8Array(64))
-}

@@ -49,18 +49,34 @@ export class WorkerPool<I, O> {
   private closing = false
   private nextId = 0
   private failed: Error | undefined
+  private readonly readiness: Promise<void>
+  private markReady: () => void = () => {}
+  private started = 0
 
   /**
    * `moduleUrl` and `fn` name the job (an export of that module); `local` is
    * the same function for in-process use when `size` is 0.
    */
   constructor(moduleUrl: string, fn: string, private readonly local: Job<I, O>, readonly size = defaultPoolSize()) {
-    if (size === 0) return
+    this.readiness = new Promise<void>((resolve) => {
+      this.markReady = resolve
+    })
+    if (size === 0) {
+      this.markReady()
+      return
+    }
     const tsx = import.meta.resolve('tsx/esm/api')
     for (let i = 0; i < size; i++) {
       const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module: moduleUrl, fn, tsx } })
       w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: O; error?: { code?: string; message: string } }) => {
-        if (m.ready) return this.release(w)
+        if (m.ready) {
+          this.release(w)
+          if (++this.started === this.size) {
+            this.markReady()
+            this.updateRefs() // starting workers keep the process alive; idle ones do not
+          }
+          return
+        }
         if (m.fatal) return this.fail(new Error(`worker failed to start: ${m.fatal}`))
         const p = this.pending.get(m.id!)
         this.pending.delete(m.id!)
@@ -73,13 +89,19 @@ export class WorkerPool<I, O> {
       w.on('exit', (code) => {
         if (!this.closing) this.fail(new Error(`worker exited (code ${code})`))
       })
-      w.unref()
       this.workers.push(w)
     }
   }
 
+  /** Resolves once every worker has loaded its module (starting one takes a moment: it loads tsx and the job). */
+  async ready(): Promise<void> {
+    await this.readiness
+    if (this.failed) throw this.failed
+  }
+
   private fail(e: Error) {
     this.failed = e
+    this.markReady()
     for (const p of this.pending.values()) p.reject(e)
     this.pending.clear()
   }

@@ -46,7 +46,11 @@ test('SIGKILL during imports loses no acknowledged record and breaks no checkpoi
         }
       }
     })()
-    await new Promise((r) => setTimeout(r, 300 + round * 250))
+    // Kill at a moment inside the import: after this round's first acknowledgement, plus a little.
+    const before = acked.size
+    const deadline = Date.now() + 60_000
+    while (acked.size === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    await new Promise((r) => setTimeout(r, 50 + round * 120))
     killed = true
     await stopNode(p, 'SIGKILL')
     await importer

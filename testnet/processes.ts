@@ -31,7 +31,7 @@ export async function spawnNode(dir: string, opts: { timeoutMs?: number; env?: R
   let dead = false
   void exited.then(() => { dead = true })
   while (Date.now() < deadline) {
-    if (dead) throw new Error(`node in ${dir} exited during start; see ${join(dir, 'node.log')}`)
+    if (dead) throw new Error(`node in ${dir} exited during start; the end of its log:\n${logTail(dir)}`)
     if (existsSync(join(dir, 'node.url'))) {
       const url = readFileSync(join(dir, 'node.url'), 'utf8').trim()
       try {
@@ -44,7 +44,15 @@ export async function spawnNode(dir: string, opts: { timeoutMs?: number; env?: R
     await new Promise((r) => setTimeout(r, 100))
   }
   proc.kill('SIGKILL')
-  throw new Error(`node in ${dir} did not start within ${opts.timeoutMs ?? 60_000} ms; see ${join(dir, 'node.log')}`)
+  throw new Error(`node in ${dir} did not start within ${opts.timeoutMs ?? 60_000} ms; the end of its log:\n${logTail(dir)}`)
+}
+
+function logTail(dir: string): string {
+  try {
+    return readFileSync(join(dir, 'node.log'), 'utf8').split('\n').slice(-15).join('\n')
+  } catch {
+    return '(no log)'
+  }
 }
 
 /** SIGTERM (clean stop) or SIGKILL; resolves when the process is gone. */
