@@ -23,9 +23,9 @@ export const crash: Scenario = {
   name: 'crash',
   title: 'SIGKILL during a bulk import',
   async run(ctx) {
-    const total = ctx.quick ? 3000 : 100_000
-    const chunk = ctx.quick ? 500 : 2500
-    const kills = ctx.quick ? 3 : 20
+    const total = ctx.quick ? 2000 : 100_000
+    const chunk = ctx.quick ? 500 : 4000
+    const kills = ctx.quick ? 2 : 20
     const seed = Number(process.env.CAIRN_SCENARIO_SEED ?? Date.now() % 1e9)
     const random = prng(seed)
     const problems: string[] = []

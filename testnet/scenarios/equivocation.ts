@@ -26,10 +26,9 @@ import { MerkleTree } from '../../protocol/merkle.ts'
 import { signCheckpoint } from '../../protocol/checkpoint.ts'
 import { encodeAddCheckpointRequest } from '../../protocol/witness-request.ts'
 import { verifyEquivocationProof } from '../../protocol/equivocation.ts'
-import { sha256, utf8 } from '../../protocol/bytes.ts'
+import { sha256, utf8, toHex } from '../../protocol/bytes.ts'
 import { LedgerError } from '../../protocol/errors.ts'
-import type { CairnRecord } from '../../protocol/records.ts'
-import { Fed, logs, waitFor, seconds, outcome, type Scenario } from './common.ts'
+import { Fed, recordFromSample, logs, waitFor, seconds, outcome, type Scenario } from './common.ts'
 
 interface Fork { note: string; entries: Uint8Array[]; tree: MerkleTree }
 
@@ -64,7 +63,7 @@ export const equivocation: Scenario = {
       await store.close()
       const keys = await loadKeys(v.dir)
       const fork = (tag: string): Fork => {
-        const record = { ...sampleIndicator(`fork-${tag}`, 0), v: 1, log: v.origin, seq: size, time: Date.now(), value: sha256(utf8(`fork-${tag}`)), alg: 'sha256' } as unknown as CairnRecord
+        const record = recordFromSample({ ...sampleIndicator(`fork-${tag}`, 0), alg: 'sha256', value: toHex(sha256(utf8(`fork-${tag}`))) }, { log: v.origin, seq: size, time: Date.now() })
         const entries = [...real, signEntry(keys.logSeed, record)]
         const tree = MerkleTree.from(entries.map((e) => leafHash(e)))
         return { entries, tree, note: signCheckpoint({ origin: v.origin, size: size + 1, root: tree.root() }, { name: v.origin, seed: keys.logSeed }) }

@@ -36,14 +36,9 @@ import { publishBodies, grantToken, waitConverged } from '../launch.ts'
 import { sampleIndicator } from '../samples.ts'
 import { signCheckpoint } from '../../protocol/checkpoint.ts'
 import { decodeEntry, encodeEntry, signEntry } from '../../protocol/entry.ts'
-import { fromHex } from '../../protocol/bytes.ts'
-import type { CairnRecord } from '../../protocol/records.ts'
 import { ERROR_CODES, LedgerError, isLedgerError, type ErrorCode } from '../../protocol/errors.ts'
-import { Fed, logs, checkpointOf, metrics, metricSum, metricByLabel, diffCounts, sumValues, prng, seconds, sleep, waitFor, outcome, type Scenario } from './common.ts'
+import { Fed, recordFromSample, logs, checkpointOf, metrics, metricSum, metricByLabel, diffCounts, sumValues, prng, seconds, sleep, waitFor, outcome, type Scenario } from './common.ts'
 import { httpCase, bigHttpCase, gossipCase, syncRequestCase, witnessRequestCase, statusRequestCase, type Target, type HttpCase, type RequestCase } from './garbage-inputs.ts'
-
-/** A sample body (hex values, as the JSON API takes it) as a record (bytes). */
-const recordFromSample = (r: Record<string, unknown>): CairnRecord => ({ ...r, value: fromHex(r.value as string) }) as unknown as CairnRecord
 
 const tally = (m: Record<string, number>, k: string, n = 1) => { m[k] = (m[k] ?? 0) + n }
 
@@ -98,7 +93,7 @@ export const garbage: Scenario = {
       await m4Store.close()
       const m4Keys = await loadKeys(m4.dir)
       // Entries g4's real key signs at seqs 60..64: each opens fine; only the tree cannot match the made-up root below.
-      const m4Next = Array.from({ length: 5 }, (_, j) => signEntry(m4Keys.logSeed, recordFromSample({ ...sampleIndicator('g4-next', j), v: 1, log: m4.origin, seq: 60 + j, time: Date.now() })))
+      const m4Next = Array.from({ length: 5 }, (_, j) => signEntry(m4Keys.logSeed, recordFromSample(sampleIndicator('g4-next', j), { log: m4.origin, seq: 60 + j, time: Date.now() })))
       const snapshot = () => Promise.all(honest.map(async (i) => (await Promise.all(fed.planned.map(async (p) => `${p.name}: ${await checkpointOf(fed.proc(i).url, p.name)}`))).join('\n')))
       const before = await snapshot()
       const peerIds = honest.map((i) => fed.planned[i]!.member.peer_id)

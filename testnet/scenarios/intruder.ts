@@ -31,9 +31,7 @@ import { MerkleTree } from '../../protocol/merkle.ts'
 import { signCheckpoint } from '../../protocol/checkpoint.ts'
 import { encodeAddCheckpointRequest } from '../../protocol/witness-request.ts'
 import { LedgerError } from '../../protocol/errors.ts'
-import { fromHex } from '../../protocol/bytes.ts'
-import type { CairnRecord } from '../../protocol/records.ts'
-import { Fed, logs, status, checkpointOf, bodyOf, metrics, metricByLabel, diffCounts, waitFor, sleep, outcome, type Scenario } from './common.ts'
+import { Fed, recordFromSample, logs, status, checkpointOf, bodyOf, metrics, metricByLabel, diffCounts, waitFor, sleep, outcome, type Scenario } from './common.ts'
 
 interface ForgedLog { origin: string; note: string; entries: Uint8Array[]; tree: MerkleTree }
 
@@ -41,17 +39,10 @@ interface ForgedLog { origin: string; note: string; entries: Uint8Array[]; tree:
 function forge(origin: string, logSeed: Uint8Array, real: Uint8Array[], extra: number, tag: string): ForgedLog {
   const entries = [...real]
   for (let i = 0; i < extra; i++) {
-    const record = { ...sampleIndicator(tag, i), v: 1, log: origin, seq: entries.length, time: Date.now() } as unknown as CairnRecord
-    entries.push(signEntry(logSeed, recordFromSample(record)))
+    entries.push(signEntry(logSeed, recordFromSample(sampleIndicator(tag, i), { log: origin, seq: entries.length, time: Date.now() })))
   }
   const tree = MerkleTree.from(entries.map((e) => leafHash(e)))
   return { origin, entries, tree, note: signCheckpoint({ origin, size: entries.length, root: entries.length ? tree.root() : EMPTY_ROOT }, { name: origin, seed: logSeed }) }
-}
-
-/** Sample bodies carry hex values (the JSON API's form); a record holds bytes. */
-function recordFromSample(r: CairnRecord): CairnRecord {
-  const x = r as unknown as Record<string, unknown>
-  return { ...x, value: fromHex(x.value as string) } as unknown as CairnRecord
 }
 
 /** A peer with a stolen or outsider identity that announces and serves one forged log. */
