@@ -33,6 +33,7 @@ export async function measurePropagation(samples: number): Promise<Measured> {
     await waitConverged(urls, undefined, 120_000)
     const random = rng(8)
     let n = 0
+    const acks: number[] = []
     const once = async (k: number): Promise<number[]> => {
       const i = k % NODES
       const p = l.procs[i]!
@@ -41,6 +42,7 @@ export async function measurePropagation(samples: number): Promise<Measured> {
       const body = { ...ind, value: toHex(ind.value) }
       const t0 = performance.now()
       const r = await call<{ seq: number }>(p.url, p.operatorToken, 'POST', '/records', body)
+      acks.push(performance.now() - t0)
       const seen = new Array<number>(NODES).fill(NaN)
       const deadline = t0 + 30_000
       await Promise.all(urls.map(async (u, j) => {
@@ -72,7 +74,9 @@ export async function measurePropagation(samples: number): Promise<Measured> {
       method: `${NODES} node processes (fresh testnet, default batch settings: the publisher waits up to max_ms before signing a batch); ${samples} samples after a warm-up, publishers in turn: POST /records with one indicator, then poll GET /logs on all ${NODES} nodes (every ~2 ms) until each serves the log at a checkpoint covering the record; a sample is the time to the last node; p95 by nearest rank`,
       details: {
         samples, p50_ms: median(all), max_ms: Math.max(...all),
+        publisher_ack_p50_ms: median(acks.slice(NODES)),
         publisher_visible_p50_ms: median(perNode.map((s, k) => s[k % NODES]!)),
+        first_other_node_p50_ms: median(perNode.map((s, k) => Math.min(...s.filter((_, j) => j !== k % NODES)))),
       },
     }
   } finally {

@@ -106,7 +106,7 @@ export function judge(m: Measured, b: Baselines, cores: number, scale: number): 
     v.ratioOf = ref.what
     if (m.value !== null) v.ratio = m.value / ref.value
   }
-  if (m.value === null) return v
+  if (m.value === null || Number.isNaN(need)) return v // not measured, or no baselines (--no-baselines)
   v.pass = t.better === 'higher' ? m.value >= need : m.value < need
   if (!v.pass) {
     v.gap = t.better === 'higher'
@@ -123,7 +123,7 @@ export function table(verdicts: Verdict[]): string {
     rows.push([
       v.key, fmt(v.value), v.unit, v.target,
       v.ratio !== undefined ? `${v.ratio.toFixed(2)} × ${v.ratioOf}` : '',
-      v.pass === null ? 'NOT MEASURED' : v.pass ? 'PASS' : 'FAIL',
+      v.pass === null ? (v.value === null ? 'NOT MEASURED' : 'NOT JUDGED') : v.pass ? 'PASS' : 'FAIL',
     ])
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))

@@ -11,6 +11,7 @@
  *   --cache <dir>      fixture cache (default os.tmpdir()/cairn-bench-cache)
  *   --fresh            rebuild cached fixtures
  *   --prepare          only build the cached fixtures (and the provider's local copy), measure nothing
+ *   --no-baselines     skip the baselines (for profiling a measure alone; relative targets not judged)
  *   --profile-nodes <dir>  the fixture node processes (serving verify/sync, and the big
  *                      node) write CPU profiles there when they stop
  *
@@ -53,6 +54,7 @@ interface Options {
   cache: string
   fresh: boolean
   prepare: boolean
+  baselines: boolean
   /** Node processes of the signed and big fixtures write CPU profiles here. */
   profileNodes?: string
 }
@@ -70,8 +72,10 @@ function parseArgs(argv: string[]): Options {
   for (const k of only ?? []) if (!(MEASURE_KEYS as readonly string[]).includes(k)) throw new Error(`unknown measure ${k}; one of ${MEASURE_KEYS.join(', ')}`)
   const here = new URL('.', import.meta.url).pathname
   const out = value('--out') ?? (only ? join(tmpdir(), 'cairn-bench-results.json') : join(here, scale === 1 ? 'results.json' : 'results-quick.json'))
-  return { scale, quick: scale < 1, only, out, cache: cacheRoot(value('--cache')), fresh: argv.includes('--fresh'), prepare: argv.includes('--prepare'), profileNodes: value('--profile-nodes') }
+  return { scale, quick: scale < 1, only, out, cache: cacheRoot(value('--cache')), fresh: argv.includes('--fresh'), prepare: argv.includes('--prepare'), baselines: !argv.includes('--no-baselines'), profileNodes: value('--profile-nodes') }
 }
+
+const NO_BASELINES = { sha256_per_s: NaN, sign_per_s: NaN, verify_per_s: NaN, level_put_per_s: NaN }
 
 const started = Date.now()
 function say(line: string) {
@@ -118,7 +122,7 @@ async function main() {
 
   if (o.prepare) return prepare(o, base, sizes.signed, bigEntries)
   say('baselines (start)…')
-  const b0 = await measureBaselines(roundMs)
+  const b0 = o.baselines ? await measureBaselines(roundMs) : NO_BASELINES
 
   await run('ingest_per_s', () => measureIngest(sizes.ingest))
   await run('propagation_p95_ms', () => measurePropagation(sizes.propagation))
@@ -198,7 +202,7 @@ async function main() {
   }
 
   say('baselines (end)…')
-  const b1 = await measureBaselines(roundMs)
+  const b1 = o.baselines ? await measureBaselines(roundMs) : NO_BASELINES
   const b = meanBaselines(b0, b1)
   const cores = availableParallelism()
   const load1 = loadavg()
@@ -213,7 +217,7 @@ async function main() {
   console.log('')
   for (const v of verdicts) {
     if (v.pass === false) console.log(`FAIL ${v.key}: ${v.gap}`)
-    if (v.pass === null) console.log(`NOT MEASURED ${v.key}: ${results.get(v.key)?.reason ?? (o.only ? 'not run (--only)' : 'not run')}`)
+    if (v.pass === null && v.value === null) console.log(`NOT MEASURED ${v.key}: ${results.get(v.key)?.reason ?? (o.only ? 'not run (--only)' : 'not run')}`)
   }
 
   const out: Record<string, unknown> = {
