@@ -8,7 +8,7 @@
  *           {t: "rd", origin, notice}       a signed redaction notice (spec/redaction.md)
  *   /cairn/sync/1     request  {origin, start, end, to}
  *                     response {start, count, proof: [hash]} then `count` entry frames
- *   /cairn/status/1   request  {}            response: one frame per checkpoint note held
+ *   /cairn/status/1   request  one empty frame  response: one frame per checkpoint note held
  *   /cairn/witness/1  request  add-checkpoint body (c2sp tlog-witness) as one frame
  *                     response {status, body}
  *   /cairn/redactions/1 request {digest}     response: nothing if the responder's notice digest

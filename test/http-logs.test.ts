@@ -183,7 +183,7 @@ test('operator routes: records, tokens, status; errors are JSON with codes; body
 test('every authenticated request is in the access log', async () => {
   await b.accessLog.flush()
   const { rows } = await b.accessLog.query({ limit: 1000 })
-  assert.ok(rows.some((r) => r.role === 'auditor' && r.path.startsWith(`/logs/${a.name}/tile/`)))
+  assert.ok(rows.some((r) => r.role === 'auditor' && r.path === `/logs/${a.name}/tile/0/000` && r.bytes === 256 * 32), 'a full tile row counts its 8 KiB')
   assert.ok(rows.some((r) => r.role === 'operator' && r.path === '/records' && r.status === 413) || rows.some((r) => r.role === 'operator' && r.path === '/records'))
   assert.is((await b.accessLog.verify()).brokenAt, undefined)
 })

@@ -60,11 +60,14 @@ export function createApp(getNode: () => CairnNode) {
     await next()
     const who = c.get('who')
     if (who) {
-      const len = Number(c.res.headers.get('content-length') ?? 0)
-      node.accessLog.append({
+      const row = {
         time: node.now(), token: who.id, name: who.name, role: who.role,
-        method: c.req.method, path: c.req.path + (new URL(c.req.url).search ?? ''), status: c.res.status, bytes: Number.isFinite(len) ? len : 0,
-      })
+        method: c.req.method, path: c.req.path + (new URL(c.req.url).search ?? ''), status: c.res.status,
+      }
+      // The row is written when the body has been sent (or the client went away), with the bytes sent.
+      const res = c.res
+      if (!res.body) node.accessLog.append({ ...row, bytes: 0 })
+      else c.res = new Response(countBytes(res.body, (bytes) => node.accessLog.append({ ...row, bytes })), res)
     }
   })
 
@@ -74,6 +77,40 @@ export function createApp(getNode: () => CairnNode) {
   app.route('/', auditorRoutes(getNode))
   app.route('/', oversightRoutes(getNode))
   return app
+}
+
+/** Passes a response body through, calling `done` once with the number of bytes read (at the end, on error or on cancel). */
+function countBytes(body: ReadableStream<Uint8Array>, done: (bytes: number) => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader()
+  let bytes = 0
+  let finished = false
+  const finish = () => {
+    if (!finished) {
+      finished = true
+      done(bytes)
+    }
+  }
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const r = await reader.read()
+        if (r.done) {
+          finish()
+          controller.close()
+        } else {
+          bytes += r.value.byteLength
+          controller.enqueue(r.value)
+        }
+      } catch (e) {
+        finish()
+        controller.error(e)
+      }
+    },
+    cancel(reason) {
+      finish()
+      return reader.cancel(reason)
+    },
+  })
 }
 
 /** Parses a JSON request body, mapping syntax errors to BAD_REQUEST. */
