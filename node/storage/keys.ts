@@ -16,6 +16,7 @@
  *   'K' token hash                    → JSON                          API tokens
  *   'A' seq u64                       → JSON                          access log
  *   'O' log u32 ‖ index u64           → ''                            roster proposals and confirmations, replayed at start
+ *   'N' log u32 ‖ level u8 ‖ index u64 → 255 hashes                  inner nodes of a full tile (heights 1..8 above it), for proofs
  *   'D' log u32 ‖ index u64           → signed redaction notice       applied (index < size) or pending (spec/redaction.md)
  *   'X' log u32 ‖ expires u64 ‖ id    → ''                            expiry index of the indicators of tracked logs (node/retention.ts)
  */
@@ -24,7 +25,7 @@ import { concat, utf8 } from '../../protocol/bytes.ts'
 export const P = {
   log: 0x4c, entry: 0x45, tile: 0x54, checkpoint: 0x43, history: 0x48, frozen: 0x46,
   id: 0x49, value: 0x56, ref: 0x52, set: 0x53, meta: 0x4d, token: 0x4b, access: 0x41, roster: 0x4f,
-  redaction: 0x44, expiry: 0x58,
+  redaction: 0x44, expiry: 0x58, inner: 0x4e,
 } as const
 
 export function u32(n: number): Uint8Array {
@@ -81,6 +82,7 @@ export const keys = {
   token: (hash: Uint8Array) => key(P.token, hash),
   access: (seq: number) => key(P.access, u64(seq)),
   roster: (log: number, index: number) => key(P.roster, u32(log), u64(index)),
+  inner: (log: number, level: number, index: number) => key(P.inner, u32(log), new Uint8Array([level]), u64(index)),
   redaction: (log: number, index: number) => key(P.redaction, u32(log), u64(index)),
   expiry: (log: number, expires?: number, id?: Uint8Array) =>
     expires === undefined ? key(P.expiry, u32(log)) : id ? key(P.expiry, u32(log), u64(expires), id) : key(P.expiry, u32(log), u64(expires)),

@@ -97,6 +97,21 @@ function bump(o: Record<string, number>, k: string, by = 1) {
   o[k] = (o[k] ?? 0) + by
 }
 
+/** The rows of hashes above a full tile: 128, 64, …, 1 (the last is the tile's subtree root). */
+export function innerRows(tile: Uint8Array): Uint8Array[] {
+  const rows: Uint8Array[] = []
+  let below = tile
+  for (let width = TILE_WIDTH / 2; width >= 1; width /= 2) {
+    const row = new Uint8Array(width * HASH_SIZE)
+    for (let i = 0; i < width; i++) {
+      row.set(nodeHash(below.subarray(2 * i * HASH_SIZE, (2 * i + 1) * HASH_SIZE), below.subarray((2 * i + 1) * HASH_SIZE, (2 * i + 2) * HASH_SIZE)), i * HASH_SIZE)
+    }
+    rows.push(row)
+    below = row
+  }
+  return rows
+}
+
 /** Hash of the complete subtree over `count` (a power of two) consecutive 32-byte hashes in `buf` from `first`. */
 export function subtreeHash(buf: Uint8Array, first: number, count: number): Uint8Array {
   if (count === 1) return buf.subarray(first * HASH_SIZE, (first + 1) * HASH_SIZE)
@@ -110,6 +125,8 @@ export class Store {
   private setSize = 0
   private writeChain: Promise<unknown> = Promise.resolve()
   private readonly tileCache = new Map<string, Uint8Array>()
+  /** Inner nodes of full tiles (8 KiB each), for proofs: see innerNodes. */
+  private readonly innerCache = new Map<string, Uint8Array[]>()
   /** Logs whose indicators' `expires` are indexed under 'X'. */
   private readonly expiryLogs = new Set<number>()
   private redactionDigestCache: Uint8Array | undefined
@@ -245,9 +262,12 @@ export class Store {
         const tileIndex = Math.floor(hashIndex / TILE_WIDTH)
         if (next.length === TILE_WIDTH * HASH_SIZE) {
           ops.push({ type: 'put', key: keys.tile(st.num, level, tileIndex), value: next })
+          // Its inner nodes are kept too: an inclusion proof then reads hashes instead of recomputing 255 of them.
+          const inner = innerRows(next)
+          ops.push({ type: 'put', key: keys.inner(st.num, level, tileIndex), value: concat(...inner) })
           dirty.delete(level)
           edge[level] = new Uint8Array(0)
-          push(level + 1, subtreeHash(next, 0, TILE_WIDTH), tileIndex)
+          push(level + 1, inner[inner.length - 1]!, tileIndex)
         } else {
           edge[level] = next
           dirty.add(level)
@@ -388,10 +408,45 @@ export class Store {
     const tl = Math.floor(level / TILE_HEIGHT)
     const k = level - tl * TILE_HEIGHT
     const first = index * 2 ** k
-    const tile = await this.readTile(st, tl, Math.floor(first / TILE_WIDTH))
+    const tileIndex = Math.floor(first / TILE_WIDTH)
     const within = first % TILE_WIDTH
-    if (!tile || tile.length < (within + 2 ** k) * HASH_SIZE) throw new LedgerError('STORAGE_CORRUPT', `tile ${tl}/${Math.floor(first / TILE_WIDTH)} of ${origin} is missing`)
+    if (k === 0) {
+      const tile = await this.readTile(st, tl, tileIndex)
+      if (!tile || tile.length < (within + 1) * HASH_SIZE) throw new LedgerError('STORAGE_CORRUPT', `tile ${tl}/${tileIndex} of ${origin} is missing`)
+      return tile.subarray(within * HASH_SIZE, (within + 1) * HASH_SIZE)
+    }
+    // Inside a full tile, every inner node is computed once and cached (proofs need up to 8 per tile).
+    const inner = await this.innerNodes(st, tl, tileIndex)
+    if (inner) return inner[k - 1]!.subarray((within >> k) * HASH_SIZE, ((within >> k) + 1) * HASH_SIZE)
+    const tile = await this.readTile(st, tl, tileIndex)
+    if (!tile || tile.length < (within + 2 ** k) * HASH_SIZE) throw new LedgerError('STORAGE_CORRUPT', `tile ${tl}/${tileIndex} of ${origin} is missing`)
     return subtreeHash(tile, within, 2 ** k)
+  }
+
+  /**
+   * The hashes at heights 1..8 above a FULL tile's hashes (128, 64, … 1 of them),
+   * cached; undefined for the partial right-edge tile (its inner nodes change as it grows).
+   */
+  private async innerNodes(st: LogState, level: number, index: number): Promise<Uint8Array[] | undefined> {
+    const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** level)
+    if ((index + 1) * TILE_WIDTH > hashesAtLevel) return undefined
+    const ck = `${st.num}/${level}/${index}`
+    const cached = this.innerCache.get(ck)
+    if (cached) return cached
+    let levels: Uint8Array[]
+    const stored = await this.kv.get(keys.inner(st.num, level, index))
+    if (stored && stored.length === (TILE_WIDTH - 1) * HASH_SIZE) {
+      levels = []
+      for (let width = TILE_WIDTH / 2, off = 0; width >= 1; off += width * HASH_SIZE, width /= 2) levels.push(stored.subarray(off, off + width * HASH_SIZE))
+    } else {
+      // Stores written before inner nodes were kept: compute them from the tile.
+      const tile = await this.readTile(st, level, index)
+      if (!tile || tile.length !== TILE_WIDTH * HASH_SIZE) return undefined
+      levels = innerRows(tile)
+    }
+    if (this.innerCache.size >= 2048) this.innerCache.delete(this.innerCache.keys().next().value!)
+    this.innerCache.set(ck, levels)
+    return levels
   }
 
   /** RFC 9162 MTH of the entries in [start, end): right fold of its complete subtrees. */
