@@ -82,7 +82,8 @@ export function httpCase(t: Target, i: number, rand: Rand): HttpCase {
     () => ({ kind: 'lookup_bad', path: `/lookup/${pick(rand, ['md6/00', 'md5/zz', 'sha256/00', 'pdq/' + 'g'.repeat(64)])}`, method: 'GET', headers: { authorization: `Bearer ${t.auditor}` } }),
     () => ({ kind: 'no_route', path: `/${pick(rand, ['admin', 'wp-login.php', 'logs/x/y/z', '..%2f..%2fetc/passwd'])}`, method: pick(rand, ['GET', 'PUT', 'DELETE']), headers: {} }),
     () => witnessCase('witness_garbage', bytes(rand, 1 + Math.floor(rand() * 300))),
-    () => { const b = utf8(encodeAddCheckpointRequest({ oldSize: log.size, proof: [], checkpoint: log.note })); return witnessCase('witness_truncated', b.subarray(0, Math.floor(rand() * (b.length - 1)))) },
+    // cut anywhere before the end of the log's own signature line (a cut after it could leave a valid note with fewer cosignatures)
+    () => { const b = utf8(encodeAddCheckpointRequest({ oldSize: log.size, proof: [], checkpoint: logSignatureOnly(log.note) })); return witnessCase('witness_truncated', b.subarray(0, Math.floor(rand() * (b.length - 1)))) },
     () => witnessCase('witness_wrong_key', encodeAddCheckpointRequest({ oldSize: 0, proof: [], checkpoint: signCheckpoint({ origin: log.origin, size: log.size, root: bytes(rand, 32) }, { name: log.origin, seed: bytes(rand, 32) }) })),
     () => { const o = `nowhere.cairn/x${i % 13}`; return witnessCase('witness_unknown_log', encodeAddCheckpointRequest({ oldSize: 0, proof: [], checkpoint: signCheckpoint({ origin: o, size: 1, root: bytes(rand, 32) }, { name: o, seed: generateKeyPair(bytes(rand, 32)).seed }) })) },
     () => witnessCase('witness_replayed_old', encodeAddCheckpointRequest({ oldSize: 0, proof: [], checkpoint: log.oldNote })),
@@ -96,6 +97,12 @@ export function httpCase(t: Target, i: number, rand: Rand): HttpCase {
 export function bigHttpCase(t: Target, i: number): HttpCase {
   if (i % 2 === 0) return { kind: 'records_oversized', path: '/records', ...json(t.operator, `{"records":["${'a'.repeat(5 * 1024 * 1024)}"]}`) }
   return witnessCase('witness_oversized', 'old 0\n\n' + 'x'.repeat(140 * 1024))
+}
+
+/** A signed note with its first signature line only (the log's). */
+function logSignatureOnly(note: string): string {
+  const sigs = note.indexOf('\n\n') + 2
+  return note.slice(0, note.indexOf('\n', sigs) + 1)
 }
 
 function witnessCase(kind: string, body: string | Uint8Array): HttpCase {
@@ -132,9 +139,10 @@ export function gossipCase(t: Target, i: number, rand: Rand): GossipCase {
     () => ({ kind: 'wrong_key', data: encodeGossip({ t: 'cp', note: signCheckpoint({ origin: log.origin, size: log.size + 1, root: bytes(rand, 32) }, { name: log.origin, seed: bytes(rand, 32) }) }) }),
     () => ({ kind: 'bad_equivocation_proof', data: encodeGossip({ t: 'eq', origin: log.origin, proof: `cairn/equivocation/v1\nsame-size\n${bytesText(rand, 40)}` }) }),
     () => ({ kind: 'equivocation_unknown_log', data: encodeGossip({ t: 'eq', origin: `nowhere.cairn/x${i % 5}`, proof: 'cairn/equivocation/v1\nsame-size\n' }) }),
-    () => ({ kind: 'oversized', data: encodeGossip({ t: 'cp', note: 'x'.repeat(300 * 1024) }) }),
     () => ({ kind: 'replayed_old_checkpoint', data: encodeGossip({ t: 'cp', note: log.oldNote }), replay: true }),
   ]
+  // One in a hundred is over the 256 KiB gossip limit (kept rare: 300 KiB apiece).
+  if (i % 100 === 50) return { kind: 'oversized', data: encodeGossip({ t: 'cp', note: 'x'.repeat(300 * 1024) }) }
   return kinds[i % kinds.length]!()
 }
 

@@ -4,6 +4,7 @@
  * runner) when it throws, every node process it started killed afterwards.
  */
 import { mkdirSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { killAll, seconds, type Figures, type Scenario } from './common.ts'
 import { crash } from './crash.ts'
 import { partition } from './partition.ts'
@@ -25,10 +26,13 @@ export interface ScenarioReport {
   problems: string[]
   seconds: number
   finished: string
+  /** 1-minute load average when it started (the figures are wall-clock times on a shared machine). */
+  load_at_start: number
 }
 
 export async function runScenario(s: Scenario, o: { quick: boolean; dir: string; log?: (line: string) => void }): Promise<ScenarioReport> {
   mkdirSync(o.dir, { recursive: true })
+  const load = Math.round(loadavg()[0]! * 10) / 10
   const t0 = Date.now()
   const print = o.log ?? ((line: string) => console.log(line))
   const log = (msg: string) => print(`[${s.name} ${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`)
@@ -42,7 +46,7 @@ export async function runScenario(s: Scenario, o: { quick: boolean; dir: string;
   }
   return {
     name: s.name, title: s.title, mode: o.quick ? 'quick' : 'full', result: r.pass ? 'PASS' : 'FAIL',
-    summary: r.summary, figures: r.figures, problems: r.problems, seconds: seconds(Date.now() - t0), finished: new Date().toISOString(),
+    summary: r.summary, figures: r.figures, problems: r.problems, seconds: seconds(Date.now() - t0), finished: new Date().toISOString(), load_at_start: load,
   }
 }
 

@@ -17,7 +17,7 @@ export const lateJoiner: Scenario = {
   name: 'late-joiner',
   title: 'a member voted in syncs from non-owners',
   async run(ctx) {
-    const records = ctx.quick ? 3000 : 100_000
+    const records = ctx.quick ? 2000 : 100_000
     const fed = await Fed.start(ctx.dir, { names: ['l1', 'l2', 'l3'], federation: 'joiner.cairn', outsiders: ['l4'], threshold: 2 })
     const problems: string[] = []
     try {
