@@ -250,23 +250,23 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
 
   await redactions.register()
 
+  /** Every gossip message a node refuses is counted under its LedgerError code (cairn_sync_rejected_total). */
+  const refuseGossip = (e: unknown) => void sync.count(e)
   peer.onGossip(async (data, from) => {
     let g
     try {
       g = decodeGossip(data)
     } catch (e) {
-      sync.stats.rejected[(e as LedgerError).code ?? 'BAD_REQUEST'] = (sync.stats.rejected[(e as LedgerError).code ?? 'BAD_REQUEST'] ?? 0) + 1
-      return
+      return refuseGossip(e)
     }
     if (g.t === 'cp') return sync.onAnnouncement(g.note, from)
     if (g.t === 'rd') return void (await redactions.receive(g.notice))
     const m = roster.member(g.origin)
-    if (!m) return
+    if (!m) return refuseGossip(new LedgerError('UNKNOWN_LOG', `an equivocation proof for ${g.origin}, which is not a member's log`))
     try {
       verifyEquivocationProof(g.proof, m.vkey)
     } catch (e) {
-      sync.stats.rejected[(e as LedgerError).code ?? 'BAD_REQUEST'] = (sync.stats.rejected[(e as LedgerError).code ?? 'BAD_REQUEST'] ?? 0) + 1
-      return
+      return refuseGossip(e)
     }
     await onEquivocation(g.origin, g.proof)
   })
@@ -295,7 +295,16 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     await Promise.all(peer.connectedPeers().map(async (p) => {
       try {
         const frames = await peer.requestAll(p, PROTO_STATUS, [new Uint8Array(0)], { timeoutMs: 5000, maxResponseFrames: 1000 })
-        for (const f of frames) await sync.onAnnouncement(frameText(f), p)
+        for (const f of frames) {
+          let note: string
+          try {
+            note = frameText(f)
+          } catch (e) {
+            sync.count(e)
+            continue
+          }
+          await sync.onAnnouncement(note, p)
+        }
       } catch (e) {
         log.debug({ peer: p, err: String(e) }, 'status exchange failed')
       }

@@ -76,6 +76,8 @@ export class SyncManager {
     rangesSynced: 0,
     rejected: {} as Record<string, number>,
     checkpointsSeen: 0,
+    /** Valid checkpoints older than the verified tree (replays, late gossip): counted, nothing changes but cosignatures. */
+    checkpointsStale: 0,
     equivocations: 0,
   }
 
@@ -86,7 +88,8 @@ export class SyncManager {
     this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1
   }
 
-  private count(e: unknown): string {
+  /** Counts a refused peer input under its LedgerError code (anything else: PEER_ERROR); returns the code. */
+  count(e: unknown): string {
     const code = e instanceof LedgerError ? e.code : 'PEER_ERROR'
     this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1
     return code
@@ -138,6 +141,7 @@ export class SyncManager {
         this.reject('INCONSISTENT_CHECKPOINT')
         return
       }
+      if (size < store.size(origin)) this.stats.checkpointsStale++
       await this.mergeCosignatures(origin, note, size)
       return
     }

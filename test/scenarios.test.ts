@@ -19,13 +19,7 @@ test.after(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-// garbage is left out of `npm test` for now: in its short form every node stays up and no stored data
-// changes, but its strict accounting finds some hostile gossip messages that no node counted under a
-// code (see issue 6). `npm run scenarios garbage` runs it and reports FAIL until that is fixed.
-const KNOWN_OPEN = new Set(['garbage'])
-console.log(`not run here (open issue, run with npm run scenarios): ${[...KNOWN_OPEN].join(', ')}`)
-
-for (const s of SCENARIOS.filter((x) => !KNOWN_OPEN.has(x.name))) {
+for (const s of SCENARIOS) {
   test(`${s.name}: ${s.title} (short)`, async () => {
     const r = await runScenario(s, { quick: true, dir: join(dir, s.name) })
     console.log(`${r.result} ${s.name} (${Math.round(r.seconds)} s): ${r.summary}`)
