@@ -22,7 +22,7 @@ import { Roster } from './roster.ts'
 import { createPeer, type Peer } from './peer.ts'
 import { Publisher } from './publisher.ts'
 import { WorkerPool, defaultPoolSize } from './worker-pool.ts'
-import { signJob, openJob, type OpenOutput } from './crypto-jobs.ts'
+import { signJob, openJob, type OpenOutput, type SignInput, type SignOutput } from './crypto-jobs.ts'
 import type { CheckedEntry } from './ingest.ts'
 import { concat } from '../protocol/bytes.ts'
 import { SyncManager } from './sync.ts'
@@ -185,6 +185,15 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     })
   }
 
+  // Signing a batch, split over the worker pool (both cores sign while the main thread validates the next batch).
+  const signInPool = async ({ seed, records }: SignInput): Promise<SignOutput> => {
+    const chunk = Math.max(128, Math.ceil(records.length / Math.max(1, signPool.size)))
+    const parts: Promise<SignOutput>[] = []
+    for (let i = 0; i < records.length; i += chunk) parts.push(signPool.run({ seed, records: records.slice(i, i + chunk) }))
+    const results = await Promise.all(parts)
+    return { entries: results.flatMap((r) => r.entries), ids: results.length === 1 ? results[0]!.ids : concat(...results.map((r) => r.ids)) }
+  }
+
   const sync: SyncManager = new SyncManager({
     store, roster, peer, self: origin, openRangeImpl: openRangeInPool,
     onRecord,
@@ -202,7 +211,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   }, gossipCheckpoint, (msg) => log.debug(msg))
 
   const publisher = new Publisher({
-    store, roster, origin, logSeed: keys.logSeed, sign: (input) => signPool.run(input),
+    store, roster, origin, logSeed: keys.logSeed, sign: signInPool,
     maxRecords: settings.batch.max_records, maxMs: settings.batch.max_ms, now,
     onRecord: (id, r) => onRecord(origin, id, r),
     onCheckpoint: (note) => {

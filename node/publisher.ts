@@ -49,8 +49,13 @@ export interface PublisherOptions {
   maxQueue?: number
 }
 
-/** Batches signed and waiting for the store; more than this and preparing waits. */
-const MAX_APPENDS_IN_FLIGHT = 2
+/**
+ * Batches validated and not yet stored (being signed, or waiting for the
+ * store); more than this and validating the next batch waits. Three keep
+ * the main thread validating batch n+2 while the workers sign n+1 and the
+ * store writes n.
+ */
+const MAX_BATCHES_IN_FLIGHT = 3
 
 export class Publisher {
   private queue: Pending[] = []
@@ -61,8 +66,10 @@ export class Publisher {
   private nextSeq: number | undefined
   /** Record times never go backwards within the log (feeds and TAXII rely on it). */
   private lastTime = 0
+  /** The append of the newest batch; each batch's append waits for the one before. */
   private appending: Promise<void> = Promise.resolve()
-  private appendsInFlight = 0
+  /** Appends of the batches in flight, oldest first. */
+  private inFlight: Promise<void>[] = []
   readonly stats = { accepted: 0, rejected: {} as Record<string, number>, batches: 0 }
 
   constructor(private readonly o: PublisherOptions) {}
@@ -105,11 +112,12 @@ export class Publisher {
   }
 
   /**
-   * Validates and signs one batch, then queues its append behind the previous
-   * one: the next batch is signed while this one is written.
+   * Validates one batch, hands it to the signers and queues its append behind
+   * the previous batch's; returns once the batch is numbered, so the next
+   * batch is validated while this one is signed and the one before written.
    */
   private async flush(): Promise<void> {
-    if (this.appendsInFlight >= MAX_APPENDS_IN_FLIGHT) await this.appending
+    while (this.inFlight.length >= MAX_BATCHES_IN_FLIGHT) await this.inFlight[0]
     const batch = this.queue.splice(0, this.o.maxRecords)
     if (batch.length === 0) return
     const { store, origin, roster } = this.o
@@ -138,18 +146,14 @@ export class Publisher {
       }
     }
     if (records.length === 0) return
-    let signed: SignOutput
-    try {
-      signed = await this.o.sign({ seed: this.o.logSeed, records: recordBytes })
-    } catch (e) {
-      for (const p of accepted) this.reject(p, e)
-      return
-    }
-    const items: AppendItem[] = records.map((record, i) => ({ entry: signed.entries[i]!, id: signed.ids.subarray(32 * i, 32 * i + 32), record }))
-    this.nextSeq = start + items.length
-    this.appendsInFlight++
-    this.appending = this.appending.then(async () => {
+    const signing = this.o.sign({ seed: this.o.logSeed, records: recordBytes })
+    signing.catch(() => undefined) // awaited below, in turn; not an unhandled rejection meanwhile
+    this.nextSeq = start + records.length
+    const append = this.appending.then(async () => {
+      let items: AppendItem[]
       try {
+        const signed: SignOutput = await signing
+        items = records.map((record, i) => ({ entry: signed.entries[i]!, id: signed.ids.subarray(32 * i, 32 * i + 32), record }))
         const r = await store.append(origin, start, items, {
           durable: true,
           checkpoint: (size, root) => signCheckpoint({ origin, size, root }, { name: origin, seed: this.o.logSeed }),
@@ -162,13 +166,15 @@ export class Publisher {
         })
         if (r.checkpoint) this.o.onCheckpoint(r.checkpoint)
       } catch (e) {
-        // Later batches were numbered after this one: start again from what is stored.
+        // Later batches were numbered after this one: they fail in turn (their start is not the
+        // log's size); the next batch validated starts again from what is stored.
         this.nextSeq = undefined
         for (const p of accepted) this.reject(p, e)
-      } finally {
-        this.appendsInFlight--
       }
     })
+    this.appending = append
+    this.inFlight.push(append)
+    void append.finally(() => { this.inFlight.splice(this.inFlight.indexOf(append), 1) })
   }
 
   /** Integrates what is queued, then refuses new submissions. */

@@ -245,7 +245,6 @@ export class Store {
       if (st.frozen) throw new LedgerError('LOG_FROZEN', `log ${origin} is frozen after an equivocation; it accepts no new entries`)
       if (firstIndex !== st.size) throw new LedgerError('SEQ_MISMATCH', `append to ${origin} at ${firstIndex} but the log holds ${st.size} entries`)
       const ops: BatchOp[] = []
-      const edge = st.edge.map((e) => new Uint8Array(e))
       const counters = structuredClone(st.counters)
       const dirty = new Set<number>()
       const pendingSet = new Map<string, boolean>() // id hex → in set after this batch
@@ -254,22 +253,32 @@ export class Store {
       const redacted: number[] = []
       const droppedNotices: number[] = []
 
+      // The right edge of each tile level, in buffers of one full tile that fill up in place.
+      const work: Uint8Array[] = []
+      const fill: number[] = []
+      const level0 = (level: number) => {
+        if (work[level]) return
+        const cur = st.edge[level] ?? new Uint8Array(0)
+        work[level] = new Uint8Array(TILE_WIDTH * HASH_SIZE)
+        work[level]!.set(cur)
+        fill[level] = cur.length
+      }
       const push = (level: number, hash: Uint8Array, hashIndex: number) => {
-        const cur = edge[level] ?? new Uint8Array(0)
-        const next = new Uint8Array(cur.length + HASH_SIZE)
-        next.set(cur)
-        next.set(hash, cur.length)
+        level0(level)
+        const buf = work[level]!
+        buf.set(hash, fill[level]!)
+        fill[level]! += HASH_SIZE
         const tileIndex = Math.floor(hashIndex / TILE_WIDTH)
-        if (next.length === TILE_WIDTH * HASH_SIZE) {
-          ops.push({ type: 'put', key: keys.tile(st.num, level, tileIndex), value: next })
+        if (fill[level] === TILE_WIDTH * HASH_SIZE) {
+          ops.push({ type: 'put', key: keys.tile(st.num, level, tileIndex), value: buf })
           // Its inner nodes are kept too: an inclusion proof then reads hashes instead of recomputing 255 of them.
-          const inner = innerRows(next)
+          const inner = innerRows(buf)
           ops.push({ type: 'put', key: keys.inner(st.num, level, tileIndex), value: concat(...inner) })
           dirty.delete(level)
-          edge[level] = new Uint8Array(0)
+          work[level] = new Uint8Array(TILE_WIDTH * HASH_SIZE)
+          fill[level] = 0
           push(level + 1, inner[inner.length - 1]!, tileIndex)
         } else {
-          edge[level] = next
           dirty.add(level)
         }
       }
@@ -334,6 +343,8 @@ export class Store {
           }
         }
       }
+      const edge = st.edge.slice()
+      work.forEach((buf, level) => { edge[level] = buf.slice(0, fill[level]) })
       for (const level of dirty) {
         const hashesAtLevel = Math.floor(size / TILE_WIDTH ** level)
         ops.push({ type: 'put', key: keys.tile(st.num, level, Math.floor(hashesAtLevel / TILE_WIDTH)), value: edge[level]! })
