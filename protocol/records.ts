@@ -406,6 +406,12 @@ export function encodeRecord(record: CairnRecord): Uint8Array {
   return encodeCanonical(validateRecord(record) as unknown as CborValue)
 }
 
+/** validateRecord, then the canonical bytes of what it returned (one validation, not two). */
+export function validateAndEncode(input: unknown): { record: CairnRecord; bytes: Uint8Array } {
+  const record = validateRecord(input)
+  return { record, bytes: encodeCanonical(record as unknown as CborValue) }
+}
+
 /** Canonical decode (NON_CANONICAL_CBOR, MALFORMED_CBOR, TOO_LARGE) then validateRecord. */
 export function decodeRecord(bytes: Uint8Array): CairnRecord {
   return validateRecord(decodeCanonical(bytes, { maxBytes: MAX_RECORD_BYTES }))

@@ -7,7 +7,7 @@ import { decodeEntry, encodeEntry, openEntry, recordId, signEntry, signedMessage
 import { sign } from '../protocol/ed25519.ts'
 import { LedgerError, ERROR_CODES } from '../protocol/errors.ts'
 import { leafHash } from '../protocol/hash.ts'
-import { encodeRecord, recordToJson, type CairnRecord } from '../protocol/records.ts'
+import { encodeRecord, recordFromJson, recordToJson, validateAndEncode, type CairnRecord } from '../protocol/records.ts'
 import { entryCases } from '../spec/gen/entries.ts'
 import { vectorKey, VECTOR_TIME_MS } from '../spec/gen/seeds.ts'
 
@@ -53,6 +53,8 @@ for (const { name, data } of vectors) {
       assert.equal(recordToJson(opened.record), data.record)
       // the record re-encodes to the signed bytes
       assert.is(toHex(encodeRecord(opened.record)), toHex(opened.recordBytes))
+      // so does the publisher's one-pass form, from the JSON a client would send
+      assert.is(toHex(validateAndEncode(recordFromJson(data.record)).bytes), toHex(opened.recordBytes))
     } else {
       assert.is(codeOf(() => openEntry(entry, key)), data.error)
     }
