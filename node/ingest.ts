@@ -12,7 +12,7 @@
  */
 import { openEntry, type OpenedEntry } from '../protocol/entry.ts'
 import { decodeEntry } from '../protocol/entry.ts'
-import { decodeRecord, type CairnRecord } from '../protocol/records.ts'
+import { decodeCheckedRecord, type CairnRecord } from '../protocol/records.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { toHex } from '../protocol/bytes.ts'
 import { parseVerifierKey } from '../protocol/note.ts'
@@ -64,7 +64,7 @@ export async function checkRecordSemantics(store: Store, roster: Roster, origin:
       throw new LedgerError('UNKNOWN_TARGET', `a revocation is only valid in the log that wrote its target; ${t} is in ${loc.origin}, not ${origin}`)
     }
     // A redacted target was an indicator (only indicators can be redacted); its entry is gone.
-    if (loc) targetType = (await store.isRedacted(origin, loc.index)) ? 'indicator' : decodeRecord(decodeEntry(await store.entry(origin, loc.index)).recordBytes).type
+    if (loc) targetType = (await store.isRedacted(origin, loc.index)) ? 'indicator' : decodeCheckedRecord(decodeEntry(await store.entry(origin, loc.index)).recordBytes).type
   }
   if (targetType === undefined) throw new LedgerError('UNKNOWN_TARGET', `revocation target ${t} is not an earlier record of ${origin}`)
   if (targetType !== 'indicator') throw new LedgerError('UNKNOWN_TARGET', `revocation target ${t} is a ${targetType} record, not an indicator`)

@@ -10,7 +10,7 @@ import { serve, type ServerType } from '@hono/node-server'
 import type { AddressInfo } from 'node:net'
 import { signCheckpoint } from '../protocol/checkpoint.ts'
 import { decodeEntry } from '../protocol/entry.ts'
-import { decodeRecord, type CairnRecord } from '../protocol/records.ts'
+import { decodeCheckedRecord, type CairnRecord } from '../protocol/records.ts'
 import { verifyEquivocationProof } from '../protocol/equivocation.ts'
 import { EMPTY_ROOT, leafHash } from '../protocol/hash.ts'
 import { parseNote } from '../protocol/note.ts'
@@ -118,7 +118,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   // Replay roster changes stored in any log.
   for await (const ev of store.rosterEvents()) {
     const entry = await store.entry(ev.origin, ev.index)
-    roster.observe(ev.origin, leafHash(entry), decodeRecord(decodeEntry(entry).recordBytes))
+    roster.observe(ev.origin, leafHash(entry), decodeCheckedRecord(decodeEntry(entry).recordBytes))
   }
   for (const m of roster.all()) if (!store.hasLog(m.origin)) await store.registerLog(m.origin)
   if (!store.hasLog(origin)) await store.registerLog(origin)
@@ -181,7 +181,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     const ids = concat(...results.map((r) => r.ids))
     return entries.map((entry, i) => {
       const { recordBytes, signature } = decodeEntry(entry)
-      return { entry, recordBytes, signature, record: decodeRecord(recordBytes), id: ids.subarray(32 * i, 32 * i + 32) }
+      return { entry, recordBytes, signature, record: decodeCheckedRecord(recordBytes), id: ids.subarray(32 * i, 32 * i + 32) }
     })
   }
 

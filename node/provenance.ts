@@ -12,7 +12,7 @@ import { LedgerError } from '../protocol/errors.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { openEntry } from '../protocol/entry.ts'
 import { decodeEntry } from '../protocol/entry.ts'
-import { decodeRecord, recordToJson, ALG_LENGTHS, MAX_TMK_PDQF_BYTES, type Alg, type CairnRecord } from '../protocol/records.ts'
+import { decodeCheckedRecord, recordToJson, ALG_LENGTHS, MAX_TMK_PDQF_BYTES, type Alg, type CairnRecord } from '../protocol/records.ts'
 import { encodeTlogProof, verifyTlogProof } from '../protocol/tlog-proof.ts'
 import { parseVerifierKey } from '../protocol/note.ts'
 import type { Store } from './storage/store.ts'
@@ -99,7 +99,7 @@ export async function buildProvenance(store: Store, roster: Roster, alg: Alg, va
     if (!at) return undefined
     const entry = await store.entry(at.origin, at.index)
     if (!equalBytes(leafHash(entry), id)) throw new LedgerError('STORAGE_CORRUPT', `entry ${at.index} of ${at.origin} does not match its record id`)
-    const record = decodeRecord(decodeEntry(entry).recordBytes)
+    const record = decodeCheckedRecord(decodeEntry(entry).recordBytes)
     const s = snapshot(at.origin)
     let proof: string | null = null
     if (s.note && at.index < s.size) {

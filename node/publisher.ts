@@ -9,7 +9,7 @@ import { decodeEntry } from '../protocol/entry.ts'
 import { toHex } from '../protocol/bytes.ts'
 import { signCheckpoint } from '../protocol/checkpoint.ts'
 import { LedgerError } from '../protocol/errors.ts'
-import { validateAndEncode, decodeRecord, type CairnRecord } from '../protocol/records.ts'
+import { validateAndEncode, decodeCheckedRecord, type CairnRecord } from '../protocol/records.ts'
 import type { Store, AppendItem } from './storage/store.ts'
 import type { Roster } from './roster.ts'
 import { checkRecordSemantics, type BatchContext } from './ingest.ts'
@@ -108,7 +108,7 @@ export class Publisher {
   private async lastRecordTime(): Promise<number> {
     const size = this.o.store.size(this.o.origin)
     if (size === 0 || (await this.o.store.isRedacted(this.o.origin, size - 1))) return 0
-    return decodeRecord(decodeEntry(await this.o.store.entry(this.o.origin, size - 1)).recordBytes).time
+    return decodeCheckedRecord(decodeEntry(await this.o.store.entry(this.o.origin, size - 1)).recordBytes).time
   }
 
   /**

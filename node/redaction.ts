@@ -21,7 +21,7 @@ import { toHex } from '../protocol/bytes.ts'
 import { decodeEntry } from '../protocol/entry.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { leafHash } from '../protocol/hash.ts'
-import { decodeRecord } from '../protocol/records.ts'
+import { decodeCheckedRecord } from '../protocol/records.ts'
 import {
   openRedaction, readNoticeUnverified, signRedaction, isRedactionMarker, noticeToJson,
   type RedactionReason, type RedactionNotice,
@@ -136,7 +136,7 @@ export class RedactionService {
       return { index, id: toHex(n.id), notice: toHex(have), redaction: noticeToJson(n), revocation: null, already: true }
     }
     const id = leafHash(stored)
-    const record = decodeRecord(decodeEntry(stored).recordBytes)
+    const record = decodeCheckedRecord(decodeEntry(stored).recordBytes)
     if (record.type !== 'indicator') throw new LedgerError('BAD_REDACTION', `entry ${index} is a ${record.type}; only indicators can be redacted`)
     // The removal goes into the log first, so every provider's feed carries it (spec/redaction.md §R.6).
     let revocation: string | null = null

@@ -371,6 +371,19 @@ function itemDone(stack: Frame[], maxItems: number): boolean {
 }
 
 /**
+ * Decodes bytes that decodeCanonical has already accepted once (a worker
+ * thread opened the entry, or this node's store holds it), without checking
+ * the canonical form again. Never for bytes straight from outside.
+ */
+export function decodeChecked(bytes: Uint8Array): CborDecoded {
+  try {
+    return decoder.decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length)) as CborDecoded
+  } catch (e) {
+    throw new LedgerError('MALFORMED_CBOR', `malformed CBOR: ${(e as Error).message}`, { cause: e })
+  }
+}
+
+/**
  * Decodes `bytes` as exactly one canonical CBOR item of the data model.
  * Byte strings in the result are views into `bytes` (no copies).
  */

@@ -12,7 +12,7 @@
 import { assertValidPublicKey } from './ed25519.ts'
 import { LedgerError, type ErrorCode } from './errors.ts'
 import { fromHex, toHex } from './bytes.ts'
-import { decodeCanonical, encodeCanonical, type CborValue } from './cbor.ts'
+import { decodeCanonical, decodeChecked, encodeCanonical, type CborValue } from './cbor.ts'
 
 export const RECORD_VERSION = 1
 export const RECORD_TYPES = ['indicator', 'revocation', 'attestation', 'roster'] as const
@@ -410,6 +410,14 @@ export function encodeRecord(record: CairnRecord): Uint8Array {
 export function validateAndEncode(input: unknown): { record: CairnRecord; bytes: Uint8Array } {
   const record = validateRecord(input)
   return { record, bytes: encodeCanonical(record as unknown as CborValue) }
+}
+
+/**
+ * Record bytes decodeRecord has already accepted (opened by a worker, or read
+ * back from this node's store): the rules again, not the canonical-form check.
+ */
+export function decodeCheckedRecord(bytes: Uint8Array): CairnRecord {
+  return validateRecord(decodeChecked(bytes))
 }
 
 /** Canonical decode (NON_CANONICAL_CBOR, MALFORMED_CBOR, TOO_LARGE) then validateRecord. */

@@ -4,7 +4,7 @@ import { fromHex, toHex } from '../protocol/bytes.ts'
 import { decodeCanonical, encodeCanonical, type CborValue } from '../protocol/cbor.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import {
-  decodeRecord, encodeRecord, isValidOrigin, recordFromJson, recordToJson, validateRecord,
+  decodeCheckedRecord, decodeRecord, encodeRecord, isValidOrigin, recordFromJson, recordToJson, validateRecord,
   type CairnRecord, type IndicatorRecord,
 } from '../protocol/records.ts'
 import { vectorKey, VECTOR_TIME_MS } from '../spec/gen/seeds.ts'
@@ -226,6 +226,17 @@ test('encodeRecord is canonical, validates first, and round-trips through decode
     assert.equal(recordToJson(decoded), recordToJson(validateRecord(fields)), what)
     assert.equal(encodeRecord(decoded), encoded, what)
   }
+})
+
+test('decodeCheckedRecord (bytes accepted before) gives what decodeRecord gives, and still applies the rules', () => {
+  for (const [what, fields, code] of CASES) {
+    if (code !== 'ACCEPTED') continue
+    const encoded = encodeRecord(fields as unknown as CairnRecord)
+    assert.equal(recordToJson(decodeCheckedRecord(encoded)), recordToJson(decodeRecord(encoded)), what)
+  }
+  assert.is(codeOf(() => decodeCheckedRecord(Uint8Array.of(0xa1, 0x61))), 'MALFORMED_CBOR')
+  const [, first] = CASES.find(([, , c]) => c === 'ACCEPTED')!
+  assert.is(codeOf(() => decodeCheckedRecord(encodeCanonical({ ...(first as Fields), v: 2 } as CborValue))), 'BAD_VERSION')
 })
 
 test('time above 2^32 encodes in the 8-byte form', () => {

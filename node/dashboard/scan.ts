@@ -6,7 +6,7 @@
  * marker in the store: it yields its notice (who, when, why) instead of a record.
  */
 import { decodeEntry } from '../../protocol/entry.ts'
-import { decodeRecord, type CairnRecord } from '../../protocol/records.ts'
+import { decodeCheckedRecord, type CairnRecord } from '../../protocol/records.ts'
 import { isRedactionMarker, markerNotice, readNoticeUnverified, type RedactionNotice } from '../../protocol/redaction.ts'
 import type { Store } from '../storage/store.ts'
 
@@ -18,7 +18,7 @@ export type IndexedRecord =
 
 function read(index: number, bytes: Uint8Array): IndexedRecord {
   if (isRedactionMarker(bytes)) return { index, redaction: readNoticeUnverified(markerNotice(bytes)) }
-  return { index, record: decodeRecord(decodeEntry(bytes).recordBytes) }
+  return { index, record: decodeCheckedRecord(decodeEntry(bytes).recordBytes) }
 }
 
 /** The records (or redaction notices) of entries [start, end) of `origin`, in index order. */

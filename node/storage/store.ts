@@ -22,7 +22,7 @@ import { concat, compareBytes, equalBytes, fromUtf8, sha256, utf8 } from '../../
 import { HASH_SIZE, nodeHash, EMPTY_ROOT } from '../../protocol/hash.ts'
 import { subtreesOfRange, foldSubtrees, inclusionProofPlan, consistencyProofPlan, assembleProof, type ProofPlan } from '../../protocol/merkle.ts'
 import { LedgerError } from '../../protocol/errors.ts'
-import { decodeRecord, type CairnRecord } from '../../protocol/records.ts'
+import { decodeCheckedRecord, type CairnRecord } from '../../protocol/records.ts'
 import { decodeEntry } from '../../protocol/entry.ts'
 import { encodeRedactionMarker, isRedactionMarker, readNoticeUnverified, type RedactionNotice } from '../../protocol/redaction.ts'
 
@@ -653,7 +653,7 @@ export class Store {
         this.redactionDigestCache = undefined
         return 'replaced'
       }
-      const r = decodeRecord(decodeEntry(stored).recordBytes)
+      const r = decodeCheckedRecord(decodeEntry(stored).recordBytes)
       if (r.type !== 'indicator') throw new LedgerError('BAD_REDACTION', `entry ${index} of ${origin} is a ${r.type}; only indicators can be redacted`)
       const counters = structuredClone(st.counters)
       bump(counters.byType, 'indicator', -1)
