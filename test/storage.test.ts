@@ -71,6 +71,10 @@ function contract(name: string, makeKV: () => Promise<{ kv: KV; reopen?: () => P
       n += batch
       leaves.push(...items.map((x) => x.id))
       assert.equal(toHex(root), toHex(mth(leaves)), `root at ${n}`)
+      // Proofs at the current size read the right edge (cached per edge): still right after each append.
+      for (const i of n > 0 ? [0, Math.floor(n / 2), n - 1] : []) {
+        assert.equal((await store.inclusionProof(ORIGIN, i, n)).map(toHex), path(i, leaves).map(toHex), `inclusion ${i}@${n} after an append`)
+      }
     }
     assert.is(store.size(ORIGIN), 66000)
     for (const s of [0, 1, 3, 256, 257, 511, 65536, 65537, 66000]) {

@@ -127,6 +127,8 @@ export class Store {
   private readonly tileCache = new Map<string, Uint8Array>()
   /** Inner nodes of full tiles (8 KiB each), for proofs: see innerNodes. */
   private readonly innerCache = new Map<string, Uint8Array[]>()
+  /** Inner nodes of each log's partial edge tiles, keyed to the edge array they came from. */
+  private readonly edgeInnerCache = new Map<string, { edge: Uint8Array; rows: Uint8Array[] }>()
   /** Logs whose indicators' `expires` are indexed under 'X'. */
   private readonly expiryLogs = new Set<number>()
   private redactionDigestCache: Uint8Array | undefined
@@ -429,9 +431,36 @@ export class Store {
     // Inside a full tile, every inner node is computed once and cached (proofs need up to 8 per tile).
     const inner = await this.innerNodes(st, tl, tileIndex)
     if (inner) return inner[k - 1]!.subarray((within >> k) * HASH_SIZE, ((within >> k) + 1) * HASH_SIZE)
+    const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** tl)
+    if (tileIndex === Math.floor(hashesAtLevel / TILE_WIDTH)) {
+      // The partial right-edge tile: its complete inner nodes, computed once per size of the edge.
+      const rows = this.edgeInner(st, tl)
+      const row = rows[k - 1]
+      if (row && row.length >= ((within >> k) + 1) * HASH_SIZE) return row.subarray((within >> k) * HASH_SIZE, ((within >> k) + 1) * HASH_SIZE)
+    }
     const tile = await this.readTile(st, tl, tileIndex)
     if (!tile || tile.length < (within + 2 ** k) * HASH_SIZE) throw new LedgerError('STORAGE_CORRUPT', `tile ${tl}/${tileIndex} of ${origin} is missing`)
     return subtreeHash(tile, within, 2 ** k)
+  }
+
+  /** Inner rows of the complete subtrees of the partial edge tile at `level`, cached until the edge changes. */
+  private edgeInner(st: LogState, level: number): Uint8Array[] {
+    const edge = st.edge[level] ?? new Uint8Array(0)
+    const ck = `${st.num}/${level}`
+    const cached = this.edgeInnerCache.get(ck)
+    if (cached && cached.edge === edge) return cached.rows
+    const rows: Uint8Array[] = []
+    let below = edge
+    for (let width = Math.floor(edge.length / HASH_SIZE / 2); width >= 1; width = Math.floor(width / 2)) {
+      const row = new Uint8Array(width * HASH_SIZE)
+      for (let i = 0; i < width; i++) {
+        row.set(nodeHash(below.subarray(2 * i * HASH_SIZE, (2 * i + 1) * HASH_SIZE), below.subarray((2 * i + 1) * HASH_SIZE, (2 * i + 2) * HASH_SIZE)), i * HASH_SIZE)
+      }
+      rows.push(row)
+      below = row
+    }
+    this.edgeInnerCache.set(ck, { edge, rows })
+    return rows
   }
 
   /**
@@ -593,6 +622,12 @@ export class Store {
 
   async inCurrentSet(id: Uint8Array): Promise<boolean> {
     return (await this.kv.get(keys.set(id))) !== undefined
+  }
+
+  /** inCurrentSet for many ids in one read. */
+  async inCurrentSetMany(ids: Uint8Array[]): Promise<boolean[]> {
+    if (ids.length === 0) return []
+    return (await this.kv.getMany(ids.map((id) => keys.set(id)))).map((v) => v !== undefined)
   }
 
   /** The current indicator set (indicators not revoked by their author), in record-id order, streamed. */
