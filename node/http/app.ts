@@ -5,6 +5,7 @@
  * Routes are grouped by user in ./routes-*.ts; this file holds the shared
  * middleware (body limit, auth, access log, errors).
  */
+import { ServerResponse } from 'node:http'
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { LedgerError } from '../../protocol/errors.ts'
@@ -65,9 +66,14 @@ export function createApp(getNode: () => CairnNode) {
         method: c.req.method, path: c.req.path + (new URL(c.req.url).search ?? ''), status: c.res.status,
       }
       // The row is written when the body has been sent (or the client went away), with the bytes sent.
-      const res = c.res
-      if (!res.body) node.accessLog.append({ ...row, bytes: 0 })
-      else c.res = new Response(countBytes(res.body, (bytes) => node.accessLog.append({ ...row, bytes })), res)
+      const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
+      if (outgoing instanceof ServerResponse) countSent(outgoing, (bytes) => node.accessLog.append({ ...row, bytes }))
+      else {
+        // Not behind node:http (app.request in tests): count what the body stream yields.
+        const res = c.res
+        if (!res.body) node.accessLog.append({ ...row, bytes: 0 })
+        else c.res = new Response(countBytes(res.body, (bytes) => node.accessLog.append({ ...row, bytes })), res)
+      }
     }
   })
 
@@ -77,6 +83,29 @@ export function createApp(getNode: () => CairnNode) {
   app.route('/', auditorRoutes(getNode))
   app.route('/', oversightRoutes(getNode))
   return app
+}
+
+const byteLength = (chunk: unknown, encoding?: unknown): number =>
+  typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : (chunk as Uint8Array | undefined)?.byteLength ?? 0
+
+/**
+ * Counts the body bytes node:http is given for one response and calls `done`
+ * once when the response is closed (sent, or the client went away). No
+ * stream in between: most answers are one string, sent in one write.
+ */
+function countSent(res: ServerResponse, done: (bytes: number) => void): void {
+  let bytes = 0
+  const write = res.write
+  const end = res.end
+  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    bytes += byteLength(chunk, rest[0])
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest)
+  } as ServerResponse['write']
+  res.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
+    if (typeof chunk !== 'function') bytes += byteLength(chunk, rest[0])
+    return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest)
+  } as ServerResponse['end']
+  res.once('close', () => done(bytes))
 }
 
 /** Passes a response body through, calling `done` once with the number of bytes read (at the end, on error or on cancel). */
