@@ -32,7 +32,7 @@ export const NodeFile = z.object({
   /** Multiaddrs (with /p2p/<peer id>) of other members to keep connected to. */
   bootstrap: z.array(z.string()).default([]),
   /** Publishing batches: at most this many records or this many milliseconds per signed checkpoint. */
-  batch: z.object({ max_records: z.number().int().min(1).max(100_000).default(2000), max_ms: z.number().int().min(5).max(60_000).default(200) }).default({ max_records: 2000, max_ms: 200 }),
+  batch: z.object({ max_records: z.number().int().min(1).max(100_000).default(2000), max_ms: z.number().int().min(5).max(60_000).default(100) }).default({ max_records: 2000, max_ms: 100 }),
 }).strict()
 export type NodeFile = z.infer<typeof NodeFile>
 

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MemoryKV, LevelKV, type KV } from '../node/storage/kv.ts'
+import { keys, u32, u64, readU32, readU64 } from '../node/storage/keys.ts'
 import { Store, type AppendItem } from '../node/storage/store.ts'
 import { leafHash, nodeHash, EMPTY_ROOT } from '../protocol/hash.ts'
 import { utf8, toHex } from '../protocol/bytes.ts'
@@ -180,3 +181,26 @@ contract('level', async () => {
   const loc = join(dir, 'db')
   return { kv: await LevelKV.open(loc), reopen: () => LevelKV.open(loc), cleanup: () => rmSync(dir, { recursive: true, force: true }) }
 })
+
+const keyCodec = suite('storage keys')
+keyCodec('integers are big-endian (byte order = numeric order), up to 2^53 - 1, and read back', () => {
+  const big = (n: number, width: 4 | 8) => {
+    const b = new Uint8Array(width)
+    const dv = new DataView(b.buffer)
+    if (width === 4) dv.setUint32(0, n)
+    else dv.setBigUint64(0, BigInt(n))
+    return toHex(b)
+  }
+  for (const n of [0, 1, 255, 256, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 12345, Number.MAX_SAFE_INTEGER]) {
+    assert.is(toHex(u64(n)), big(n, 8), `u64(${n})`)
+    assert.is(readU64(u64(n)), n)
+    if (n < 2 ** 32) {
+      assert.is(toHex(u32(n)), big(n, 4), `u32(${n})`)
+      assert.is(readU32(u32(n)), n)
+    }
+  }
+  assert.is(toHex(keys.entry(3, 2 ** 33 + 7)), '45' + '00000003' + big(2 ** 33 + 7, 8))
+  assert.is(toHex(keys.value(2, Uint8Array.of(1, 2), Uint8Array.of(9))), '56' + '02' + '0002' + '0102' + '09')
+  assert.is(toHex(keys.id(Uint8Array.of(7, 8))), '490708')
+})
+keyCodec.run()

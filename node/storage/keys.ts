@@ -28,24 +28,56 @@ export const P = {
   redaction: 0x44, expiry: 0x58, inner: 0x4e,
 } as const
 
+/** Writes n (0 ≤ n < 2^32) big-endian at `off`. */
+function writeU32(b: Uint8Array, off: number, n: number): void {
+  b[off] = n >>> 24
+  b[off + 1] = (n >>> 16) & 0xff
+  b[off + 2] = (n >>> 8) & 0xff
+  b[off + 3] = n & 0xff
+}
+
+/** Writes a safe integer n ≥ 0 as 8 bytes big-endian at `off` (no BigInt: this is on every key). */
+function writeU64(b: Uint8Array, off: number, n: number): void {
+  writeU32(b, off, Math.floor(n / 0x1_0000_0000))
+  writeU32(b, off + 4, n >>> 0)
+}
+
 export function u32(n: number): Uint8Array {
   const b = new Uint8Array(4)
-  new DataView(b.buffer).setUint32(0, n)
+  writeU32(b, 0, n)
   return b
 }
 
 export function u64(n: number): Uint8Array {
   const b = new Uint8Array(8)
-  new DataView(b.buffer).setBigUint64(0, BigInt(n))
+  writeU64(b, 0, n)
+  return b
+}
+
+/** u32(log) ‖ u64(index) in one buffer, after `prefix` if given. */
+export function logIndex(log: number, index: number, prefix?: number): Uint8Array {
+  const o = prefix === undefined ? 0 : 1
+  const b = new Uint8Array(o + 12)
+  if (prefix !== undefined) b[0] = prefix
+  writeU32(b, o, log)
+  writeU64(b, o + 4, index)
   return b
 }
 
 export function readU32(b: Uint8Array, offset = 0): number {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(offset)
+  return ((b[offset]! << 24) >>> 0) + (b[offset + 1]! << 16) + (b[offset + 2]! << 8) + b[offset + 3]!
 }
 
 export function readU64(b: Uint8Array, offset = 0): number {
-  return Number(new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(offset))
+  return readU32(b, offset) * 0x1_0000_0000 + readU32(b, offset + 4)
+}
+
+/** prefix ‖ bytes, in one allocation. */
+function prefixed(prefix: number, bytes: Uint8Array): Uint8Array {
+  const b = new Uint8Array(1 + bytes.length)
+  b[0] = prefix
+  b.set(bytes, 1)
+  return b
 }
 
 export function key(prefix: number, ...parts: Uint8Array[]): Uint8Array {
@@ -66,18 +98,24 @@ export function prefixEnd(prefixKey: Uint8Array): Uint8Array {
 
 export const keys = {
   log: (origin: string) => key(P.log, utf8(origin)),
-  entry: (log: number, index: number) => key(P.entry, u32(log), u64(index)),
+  entry: (log: number, index: number) => logIndex(log, index, P.entry),
   tile: (log: number, level: number, index: number) => key(P.tile, u32(log), new Uint8Array([level]), u64(index)),
   checkpoint: (log: number) => key(P.checkpoint, u32(log)),
   history: (log: number, size: number) => key(P.history, u32(log), u64(size)),
   frozen: (log: number) => key(P.frozen, u32(log)),
-  id: (id: Uint8Array) => key(P.id, id),
+  id: (id: Uint8Array) => prefixed(P.id, id),
   value: (alg: number, value: Uint8Array, id?: Uint8Array) => {
-    const len = new Uint8Array([value.length >> 8, value.length & 0xff])
-    return id ? key(P.value, new Uint8Array([alg]), len, value, id) : key(P.value, new Uint8Array([alg]), len, value)
+    const b = new Uint8Array(4 + value.length + (id?.length ?? 0))
+    b[0] = P.value
+    b[1] = alg
+    b[2] = value.length >> 8
+    b[3] = value.length & 0xff
+    b.set(value, 4)
+    if (id) b.set(id, 4 + value.length)
+    return b
   },
   ref: (target: Uint8Array, id?: Uint8Array) => (id ? key(P.ref, target, id) : key(P.ref, target)),
-  set: (id: Uint8Array) => key(P.set, id),
+  set: (id: Uint8Array) => prefixed(P.set, id),
   meta: (name: string) => key(P.meta, utf8(name)),
   token: (hash: Uint8Array) => key(P.token, hash),
   access: (seq: number) => key(P.access, u64(seq)),

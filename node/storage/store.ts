@@ -16,7 +16,7 @@
  * under 'D', also for indexes not held yet (pending: applied on arrival).
  */
 import type { KV, BatchOp } from './kv.ts'
-import { keys, P, u32, u64, readU32, readU64, prefixEnd, key } from './keys.ts'
+import { keys, P, u32, u64, readU32, readU64, prefixEnd, key, logIndex } from './keys.ts'
 import { ALG_CODES, CATEGORY_CODES, TYPE_CODES, ALG_NAMES, CATEGORY_NAMES } from './codes.ts'
 import { concat, compareBytes, equalBytes, fromUtf8, sha256, utf8 } from '../../protocol/bytes.ts'
 import { HASH_SIZE, nodeHash, EMPTY_ROOT } from '../../protocol/hash.ts'
@@ -250,6 +250,7 @@ export class Store {
       const counters = structuredClone(st.counters)
       const dirty = new Set<number>()
       const pendingSet = new Map<string, boolean>() // id hex → in set after this batch
+      const revocationsInBatch = items.some((it) => !('marker' in it) && it.record.type === 'revocation')
       let setDelta = 0
       let size = st.size
       const redacted: number[] = []
@@ -288,7 +289,7 @@ export class Store {
       for (const item of items) {
         const index = size++
         push(0, item.id, index)
-        ops.push({ type: 'put', key: keys.id(item.id), value: concat(u32(st.num), u64(index)) })
+        ops.push({ type: 'put', key: keys.id(item.id), value: logIndex(st.num, index) })
         counters.entries++
         // A redacted position keeps its leaf hash, id and notice only: no payload, no derived index.
         const waiting = st.pending.get(index)
@@ -323,7 +324,7 @@ export class Store {
           ops.push({ type: 'put', key: keys.value(alg, r.value, item.id), value: new Uint8Array(0) })
           ops.push({ type: 'put', key: keys.set(item.id), value: concat(new Uint8Array([alg, CATEGORY_CODES[r.category]]), r.value) })
           if (r.expires !== undefined && this.expiryLogs.has(st.num)) ops.push({ type: 'put', key: keys.expiry(st.num, r.expires, item.id), value: new Uint8Array(0) })
-          pendingSet.set(Buffer.from(item.id).toString('hex'), true)
+          if (revocationsInBatch) pendingSet.set(Buffer.from(item.id).toString('hex'), true)
           setDelta++
         } else if (r.type === 'roster') {
           ops.push({ type: 'put', key: keys.roster(st.num, index), value: new Uint8Array(0) })
