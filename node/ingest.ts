@@ -74,9 +74,10 @@ export async function checkRecordSemantics(store: Store, roster: Roster, origin:
 export async function checkSemantics(store: Store, roster: Roster, origin: string, opened: CheckedEntry[]): Promise<AppendItem[]> {
   const earlier: BatchContext = new Map()
   const items: AppendItem[] = []
+  const revokes = opened.some((o) => o.record.type === 'revocation') // only then can a record name an earlier one of the range
   for (const o of opened) {
     await checkRecordSemantics(store, roster, origin, o.record, earlier)
-    earlier.set(toHex(o.id), o.record.type)
+    if (revokes) earlier.set(toHex(o.id), o.record.type)
     items.push({ entry: o.entry, id: o.id, record: o.record })
   }
   return items

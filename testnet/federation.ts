@@ -3,7 +3,7 @@
  * one genesis roster (with each member's loopback address), ready to start.
  * Used by the testnet harness, the demo, the scenarios and the tests.
  */
-import { mkdirSync, writeFileSync, copyFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { initNodeDir, memberEntry, writeGenesis, type Genesis, type GenesisMember, type NodeFile } from '../node/config.ts'
@@ -17,8 +17,45 @@ export interface PlannedNode {
   member: GenesisMember
 }
 
-/** A free TCP port on 127.0.0.1 (the OS picks it; there is a small race, as with any such helper). */
-export function freePort(): Promise<number> {
+/** The first port the OS hands out for outgoing connections (Linux: ip_local_port_range). */
+function ephemeralStart(): number {
+  try {
+    const lo = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    return Number.isInteger(lo) && lo > 2048 ? lo : 32768
+  } catch {
+    return 32768
+  }
+}
+
+const handedOut = new Set<number>()
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer()
+    s.once('error', () => resolve(false))
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
+  })
+}
+
+/**
+ * A free TCP port on 127.0.0.1 for a node to listen on later. Picked below
+ * the ephemeral range: a port the OS picks (listen on 0) can be taken, before
+ * the node binds it, as the source port of any outgoing connection on the
+ * machine; ports below the range are never used that way. Random, checked
+ * free, and never handed out twice by this process.
+ */
+export async function freePort(): Promise<number> {
+  const top = ephemeralStart()
+  const bottom = Math.min(10_000, top - 1000)
+  for (let i = 0; i < 200; i++) {
+    const port = bottom + Math.floor(Math.random() * (top - bottom))
+    if (handedOut.has(port)) continue
+    if (await canListen(port)) {
+      handedOut.add(port)
+      return port
+    }
+  }
+  // Everything tried was busy: let the OS choose (the old way, with its small race).
   return new Promise((resolve, reject) => {
     const s = createServer()
     s.once('error', reject)
