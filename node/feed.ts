@@ -421,19 +421,29 @@ export async function revokedBelow(store: Store, origin: string, size: number, i
  * entry order): every indicator in entries [0, size) not revoked by an entry
  * in [0, size). Reads entries in chunks; only a chunk is held in memory.
  */
-export async function* scanSet(store: Store, sizes: Sizes, chunk = 2000): AsyncGenerator<SetEvent> {
+export async function* scanSet(store: Store, sizes: Sizes, chunk = 4000): AsyncGenerator<SetEvent> {
   const origins = [...sizes.keys()].sort()
+  // One chunk: its entries read, their indicators found, and the current set asked about them in one read.
+  const load = async (origin: string, start: number, end: number) => {
+    const entries = await store.entries(origin, start, end)
+    const rows: SetRow[] = []
+    let firstTime: number | undefined
+    for (let i = 0; i < entries.length; i++) {
+      const record = readStoredRecord(entries[i]!)
+      if (start === 0 && i === 0) firstTime = record.time
+      if (record.type === 'indicator') rows.push({ id: leafHash(entries[i]!), record, seq: start + i })
+    }
+    return { rows, firstTime, inSet: await store.inCurrentSetMany(rows.map((r) => r.id)) }
+  }
   for (const origin of origins) {
     const size = sizes.get(origin)!
+    let next = size > 0 ? load(origin, 0, Math.min(size, chunk)) : undefined
     for (let start = 0; start < size; start += chunk) {
-      const entries = await store.entries(origin, start, Math.min(size, start + chunk))
-      const rows: SetRow[] = []
-      for (let i = 0; i < entries.length; i++) {
-        const record = readStoredRecord(entries[i]!)
-        if (start === 0 && i === 0) yield { kind: 'log', origin, firstTime: record.time }
-        if (record.type === 'indicator') rows.push({ id: leafHash(entries[i]!), record, seq: start + i })
-      }
-      const inSet = await store.inCurrentSetMany(rows.map((r) => r.id))
+      const { rows, firstTime, inSet } = await next!
+      // The next chunk is read while this one is sent.
+      next = start + chunk < size ? load(origin, start + chunk, Math.min(size, start + 2 * chunk)) : undefined
+      next?.catch(() => undefined) // awaited in the next round; not unhandled if this round ends the stream
+      if (firstTime !== undefined) yield { kind: 'log', origin, firstTime }
       for (let i = 0; i < rows.length; i++) {
         // Members of the current set are not revoked at all; only the rare others need a closer look.
         if (inSet[i] || !(await revokedBelow(store, origin, size, rows[i]!.id, false))) yield { kind: 'indicator', origin, row: rows[i]! }

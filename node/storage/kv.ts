@@ -22,6 +22,8 @@ export interface KV {
   /** All operations land, or none do (also across a crash). `durable` forces an fsync. */
   batch(ops: BatchOp[], options?: { durable?: boolean }): Promise<void>
   iterate(range: Range): AsyncIterable<[Uint8Array, Uint8Array]>
+  /** The values of a range, in key order, read in bulk (for ranges known to be small enough to hold). */
+  values(range: Range): Promise<Uint8Array[]>
   close(): Promise<void>
 }
 
@@ -59,6 +61,12 @@ export class MemoryKV implements KV {
       if (n++ >= limit) return
       yield row
     }
+  }
+
+  async values(range: Range): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = []
+    for await (const [, v] of this.iterate(range)) out.push(v)
+    return out
   }
 
   async close() {
@@ -106,6 +114,13 @@ export class LevelKV implements KV {
     if (range.gte) opts.gte = range.gte
     if (range.lt) opts.lt = range.lt
     for await (const [k, v] of this.db.iterator(opts)) yield [k, v]
+  }
+
+  async values(range: Range): Promise<Uint8Array[]> {
+    const opts: Record<string, unknown> = { reverse: range.reverse ?? false, limit: range.limit ?? -1 }
+    if (range.gte) opts.gte = range.gte
+    if (range.lt) opts.lt = range.lt
+    return (await this.db.values(opts).all()) as Uint8Array[]
   }
 
   async close() {

@@ -534,8 +534,7 @@ export class Store {
   async entries(origin: string, start: number, end: number): Promise<Uint8Array[]> {
     const st = this.state(origin)
     if (start < 0 || end > st.size || start > end) throw new LedgerError('OUT_OF_RANGE', `${origin} has no entries ${start}..${end}`)
-    const out: Uint8Array[] = []
-    for await (const [, v] of this.kv.iterate({ gte: keys.entry(st.num, start), lt: keys.entry(st.num, end) })) out.push(v)
+    const out = await this.kv.values({ gte: keys.entry(st.num, start), lt: keys.entry(st.num, end) })
     if (out.length !== end - start) throw new LedgerError('STORAGE_CORRUPT', `entries ${start}..${end} of ${origin} are incomplete in the store`)
     return out
   }
