@@ -50,11 +50,16 @@ export function median(samples: number[]): number {
   return percentile(samples, 50)
 }
 
-/** Resident set size and its peak (VmHWM) of a process, in MiB, from /proc (Linux). */
-export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
+/**
+ * Resident set size and its peak (VmHWM) of a process, in MiB, from /proc
+ * (Linux), with the resident set split into anonymous memory (the heap and
+ * what the process allocated) and file-backed pages (level's memory-mapped
+ * table files: page cache the kernel can drop at will).
+ */
+export function memoryOf(pid: number): { rssMiB: number; peakMiB: number; anonMiB: number; fileMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
-  return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 }
+  return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024, anonMiB: kib('RssAnon') / 1024, fileMiB: kib('RssFile') / 1024 }
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))

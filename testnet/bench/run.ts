@@ -159,11 +159,11 @@ async function main() {
       big = await startNodeProcess(join(f.dir, 'big'), 300_000, o.profileNodes)
       const startSeconds = (performance.now() - t0) / 1000
       const pid = big.proc.pid!
-      const marks: Record<string, { rss_mib: number; peak_mib: number }> = {}
+      const marks: Record<string, { rss_mib: number; peak_mib: number; anon_mib: number; file_mib: number }> = {}
       let maxRss = 0
       const mark = (label: string) => {
         const m = memoryOf(pid)
-        marks[label] = { rss_mib: Math.round(m.rssMiB), peak_mib: Math.round(m.peakMiB) }
+        marks[label] = { rss_mib: Math.round(m.rssMiB), peak_mib: Math.round(m.peakMiB), anon_mib: Math.round(m.anonMiB), file_mib: Math.round(m.fileMiB) }
       }
       sampler = setInterval(() => {
         try {
@@ -189,7 +189,7 @@ async function main() {
         return {
           key: 'rss_10m_mib',
           value: m.peakMiB,
-          method: `peak resident set (VmHWM from /proc/<pid>/status) of the node process holding ${f.entries.toLocaleString('en')} entries (fixture 'big', ${live.toLocaleString('en')} live indicators), read after it served the lookups, proofs, feed pages and the full snapshot${(results.get('match_exact_per_s')?.details?.local_copy as { cached?: boolean } | undefined)?.cached === false ? ' and the provider\'s first cairn sync' : ''} in this run; VmRSS at each step is in details`,
+          method: `peak resident set (VmHWM from /proc/<pid>/status) of the node process holding ${f.entries.toLocaleString('en')} entries (fixture 'big', ${live.toLocaleString('en')} live indicators), read after it served the lookups, proofs, feed pages and the full snapshot${(results.get('match_exact_per_s')?.details?.local_copy as { cached?: boolean } | undefined)?.cached === false ? ' and the provider\'s first cairn sync' : ''} in this run; VmRSS at each step is in details, split into anonymous memory (RssAnon) and file-backed pages (RssFile: level's memory-mapped tables, which the kernel reclaims under pressure)`,
           details: { marks, sampled_max_rss_mib: Math.round(maxRss), node_start_seconds: startSeconds },
         }
       })
