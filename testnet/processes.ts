@@ -26,12 +26,11 @@ export async function spawnNode(dir: string, opts: { timeoutMs?: number; env?: R
     stdio: ['ignore', log, log],
     env: { ...process.env, CAIRN_LOG_LEVEL: process.env.CAIRN_LOG_LEVEL ?? 'warn', ...opts.env },
   })
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
+  let how: string | undefined
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, signal) => { how = `exit code ${code}, signal ${signal}`; resolve(code) }))
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000)
-  let dead = false
-  void exited.then(() => { dead = true })
   while (Date.now() < deadline) {
-    if (dead) throw new Error(`node in ${dir} exited during start; the end of its log:\n${logTail(dir)}`)
+    if (how !== undefined) throw new Error(`node in ${dir} died while starting (${how}); the end of its log:\n${logTail(dir)}`)
     if (existsSync(join(dir, 'node.url'))) {
       const url = readFileSync(join(dir, 'node.url'), 'utf8').trim()
       try {
@@ -49,7 +48,7 @@ export async function spawnNode(dir: string, opts: { timeoutMs?: number; env?: R
 
 function logTail(dir: string): string {
   try {
-    return readFileSync(join(dir, 'node.log'), 'utf8').split('\n').slice(-15).join('\n')
+    return readFileSync(join(dir, 'node.log'), 'utf8').split('\n').slice(-25).join('\n')
   } catch {
     return '(no log)'
   }

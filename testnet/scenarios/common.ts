@@ -4,11 +4,11 @@
  * small helpers to read a node from outside (status, Prometheus metrics,
  * checkpoints) and to wait for conditions.
  */
-import { mkdirSync, writeFileSync, readFileSync, existsSync, rmSync, openSync, closeSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { planFederation, type PlannedNode, type PlanOptions } from '../federation.ts'
-import { stopNode, call, type NodeProcess } from '../processes.ts'
+import { spawnNode, stopNode, call, type NodeProcess } from '../processes.ts'
 import type { NodeStatus } from '../../node/node.ts'
 import type { CairnRecord } from '../../protocol/records.ts'
 import { fromHex } from '../../protocol/bytes.ts'
@@ -58,40 +58,6 @@ export interface FedOptions extends Omit<PlanOptions, 'dir' | 'names'> {
   startNow?: number[]
 }
 
-/**
- * `cairn node start` in a child process, like processes.ts spawnNode, but a
- * node that dies while starting is reported with its exit code or signal and
- * the end of its log (the scenario's directory is gone after the run).
- */
-async function spawnNodeTold(p: PlannedNode, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<NodeProcess> {
-  const { dir } = p
-  rmSync(join(dir, 'node.url'), { force: true })
-  const out = openSync(join(dir, 'node.log'), 'a')
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), 'node', 'start', '--dir', dir], {
-    cwd: root,
-    stdio: ['ignore', out, out],
-    env: { ...process.env, CAIRN_LOG_LEVEL: process.env.CAIRN_LOG_LEVEL ?? 'warn', ...env },
-  })
-  closeSync(out)
-  let how: string | undefined
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, signal) => { how = `exit code ${code}, signal ${signal}`; resolve(code) }))
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline && how === undefined) {
-    if (existsSync(join(dir, 'node.url'))) {
-      const url = readFileSync(join(dir, 'node.url'), 'utf8').trim()
-      try {
-        if ((await fetch(`${url}/logs`)).ok) return { dir, proc, url, operatorToken: readFileSync(join(dir, 'operator.token'), 'utf8').trim(), exited }
-      } catch {
-        // not listening yet
-      }
-    }
-    await sleep(100)
-  }
-  if (how === undefined) proc.kill('SIGKILL')
-  const tail = readFileSync(join(dir, 'node.log'), 'utf8').split('\n').slice(-25).join('\n')
-  throw new Error(`node ${p.name} ${how ? `died while starting (${how})` : `did not start within ${timeoutMs / 1000} s`}; the end of its node.log:\n${tail}`)
-}
-
 /** A federation of node processes; nodes and outsiders are addressed by index. */
 export class Fed {
   readonly procs: (NodeProcess | undefined)[] = []
@@ -107,7 +73,7 @@ export class Fed {
   }
 
   private async spawn(p: PlannedNode): Promise<NodeProcess> {
-    const proc = await spawnNodeTold(p, this.o.env?.(p.name))
+    const proc = await spawnNode(p.dir, { env: this.o.env?.(p.name), timeoutMs: 120_000 })
     live.add(proc)
     void proc.exited.then(() => live.delete(proc))
     return proc
