@@ -97,11 +97,15 @@ function bump(o: Record<string, number>, k: string, by = 1) {
   o[k] = (o[k] ?? 0) + by
 }
 
-/** The rows of hashes above a full tile: 128, 64, …, 1 (the last is the tile's subtree root). */
+/**
+ * The rows of complete-subtree hashes above a row of tile hashes: for a full
+ * tile 128, 64, …, 1 (the last is the tile's subtree root); for a partial one
+ * of n hashes, floor(n/2), floor(n/4), … (only the complete subtrees).
+ */
 export function innerRows(tile: Uint8Array): Uint8Array[] {
   const rows: Uint8Array[] = []
   let below = tile
-  for (let width = TILE_WIDTH / 2; width >= 1; width /= 2) {
+  for (let width = Math.floor(tile.length / HASH_SIZE / 2); width >= 1; width = Math.floor(width / 2)) {
     const row = new Uint8Array(width * HASH_SIZE)
     for (let i = 0; i < width; i++) {
       row.set(nodeHash(below.subarray(2 * i * HASH_SIZE, (2 * i + 1) * HASH_SIZE), below.subarray((2 * i + 1) * HASH_SIZE, (2 * i + 2) * HASH_SIZE)), i * HASH_SIZE)
@@ -259,7 +263,7 @@ export class Store {
       // The right edge of each tile level, in buffers of one full tile that fill up in place.
       const work: Uint8Array[] = []
       const fill: number[] = []
-      const level0 = (level: number) => {
+      const workAt = (level: number) => {
         if (work[level]) return
         const cur = st.edge[level] ?? new Uint8Array(0)
         work[level] = new Uint8Array(TILE_WIDTH * HASH_SIZE)
@@ -267,7 +271,7 @@ export class Store {
         fill[level] = cur.length
       }
       const push = (level: number, hash: Uint8Array, hashIndex: number) => {
-        level0(level)
+        workAt(level)
         const buf = work[level]!
         buf.set(hash, fill[level]!)
         fill[level]! += HASH_SIZE
@@ -450,16 +454,7 @@ export class Store {
     const ck = `${st.num}/${level}`
     const cached = this.edgeInnerCache.get(ck)
     if (cached && cached.edge === edge) return cached.rows
-    const rows: Uint8Array[] = []
-    let below = edge
-    for (let width = Math.floor(edge.length / HASH_SIZE / 2); width >= 1; width = Math.floor(width / 2)) {
-      const row = new Uint8Array(width * HASH_SIZE)
-      for (let i = 0; i < width; i++) {
-        row.set(nodeHash(below.subarray(2 * i * HASH_SIZE, (2 * i + 1) * HASH_SIZE), below.subarray((2 * i + 1) * HASH_SIZE, (2 * i + 2) * HASH_SIZE)), i * HASH_SIZE)
-      }
-      rows.push(row)
-      below = row
-    }
+    const rows = innerRows(edge)
     this.edgeInnerCache.set(ck, { edge, rows })
     return rows
   }
