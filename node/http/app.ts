@@ -66,14 +66,10 @@ export function createApp(getNode: () => CairnNode) {
         method: c.req.method, path: c.req.path + (new URL(c.req.url).search ?? ''), status: c.res.status,
       }
       // The row is written when the body has been sent (or the client went away), with the bytes sent.
+      // The app is served by @hono/node-server only (node.ts), which passes node:http's response.
       const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
       if (outgoing instanceof ServerResponse) countSent(outgoing, (bytes) => node.accessLog.append({ ...row, bytes }))
-      else {
-        // Not behind node:http (app.request in tests): count what the body stream yields.
-        const res = c.res
-        if (!res.body) node.accessLog.append({ ...row, bytes: 0 })
-        else c.res = new Response(countBytes(res.body, (bytes) => node.accessLog.append({ ...row, bytes })), res)
-      }
+      else node.accessLog.append({ ...row, bytes: 0 })
     }
   })
 
@@ -106,40 +102,6 @@ function countSent(res: ServerResponse, done: (bytes: number) => void): void {
     return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest)
   } as ServerResponse['end']
   res.once('close', () => done(bytes))
-}
-
-/** Passes a response body through, calling `done` once with the number of bytes read (at the end, on error or on cancel). */
-function countBytes(body: ReadableStream<Uint8Array>, done: (bytes: number) => void): ReadableStream<Uint8Array> {
-  const reader = body.getReader()
-  let bytes = 0
-  let finished = false
-  const finish = () => {
-    if (!finished) {
-      finished = true
-      done(bytes)
-    }
-  }
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const r = await reader.read()
-        if (r.done) {
-          finish()
-          controller.close()
-        } else {
-          bytes += r.value.byteLength
-          controller.enqueue(r.value)
-        }
-      } catch (e) {
-        finish()
-        controller.error(e)
-      }
-    },
-    cancel(reason) {
-      finish()
-      return reader.cancel(reason)
-    },
-  })
 }
 
 /** Parses a JSON request body, mapping syntax errors to BAD_REQUEST. */
