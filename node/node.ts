@@ -22,7 +22,7 @@ import { Roster } from './roster.ts'
 import { createPeer, type Peer } from './peer.ts'
 import { Publisher } from './publisher.ts'
 import { WorkerPool, defaultPoolSize } from './worker-pool.ts'
-import { signJob, openJob, type OpenOutput, type SignInput, type SignOutput } from './crypto-jobs.ts'
+import { signJob, openJob, type SignInput, type SignOutput } from './crypto-jobs.ts'
 import type { CheckedEntry } from './ingest.ts'
 import { concat } from '../protocol/bytes.ts'
 import { SyncManager } from './sync.ts'
@@ -172,10 +172,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   // Workers take a moment to load; a node is not up until they can sign and verify.
   await Promise.all([signPool.ready(), openPool.ready()])
   const openRangeInPool = async (o: string, start: number, entries: Uint8Array[], logKeyList: Uint8Array[]): Promise<CheckedEntry[]> => {
-    const chunk = Math.max(256, Math.ceil(entries.length / Math.max(1, openPool.size)))
-    const parts: Promise<OpenOutput>[] = []
-    for (let i = 0; i < entries.length; i += chunk) parts.push(openPool.run({ origin: o, start: start + i, entries: entries.slice(i, i + chunk), keys: logKeyList }))
-    const results = await Promise.all(parts)
+    const results = await openPool.runSplit(entries, 256, (slice, from) => ({ origin: o, start: start + from, entries: slice, keys: logKeyList }))
     const failed = results.find((r) => r.error)?.error
     if (failed) throw new LedgerError(failed.code as ErrorCode, `entry ${failed.index} of ${o}: ${failed.message}`)
     const ids = concat(...results.map((r) => r.ids))
@@ -187,10 +184,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
 
   // Signing a batch, split over the worker pool (both cores sign while the main thread validates the next batch).
   const signInPool = async ({ seed, records }: SignInput): Promise<SignOutput> => {
-    const chunk = Math.max(128, Math.ceil(records.length / Math.max(1, signPool.size)))
-    const parts: Promise<SignOutput>[] = []
-    for (let i = 0; i < records.length; i += chunk) parts.push(signPool.run({ seed, records: records.slice(i, i + chunk) }))
-    const results = await Promise.all(parts)
+    const results = await signPool.runSplit(records, 128, (slice) => ({ seed, records: slice }))
     return { entries: results.flatMap((r) => r.entries), ids: results.length === 1 ? results[0]!.ids : concat(...results.map((r) => r.ids)) }
   }
 

@@ -138,6 +138,17 @@ export class WorkerPool<I, O> {
     })
   }
 
+  /**
+   * Splits `items` into one slice per worker (at least `minChunk` items each)
+   * and runs the job on every slice; results in slice order.
+   */
+  runSplit<T>(items: T[], minChunk: number, input: (slice: T[], from: number) => I): Promise<O[]> {
+    const chunk = Math.max(minChunk, Math.ceil(items.length / Math.max(1, this.size)))
+    const parts: Promise<O>[] = []
+    for (let i = 0; i < items.length; i += chunk) parts.push(this.run(input(items.slice(i, i + chunk), i)))
+    return Promise.all(parts)
+  }
+
   async close(): Promise<void> {
     this.closing = true
     await Promise.all(this.workers.map((w) => w.terminate()))
