@@ -403,7 +403,7 @@ function peerId(g: Fields): string {
 
 /** Validates, then returns the canonical CBOR encoding of the record map. */
 export function encodeRecord(record: CairnRecord): Uint8Array {
-  return encodeCanonical(validateRecord(record) as unknown as CborValue)
+  return validateAndEncode(record).bytes
 }
 
 /** validateRecord, then the canonical bytes of what it returned (one validation, not two). */

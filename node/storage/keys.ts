@@ -101,7 +101,7 @@ export const keys = {
   entry: (log: number, index: number) => logIndex(log, index, P.entry),
   tile: (log: number, level: number, index: number) => key(P.tile, u32(log), new Uint8Array([level]), u64(index)),
   checkpoint: (log: number) => key(P.checkpoint, u32(log)),
-  history: (log: number, size: number) => key(P.history, u32(log), u64(size)),
+  history: (log: number, size: number) => logIndex(log, size, P.history),
   frozen: (log: number) => key(P.frozen, u32(log)),
   id: (id: Uint8Array) => prefixed(P.id, id),
   value: (alg: number, value: Uint8Array, id?: Uint8Array) => {
@@ -119,9 +119,9 @@ export const keys = {
   meta: (name: string) => key(P.meta, utf8(name)),
   token: (hash: Uint8Array) => key(P.token, hash),
   access: (seq: number) => key(P.access, u64(seq)),
-  roster: (log: number, index: number) => key(P.roster, u32(log), u64(index)),
+  roster: (log: number, index: number) => logIndex(log, index, P.roster),
   inner: (log: number, level: number, index: number) => key(P.inner, u32(log), new Uint8Array([level]), u64(index)),
-  redaction: (log: number, index: number) => key(P.redaction, u32(log), u64(index)),
+  redaction: (log: number, index: number) => logIndex(log, index, P.redaction),
   expiry: (log: number, expires?: number, id?: Uint8Array) =>
     expires === undefined ? key(P.expiry, u32(log)) : id ? key(P.expiry, u32(log), u64(expires), id) : key(P.expiry, u32(log), u64(expires)),
 }
