@@ -42,6 +42,7 @@ import { ALG_LENGTHS, MAX_TMK_PDQF_BYTES } from '../protocol/records.ts'
 import { isRedactionMarker, openRedactionMarker } from '../protocol/redaction.ts'
 import { loadGenesis } from '../node/config.ts'
 import { encodeCursor, readStoredRecord } from '../node/feed.ts'
+import { ValueTable } from './value-table.ts'
 
 export const STATE_FORMAT = 'cairn-local-set/1'
 const BASE_MAGIC = Buffer.from('CAIRNSB1')
@@ -289,79 +290,6 @@ function compact(dir: string, state: LocalState): void {
 
 // ------------------------------------------------------------------ the in-memory set
 
-/** FNV-style mix of the first 8 bytes of a value (values are hashes: their bytes are already well spread). */
-function slotHash(b: Uint8Array, off: number): number {
-  let h = (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) ^ Math.imul(b[off + 4]! | (b[off + 5]! << 8) | (b[off + 6]! << 16) | (b[off + 7]! << 24), 0x9e3779b1)
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
-}
-
-/**
- * Values of one fixed-length algorithm: packed, with an open-addressing index
- * (slot = value index + 1, 0 = empty; load ≤ 1/2). Every fixed width is a
- * multiple of 4 bytes, so values compare as 32-bit words.
- */
-class FixedTable {
-  readonly values: Uint8Array
-  readonly categories: Uint8Array
-  private readonly words: Int32Array
-  private readonly slots: Uint32Array
-  private readonly mask: number
-  private readonly scratch: Uint8Array
-  private readonly scratchWords: Int32Array
-  private readonly wordsPerValue: number
-  count = 0
-  constructor(readonly width: number, capacity: number) {
-    this.values = new Uint8Array(Math.max(1, capacity) * width)
-    this.words = new Int32Array(this.values.buffer)
-    this.wordsPerValue = width / 4
-    this.categories = new Uint8Array(Math.max(1, capacity))
-    let size = 8
-    while (size < capacity * 2) size *= 2
-    this.slots = new Uint32Array(size)
-    this.mask = size - 1
-    this.scratchWords = new Int32Array(this.wordsPerValue)
-    this.scratch = new Uint8Array(this.scratchWords.buffer)
-  }
-  /** Index of `v` (already copied into the scratch words), or -1. */
-  private lookup(hash: number): number {
-    const w = this.wordsPerValue
-    const words = this.words
-    const q = this.scratchWords
-    let s = hash & this.mask
-    for (;;) {
-      const at = this.slots[s]!
-      if (at === 0) return -1
-      const base = (at - 1) * w
-      let k = 0
-      while (k < w && words[base + k] === q[k]) k++
-      if (k === w) return at - 1
-      s = (s + 1) & this.mask
-    }
-  }
-  /** Adds the value at `buf[at..at + width)` unless present. */
-  insert(buf: Uint8Array, at: number, cat: number): void {
-    for (let i = 0; i < this.width; i++) this.scratch[i] = buf[at + i]!
-    const h = slotHash(buf, at)
-    if (this.lookup(h) >= 0) return
-    let s = h & this.mask
-    while (this.slots[s] !== 0) s = (s + 1) & this.mask
-    const index = this.count++
-    this.values.set(this.scratch, index * this.width)
-    this.categories[index] = cat
-    this.slots[s] = index + 1
-  }
-  find(v: Uint8Array): number {
-    if (v.length !== this.width) return -1
-    this.scratch.set(v)
-    return this.lookup(slotHash(v, 0))
-  }
-}
-
 export interface LocalSet {
   /** Live records (indicators) in the copy. */
   readonly size: number
@@ -392,37 +320,34 @@ export function loadLocalSet(dir: string): LocalSet {
     if (base) forEachBase(base.buf, base.ref.file, live)
     for (const j of journals) forEachJournal(j.buf, j.ref.file, live, () => undefined)
   }
-  // Pass 1: how many of each algorithm; pass 2: fill the tables.
-  const per = new Map<number, number>()
+  // Pass 1: how many values (and bytes) of each algorithm; pass 2: fill the tables.
+  const per = new Map<number, { n: number; bytes: number }>()
   let size = 0
-  visit((_buf, _id, alg) => {
-    per.set(alg, (per.get(alg) ?? 0) + 1)
+  visit((_buf, _id, alg, _cat, _valueAt, len) => {
+    const p = per.get(alg)
+    if (p) {
+      p.n++
+      p.bytes += len
+    } else per.set(alg, { n: 1, bytes: len })
     size++
   })
-  const tables = new Map<string, FixedTable>()
-  const variable = new Map<string, Map<string, number>>()
-  for (const [code, n] of per) {
+  const tables = new Map<string, ValueTable>()
+  const byCode: (ValueTable | undefined)[] = []
+  for (const [code, p] of per) {
     const name = ALG_NAME[code]
     if (!name) throw new LedgerError('STORAGE_CORRUPT', `unknown algorithm code ${code} in the local copy`)
     const w = ALG_LENGTHS[name as keyof typeof ALG_LENGTHS]
-    if (typeof w === 'number') tables.set(name, new FixedTable(w, n))
-    else variable.set(name, new Map())
+    const t = new ValueTable(typeof w === 'number' ? w : 0, p.n, p.bytes)
+    tables.set(name, t)
+    byCode[code] = t
   }
   visit((buf, _id, alg, cat, valueAt, len) => {
-    const name = ALG_NAME[alg]!
-    const t = tables.get(name)
-    if (t) {
-      if (len !== t.width) throw new LedgerError('STORAGE_CORRUPT', `a ${name} value of ${len} bytes in the local copy`)
-      t.insert(buf, valueAt, cat)
-    } else {
-      const m = variable.get(name)!
-      const k = buf.toString('hex', valueAt, valueAt + len)
-      if (!m.has(k)) m.set(k, cat)
-    }
+    const t = byCode[alg]!
+    if (t.width !== 0 && len !== t.width) throw new LedgerError('STORAGE_CORRUPT', `a ${ALG_NAME[alg]} value of ${len} bytes in the local copy`)
+    t.insert(buf, valueAt, len, cat)
   })
   const counts: Record<string, number> = {}
   for (const [name, t] of tables) counts[name] = t.count
-  for (const [name, m] of variable) counts[name] = m.size
   const cursor = encodeCursor(new Map(Object.entries(state.logs).map(([o, l]) => [o, l.size])))
   return {
     size,
@@ -430,21 +355,16 @@ export function loadLocalSet(dir: string): LocalSet {
     cursor,
     has(alg, value) {
       const t = tables.get(alg)
-      if (t) return t.find(value) >= 0
-      return variable.get(alg)?.has(toHex(value)) ?? false
+      return t !== undefined && t.indexOf(value) >= 0
     },
     category(alg, value) {
       const t = tables.get(alg)
-      if (t) {
-        const i = t.find(value)
-        return i >= 0 ? CAT_NAME[t.categories[i]!] : undefined
-      }
-      const c = variable.get(alg)?.get(toHex(value))
-      return c === undefined ? undefined : CAT_NAME[c]
+      const i = t ? t.indexOf(value) : -1
+      return i >= 0 ? CAT_NAME[t!.categories[i]!] : undefined
     },
     packed(alg) {
       const t = tables.get(alg)
-      return t ? { width: t.width, count: t.count, values: t.values.subarray(0, t.count * t.width) } : undefined
+      return t && t.width !== 0 ? { width: t.width, count: t.count, values: t.values.subarray(0, t.count * t.width) } : undefined
     },
   }
 }
