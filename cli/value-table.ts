@@ -24,7 +24,7 @@ function mix(h: number): number {
   h ^= h >>> 13
   h = Math.imul(h, 0xc2b2ae35)
   h ^= h >>> 16
-  return h >>> 0
+  return h
 }
 
 function word(b: Uint8Array, at: number): number {
@@ -40,18 +40,16 @@ function wholeHash(b: Uint8Array, at: number, len: number): number {
 
 export class ValueTable {
   /** Stored values, packed (see `start`). */
-  readonly values: Uint8Array
+  readonly values: Buffer
   /** Category code per value index. */
   readonly categories: Uint8Array
   /** Distinct values held. */
   count = 0
-  private readonly slots: Uint32Array
+  private readonly slots: Int32Array
   private readonly mask: number
   /** Start offset per value index, plus one past the end; variable width only. */
   private readonly starts: Uint32Array | undefined
   private used = 0
-  private slot = 0
-  private fp = 0
 
   /**
    * `width` bytes per value, or 0 for variable-width values, then `bytes`
@@ -61,28 +59,47 @@ export class ValueTable {
   constructor(readonly width: number, capacity: number, bytes = width * capacity) {
     if (width !== 0 && width < 12) throw new RangeError(`fixed-width values need at least 12 bytes, got ${width}`)
     capacity = Math.max(1, capacity)
-    this.values = new Uint8Array(Math.max(1, bytes))
+    this.values = Buffer.alloc(Math.max(1, bytes))
     this.categories = new Uint8Array(capacity)
     this.starts = width === 0 ? new Uint32Array(capacity + 1) : undefined
     let size = 8
     while (size < capacity * 2) size *= 2
-    this.slots = new Uint32Array(size * 2)
+    this.slots = new Int32Array(size * 2)
     this.mask = size - 1
   }
 
   /** Index of the value b[at..at + len), or -1. */
   indexOf(b: Uint8Array, at = 0, len = b.length - at): number {
+    const r = this.probe(b, at, len)
+    return r >= 0 ? r : -1
+  }
+
+  /**
+   * The value's index if held; otherwise -(slot + 1) of the empty slot where
+   * it would go (or -1 if it cannot be held at all: wrong length).
+   * Hashes stay int32 (`| 0`), so nothing here allocates.
+   */
+  private probe(b: Uint8Array, at: number, len: number): number {
     const width = this.width
-    if (width !== 0 ? len !== width : len < 1) return -1
-    this.hash(b, at, len)
-    const fp = this.fp
+    let s: number
+    let fp: number
+    if (width !== 0) {
+      if (len !== width) return -1
+      s = mix(word(b, at) ^ Math.imul(word(b, at + 4), 0x9e3779b1))
+      fp = word(b, at + 8)
+    } else {
+      if (len < 1) return -1
+      const whole = wholeHash(b, at, len)
+      s = mix(whole)
+      fp = mix(whole ^ 0x5bd1e995)
+    }
     const slots = this.slots
     const values = this.values
     const mask = this.mask
-    let s = this.slot & mask
+    s &= mask
     for (;;) {
       const entry = slots[s * 2]!
-      if (entry === 0) return -1
+      if (entry === 0) return -(s + 1)
       if (slots[s * 2 + 1] === fp) {
         const index = entry - 1
         let from: number
@@ -95,9 +112,14 @@ export class ValueTable {
           same = this.starts![index + 1]! - from === len
         }
         if (same) {
-          let k = 0
-          while (k < len && values[from + k] === b[at + k]) k++
-          if (k === len) return index
+          // Short values compare fastest in a loop; long ones (PhotoDNA, TMK) natively, without a copy.
+          if (len > 32) {
+            if (values.compare(b, at, at + len, from, from + len) === 0) return index
+          } else {
+            let k = 0
+            while (k < len && values[from + k] === b[at + k]) k++
+            if (k === len) return index
+          }
         }
       }
       s = (s + 1) & mask
@@ -106,31 +128,19 @@ export class ValueTable {
 
   /** Adds the value b[at..at + len) with category `cat` unless already held. */
   insert(b: Uint8Array, at: number, len: number, cat: number): void {
-    if (this.indexOf(b, at, len) >= 0) return
-    if (this.count === this.categories.length) throw new RangeError('ValueTable is full')
     if (this.width !== 0 && len !== this.width) throw new RangeError(`a ${len}-byte value in a table of ${this.width}-byte values`)
+    if (len < 1) throw new RangeError('an empty value')
+    const r = this.probe(b, at, len)
+    if (r >= 0) return
+    if (this.count === this.categories.length) throw new RangeError('ValueTable is full')
     if (this.used + len > this.values.length) throw new RangeError('ValueTable has no room for the value bytes')
     const index = this.count++
     this.values.set(b.subarray(at, at + len), this.used)
     this.used += len
     if (this.starts) this.starts[index + 1] = this.used
     this.categories[index] = cat
-    this.hash(b, at, len)
-    let s = this.slot & this.mask
-    while (this.slots[s * 2] !== 0) s = (s + 1) & this.mask
+    const s = -r - 1
     this.slots[s * 2] = index + 1
-    this.slots[s * 2 + 1] = this.fp
-  }
-
-  /** Sets `slot` and `fp` for the value b[at..at + len) (fields, not a returned pair: no allocation per lookup). */
-  private hash(b: Uint8Array, at: number, len: number): void {
-    if (this.width !== 0) {
-      this.slot = mix(word(b, at) ^ Math.imul(word(b, at + 4), 0x9e3779b1))
-      this.fp = word(b, at + 8) >>> 0
-    } else {
-      const whole = wholeHash(b, at, len)
-      this.slot = mix(whole)
-      this.fp = mix(whole ^ 0x5bd1e995)
-    }
+    this.slots[s * 2 + 1] = this.width !== 0 ? word(b, at + 8) : mix(wholeHash(b, at, len) ^ 0x5bd1e995)
   }
 }
