@@ -16,6 +16,7 @@ import { EMPTY_ROOT, leafHash } from '../protocol/hash.ts'
 import { parseNote } from '../protocol/note.ts'
 import { LedgerError, type ErrorCode } from '../protocol/errors.ts'
 import { LevelKV } from './storage/kv.ts'
+import { SetLines, setLinesDir } from './set-lines.ts'
 import { Store } from './storage/store.ts'
 import { loadKeys, loadNodeFile, loadGenesis, type NodeKeys, type NodeFile } from './config.ts'
 import { Roster } from './roster.ts'
@@ -59,6 +60,8 @@ export interface CairnNode {
   readonly keys: NodeKeys
   readonly settings: NodeFile
   readonly store: Store
+  /** The jsonl snapshot kept as files (GET /feed/snapshot). */
+  readonly setLines: SetLines
   readonly roster: Roster
   readonly peer: Peer
   readonly publisher: Publisher
@@ -122,6 +125,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   }
   for (const m of roster.all()) if (!store.hasLog(m.origin)) await store.registerLog(m.origin)
   if (!store.hasLog(origin)) await store.registerLog(origin)
+  const setLines = await SetLines.open(setLinesDir(opts.dir), store, log)
   if (!roster.member(origin)?.active) {
     log.warn(`${origin} is not (yet) a member of ${genesis.federation}: the node syncs the members' logs and may write once a roster change adds it`)
   }
@@ -338,7 +342,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
 
   const startedAt = now()
   node = {
-    origin, name: settings.name, federation: genesis.federation, keys, settings, store, roster, peer, publisher, redactions, retention, sync, witness, collector, tokens, accessLog, log, startedAt, url,
+    origin, name: settings.name, federation: genesis.federation, keys, settings, store, setLines, roster, peer, publisher, redactions, retention, sync, witness, collector, tokens, accessLog, log, startedAt, url,
     now,
     announce(o?: string) {
       for (const l of store.listLogs()) if (l.checkpoint && (!o || l.origin === o)) gossipCheckpoint(l.checkpoint)
@@ -373,6 +377,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
       await peer.stop()
       await Promise.all([signPool.close(), openPool.close()])
       await accessLog.close()
+      await setLines.close()
       await store.close()
     },
   }

@@ -9,6 +9,7 @@ import { Hono, type Context } from 'hono'
 import { LedgerError } from '../../protocol/errors.ts'
 import { toHex } from '../../protocol/bytes.ts'
 import type { CairnNode } from '../node.ts'
+import { jsonlLine } from '../set-lines.ts'
 import type { ApiRole } from '../tokens.ts'
 import { requireRole, MAX_BODY_BYTES, type Env } from './app.ts'
 import {
@@ -41,6 +42,22 @@ function parseFlag(raw: string | undefined, what: string): boolean {
 }
 
 // ------------------------------------------------------------------ streaming
+
+/** A streamed response fed by `chunks`, pulled as the client reads (back-pressure). */
+function streamBytes(chunks: AsyncIterable<Uint8Array>, headers: Record<string, string>): Response {
+  const it = chunks[Symbol.asyncIterator]()
+  const body = new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      const { value, done } = await it.next()
+      if (done) ctrl.close()
+      else ctrl.enqueue(value)
+    },
+    async cancel() {
+      await it.return?.()
+    },
+  })
+  return new Response(body, { status: 200, headers })
+}
 
 /** A streamed response fed by `lines`, in ~64 KiB chunks, pulled as the client reads (back-pressure). */
 function streamText(lines: AsyncIterable<string>, headers: Record<string, string>): Response {
@@ -99,9 +116,7 @@ async function* snapshotLines(node: CairnNode, sizes: Sizes, cursor: string, for
     count++
     if (format === 'txt') out += `${r.alg} ${value}\n`
     else if (format === 'csv') out += [r.alg!, value, r.category!, r.kind!, r.media!, toHex(row.id), ev.origin, row.seq].map(csvField).join(',') + '\n'
-    // Every field is lowercase hex, a code word from a closed list, a validated origin or an integer:
-    // nothing to escape, so the line is written directly (JSON.stringify of an object per line is the slow part).
-    else if (format === 'jsonl') out += `{"alg":"${r.alg}","value":"${value}","category":"${r.category}","kind":"${r.kind}","media":"${r.media}","id":"${toHex(row.id)}","log":"${ev.origin}","seq":${row.seq},"time":${r.time}}\n`
+    else if (format === 'jsonl') out += jsonlLine(ev.origin, row.seq, toHex(row.id), r)
     else out += emit(stixIndicator({ id: row.id, seq: row.seq, record: r }))
   }
   // jsonl ends with the cursor: a stream without this line was cut short.
@@ -379,18 +394,17 @@ export function providerRoutes(getNode: () => CairnNode) {
     return c.json(page)
   })
 
-  r.get('/feed/snapshot', readers, (c) => {
+  r.get('/feed/snapshot', readers, async (c) => {
     const node = getNode()
     const format = c.req.query('format') ?? 'jsonl'
     const type = SNAPSHOT_TYPES[format]
     if (!type) throw new LedgerError('BAD_REQUEST', `format must be one of ${Object.keys(SNAPSHOT_TYPES).join(', ')}`)
     const sizes = publishedSizes(node.store)
     const cursor = encodeCursor(sizes)
-    return streamText(snapshotLines(node, sizes, cursor, format), {
-      'Content-Type': type,
-      [CURSOR_HEADER]: cursor,
-      'Cache-Control': 'no-store',
-    })
+    const headers = { 'Content-Type': type, [CURSOR_HEADER]: cursor, 'Cache-Control': 'no-store' }
+    // jsonl comes from the set-line files once they hold these sizes (node/set-lines.ts); else it is rendered from the store.
+    if (format === 'jsonl' && await node.setLines.ready(sizes)) return streamBytes(node.setLines.stream(sizes, cursor), headers)
+    return streamText(snapshotLines(node, sizes, cursor, format), headers)
   })
 
   r.route('/', taxiiRoutes(getNode))

@@ -45,6 +45,14 @@ export interface RedactedItem {
   notice: Uint8Array
 }
 
+/** Told of what the store committed (node/set-lines.ts keeps the snapshot lines with it); called inside the write lock, must not throw. */
+export interface StoreObserver {
+  /** A batch of `origin` from index `first` committed; `redacted` lists positions stored as markers. */
+  appended(origin: string, first: number, items: readonly (AppendItem | RedactedItem)[], redacted: readonly number[]): void
+  /** Entry `index` of `origin`, already held, was redacted. */
+  redactedEntry(origin: string, index: number): void
+}
+
 /** What `applyRedaction` did: redacted a held entry, kept a notice for an index not held yet, or nothing new. */
 export type RedactionOutcome = 'applied' | 'pending' | 'known' | 'replaced'
 
@@ -136,6 +144,7 @@ export class Store {
   /** Logs whose indicators' `expires` are indexed under 'X'. */
   private readonly expiryLogs = new Set<number>()
   private redactionDigestCache: Uint8Array | undefined
+  private observer: StoreObserver | undefined
 
   private constructor(readonly kv: KV) {}
 
@@ -191,6 +200,16 @@ export class Store {
     const run = this.writeChain.then(fn, fn)
     this.writeChain = run.catch(() => undefined)
     return run
+  }
+
+  /** Tells `o` of every later append and redaction (one observer). */
+  observe(o: StoreObserver): void {
+    this.observer = o
+  }
+
+  /** The number the store knows `origin` by (stable; names its derived files). */
+  logNumber(origin: string): number {
+    return this.state(origin).num
   }
 
   listLogs(): LogInfo[] {
@@ -376,6 +395,7 @@ export class Store {
       }
       for (const i of [...redacted, ...droppedNotices]) st.pending.delete(i)
       if (redacted.length > 0 || droppedNotices.length > 0) this.redactionDigestCache = undefined
+      this.observer?.appended(origin, firstIndex, items, redacted)
       return { size, root, checkpoint: note, redacted, droppedNotices }
     })
   }
@@ -706,6 +726,7 @@ export class Store {
       st.counters = counters
       if (inSet) this.setSize--
       this.redactionDigestCache = undefined
+      this.observer?.redactedEntry(origin, index)
       return 'applied'
     })
   }
