@@ -112,7 +112,7 @@ test('the files give, byte for byte, the snapshot rendered from the store, at ev
     assert.is(JSON.parse(full.trimEnd().split('\n').pop()!).count, 4200 + 1 + 50 - 2)
 
     // A redaction after the line was written: the value leaves the file at once, and the snapshot drops it.
-    const value = toHex(indicator(A, 10).value!)
+    const value = toHex((indicator(A, 10) as { value: Uint8Array }).value)
     assert.ok(readFileSync(join(dir, `${store.logNumber(A)}.jsonl`), 'utf8').includes(value))
     assert.is(await redact(store, 10, ids[10]!), 'applied')
     await lines.caughtUp()
@@ -182,7 +182,7 @@ test('a redaction applied while the files were not kept is blanked when they are
     // Redacted with nobody keeping the files (as in a crash between the store's commit and the blanking).
     assert.is(await redact(store, 20, ids[20]!), 'applied')
     const file = join(dir, `${store.logNumber(A)}.jsonl`)
-    const value = toHex(indicator(A, 20).value!)
+    const value = toHex((indicator(A, 20) as { value: Uint8Array }).value)
     assert.ok(readFileSync(file, 'utf8').includes(value))
     lines = await SetLines.open(dir, store)
     await lines.caughtUp()

@@ -116,7 +116,7 @@ async function main() {
   const base = scaleDir(o.cache, s)
   const fixtures: Record<string, unknown> = {}
   const noteFixture = (name: string, f: FixtureInfo) => {
-    fixtures[name] = { dir: f.dir, entries: f.entries, signed: f.signed, cached: f.cached, made: f.made, generation_seconds: f.seconds }
+    fixtures[name] = { dir: f.dir, entries: f.entries, signed: f.signed, cached: f.cached, made: f.made, generation_seconds: f.seconds, set_lines_seconds: f.setLinesSeconds }
     say(`  fixture ${name}: ${f.entries.toLocaleString('en')} entries, ${f.cached ? `cached (made ${f.made} in ${fmt(f.seconds)} s)` : `generated now in ${fmt(f.seconds)} s`} at ${f.dir}`)
   }
 
