@@ -97,6 +97,32 @@ test('proofs: c2sp tlog-proof that verifies offline with the log key and witness
   assert.is((await get(`${b.url}/logs/${a.name}/equivocation`)).status, 404)
 })
 
+test('POST proofs: many tlog-proofs in one request, each the single route\'s text; bad bodies 400, beyond the tree 404, roles', async () => {
+  const vkey = b.roster.member(a.origin)!.vkey
+  const post = (body: unknown, token = tokens.auditor) => get(`${b.url}/logs/${a.name}/proofs`, token, {
+    method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' },
+  })
+  const indexes = [0, 123, 299, 5, 123]
+  const r = await post({ indexes })
+  assert.is(r.status, 200)
+  const got = (await r.json()) as { size: number; proofs: string[] }
+  assert.is(got.size, 300)
+  assert.is(got.proofs.length, indexes.length)
+  for (let k = 0; k < indexes.length; k++) {
+    assert.is(verifyTlogProof(got.proofs[k]!, await b.store.entry(a.origin, indexes[k]!), vkey).index, indexes[k])
+    assert.is(got.proofs[k], await (await get(`${b.url}/logs/${a.name}/proof/${indexes[k]}`, tokens.auditor)).text())
+  }
+  assert.is((await post({ indexes: [1, 300] })).status, 404)
+  for (const bad of [{}, { indexes: [] }, { indexes: [-1] }, { indexes: [1.5] }, { indexes: ['1'] }, { indexes: [1], size: 3 }, [1, 2], 'not json',
+    { indexes: Array.from({ length: 1001 }, (_, i) => i % 300) }]) {
+    const res = await post(bad)
+    assert.is(res.status, 400, JSON.stringify(bad).slice(0, 80))
+    assert.is(await errorCode(res), 'BAD_REQUEST')
+  }
+  assert.is((await post({ indexes: [1] }, tokens.provider)).status, 403)
+  assert.is((await get(`${b.url}/logs/nosuch/proofs`, tokens.auditor, { method: 'POST', body: '{"indexes":[1]}' })).status, 404)
+})
+
 test('witness add-checkpoint: 200 with a cosignature, 409 with text/x.tlog.size, 422, 403, 404, 400', async () => {
   // A fresh log the witness has not cosigned: use member c's key with a size-0 checkpoint first.
   const c = cluster.nodes[2]!

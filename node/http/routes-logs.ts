@@ -7,6 +7,8 @@
  *
  *   GET /logs/<name>/redactions?from=&limit=   public: the log's redaction
  *   notices (no payloads), so anyone can check them with the log's vkey.
+ *   POST /logs/<name>/proofs {"indexes":[…]}     auditor, oversight: up to
+ *   1,000 tlog-proofs against one checkpoint in one request.
  */
 import { Hono } from 'hono'
 import { LedgerError } from '../../protocol/errors.ts'
@@ -16,9 +18,11 @@ import { MAX_ADD_CHECKPOINT_BYTES } from '../../protocol/witness-request.ts'
 import { readNoticeUnverified } from '../../protocol/redaction.ts'
 import { toHex } from '../../protocol/bytes.ts'
 import type { CairnNode } from '../node.ts'
-import { requireRole, type Env } from './app.ts'
+import { requireRole, jsonBody, type Env } from './app.ts'
 
 const IMMUTABLE = 'private, max-age=31536000, immutable'
+/** Proofs one POST /logs/<name>/proofs may ask for. */
+export const MAX_PROOFS_PER_REQUEST = 1000
 
 /** The log a URL segment names: the member part of its origin. */
 export function logByName(node: CairnNode, name: string): string {
@@ -69,18 +73,45 @@ export function logRoutes(getNode: () => CairnNode) {
     return c.body(body as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream' })
   })
 
+  /** The published checkpoint of `origin` and its size; every index asked must lie below it. */
+  const published = (node: CairnNode, origin: string, indexes: number[]) => {
+    const note = node.store.checkpoint(origin)
+    const size = note ? Number(note.split('\n')[1]) : 0
+    const beyond = indexes.find((i) => i >= size)
+    if (!note || beyond !== undefined) throw new LedgerError('NOT_FOUND', `entry ${beyond ?? indexes[0]} is not in the published tree of size ${size}`)
+    return { note, size }
+  }
+
   r.get('/logs/:name/proof/:index', requireRole('auditor', 'oversight'), async (c) => {
     const node = getNode()
     const origin = logByName(node, c.req.param('name'))
     const raw = c.req.param('index')
     if (!/^(0|[1-9][0-9]{0,15})$/.test(raw)) throw new LedgerError('BAD_REQUEST', 'the index is a decimal number without leading zeros')
     const index = Number(raw)
-    const note = node.store.checkpoint(origin)
-    const size = node.store.listLogs().find((l) => l.origin === origin)!.checkpointSize
-    if (!note || index >= size) throw new LedgerError('NOT_FOUND', `entry ${index} is not in the published tree of size ${size}`)
+    const { note, size } = published(node, origin, [index])
     const proof = await node.store.inclusionProof(origin, index, size)
     c.header('Cache-Control', 'no-cache')
     return c.body(encodeTlogProof({ index, proof, checkpoint: note }), 200, { 'Content-Type': 'text/plain; charset=utf-8' })
+  })
+
+  // Many proofs in one request (as Rekor's entries/retrieve): {"indexes":[...]} → the same c2sp tlog-proof
+  // texts the route above gives, in the order asked, all against one published checkpoint.
+  r.post('/logs/:name/proofs', requireRole('auditor', 'oversight'), async (c) => {
+    const node = getNode()
+    const origin = logByName(node, c.req.param('name'))
+    const body = await jsonBody(c)
+    const indexes = (body as { indexes?: unknown } | null)?.indexes
+    if (typeof body !== 'object' || body === null || Object.keys(body).some((k) => k !== 'indexes') || !Array.isArray(indexes)) {
+      throw new LedgerError('BAD_REQUEST', 'the body is {"indexes": [entry index, ...]}')
+    }
+    if (indexes.length < 1 || indexes.length > MAX_PROOFS_PER_REQUEST) throw new LedgerError('BAD_REQUEST', `ask for 1 to ${MAX_PROOFS_PER_REQUEST} proofs`)
+    if (!indexes.every((i) => Number.isSafeInteger(i) && i >= 0)) throw new LedgerError('BAD_REQUEST', 'every index is a whole number ≥ 0')
+    const { note, size } = published(node, origin, indexes as number[])
+    const proofs = await Promise.all((indexes as number[]).map(async (index) => (
+      encodeTlogProof({ index, proof: await node.store.inclusionProof(origin, index, size), checkpoint: note })
+    )))
+    c.header('Cache-Control', 'no-cache')
+    return c.json({ size, proofs })
   })
 
   // The proof that froze a log: two conflicting checkpoints signed by it, checkable offline with its key.

@@ -82,7 +82,10 @@ export class LevelKV implements KV {
   private constructor(private readonly db: Level<Uint8Array, Uint8Array>) {}
 
   static async open(location: string): Promise<LevelKV> {
-    const db = new Level<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
+    // LevelDB keeps `maxOpenFiles` table files open (with their index blocks in memory). Its default, 1000,
+    // is about half the tables of a 10M-entry store (~2 MiB each): random reads (proofs, lookups) then
+    // reopen a table, reading its footer and index, on most calls. 4096 covers ~8 GiB of tables.
+    const db = new Level<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view', maxOpenFiles: 4096 })
     await db.open()
     return new LevelKV(db)
   }
