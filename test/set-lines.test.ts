@@ -86,15 +86,23 @@ async function build(store: Store) {
   return ids
 }
 
+/** Runs `fn` with a fresh store and an empty folder for the files; removes the folder after. */
+async function withStore(fn: (store: Store, dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-setlines-'))
+  try {
+    await fn(await Store.open(new MemoryKV()), dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 function redact(store: Store, index: number, id: Uint8Array) {
   const notice: RedactionNotice = { v: 1, log: A, index, id, reason: 'legal_order', time: 9 }
   return store.applyRedaction(A, signRedaction(key.seed, notice), notice)
 }
 
 test('the files give, byte for byte, the snapshot rendered from the store, at every size asked', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-setlines-'))
-  try {
-    const store = await Store.open(new MemoryKV())
+  await withStore(async (store, dir) => {
     const lines = await SetLines.open(dir, store)
     const ids = await build(store)
     await lines.caughtUp()
@@ -120,15 +128,11 @@ test('the files give, byte for byte, the snapshot rendered from the store, at ev
     const sizes = new Map([[A, sizeA], [B, 50]]) as Sizes
     assert.fixture(await fromFiles(lines, sizes), await reference(store, sizes))
     await lines.close()
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test('restart: files cut short, extended with garbage, or lost are cut back to their durable state and caught up from the store', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-setlines-'))
-  try {
-    const store = await Store.open(new MemoryKV())
+  await withStore(async (store, dir) => {
     let lines = await SetLines.open(dir, store)
     await build(store)
     await lines.caughtUp()
@@ -166,15 +170,11 @@ test('restart: files cut short, extended with garbage, or lost are cut back to t
     assert.is(lines.linesWritten, store.size(A) + store.size(B))
     await lines.close()
     assert.ok(readdirSync(dir).includes('state.json'))
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test('a redaction applied while the files were not kept is blanked when they are opened; lines of redacted entries are empty', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-setlines-'))
-  try {
-    const store = await Store.open(new MemoryKV())
+  await withStore(async (store, dir) => {
     let lines = await SetLines.open(dir, store)
     const ids = await build(store)
     await lines.caughtUp()
@@ -197,24 +197,18 @@ test('a redaction applied while the files were not kept is blanked when they are
     assert.not.ok(readFileSync(file, 'utf8').includes(value))
     assert.fixture(await fromFiles(lines, sizes), await reference(store, sizes))
     await lines.close()
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test('ready() is false for sizes the files do not hold', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-setlines-'))
-  try {
-    const store = await Store.open(new MemoryKV())
+  await withStore(async (store, dir) => {
     const lines = await SetLines.open(dir, store)
     await build(store)
     await lines.caughtUp()
     assert.not.ok(await lines.ready(new Map([[A, store.size(A) + 1]]), 10))
     assert.ok(await lines.ready(new Map([[A, store.size(A)]]), 10))
     await lines.close()
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test.run()

@@ -32,6 +32,24 @@ export function get(url: string, token?: string, opts: { onData?: (chunk: Buffer
   })
 }
 
+/** POST a JSON body with a bearer token; the answer is kept whole. */
+export function post(url: string, token: string, body: unknown): Promise<Got> {
+  const t0 = performance.now()
+  const data = Buffer.from(JSON.stringify(body))
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': data.length },
+    }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), ms: performance.now() - t0 }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(data)
+  })
+}
+
 /** GET and parse JSON; a non-2xx answer throws with its body. */
 export async function getJson<T>(url: string, token?: string): Promise<T> {
   const r = await get(url, token)
