@@ -110,12 +110,13 @@ export async function buildProvenance(store: Store, roster: Roster, alg: Alg, va
 
   const records: ProvenanceIndicator[] = []
   for (const id of await store.idsForValue(alg, value)) {
-    const ind = await item(id)
+    // The record and what refers to it are read at once (two store round trips in parallel, not in turn).
+    const [ind, refs] = await Promise.all([item(id), store.references(id)])
     if (!ind) continue
     const revocations: ProvenanceItem[] = []
     const attestations: ProvenanceItem[] = []
     let disputed = false
-    for (const ref of await store.references(id)) {
+    for (const ref of refs) {
       const r = await item(ref.id)
       if (!r) continue
       if (r.record.type === 'revocation') {
