@@ -141,6 +141,8 @@ export class Store {
   private readonly innerCache = new Map<string, Uint8Array[]>()
   /** Inner nodes of each log's partial edge tiles, keyed to the edge array they came from. */
   private readonly edgeInnerCache = new Map<string, { edge: Uint8Array; rows: Uint8Array[] }>()
+  /** Proof elements folded from several complete subtrees (see fillPlan). */
+  private readonly foldCache = new Map<string, Uint8Array>()
   /** Logs whose indicators' `expires` are indexed under 'X'. */
   private readonly expiryLogs = new Set<number>()
   private redactionDigestCache: Uint8Array | undefined
@@ -431,7 +433,8 @@ export class Store {
     const ck = `${st.num}/${level}/${index}`
     const cached = this.tileCache.get(ck)
     if (cached) return cached
-    const t = await this.kv.get(keys.tile(st.num, level, index))
+    // Tiles are small and hot (every proof reads a few): read on this thread, not through the I/O pool.
+    const t = this.kv.getSync(keys.tile(st.num, level, index))
     if (t && t.length === TILE_WIDTH * HASH_SIZE) {
       if (this.tileCache.size >= 4096) this.tileCache.delete(this.tileCache.keys().next().value!)
       this.tileCache.set(ck, t)
@@ -490,7 +493,7 @@ export class Store {
     const cached = this.innerCache.get(ck)
     if (cached) return cached
     let levels: Uint8Array[]
-    const stored = await this.kv.get(keys.inner(st.num, level, index))
+    const stored = this.kv.getSync(keys.inner(st.num, level, index))
     if (stored && stored.length === (TILE_WIDTH - 1) * HASH_SIZE) {
       levels = []
       for (let width = TILE_WIDTH / 2, off = 0; width >= 1; off += width * HASH_SIZE, width /= 2) levels.push(stored.subarray(off, off + width * HASH_SIZE))
@@ -518,8 +521,19 @@ export class Store {
   }
 
   private async fillPlan(origin: string, plan: ProofPlan): Promise<Uint8Array[]> {
-    const hashes = await Promise.all(plan.map((el) => Promise.all(el.map(({ level, index }) => this.nodeHashAt(origin, level, index)))))
-    return assembleProof(plan, hashes)
+    const num = this.state(origin).num
+    return Promise.all(plan.map(async (el) => {
+      if (el.length === 1) return this.nodeHashAt(origin, el[0]!.level, el[0]!.index)
+      // An element folded from several complete subtrees (the right border of the tree): the same for every
+      // proof at this size, and never changing (complete subtrees are immutable), so it is folded once.
+      const ck = `${num}/${el.map((n) => `${n.level}.${n.index}`).join(',')}`
+      const cached = this.foldCache.get(ck)
+      if (cached) return cached
+      const folded = assembleProof([el], [await Promise.all(el.map(({ level, index }) => this.nodeHashAt(origin, level, index)))])[0]!
+      if (this.foldCache.size >= 1024) this.foldCache.delete(this.foldCache.keys().next().value!)
+      this.foldCache.set(ck, folded)
+      return folded
+    }))
   }
 
   /** RFC 9162 §2.1.3.1 inclusion proof for `index` in the tree of `size`. */
