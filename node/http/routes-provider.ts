@@ -59,29 +59,13 @@ function streamBytes(chunks: AsyncIterable<Uint8Array>, headers: Record<string, 
   return new Response(body, { status: 200, headers })
 }
 
-/** A streamed response fed by `lines`, in ~64 KiB chunks, pulled as the client reads (back-pressure). */
-function streamText(lines: AsyncIterable<string>, headers: Record<string, string>): Response {
-  const it = lines[Symbol.asyncIterator]()
+/** A streamed response of text chunks (snapshotLines yields ~64 KiB strings), UTF-8 encoded as the client reads. */
+function streamText(chunks: AsyncIterable<string>, headers: Record<string, string>): Response {
   const enc = new TextEncoder()
-  const body = new ReadableStream<Uint8Array>({
-    async pull(ctrl) {
-      let buf = ''
-      while (buf.length < 64 * 1024) {
-        const { value, done } = await it.next()
-        if (done) {
-          if (buf) ctrl.enqueue(enc.encode(buf))
-          ctrl.close()
-          return
-        }
-        buf += value
-      }
-      ctrl.enqueue(enc.encode(buf))
-    },
-    async cancel() {
-      await it.return?.()
-    },
-  })
-  return new Response(body, { status: 200, headers })
+  async function* encoded() {
+    for await (const text of chunks) yield enc.encode(text)
+  }
+  return streamBytes(encoded(), headers)
 }
 
 const csvField = (s: string | number) => String(s) // every field is hex, a code word, an origin or a number: no quoting needed
