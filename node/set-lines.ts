@@ -99,6 +99,13 @@ interface Row {
   revokes?: Uint8Array
 }
 
+/** The row of an entry: an indicator's line fields, a revocation's target, or nothing (an empty line). */
+function rowOf(id: Uint8Array, r: { type: string; target?: Uint8Array } & LineFields): Row {
+  if (r.type === 'indicator') return { id, fields: r }
+  if (r.type === 'revocation') return { id, revokes: r.target }
+  return { id }
+}
+
 export class SetLines implements StoreObserver {
   private readonly logs = new Map<string, LogFiles>()
   private queue: Promise<unknown> = Promise.resolve()
@@ -197,13 +204,7 @@ export class SetLines implements StoreObserver {
       return
     }
     const blank = new Set(redacted)
-    const rows: Row[] = items.map((it, i) => {
-      if ('marker' in it || blank.has(first + i)) return { id: it.id }
-      const r = it.record
-      if (r.type === 'indicator') return { id: it.id, fields: r }
-      if (r.type === 'revocation') return { id: it.id, revokes: r.target }
-      return { id: it.id }
-    })
+    const rows: Row[] = items.map((it, i) => ('marker' in it || blank.has(first + i) ? { id: it.id } : rowOf(it.id, it.record)))
     l.next += rows.length
     void this.enqueue(() => this.write(l, first, rows))
   }
@@ -226,7 +227,7 @@ export class SetLines implements StoreObserver {
       const index = first + i
       const row = rows[i]!
       const line = row.fields ? jsonlLine(l.origin, index, toHex(row.id), row.fields) : '\n'
-      if (index % MARK_EVERY === 0) newMarks.push(at + Buffer.byteLength(text))
+      if (index % MARK_EVERY === 0) newMarks.push(at + text.length) // ASCII (checked below): a character is a byte
       text += line
       if (row.revokes) {
         const target = await this.store.locate(row.revokes)
@@ -259,11 +260,13 @@ export class SetLines implements StoreObserver {
 
   /** Overwrites line `index` with spaces (its value leaves the file) and makes that durable at once. */
   private async blank(l: LogFiles, index: number): Promise<void> {
-    const { offset, length } = await this.findLine(l, index)
-    if (length > 0) {
-      await l.lines.write(Buffer.alloc(length, 0x20), 0, length, offset)
-      await l.lines.datasync()
-    }
+    await this.blankAt(l, await this.findLine(l, index))
+  }
+
+  private async blankAt(l: LogFiles, { offset, length }: { offset: number; length: number }): Promise<void> {
+    if (length === 0) return
+    await l.lines.write(Buffer.alloc(length, 0x20), 0, length, offset)
+    await l.lines.datasync()
   }
 
   /** Byte offset and length (without the newline) of a written line. */
@@ -303,12 +306,12 @@ export class SetLines implements StoreObserver {
       const l = this.logs.get(r.origin)
       if (!l || r.index >= l.next) continue
       await this.enqueue(async () => {
-        const { offset, length } = await this.findLine(l, r.index)
+        const line = await this.findLine(l, r.index)
         const head = Buffer.alloc(1)
-        if (length > 0) await l.lines.read(head, 0, 1, offset)
-        if (length > 0 && head[0] === OPEN_BRACE) {
+        if (line.length > 0) await l.lines.read(head, 0, 1, line.offset)
+        if (line.length > 0 && head[0] === OPEN_BRACE) {
           l.redacted.add(r.index)
-          await this.blank(l, r.index)
+          await this.blankAt(l, line)
         }
       })
     }
@@ -321,13 +324,7 @@ export class SetLines implements StoreObserver {
       const start = l.next
       const end = Math.min(this.store.size(origin), start + CATCH_UP_CHUNK)
       l.next = end // reserved now, so a batch committed meanwhile is not taken twice
-      const rows = this.store.entries(origin, start, end).then((entries) => entries.map((e): Row => {
-        const r = readStoredRecord(e)
-        const id = leafHash(e)
-        if (r.type === 'indicator') return { id, fields: r }
-        if (r.type === 'revocation') return { id, revokes: r.target }
-        return { id }
-      }))
+      const rows = this.store.entries(origin, start, end).then((entries) => entries.map((e) => rowOf(leafHash(e), readStoredRecord(e))))
       await this.enqueue(async () => this.write(l, start, await rows))
     }
   }
