@@ -1,8 +1,9 @@
 /**
  * The node's own log: records submitted through the API are queued,
- * integrated in batches (at most `maxRecords` or every `maxMs`), signed, and
- * appended with one signed checkpoint per batch, durably, before anyone is
- * told. A record that fails validation is rejected on its own; it takes no
+ * integrated in batches (at most `maxRecords` records; batches start at
+ * least `maxMs` apart unless full, so a record waits at most `maxMs` and a
+ * record arriving at an idle log goes at once), signed, and appended with
+ * one signed checkpoint per batch, durably, before anyone is told. A record that fails validation is rejected on its own; it takes no
  * sequence number and the rest of the batch goes on.
  */
 import { decodeEntry } from '../protocol/entry.ts'
@@ -60,8 +61,11 @@ const MAX_BATCHES_IN_FLIGHT = 3
 export class Publisher {
   private queue: Pending[] = []
   private timer: NodeJS.Timeout | undefined
+  private timerDue = 0
   private flushing: Promise<void> | undefined
   private stopped = false
+  /** When the last batch was taken from the queue (performance.now()); the next starts maxMs later at the earliest, unless full. */
+  private lastFlushAt = -Infinity
   /** Sequence number of the next record, counting batches signed but not yet stored. */
   private nextSeq: number | undefined
   /** Record times never go backwards within the log (feeds and TAXII rely on it). */
@@ -81,20 +85,32 @@ export class Publisher {
     }
     return new Promise<Published>((resolve, reject) => {
       this.queue.push({ body, resolve, reject })
-      if (this.queue.length >= this.o.maxRecords) this.kick(0)
-      else this.kick(this.o.maxMs)
+      this.kick(this.wait())
     })
+  }
+
+  /**
+   * How long the queue waits before the next batch: nothing when it holds a
+   * full batch, else until maxMs after the last batch began. A lone record
+   * at an idle log is signed at once (its latency is what a publisher
+   * sees); under load batches still come every maxMs, as large as before.
+   */
+  private wait(): number {
+    if (this.queue.length >= this.o.maxRecords) return 0
+    return Math.max(0, this.lastFlushAt + this.o.maxMs - performance.now())
   }
 
   private kick(delay: number) {
     if (this.flushing) return
-    if (this.timer && delay > 0) return
+    const due = performance.now() + delay
+    if (this.timer && this.timerDue <= due) return
     clearTimeout(this.timer)
+    this.timerDue = due
     this.timer = setTimeout(() => {
       this.timer = undefined
       this.flushing = this.flush().finally(() => {
         this.flushing = undefined
-        if (this.queue.length > 0) this.kick(this.queue.length >= this.o.maxRecords ? 0 : this.o.maxMs)
+        if (this.queue.length > 0) this.kick(this.wait())
       })
     }, delay)
   }
@@ -120,6 +136,7 @@ export class Publisher {
     while (this.inFlight.length >= MAX_BATCHES_IN_FLIGHT) await this.inFlight[0]
     const batch = this.queue.splice(0, this.o.maxRecords)
     if (batch.length === 0) return
+    this.lastFlushAt = performance.now()
     const { store, origin, roster } = this.o
     if (this.nextSeq === undefined) {
       await this.appending

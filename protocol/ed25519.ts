@@ -94,11 +94,27 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject {
   return k
 }
 
+/**
+ * Keys that passed assertValidPublicKey (hex). The check decodes the point
+ * with BigInt arithmetic (~1 ms); every checkpoint a node hears parses the
+ * same handful of roster keys again, so each is checked once. Only keys
+ * that passed are kept, so a bad key is refused every time.
+ */
+const validKeys = new Set<string>()
+
 /** Throws BAD_PUBLIC_KEY unless the key is a canonical encoding of a point not of small order. */
 export function assertValidPublicKey(publicKey: Uint8Array): void {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_BYTES) {
     throw new LedgerError('BAD_PUBLIC_KEY', `an Ed25519 public key is ${PUBLIC_KEY_BYTES} bytes`)
   }
+  const id = toHex(publicKey)
+  if (validKeys.has(id)) return
+  checkPoint(publicKey)
+  if (validKeys.size >= 4096) validKeys.clear()
+  validKeys.add(id)
+}
+
+function checkPoint(publicKey: Uint8Array): void {
   let point: ed.Point
   try {
     point = ed.Point.fromBytes(publicKey, false)

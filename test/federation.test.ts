@@ -55,6 +55,25 @@ test('three nodes converge to identical roots, each checkpoint cosigned by the o
   assert.is(c.store.currentSetSize(), 1507)
 })
 
+test('an announcement of the very checkpoint a node holds is counted and changes nothing; an altered copy is still checked', async () => {
+  const [a, b] = cluster.nodes as CairnNode[]
+  const note = b.store.checkpoint(a.origin)!
+  const seen = b.sync.stats.checkpointsSeen
+  const rejected = { ...b.sync.stats.rejected }
+  await b.sync.onAnnouncement(note)
+  assert.is(b.sync.stats.checkpointsSeen, seen + 1)
+  assert.is(b.store.checkpoint(a.origin), note)
+  assert.equal(b.sync.stats.rejected, rejected)
+  // The same text with the log's signature altered is not the held note: it is opened, and refused.
+  const at = note.indexOf('\n— ' + a.origin + ' ') + 4 + a.origin.length + 1
+  const sig = note.slice(at, note.indexOf('\n', at))
+  const bytes = Buffer.from(sig, 'base64')
+  bytes[10] = bytes[10]! ^ 1
+  await b.sync.onAnnouncement(note.slice(0, at) + bytes.toString('base64') + note.slice(at + sig.length))
+  assert.is(b.store.checkpoint(a.origin), note)
+  assert.ok(Object.values(b.sync.stats.rejected).reduce((x, y) => x + y, 0) > Object.values(rejected).reduce((x, y) => x + y, 0), 'the altered note is counted as rejected')
+})
+
 test('a stopped node catches up after restart', async () => {
   const [a] = cluster.nodes as CairnNode[]
   await cluster.stop(2)

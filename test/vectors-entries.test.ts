@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fromHex, toHex } from '../protocol/bytes.ts'
 import { decodeEntry, encodeEntry, openEntry, recordId, signEntry, signedMessage, RECORD_DOMAIN, MAX_ENTRY_BYTES } from '../protocol/entry.ts'
-import { sign } from '../protocol/ed25519.ts'
+import { sign, assertValidPublicKey } from '../protocol/ed25519.ts'
 import { LedgerError, ERROR_CODES } from '../protocol/errors.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { encodeRecord, recordFromJson, recordToJson, validateAndEncode, type CairnRecord } from '../protocol/records.ts'
@@ -162,6 +162,11 @@ test('an invalid public key is BAD_PUBLIC_KEY whatever the signature', () => {
   const entry = signEntry(log.seed, record)
   assert.is(codeOf(() => openEntry(entry, new Uint8Array(31))), 'BAD_PUBLIC_KEY')
   assert.is(codeOf(() => openEntry(entry, new Uint8Array(32))), 'BAD_PUBLIC_KEY') // y = 0: order 4
+  // Keys that passed are remembered (the point check is slow); a refused key is refused every time.
+  assert.is(codeOf(() => openEntry(entry, new Uint8Array(32))), 'BAD_PUBLIC_KEY')
+  assert.is(codeOf(() => assertValidPublicKey(new Uint8Array(32))), 'BAD_PUBLIC_KEY')
+  assertValidPublicKey(log.publicKey)
+  assertValidPublicKey(log.publicKey)
 })
 
 test.run()

@@ -68,6 +68,8 @@ export async function measurePropagation(samples: number): Promise<Measured> {
       await sleep(20 + random() * 100)
     }
     const p95 = percentile(all, 95)
+    // Per sample, the nodes in the order they showed the record: the k-th node's p50 and p95.
+    const byRank = Array.from({ length: NODES }, (_, r) => perNode.map((s) => [...s].sort((a, b) => a - b)[r]!))
     return {
       key: 'propagation_p95_ms',
       value: p95,
@@ -77,6 +79,8 @@ export async function measurePropagation(samples: number): Promise<Measured> {
         publisher_ack_p50_ms: median(acks.slice(NODES)),
         publisher_visible_p50_ms: median(perNode.map((s, k) => s[k % NODES]!)),
         first_other_node_p50_ms: median(perNode.map((s, k) => Math.min(...s.filter((_, j) => j !== k % NODES)))),
+        kth_node_visible_p50_ms: byRank.map((c) => Math.round(median(c))),
+        kth_node_visible_p95_ms: byRank.map((c) => Math.round(percentile(c, 95))),
       },
     }
   } finally {
