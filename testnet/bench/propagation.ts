@@ -73,7 +73,7 @@ export async function measurePropagation(samples: number): Promise<Measured> {
     return {
       key: 'propagation_p95_ms',
       value: p95,
-      method: `${NODES} node processes (fresh testnet, default batch settings: the publisher waits up to max_ms before signing a batch); ${samples} samples after a warm-up, publishers in turn: POST /records with one indicator, then poll GET /logs on all ${NODES} nodes (every ~2 ms) until each serves the log at a checkpoint covering the record; a sample is the time to the last node; p95 by nearest rank`,
+      method: `${NODES} node processes (fresh testnet, default batch settings: a record at an idle log is signed at once, batches start at least max_ms apart); ${samples} samples after a warm-up, publishers in turn: POST /records with one indicator, then poll GET /logs on all ${NODES} nodes (every ~2 ms) until each serves the log at a checkpoint covering the record; a sample is the time to the last node; p95 by nearest rank`,
       details: {
         samples, p50_ms: median(all), max_ms: Math.max(...all),
         publisher_ack_p50_ms: median(acks.slice(NODES)),
