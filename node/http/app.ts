@@ -40,10 +40,13 @@ export function createApp(getNode: () => CairnNode) {
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), 404))
 
   app.use('*', httpMetrics(getNode))
-  app.use('*', bodyLimit({
+  const limitBody = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: (c) => c.json(errorBody('TOO_LARGE', `request bodies are limited to ${MAX_BODY_BYTES} bytes`), 413),
-  }))
+  })
+  // No GET or HEAD route reads a body. Asking for one would make @hono/node-server build a full
+  // fetch Request (with an AbortSignal) for every read: ~0.2 ms of a 1 ms lookup.
+  app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)))
 
   // Authentication (optional at this stage; routes demand roles) and the access log.
   app.use('*', async (c, next) => {

@@ -176,7 +176,7 @@ async function main() {
       mark('started')
       const auditor = await grantToken(big, 'auditor', 'bench-auditor')
       const provider = await grantToken(big, 'provider', 'bench-provider')
-      await run('lookup_p99_ms', () => measureLookup(big!.url, auditor, f, o.quick ? 300 : 2000, o.quick ? 5000 : 60_000))
+      await run('lookup_p99_ms', () => measureLookup(big!.url, auditor, f, join(f.dir, 'big', 'db'), o.quick ? 300 : 2000, o.quick ? 5000 : 60_000))
       mark('after lookups')
       await run('proof_per_s', () => measureProof(big!.url, auditor, f, o.quick ? 3000 : 20_000, 8, o.quick ? 5000 : 60_000))
       await run('delta_10k_ms', () => measureDelta(big!.url, provider, f, o.quick ? 3 : 7))
