@@ -84,15 +84,30 @@ const publicCache = new Map<string, KeyObject>()
  * checks, or throws BAD_PUBLIC_KEY.
  */
 function publicKeyObject(publicKey: Uint8Array): KeyObject {
+  // A log's entries are checked under one key, one after another: compare with the last key
+  // before spelling the key in hex for the cache.
+  if (lastKey && publicKey instanceof Uint8Array && publicKey.length === PUBLIC_KEY_BYTES && sameBytes(publicKey, lastKey.bytes)) return lastKey.object
   const id = toHex(publicKey)
   let k = publicCache.get(id)
-  if (k) return k
-  assertValidPublicKey(publicKey)
-  k = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
-  if (publicCache.size > 4096) publicCache.clear()
-  publicCache.set(id, k)
+  if (!k) {
+    assertValidPublicKey(publicKey)
+    k = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
+    if (publicCache.size > 4096) publicCache.clear()
+    publicCache.set(id, k)
+  }
+  lastKey = { bytes: new Uint8Array(publicKey), object: k }
   return k
 }
+
+let lastKey: { bytes: Uint8Array; object: KeyObject } | undefined
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** First bytes of the small-order encodings: only an R starting with one of them is looked up. */
+const SMALL_ORDER_FIRST = new Set([...SMALL_ORDER_ENCODINGS].map((h) => Number.parseInt(h.slice(0, 2), 16)))
 
 /**
  * Keys that passed assertValidPublicKey (hex). The check decodes the point
@@ -145,6 +160,6 @@ export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Ui
   const key = publicKeyObject(publicKey)
   if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) return false
   if (!isCanonicalScalar(signature.subarray(32))) return false
-  if (SMALL_ORDER_ENCODINGS.has(toHex(signature.subarray(0, 32)))) return false
+  if (SMALL_ORDER_FIRST.has(signature[0]!) && SMALL_ORDER_ENCODINGS.has(toHex(signature.subarray(0, 32)))) return false
   return nodeVerify(null, message, key, signature)
 }
