@@ -31,7 +31,7 @@ export const NodeFile = z.object({
   listen: z.array(z.string()).default(['/ip4/127.0.0.1/tcp/0']),
   /** Multiaddrs (with /p2p/<peer id>) of other members to keep connected to. */
   bootstrap: z.array(z.string()).default([]),
-  /** Publishing batches: at most this many records or this many milliseconds per signed checkpoint. */
+  /** Publishing batches, one signed checkpoint each: at most max_records records; a batch starts at most max_ms after its first record arrived (at once when the log was idle) and at least max_ms after the batch before, unless full. */
   batch: z.object({ max_records: z.number().int().min(1).max(100_000).default(2000), max_ms: z.number().int().min(5).max(60_000).default(100) }).default({ max_records: 2000, max_ms: 100 }),
 }).strict()
 export type NodeFile = z.infer<typeof NodeFile>
