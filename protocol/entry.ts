@@ -61,9 +61,40 @@ export function signEntry(seed: Uint8Array, record: CairnRecord): Uint8Array {
   return encodeEntry(recordBytes, sign(seed, signedMessage(recordBytes)))
 }
 
+/**
+ * The one canonical form of a well-formed entry, read directly: 0x82, the
+ * record as a byte string with its length in the shortest form, 0x58 0x40
+ * and the 64-byte signature, nothing after. Undefined for anything else,
+ * which then goes through the general decoder (and its exact errors).
+ */
+function splitCanonicalEntry(b: Uint8Array): DecodedEntry | undefined {
+  if (b.length < 3 || b[0] !== 0x82) return undefined
+  const h = b[1]!
+  let len: number
+  let at: number
+  if (h >= 0x40 && h < 0x58) {
+    len = h - 0x40
+    at = 2
+  } else if (h === 0x58) {
+    len = b[2]!
+    at = 3
+    if (len < 24) return undefined
+  } else if (h === 0x59 && b.length > 3) {
+    len = (b[2]! << 8) | b[3]!
+    at = 4
+    if (len < 256) return undefined
+  } else return undefined
+  const sigAt = at + len + 2
+  if (b.length !== sigAt + SIGNATURE_BYTES || b[at + len] !== 0x58 || b[at + len + 1] !== SIGNATURE_BYTES) return undefined
+  const view = new Uint8Array(b.buffer, b.byteOffset, b.length)
+  return { recordBytes: view.subarray(at, at + len), signature: view.subarray(sigAt) }
+}
+
 /** Splits an entry into record bytes and signature: size, canonical CBOR and shape only. */
 export function decodeEntry(bytes: Uint8Array): DecodedEntry {
   checkSize(bytes, 'the entry')
+  const fast = bytes instanceof Uint8Array ? splitCanonicalEntry(bytes) : undefined
+  if (fast) return fast
   const value = decodeCanonical(bytes, { maxBytes: MAX_ENTRY_BYTES })
   if (!Array.isArray(value) || value.length !== 2) {
     throw new LedgerError('MALFORMED_ENTRY', 'an entry must be the CBOR array [record: bytes, signature: bytes]')

@@ -2,7 +2,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fromHex, toHex } from '../protocol/bytes.ts'
+import { fromHex, toHex, concat } from '../protocol/bytes.ts'
+import { decodeCanonical } from '../protocol/cbor.ts'
 import { decodeEntry, encodeEntry, openEntry, recordId, signEntry, signedMessage, RECORD_DOMAIN, MAX_ENTRY_BYTES } from '../protocol/entry.ts'
 import { sign, assertValidPublicKey } from '../protocol/ed25519.ts'
 import { LedgerError, ERROR_CODES } from '../protocol/errors.ts'
@@ -156,6 +157,49 @@ test('encodeEntry / decodeEntry', () => {
   assert.is(codeOf(() => decodeEntry(new Uint8Array([0x80]))), 'MALFORMED_ENTRY')
   assert.is(codeOf(() => decodeEntry(new Uint8Array([0x82, 0x40, 0x40]))), 'MALFORMED_ENTRY')
   assert.is(codeOf(() => decodeEntry(new Uint8Array([0x82, 0x40]))), 'MALFORMED_CBOR')
+})
+
+test('decodeEntry reads the canonical form directly and agrees with the general CBOR decoder on every mutation', () => {
+  const sig = new Uint8Array(64).fill(7)
+  const general = (b: Uint8Array) => {
+    try {
+      const v = decodeCanonical(b, { maxBytes: MAX_ENTRY_BYTES }) as unknown[]
+      return Array.isArray(v) && v.length === 2 && v[0] instanceof Uint8Array && v[1] instanceof Uint8Array && v[1].length === 64 ? `${toHex(v[0])}/${toHex(v[1])}` : 'shape'
+    } catch (e) {
+      return (e as LedgerError).code
+    }
+  }
+  const mine = (b: Uint8Array) => {
+    try {
+      const d = decodeEntry(b)
+      return `${toHex(d.recordBytes)}/${toHex(d.signature)}`
+    } catch (e) {
+      return (e as LedgerError).code === 'MALFORMED_ENTRY' ? 'shape' : (e as LedgerError).code
+    }
+  }
+  let cases = 0
+  for (const len of [0, 1, 23, 24, 255, 256, 1000]) {
+    const entry = encodeEntry(new Uint8Array(len).fill(0xa5), sig)
+    const variants: Uint8Array[] = [entry, entry.subarray(0, entry.length - 1), concat(entry, new Uint8Array([0]))]
+    for (let i = 0; i < Math.min(entry.length, 8); i++) {
+      for (const v of [0x00, 0x18, 0x40, 0x41, 0x57, 0x58, 0x59, 0x5a, 0x5f, 0x81, 0x82, 0x83, 0x9f, 0xff]) {
+        const m = new Uint8Array(entry)
+        m[i] = v
+        variants.push(m)
+      }
+    }
+    // Longer length forms than needed for the same record: not canonical.
+    const rec = new Uint8Array(len).fill(0xa5)
+    variants.push(concat(new Uint8Array([0x82, 0x58, len & 0xff]), rec, new Uint8Array([0x58, 0x40]), sig))
+    variants.push(concat(new Uint8Array([0x82, 0x59, len >> 8, len & 0xff]), rec, new Uint8Array([0x58, 0x40]), sig))
+    variants.push(concat(new Uint8Array([0x82, 0x5a, 0, 0, len >> 8, len & 0xff]), rec, new Uint8Array([0x58, 0x40]), sig))
+    variants.push(concat(entry.subarray(0, entry.length - 66), new Uint8Array([0x59, 0x00, 0x40]), sig))
+    for (const v of variants) {
+      assert.is(mine(v), general(v), `entry of a ${len}-byte record, variant ${toHex(v.subarray(0, 6))}… (${v.length} bytes)`)
+      cases++
+    }
+  }
+  assert.ok(cases > 500)
 })
 
 test('an invalid public key is BAD_PUBLIC_KEY whatever the signature', () => {
