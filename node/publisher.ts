@@ -3,8 +3,9 @@
  * integrated in batches (at most `maxRecords` records; batches start at
  * least `maxMs` apart unless full, so a record waits at most `maxMs` and a
  * record arriving at an idle log goes at once), signed, and appended with
- * one signed checkpoint per batch, durably, before anyone is told. A record that fails validation is rejected on its own; it takes no
- * sequence number and the rest of the batch goes on.
+ * one signed checkpoint per batch, durably, before anyone is told. A record
+ * that fails validation is rejected on its own; it takes no sequence number
+ * and the rest of the batch goes on.
  */
 import { decodeEntry } from '../protocol/entry.ts'
 import { toHex } from '../protocol/bytes.ts'
