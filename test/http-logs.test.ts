@@ -5,6 +5,7 @@
  * c2sp tlog-witness status codes.
  */
 import { test } from 'uvu'
+import { request as httpRequest } from 'node:http'
 import * as assert from 'uvu/assert'
 import { startCluster, waitFor, converged, type Cluster } from './support/cluster.ts'
 import { loadKeys } from '../node/config.ts'
@@ -180,6 +181,23 @@ test('operator routes: records, tokens, status; errors are JSON with codes; body
   r = await fetch(`${b.url}/records`, { method: 'POST', headers: { authorization: `Bearer ${op}`, 'content-type': 'application/json' }, body: 'x'.repeat(5 * 1024 * 1024) })
   assert.is(r.status, 413)
   assert.is(await errorCode(r), 'TOO_LARGE')
+  // GET routes read no body: one declared over the limit is refused from its length, a small one is ignored.
+  const getWithBody = (bytes: number) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpRequest(`${b.url}/logs`, { method: 'GET', agent: false, headers: { 'content-length': String(bytes) } }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => { body += d })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+    req.end(Buffer.alloc(bytes, 0x61))
+  })
+  const big = await getWithBody(5 * 1024 * 1024)
+  assert.is(big.status, 413)
+  assert.is((JSON.parse(big.body) as { error: { code: string } }).error.code, 'TOO_LARGE')
+  const small = await getWithBody(100)
+  assert.is(small.status, 200)
+  assert.ok(Array.isArray(JSON.parse(small.body)))
   r = await postJson('/records', { records: [{ type: 'indicator', alg: 'md5', value: '13'.repeat(16), category: 'A1', kind: 'known_material', media: 'image' }, { type: 'revocation', target: '00'.repeat(32), reason: 'duplicate' }] })
   const many = (await r.json()) as { accepted: number; results: ({ id: string } | { error: { code: string } })[] }
   assert.is(many.accepted, 1)
