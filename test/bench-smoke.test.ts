@@ -45,6 +45,15 @@ test('a tiny bench run measures everything and writes well-formed results', () =
       assert.type(res.targets[k]!.pass, 'boolean')
       assert.type(res.targets[k]!.need, 'number')
     }
+    const ceilings = res.ceilings as Record<string, number>
+    for (const c of ['sign_job_per_s', 'open_job_per_s', 'sign_job_one_thread_per_s', 'open_job_one_thread_per_s']) {
+      assert.ok(typeof ceilings[c] === 'number' && ceilings[c]! > 0, `ceilings.${c} is a positive number`)
+    }
+    for (const k of ['ingest_per_s', 'sync_per_s', 'verify_per_s']) {
+      const c = (res.targets[k] as unknown as { ceiling?: { ceiling: number; target_of_ceiling: number } }).ceiling
+      assert.ok(c && c.ceiling > 0 && c.target_of_ceiling > 0, `${k} is set against its ceiling`)
+      assert.ok(r.stdout.includes(`  ${k.padEnd(13)} `), `the ceilings section names ${k}`)
+    }
     assert.equal(res.not_measured, {})
     assert.ok(typeof res.fixtures.how === 'string')
   } finally {

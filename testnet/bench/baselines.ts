@@ -24,7 +24,7 @@ import type { Baselines } from './report.ts'
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 
-function rate(roundMs: number, rounds: number, step: () => number): number {
+export function rate(roundMs: number, rounds: number, step: () => number): number {
   const rates: number[] = []
   step() // warm-up
   for (let r = 0; r < rounds; r++) {
@@ -41,7 +41,7 @@ function rate(roundMs: number, rounds: number, step: () => number): number {
   return rates[Math.floor(rates.length / 2)]!
 }
 
-async function asyncRate(roundMs: number, rounds: number, step: () => Promise<number>): Promise<number> {
+export async function asyncRate(roundMs: number, rounds: number, step: () => Promise<number>): Promise<number> {
   const rates: number[] = []
   await step()
   for (let r = 0; r < rounds; r++) {

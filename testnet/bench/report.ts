@@ -131,3 +131,42 @@ export function table(verdicts: Verdict[]): string {
   const out = [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)]
   return out.join('\n')
 }
+
+/** The ceiling (testnet/bench/ceilings.ts) that bounds a measure: the crypto job it waits on for every record. */
+export const CEILING_OF: Partial<Record<MeasureKey, { key: 'sign_job_per_s' | 'open_job_per_s'; job: string }>> = {
+  ingest_per_s: { key: 'sign_job_per_s', job: 'signJob' },
+  sync_per_s: { key: 'open_job_per_s', job: 'openJob' },
+  verify_per_s: { key: 'open_job_per_s', job: 'openJob' },
+}
+
+export interface CeilingVerdict {
+  key: MeasureKey
+  job: string
+  ceiling: number
+  /** The target's figure as a share of the ceiling: above 1, no implementation of these jobs reaches it on this machine. */
+  target_of_ceiling: number
+  value_of_ceiling: number | null
+}
+
+export function judgeCeilings(verdicts: Verdict[], c: Record<'sign_job_per_s' | 'open_job_per_s', number>): CeilingVerdict[] {
+  const out: CeilingVerdict[] = []
+  for (const v of verdicts) {
+    const of = CEILING_OF[v.key]
+    if (!of || !Number.isFinite(c[of.key]) || !Number.isFinite(v.need)) continue
+    const ceiling = c[of.key]
+    out.push({ key: v.key, job: of.job, ceiling, target_of_ceiling: v.need / ceiling, value_of_ceiling: v.value === null ? null : v.value / ceiling })
+  }
+  return out
+}
+
+/** One printed line per measure with a ceiling. */
+export function ceilingLines(cv: CeilingVerdict[], workers: number): string[] {
+  if (cv.length === 0) return []
+  const lines = [`ceilings (the crypto job each record needs, on all ${workers} workers at once, records in memory, no I/O: the most the measure can reach here):`]
+  for (const c of cv) {
+    const above = c.target_of_ceiling > 1 ? ': the target is above the ceiling' : ''
+    const value = c.value_of_ceiling === null ? '' : `, value ${fmt(c.value_of_ceiling * c.ceiling)} = ${c.value_of_ceiling.toFixed(2)} of it`
+    lines.push(`  ${c.key.padEnd(13)} ${c.job} ${fmt(c.ceiling)}/s; target ${fmt(c.target_of_ceiling * c.ceiling)} = ${c.target_of_ceiling.toFixed(2)} of it${value}${above}`)
+  }
+  return lines
+}

@@ -44,7 +44,8 @@ import { measureDelta } from './delta.ts'
 import { measureSnapshot } from './snapshot.ts'
 import { measureMatch, ensureLocalCopy } from './match.ts'
 import { memoryOf, sleep } from './client.ts'
-import { MEASURE_KEYS, judge, table, fmt, type MeasureKey, type Measured } from './report.ts'
+import { measureCeilings, meanCeilings, type Ceilings } from './ceilings.ts'
+import { MEASURE_KEYS, judge, judgeCeilings, ceilingLines, table, fmt, type MeasureKey, type Measured } from './report.ts'
 
 interface Options {
   scale: number
@@ -76,6 +77,7 @@ function parseArgs(argv: string[]): Options {
 }
 
 const NO_BASELINES = { sha256_per_s: NaN, sign_per_s: NaN, verify_per_s: NaN, level_put_per_s: NaN }
+const NO_CEILINGS: Ceilings = { workers: 0, sign_job_per_s: NaN, open_job_per_s: NaN, sign_job_one_thread_per_s: NaN, open_job_one_thread_per_s: NaN }
 
 const started = Date.now()
 function say(line: string) {
@@ -123,6 +125,7 @@ async function main() {
   if (o.prepare) return prepare(o, base, sizes.signed, bigEntries)
   say('baselines (start)…')
   const b0 = o.baselines ? await measureBaselines(roundMs) : NO_BASELINES
+  const c0 = o.baselines ? await measureCeilings(roundMs) : NO_CEILINGS
 
   await run('ingest_per_s', () => measureIngest(sizes.ingest))
   await run('propagation_p95_ms', () => measurePropagation(sizes.propagation))
@@ -203,7 +206,9 @@ async function main() {
 
   say('baselines (end)…')
   const b1 = o.baselines ? await measureBaselines(roundMs) : NO_BASELINES
+  const c1 = o.baselines ? await measureCeilings(roundMs) : NO_CEILINGS
   const b = meanBaselines(b0, b1)
+  const c = meanCeilings(c0, c1)
   const cores = availableParallelism()
   const load1 = loadavg()
 
@@ -215,6 +220,9 @@ async function main() {
   console.log('')
   console.log(table(verdicts))
   console.log('')
+  const ceilingVerdicts = judgeCeilings(verdicts, c)
+  for (const line of ceilingLines(ceilingVerdicts, c.workers)) console.log(line)
+  if (ceilingVerdicts.length > 0) console.log('')
   for (const v of verdicts) {
     if (v.pass === false) console.log(`FAIL ${v.key}: ${v.gap}`)
     if (v.pass === null && v.value === null) console.log(`NOT MEASURED ${v.key}: ${results.get(v.key)?.reason ?? (o.only ? 'not run (--only)' : 'not run')}`)
@@ -236,9 +244,16 @@ async function main() {
     baseline_level_put_per_s: b.level_put_per_s,
     baselines_start: b0,
     baselines_end: b1,
+    ceilings: c,
+    ceilings_start: c0,
+    ceilings_end: c1,
+    ceiling_method: "measured with the baselines, start and end, mean used: node/crypto-jobs.ts signJob (entry encoding, Ed25519 signature, leaf hash) and openJob (canonical CBOR check, record rules, strict Ed25519 verification, leaf hash) over 4,080 bench entries held in memory, split over the node's default worker pool (one worker per core), median of 3 rounds; *_one_thread_per_s: the same job in process. A measure that waits on one of these jobs for every record cannot pass its ceiling on this machine; targets.<key>.ceiling says where the target and the value stand against it",
     baseline_method: 'one core each: node:crypto SHA-256 of 100 B; Ed25519 sign/verify with node:crypto (OpenSSL, as protocol/ed25519.ts) over a typical signed indicator message; level chained batches of 10,000 puts of 200 B values, no fsync; median of 3 rounds, measured at the start and the end of the run, mean used',
     ...Object.fromEntries(MEASURE_KEYS.map((k) => [k, results.get(k)?.value ?? null])),
-    targets: Object.fromEntries(verdicts.map((v) => [v.key, { target: v.target, need: v.need, better: v.better, pass: v.pass, ...(v.ratio !== undefined ? { ratio: v.ratio, ratio_of: v.ratioOf } : {}), ...(v.gap ? { gap: v.gap } : {}) }])),
+    targets: Object.fromEntries(verdicts.map((v) => {
+      const cv = ceilingVerdicts.find((x) => x.key === v.key)
+      return [v.key, { target: v.target, need: v.need, better: v.better, pass: v.pass, ...(v.ratio !== undefined ? { ratio: v.ratio, ratio_of: v.ratioOf } : {}), ...(v.gap ? { gap: v.gap } : {}), ...(cv ? { ceiling: cv } : {}) }]
+    })),
     method: Object.fromEntries(MEASURE_KEYS.map((k) => [k, results.get(k)?.method ?? ''])),
     not_measured: Object.fromEntries(MEASURE_KEYS.filter((k) => results.get(k)?.value == null).map((k) => [k, results.get(k)?.reason ?? (o.only ? 'not run (--only)' : 'not run')])),
     details: Object.fromEntries(MEASURE_KEYS.filter((k) => results.get(k)?.details).map((k) => [k, results.get(k)!.details])),

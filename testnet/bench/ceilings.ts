@@ -1,0 +1,80 @@
+/**
+ * Ceilings, measured beside the baselines: what cairn's own per-record crypto
+ * jobs reach when every worker of a node's pool runs them at once on records
+ * already in memory — no network, no store, nothing on the main thread but
+ * handing out slices. They bound from above what the measures that wait on
+ * those jobs can reach on this machine:
+ *
+ *  - sign_job_per_s: node/crypto-jobs.ts signJob (entry encoding, strict
+ *    Ed25519 signature, leaf hash) — what publishing (ingest_per_s) does in
+ *    its workers for every record.
+ *  - open_job_per_s: openJob (entry split, canonical CBOR check, record
+ *    rules, strict Ed25519 verification, leaf hash) — what sync_per_s and
+ *    `cairn verify` (verify_per_s, through openEntry) do for every entry.
+ *
+ * Each is also measured on one thread (the job in process), so the report
+ * can say how much of a job is the signature and how much is the rest.
+ */
+import { WorkerPool, defaultPoolSize } from '../../node/worker-pool.ts'
+import { signJob, openJob, type SignInput, type SignOutput, type OpenInput, type OpenOutput } from '../../node/crypto-jobs.ts'
+import { generateKeyPair } from '../../protocol/ed25519.ts'
+import { decodeEntry } from '../../protocol/entry.ts'
+import { makeEntriesJob, BLOCK } from './records.ts'
+import { rate, asyncRate } from './baselines.ts'
+
+export interface Ceilings {
+  /** Workers running the jobs at once (the node's default pool: one per core). */
+  workers: number
+  sign_job_per_s: number
+  open_job_per_s: number
+  sign_job_one_thread_per_s: number
+  open_job_one_thread_per_s: number
+}
+
+const ORIGIN = 'bench.cairn/ceiling'
+/** Entries per round of jobs: whole blocks, so every revocation's target is in the set. */
+const ENTRIES = 40 * BLOCK
+
+export async function measureCeilings(roundMs: number, workers = defaultPoolSize()): Promise<Ceilings> {
+  const seed = new Uint8Array(32).fill(0x42)
+  const publicKey = generateKeyPair(seed).publicKey
+  const { entries } = makeEntriesJob({ origin: ORIGIN, start: 0, count: ENTRIES, seed }).result
+  const records = entries.map((e) => decodeEntry(e).recordBytes)
+  const jobs = new URL('../../node/crypto-jobs.ts', import.meta.url).href
+  const signPool = new WorkerPool<SignInput, SignOutput>(jobs, 'signJob', signJob, workers)
+  const openPool = new WorkerPool<OpenInput, OpenOutput>(jobs, 'openJob', openJob, workers)
+  try {
+    await Promise.all([signPool.ready(), openPool.ready()])
+    const rounds = 3
+    const sign_job_per_s = await asyncRate(roundMs, rounds, async () => {
+      await signPool.runSplit(records, 64, (slice) => ({ seed, records: slice }))
+      return records.length
+    })
+    const open_job_per_s = await asyncRate(roundMs, rounds, async () => {
+      const parts = await openPool.runSplit(entries, 64, (slice, from) => ({ origin: ORIGIN, start: from, entries: slice, keys: [publicKey] }))
+      for (const p of parts) if (p.error) throw new Error(`ceiling entries do not open: ${p.error.code} ${p.error.message}`)
+      return entries.length
+    })
+    const quarter = records.slice(0, ENTRIES / 4)
+    const sign_job_one_thread_per_s = rate(roundMs, rounds, () => signJob({ seed, records: quarter }).result.entries.length)
+    const open_job_one_thread_per_s = rate(roundMs, rounds, () => {
+      openJob({ origin: ORIGIN, start: 0, entries: entries.slice(0, ENTRIES / 4), keys: [publicKey] })
+      return ENTRIES / 4
+    })
+    return { workers, sign_job_per_s, open_job_per_s, sign_job_one_thread_per_s, open_job_one_thread_per_s }
+  } finally {
+    await Promise.all([signPool.close(), openPool.close()])
+  }
+}
+
+/** Mean of two ceiling sets (start and end of the run). */
+export function meanCeilings(a: Ceilings, b: Ceilings): Ceilings {
+  const m = (x: number, y: number) => (x + y) / 2
+  return {
+    workers: a.workers,
+    sign_job_per_s: m(a.sign_job_per_s, b.sign_job_per_s),
+    open_job_per_s: m(a.open_job_per_s, b.open_job_per_s),
+    sign_job_one_thread_per_s: m(a.sign_job_one_thread_per_s, b.sign_job_one_thread_per_s),
+    open_job_one_thread_per_s: m(a.open_job_one_thread_per_s, b.open_job_one_thread_per_s),
+  }
+}
