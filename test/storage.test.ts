@@ -172,6 +172,50 @@ function contract(name: string, makeKV: () => Promise<{ kv: KV; reopen?: () => P
     env.cleanup()
   })
 
+  t('a store that keeps the current set under the old S table is moved into I on open, also after a crash midway', async () => {
+    const env = await makeKV()
+    if (!env.reopen) { env.cleanup(); return }
+    let store = await Store.open(env.kv)
+    await store.registerLog(ORIGIN)
+    const items = Array.from({ length: 30 }, (_, i) => indicator(i))
+    await store.append(ORIGIN, 0, [...items, revocation(30, items[7]!.id)])
+    const expected: string[] = []
+    for await (const m of store.currentSet()) expected.push(`${toHex(m.id)} ${m.alg} ${m.category} ${toHex(m.value)}`)
+    assert.is(expected.length, 29)
+    // Rewrite it as the earlier layout had it: 'I' → log‖index only, members under 'S' → alg‖category‖value.
+    const old = []
+    for await (const [k, v] of store.kv.iterate({ gte: Uint8Array.of(0x49), lt: Uint8Array.of(0x4a) })) {
+      old.push({ type: 'put' as const, key: new Uint8Array(k), value: v.slice(0, 12) })
+      if (v.length > 12) old.push({ type: 'put' as const, key: keys.set(k.subarray(1)), value: v.slice(12) })
+    }
+    await store.kv.batch(old)
+    // A crash midway through the move: one member already moved back onto 'I', its 'S' row gone.
+    const movedId = items[3]!.id
+    const movedTail = (await store.kv.get(keys.set(movedId)))!
+    await store.kv.batch([
+      { type: 'put', key: keys.id(movedId), value: Uint8Array.from([...(await store.kv.get(keys.id(movedId)))!, ...movedTail]) },
+      { type: 'del', key: keys.set(movedId) },
+    ])
+    await store.close()
+    store = await Store.open(await env.reopen())
+    const got: string[] = []
+    for await (const m of store.currentSet()) got.push(`${toHex(m.id)} ${m.alg} ${m.category} ${toHex(m.value)}`)
+    assert.equal(got, expected)
+    assert.is(store.currentSetSize(), 29)
+    assert.not.ok(await store.inCurrentSet(items[7]!.id))
+    assert.equal(await store.inCurrentSetMany([items[0]!.id, items[7]!.id, movedId]), [true, false, true])
+    assert.equal(await store.locate(items[29]!.id), { origin: ORIGIN, index: 29 })
+    let left = 0
+    for await (const _ of store.kv.iterate({ gte: Uint8Array.of(0x53), lt: Uint8Array.of(0x54) })) left++
+    assert.is(left, 0, 'nothing is left under S')
+    // And the moved set works as the current one: a revocation takes a member out.
+    await store.append(ORIGIN, 31, [revocation(31, items[0]!.id)])
+    assert.not.ok(await store.inCurrentSet(items[0]!.id))
+    assert.is(store.currentSetSize(), 28)
+    await store.close()
+    env.cleanup()
+  })
+
   t.run()
 }
 

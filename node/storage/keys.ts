@@ -8,10 +8,15 @@
  *   'C' log u32                       → latest checkpoint note fully held (with cosignatures)
  *   'H' log u32 ‖ size u64            → every checkpoint note seen for that log
  *   'F' log u32                       → equivocation proof (log is frozen)
- *   'I' record id                     → log u32 ‖ index u64
+ *   'I' record id                     → log u32 ‖ index u64 [‖ alg u8 ‖ category u8 ‖ value]
+ *                                       record index; the tail is there while the record is an
+ *                                       indicator in the current set (one random-key write per
+ *                                       record instead of two: LevelDB's compaction of random
+ *                                       keys was the largest cost of publishing)
  *   'V' alg u8 ‖ len u16 ‖ value ‖ id  → ''                           indicator value index
  *   'R' target ‖ id                   → type u8                       revocations/attestations of a record
- *   'S' id                            → alg u8 ‖ category u8 ‖ value   current indicator set
+ *   'S' id                            → alg u8 ‖ category u8 ‖ value   the current set of stores written before
+ *                                       it moved into 'I'; moved there when such a store is opened
  *   'M' name                          → bytes                         metadata (stats, roster cache, ...)
  *   'K' token hash                    → JSON                          API tokens
  *   'A' seq u64                       → JSON                          access log

@@ -18,7 +18,7 @@
 import type { KV, BatchOp } from './kv.ts'
 import { keys, P, u32, u64, readU32, readU64, prefixEnd, key, logIndex } from './keys.ts'
 import { ALG_CODES, CATEGORY_CODES, TYPE_CODES, ALG_NAMES, CATEGORY_NAMES } from './codes.ts'
-import { concat, compareBytes, equalBytes, fromUtf8, sha256, utf8 } from '../../protocol/bytes.ts'
+import { concat, compareBytes, equalBytes, fromUtf8, sha256, toHex, utf8 } from '../../protocol/bytes.ts'
 import { HASH_SIZE, nodeHash, EMPTY_ROOT } from '../../protocol/hash.ts'
 import { subtreesOfRange, foldSubtrees, inclusionProofPlan, consistencyProofPlan, assembleProof, type ProofPlan } from '../../protocol/merkle.ts'
 import { LedgerError } from '../../protocol/errors.ts'
@@ -28,6 +28,8 @@ import { encodeRedactionMarker, isRedactionMarker, readNoticeUnverified, type Re
 
 const TILE_WIDTH = 256
 const TILE_HEIGHT = 8
+/** An 'I' value is log u32 ‖ index u64, then alg ‖ category ‖ value while the indicator is in the current set. */
+const LOG_INDEX_BYTES = 12
 
 export interface AppendItem {
   entry: Uint8Array
@@ -131,6 +133,21 @@ export function subtreeHash(buf: Uint8Array, first: number, count: number): Uint
   return nodeHash(subtreeHash(buf, first, half), subtreeHash(buf, first + half, half))
 }
 
+/** The 'I' value of an indicator in the current set: log‖index, alg, category, value, in one allocation. */
+function memberValue(at: Uint8Array, alg: number, category: number, value: Uint8Array): Uint8Array {
+  const v = new Uint8Array(LOG_INDEX_BYTES + 2 + value.length)
+  v.set(at)
+  v[LOG_INDEX_BYTES] = alg
+  v[LOG_INDEX_BYTES + 1] = category
+  v.set(value, LOG_INDEX_BYTES + 2)
+  return v
+}
+
+/** An 'I' value with the current-set tail. */
+function isMember(idValue: Uint8Array | undefined): boolean {
+  return idValue !== undefined && idValue.length > LOG_INDEX_BYTES
+}
+
 export class Store {
   private readonly logs = new Map<string, LogState>()
   private readonly byNum = new Map<number, LogState>()
@@ -190,10 +207,36 @@ export class Store {
     }
     const ss = await this.kv.get(keys.meta('setsize'))
     this.setSize = ss ? readU64(ss) : 0
+    await this.moveSetIntoIds()
     for await (const [k, v] of this.kv.iterate({ gte: new Uint8Array([P.redaction]), lt: new Uint8Array([P.redaction + 1]) })) {
       const st = this.byNum.get(readU32(k, 1))
       const index = readU64(k, 5)
       if (st && index >= st.size) st.pending.set(index, v)
+    }
+  }
+
+  /**
+   * Stores written before the current set moved into 'I' (keys.ts) keep it
+   * under 'S': each member's tail moves onto its 'I' value, in atomic chunks.
+   * Every chunk is whole, so a crash midway leaves some members moved and the
+   * rest still under 'S', and the next open finishes the move.
+   */
+  private async moveSetIntoIds(): Promise<number> {
+    let moved = 0
+    for (;;) {
+      const rows: [Uint8Array, Uint8Array][] = []
+      for await (const row of this.kv.iterate({ gte: new Uint8Array([P.set]), lt: new Uint8Array([P.set + 1]), limit: 10_000 })) rows.push(row)
+      if (rows.length === 0) return moved
+      const at = await this.kv.getMany(rows.map(([k]) => keys.id(k.subarray(1))))
+      const ops: BatchOp[] = []
+      rows.forEach(([k, v], i) => {
+        const idValue = at[i]
+        if (!idValue) throw new LedgerError('STORAGE_CORRUPT', `current-set member ${toHex(k.subarray(1))} has no record index; the store is damaged`)
+        ops.push({ type: 'put', key: keys.id(k.subarray(1)), value: concat(idValue.subarray(0, LOG_INDEX_BYTES), v) })
+        ops.push({ type: 'del', key: new Uint8Array(k) })
+      })
+      await this.kv.batch(ops, { durable: true })
+      moved += rows.length
     }
   }
 
@@ -274,7 +317,7 @@ export class Store {
       const ops: BatchOp[] = []
       const counters = structuredClone(st.counters)
       const dirty = new Set<number>()
-      const pendingSet = new Map<string, boolean>() // id hex → in set after this batch
+      const pendingSet = new Map<string, Uint8Array | false>() // id hex → its log‖index while in the set after this batch, false once out
       const revocationsInBatch = items.some((it) => !('marker' in it) && it.record.type === 'revocation')
       let setDelta = 0
       let size = st.size
@@ -314,7 +357,9 @@ export class Store {
       for (const item of items) {
         const index = size++
         push(0, item.id, index)
-        ops.push({ type: 'put', key: keys.id(item.id), value: logIndex(st.num, index) })
+        const at = logIndex(st.num, index)
+        const idOp = { type: 'put' as const, key: keys.id(item.id), value: at }
+        ops.push(idOp)
         counters.entries++
         // A redacted position keeps its leaf hash, id and notice only: no payload, no derived index.
         const waiting = st.pending.get(index)
@@ -347,9 +392,9 @@ export class Store {
           bump(counters.byCategory, r.category)
           const alg = ALG_CODES[r.alg]
           ops.push({ type: 'put', key: keys.value(alg, r.value, item.id), value: new Uint8Array(0) })
-          ops.push({ type: 'put', key: keys.set(item.id), value: concat(new Uint8Array([alg, CATEGORY_CODES[r.category]]), r.value) })
+          idOp.value = memberValue(at, alg, CATEGORY_CODES[r.category], r.value)
           if (r.expires !== undefined && this.expiryLogs.has(st.num)) ops.push({ type: 'put', key: keys.expiry(st.num, r.expires, item.id), value: new Uint8Array(0) })
-          if (revocationsInBatch) pendingSet.set(Buffer.from(item.id).toString('hex'), true)
+          if (revocationsInBatch) pendingSet.set(Buffer.from(item.id).toString('hex'), at)
           setDelta++
         } else if (r.type === 'roster') {
           ops.push({ type: 'put', key: keys.roster(st.num, index), value: new Uint8Array(0) })
@@ -362,9 +407,14 @@ export class Store {
           else {
             bump(counters.revocationsByReason, r.reason)
             const t = Buffer.from(r.target).toString('hex')
-            const inSet = pendingSet.has(t) ? pendingSet.get(t)! : (await this.kv.get(keys.set(r.target))) !== undefined
-            if (inSet) {
-              ops.push({ type: 'del', key: keys.set(r.target) })
+            let member = pendingSet.get(t)
+            if (member === undefined) {
+              const v = await this.kv.get(keys.id(r.target))
+              member = v !== undefined && v.length > LOG_INDEX_BYTES ? v.slice(0, LOG_INDEX_BYTES) : false
+            }
+            if (member) {
+              // Out of the set: the record index keeps only log‖index (a later put of a key wins within a batch).
+              ops.push({ type: 'put', key: keys.id(r.target), value: member })
               pendingSet.set(t, false)
               setDelta--
             }
@@ -650,20 +700,22 @@ export class Store {
   }
 
   async inCurrentSet(id: Uint8Array): Promise<boolean> {
-    return (await this.kv.get(keys.set(id))) !== undefined
+    return isMember(await this.kv.get(keys.id(id)))
   }
 
   /** inCurrentSet for many ids in one read. */
   async inCurrentSetMany(ids: Uint8Array[]): Promise<boolean[]> {
     if (ids.length === 0) return []
-    return (await this.kv.getMany(ids.map((id) => keys.set(id)))).map((v) => v !== undefined)
+    return (await this.kv.getMany(ids.map((id) => keys.id(id)))).map(isMember)
   }
 
   /** The current indicator set (indicators not revoked by their author), in record-id order, streamed. */
   async *currentSet(afterId?: Uint8Array): AsyncIterable<SetMember> {
-    const gte = afterId ? keys.set(concat(afterId, new Uint8Array([0]))) : new Uint8Array([P.set])
-    for await (const [k, v] of this.kv.iterate({ gte, lt: new Uint8Array([P.set + 1]) })) {
-      yield { id: k.slice(1), alg: ALG_NAMES.get(v[0]!)!, category: CATEGORY_NAMES.get(v[1]!)!, value: v.slice(2) }
+    const gte = afterId ? keys.id(concat(afterId, new Uint8Array([0]))) : new Uint8Array([P.id])
+    for await (const [k, v] of this.kv.iterate({ gte, lt: new Uint8Array([P.id + 1]) })) {
+      if (!isMember(v)) continue
+      const t = LOG_INDEX_BYTES
+      yield { id: k.slice(1), alg: ALG_NAMES.get(v[t]!)!, category: CATEGORY_NAMES.get(v[t + 1]!)!, value: v.slice(t + 2) }
     }
   }
 
@@ -724,7 +776,8 @@ export class Store {
       bump(counters.byAlg, r.alg, -1)
       bump(counters.byCategory, r.category, -1)
       bump(counters.byType, 'redacted')
-      const inSet = await this.inCurrentSet(notice.id)
+      const idValue = await this.kv.get(keys.id(notice.id))
+      const inSet = isMember(idValue)
       const ops: BatchOp[] = [
         { type: 'put', key: keys.entry(st.num, index), value: marker },
         { type: 'put', key: keys.redaction(st.num, index), value: signed },
@@ -733,7 +786,7 @@ export class Store {
       ]
       if (r.expires !== undefined) ops.push({ type: 'del', key: keys.expiry(st.num, r.expires, notice.id) })
       if (inSet) {
-        ops.push({ type: 'del', key: keys.set(notice.id) })
+        ops.push({ type: 'put', key: keys.id(notice.id), value: idValue!.slice(0, LOG_INDEX_BYTES) })
         ops.push({ type: 'put', key: keys.meta('setsize'), value: u64(this.setSize - 1) })
       }
       await this.kv.batch(ops, { durable: true })
