@@ -5,7 +5,7 @@
  * leaf hash, so one hash names the record and places it in the tree.
  */
 import { concat, utf8 } from './bytes.ts'
-import { decodeCanonical, encodeCanonical } from './cbor.ts'
+import { decodeCanonical } from './cbor.ts'
 import { sign, verify, SIGNATURE_BYTES } from './ed25519.ts'
 import { LedgerError } from './errors.ts'
 import { leafHash } from './hash.ts'
@@ -39,19 +39,58 @@ export interface EntryExpectation {
   seq?: number
 }
 
-function checkSize(bytes: Uint8Array, what: string): void {
-  if (bytes.length > MAX_ENTRY_BYTES) {
-    throw new LedgerError('TOO_LARGE', `${what} is ${bytes.length} bytes; entries are at most ${MAX_ENTRY_BYTES} bytes`)
+function checkSize(length: number, what: string): void {
+  if (length > MAX_ENTRY_BYTES) {
+    throw new LedgerError('TOO_LARGE', `${what} is ${length} bytes; entries are at most ${MAX_ENTRY_BYTES} bytes`)
   }
+}
+
+function checkSignatureLength(signature: Uint8Array): void {
+  if (signature.length !== SIGNATURE_BYTES) {
+    throw new LedgerError('MALFORMED_ENTRY', `an entry signature is ${SIGNATURE_BYTES} bytes, got ${signature.length}`)
+  }
+}
+
+/** Bytes of the entry that frames a record of `recordLength` bytes (the array head, the record's shortest byte-string head, the record, the signature with its head). */
+export function entryLength(recordLength: number): number {
+  const head = recordLength < 24 ? 1 : recordLength < 0x100 ? 2 : recordLength < 0x10000 ? 3 : 5
+  return 1 + head + recordLength + 2 + SIGNATURE_BYTES
+}
+
+/**
+ * Writes the entry [record, signature] at `at` of `out`, which must have
+ * entryLength(record.length) bytes there, and returns the offset after it.
+ * This is the canonical CBOR of the array by construction (definite lengths,
+ * shortest heads); a test holds it to encodeCanonical.
+ */
+export function writeEntry(out: Uint8Array, at: number, recordBytes: Uint8Array, signature: Uint8Array): number {
+  checkSignatureLength(signature)
+  const n = recordBytes.length
+  checkSize(entryLength(n), 'the entry')
+  out[at++] = 0x82
+  if (n < 24) out[at++] = 0x40 | n
+  else if (n < 0x100) {
+    out[at++] = 0x58
+    out[at++] = n
+  } else {
+    out[at++] = 0x59
+    out[at++] = n >>> 8
+    out[at++] = n & 0xff
+  }
+  out.set(recordBytes, at)
+  at += n
+  out[at++] = 0x58
+  out[at++] = SIGNATURE_BYTES
+  out.set(signature, at)
+  return at + SIGNATURE_BYTES
 }
 
 /** Frames record bytes and a signature as an entry (no signature check). */
 export function encodeEntry(recordBytes: Uint8Array, signature: Uint8Array): Uint8Array {
-  if (signature.length !== SIGNATURE_BYTES) {
-    throw new LedgerError('MALFORMED_ENTRY', `an entry signature is ${SIGNATURE_BYTES} bytes, got ${signature.length}`)
-  }
-  const entry = encodeCanonical([recordBytes, signature])
-  checkSize(entry, 'the entry')
+  checkSignatureLength(signature)
+  checkSize(entryLength(recordBytes.length), 'the entry')
+  const entry = new Uint8Array(entryLength(recordBytes.length))
+  writeEntry(entry, 0, recordBytes, signature)
   return entry
 }
 
@@ -92,7 +131,7 @@ function splitCanonicalEntry(b: Uint8Array): DecodedEntry | undefined {
 
 /** Splits an entry into record bytes and signature: size, canonical CBOR and shape only. */
 export function decodeEntry(bytes: Uint8Array): DecodedEntry {
-  checkSize(bytes, 'the entry')
+  checkSize(bytes.length, 'the entry')
   const fast = bytes instanceof Uint8Array ? splitCanonicalEntry(bytes) : undefined
   if (fast) return fast
   const value = decodeCanonical(bytes, { maxBytes: MAX_ENTRY_BYTES })

@@ -3,8 +3,8 @@ import * as assert from 'uvu/assert'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fromHex, toHex, concat } from '../protocol/bytes.ts'
-import { decodeCanonical } from '../protocol/cbor.ts'
-import { decodeEntry, encodeEntry, openEntry, recordId, signEntry, signedMessage, RECORD_DOMAIN, MAX_ENTRY_BYTES } from '../protocol/entry.ts'
+import { decodeCanonical, encodeCanonical } from '../protocol/cbor.ts'
+import { decodeEntry, encodeEntry, entryLength, writeEntry, openEntry, recordId, signEntry, signedMessage, RECORD_DOMAIN, MAX_ENTRY_BYTES } from '../protocol/entry.ts'
 import { sign, assertValidPublicKey } from '../protocol/ed25519.ts'
 import { LedgerError, ERROR_CODES } from '../protocol/errors.ts'
 import { leafHash } from '../protocol/hash.ts'
@@ -157,6 +157,24 @@ test('encodeEntry / decodeEntry', () => {
   assert.is(codeOf(() => decodeEntry(new Uint8Array([0x80]))), 'MALFORMED_ENTRY')
   assert.is(codeOf(() => decodeEntry(new Uint8Array([0x82, 0x40, 0x40]))), 'MALFORMED_ENTRY')
   assert.is(codeOf(() => decodeEntry(new Uint8Array([0x82, 0x40]))), 'MALFORMED_CBOR')
+})
+
+test('encodeEntry and writeEntry frame records exactly as the canonical encoder does, at every head size', () => {
+  const sig = sign(log.seed, new Uint8Array([1]))
+  for (const n of [0, 1, 23, 24, 25, 255, 256, 257, 4096, 65_000, MAX_ENTRY_BYTES - 70, MAX_ENTRY_BYTES - 69]) {
+    const recordBytes = new Uint8Array(n).map((_, i) => (i * 31 + n) & 0xff)
+    const want = encodeCanonical([recordBytes, sig])
+    if (want.length > MAX_ENTRY_BYTES) {
+      assert.is(codeOf(() => encodeEntry(recordBytes, sig)), 'TOO_LARGE', `record of ${n} bytes`)
+      continue
+    }
+    assert.is(entryLength(n), want.length, `entryLength(${n})`)
+    assert.equal(encodeEntry(recordBytes, sig), want, `record of ${n} bytes`)
+    const out = new Uint8Array(want.length + 7).fill(0xee)
+    assert.is(writeEntry(out, 3, recordBytes, sig), 3 + want.length)
+    assert.equal(out.subarray(3, 3 + want.length), want)
+    assert.equal([...out.subarray(0, 3), ...out.subarray(3 + want.length)], [0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee])
+  }
 })
 
 test('decodeEntry reads the canonical form directly and agrees with the general CBOR decoder on every mutation', () => {

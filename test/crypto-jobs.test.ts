@@ -1,0 +1,67 @@
+/**
+ * The worker jobs of node/crypto-jobs.ts, in process and through a real
+ * WorkerPool: signJob makes exactly the entries encodeEntry makes, with their
+ * leaf hashes; openJob accepts them and names the first entry that fails.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { signJob, openJob, type SignInput, type SignOutput, type OpenInput, type OpenOutput } from '../node/crypto-jobs.ts'
+import { WorkerPool } from '../node/worker-pool.ts'
+import { encodeEntry, signedMessage } from '../protocol/entry.ts'
+import { generateKeyPair, sign } from '../protocol/ed25519.ts'
+import { leafHash } from '../protocol/hash.ts'
+import { encodeRecord, type CairnRecord } from '../protocol/records.ts'
+import { toHex } from '../protocol/bytes.ts'
+
+const ORIGIN = 'test.cairn/eu-centre'
+const log = generateKeyPair(new Uint8Array(32).fill(3))
+
+function records(n: number): Uint8Array[] {
+  return Array.from({ length: n }, (_, i) => {
+    const value = new Uint8Array(32).map((_, j) => (i * 7 + j * 13 + 1) & 0xff)
+    return encodeRecord({ v: 1, type: 'indicator', log: ORIGIN, seq: i, time: 1_767_225_600_000 + i, alg: 'sha256', value, category: 'A1', kind: 'known_material', media: 'image' } as CairnRecord)
+  })
+}
+
+test('signJob in process: the entries encodeEntry makes, with their leaf hashes', () => {
+  const recs = records(40)
+  const { result } = signJob({ seed: log.seed, records: recs })
+  const entries = result.entries
+  assert.is(entries.length, 40)
+  entries.forEach((e, i) => {
+    assert.equal(e, encodeEntry(recs[i]!, sign(log.seed, signedMessage(recs[i]!))))
+    assert.equal(result.ids.subarray(32 * i, 32 * i + 32), leafHash(e))
+  })
+  const opened = openJob({ origin: ORIGIN, start: 0, entries, keys: [log.publicKey] }).result
+  assert.is(opened.error, undefined)
+  assert.equal(opened.ids, result.ids)
+})
+
+test('through two workers, split and joined in order; openJob names the first bad entry', async () => {
+  const jobs = new URL('../node/crypto-jobs.ts', import.meta.url).href
+  const signPool = new WorkerPool<SignInput, SignOutput>(jobs, 'signJob', signJob, 2)
+  const openPool = new WorkerPool<OpenInput, OpenOutput>(jobs, 'openJob', openJob, 2)
+  try {
+    await Promise.all([signPool.ready(), openPool.ready()])
+    const recs = records(300)
+    const parts = await signPool.runSplit(recs, 64, (slice): SignInput => ({ seed: log.seed, records: slice }))
+    assert.ok(parts.length >= 2, 'the batch was split')
+    const entries = parts.flatMap((p) => p.entries)
+    assert.is(entries.length, 300)
+    entries.forEach((e, i) => assert.equal(e, encodeEntry(recs[i]!, sign(log.seed, signedMessage(recs[i]!))), `entry ${i}`))
+    const ids = parts.flatMap((p) => [...p.ids])
+    assert.equal(new Uint8Array(ids), new Uint8Array(entries.flatMap((e) => [...leafHash(e)])))
+
+    const tampered = entries.map((e) => new Uint8Array(e))
+    tampered[211]![tampered[211]!.length - 1]! ^= 1
+    const opened = await openPool.runSplit(tampered, 64, (slice, from): OpenInput => ({ origin: ORIGIN, start: from, entries: slice, keys: [log.publicKey] }))
+    const errors = opened.filter((o) => o.error).map((o) => o.error!)
+    assert.is(errors.length, 1)
+    assert.is(errors[0]!.index, 211)
+    assert.is(errors[0]!.code, 'BAD_SIGNATURE')
+  } finally {
+    await Promise.all([signPool.close(), openPool.close()])
+  }
+})
+
+test.run()
