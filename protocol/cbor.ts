@@ -242,6 +242,81 @@ export function encodeCanonical(value: CborValue, limits: CborLimits = {}): Uint
   return sink.result()
 }
 
+/**
+ * A fixed set of text keys in canonical order, each with its encoding, for
+ * encodeFlat. Built once per set (at module load), so encoding a map of them
+ * neither encodes nor sorts its keys again.
+ */
+export class KeyTable {
+  readonly keys: readonly string[]
+  readonly encoded: readonly Uint8Array[]
+  constructor(keys: readonly string[]) {
+    const rows = keys.map((k) => {
+      const b = textBytes(k)
+      const out = new Uint8Array(headLength(b.length) + b.length)
+      out.set(b, writeHead(out, 0, MAJOR_TEXT, b.length))
+      return { key: k, bytes: b, out }
+    })
+    rows.sort((a, b) => compareKeys(a.bytes, b.bytes))
+    this.keys = rows.map((r) => r.key)
+    this.encoded = rows.map((r) => r.out)
+  }
+}
+
+function headLength(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9
+}
+
+/** Encoded length of a flat value (unsigned integer, ASCII text, bytes), or -1 for anything else. */
+function flatValueLength(v: unknown): number {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? headLength(v) : -1
+  if (typeof v === 'string') return isAscii(v) ? headLength(v.length) + v.length : -1
+  if (v instanceof Uint8Array) return headLength(v.length) + v.length
+  return -1
+}
+
+/**
+ * The canonical encoding of a plain object whose keys all come from `table`
+ * and whose values are unsigned integers, ASCII text or byte strings (a
+ * record's map): the bytes encodeCanonical gives, written in one buffer of
+ * the exact size. Anything else goes through encodeCanonical (and its errors).
+ */
+export function encodeFlat(table: KeyTable, obj: { readonly [key: string]: unknown }): Uint8Array {
+  let size = 0
+  let present = 0
+  const { keys, encoded } = table
+  for (let i = 0; i < keys.length; i++) {
+    const v = obj[keys[i]!]
+    if (v === undefined) continue
+    const n = flatValueLength(v)
+    if (n < 0) return encodeCanonical(obj as CborValue)
+    size += encoded[i]!.length + n
+    present++
+  }
+  let own = 0 // a key outside the table, or one holding undefined, is not for this path
+  for (const k in obj) if (Object.hasOwn(obj, k)) own++
+  if (own !== present || !isPlainObject(obj)) return encodeCanonical(obj as CborValue)
+  const out = new Uint8Array(headLength(present) + size)
+  let at = writeHead(out, 0, MAJOR_MAP, present)
+  for (let i = 0; i < keys.length; i++) {
+    const v = obj[keys[i]!]
+    if (v === undefined) continue
+    out.set(encoded[i]!, at)
+    at += encoded[i]!.length
+    if (typeof v === 'number') at = writeHead(out, at, MAJOR_UINT, v)
+    else if (typeof v === 'string') {
+      at = writeHead(out, at, MAJOR_TEXT, v.length)
+      for (let j = 0; j < v.length; j++) out[at++] = v.charCodeAt(j)
+    } else {
+      const b = v as Uint8Array
+      at = writeHead(out, at, MAJOR_BYTES, b.length)
+      out.set(b, at)
+      at += b.length
+    }
+  }
+  return out
+}
+
 // ---------------------------------------------------------------- decoding
 
 const decoder = new Decoder({

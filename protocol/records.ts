@@ -12,7 +12,7 @@
 import { assertValidPublicKey } from './ed25519.ts'
 import { LedgerError, type ErrorCode } from './errors.ts'
 import { fromHex, toHex } from './bytes.ts'
-import { decodeCanonical, decodeChecked, encodeCanonical, type CborValue } from './cbor.ts'
+import { decodeCanonical, decodeChecked, encodeCanonical, encodeFlat, KeyTable, type CborValue } from './cbor.ts'
 
 export const RECORD_VERSION = 1
 export const RECORD_TYPES = ['indicator', 'revocation', 'attestation', 'roster'] as const
@@ -406,10 +406,14 @@ export function encodeRecord(record: CairnRecord): Uint8Array {
   return validateAndEncode(record).bytes
 }
 
+/** Every key of the flat record types (all but roster, which holds an array), in canonical order once. */
+const FLAT_RECORD_KEYS = new KeyTable([...new Set([...COMMON_KEYS, ...Object.values(BODY_KEYS).flat()])])
+
 /** validateRecord, then the canonical bytes of what it returned (one validation, not two). */
 export function validateAndEncode(input: unknown): { record: CairnRecord; bytes: Uint8Array } {
   const record = validateRecord(input)
-  return { record, bytes: encodeCanonical(record as unknown as CborValue) }
+  const bytes = record.type === 'roster' ? encodeCanonical(record as unknown as CborValue) : encodeFlat(FLAT_RECORD_KEYS, record as unknown as Record<string, unknown>)
+  return { record, bytes }
 }
 
 /**

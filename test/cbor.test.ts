@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { fromHex, toHex } from '../protocol/bytes.ts'
-import { decodeCanonical, encodeCanonical, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, type CborValue } from '../protocol/cbor.ts'
+import { decodeCanonical, encodeCanonical, encodeFlat, KeyTable, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, type CborValue } from '../protocol/cbor.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { VECTOR_TIME_MS } from '../spec/gen/seeds.ts'
 
@@ -229,6 +229,42 @@ test('a decoded value re-encodes to the input (deterministic fuzz)', () => {
     }
   }
   assert.ok(accepted > 0 && rejected > 0)
+})
+
+test('encodeFlat gives the bytes (or the error) of encodeCanonical, for any object (deterministic fuzz)', () => {
+  let s = 0x2545f491
+  const rnd = (n: number): number => {
+    s ^= s << 13; s ^= s >>> 17; s ^= s << 5
+    return (s >>> 0) % n
+  }
+  const table = new KeyTable(['v', 'type', 'log', 'seq', 'time', 'alg', 'value', 'category', 'reason', 'expires', 'quality'])
+  assert.equal(table.keys, ['v', 'alg', 'log', 'seq', 'time', 'type', 'value', 'reason', 'expires', 'quality', 'category'])
+  const values: unknown[] = [
+    0, 1, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, VECTOR_TIME_MS, Number.MAX_SAFE_INTEGER,
+    -1, 1.5, 2 ** 53, NaN, null, true, [1, 2], new Map([['a', 1]]), { a: 1 },
+    '', 'a', 'indicator', 'x'.repeat(23), 'x'.repeat(24), 'y'.repeat(300), '\u00e9', '\u6c34', '\ud800',
+    new Uint8Array(0), new Uint8Array(23).fill(1), new Uint8Array(24).fill(2), new Uint8Array(256).fill(3), new Uint8Array(70_000).fill(4),
+  ]
+  const outcome = (fn: () => Uint8Array): string => {
+    try {
+      return toHex(fn())
+    } catch (e) {
+      return `error ${(e as LedgerError).code}`
+    }
+  }
+  let fast = 0
+  for (let i = 0; i < 3000; i++) {
+    const o: Record<string, unknown> = {}
+    for (let n = rnd(9); n > 0; n--) o[table.keys[rnd(table.keys.length)]!] = values[rnd(values.length)]
+    if (rnd(10) === 0) o.unknown = 1
+    if (rnd(10) === 0) o[table.keys[rnd(table.keys.length)]!] = undefined
+    const want = outcome(() => encodeCanonical(o as CborValue))
+    assert.is(outcome(() => encodeFlat(table, o)), want, JSON.stringify(Object.keys(o)))
+    if (!want.startsWith('error')) fast++
+  }
+  assert.ok(fast > 500, `${fast} objects encoded`)
+  // Not a plain object: the general encoder decides.
+  assert.is(outcome(() => encodeFlat(table, new Map([['v', 1]]) as unknown as Record<string, unknown>)), outcome(() => encodeCanonical(new Map([['v', 1]]))))
 })
 
 test.run()
