@@ -46,7 +46,7 @@ test('a tiny bench run measures everything and writes well-formed results', () =
       assert.type(res.targets[k]!.need, 'number')
     }
     const ceilings = res.ceilings as Record<string, number>
-    for (const c of ['sign_job_per_s', 'open_job_per_s', 'sign_job_one_thread_per_s', 'open_job_one_thread_per_s']) {
+    for (const c of ['sign_job_per_s', 'open_job_per_s', 'sign_job_one_thread_per_s', 'open_job_one_thread_per_s', 'sign_job_cpu_us', 'store_append_per_s', 'store_append_cpu_us', 'ingest_bound_per_s']) {
       assert.ok(typeof ceilings[c] === 'number' && ceilings[c]! > 0, `ceilings.${c} is a positive number`)
     }
     for (const k of ['ingest_per_s', 'sync_per_s', 'verify_per_s']) {

@@ -12,8 +12,16 @@
  *    rules, strict Ed25519 verification, leaf hash) — what sync_per_s and
  *    `cairn verify` (verify_per_s, through openEntry) do for every entry.
  *
- * Each is also measured on one thread (the job in process), so the report
- * can say how much of a job is the signature and how much is the rest.
+ *  - store_append_per_s: Store.append of ready entries (tree, tiles and
+ *    their inner nodes, record, value and set indexes, counters) into a
+ *    fresh level store in durable batches of 2,040, as publishing writes.
+ *
+ * Each job is also measured on one thread (the job in process), so the
+ * report can say how much of a job is the signature and how much is the
+ * rest. The CPU time per record of the sign jobs and of the store (all
+ * threads of the process: workers, main, level's compaction) gives the most
+ * publishing can reach when both share the cores:
+ * ingest_bound_per_s = cores × 1 s / (sign CPU + store CPU per record).
  */
 import { WorkerPool, defaultPoolSize } from '../../node/worker-pool.ts'
 import { signJob, openJob, type SignInput, type SignOutput, type OpenInput, type OpenOutput } from '../../node/crypto-jobs.ts'
@@ -21,6 +29,11 @@ import { generateKeyPair } from '../../protocol/ed25519.ts'
 import { decodeEntry } from '../../protocol/entry.ts'
 import { makeEntriesJob, BLOCK } from './records.ts'
 import { rate, asyncRate } from './baselines.ts'
+import { LevelKV } from '../../node/storage/kv.ts'
+import { Store, type AppendItem } from '../../node/storage/store.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 export interface Ceilings {
   /** Workers running the jobs at once (the node's default pool: one per core). */
@@ -29,13 +42,20 @@ export interface Ceilings {
   open_job_per_s: number
   sign_job_one_thread_per_s: number
   open_job_one_thread_per_s: number
+  /** CPU time (all threads) per record signed on the workers. */
+  sign_job_cpu_us: number
+  store_append_per_s: number
+  /** CPU time (all threads, level's included) per record stored. */
+  store_append_cpu_us: number
+  /** min(cores, 2) × 1e6 / (sign_job_cpu_us + store_append_cpu_us): publishing's bound on this machine. */
+  ingest_bound_per_s: number
 }
 
 const ORIGIN = 'bench.cairn/ceiling'
 /** Entries per round of jobs: whole blocks, so every revocation's target is in the set. */
 const ENTRIES = 40 * BLOCK
 
-export async function measureCeilings(roundMs: number, workers = defaultPoolSize()): Promise<Ceilings> {
+export async function measureCeilings(roundMs: number, workers = defaultPoolSize(), cores = availableParallelism()): Promise<Ceilings> {
   const seed = new Uint8Array(32).fill(0x42)
   const publicKey = generateKeyPair(seed).publicKey
   const { entries } = makeEntriesJob({ origin: ORIGIN, start: 0, count: ENTRIES, seed }).result
@@ -46,10 +66,13 @@ export async function measureCeilings(roundMs: number, workers = defaultPoolSize
   try {
     await Promise.all([signPool.ready(), openPool.ready()])
     const rounds = 3
+    let signed = 0
+    const cpu0 = process.cpuUsage()
     const sign_job_per_s = await asyncRate(roundMs, rounds, async () => {
       await signPool.runSplit(records, 64, (slice) => ({ seed, records: slice }))
-      return records.length
+      return (signed += records.length, records.length)
     })
+    const sign_job_cpu_us = cpuMicros(process.cpuUsage(cpu0)) / signed
     const open_job_per_s = await asyncRate(roundMs, rounds, async () => {
       const parts = await openPool.runSplit(entries, 64, (slice, from) => ({ origin: ORIGIN, start: from, entries: slice, keys: [publicKey] }))
       for (const p of parts) if (p.error) throw new Error(`ceiling entries do not open: ${p.error.code} ${p.error.message}`)
@@ -61,9 +84,41 @@ export async function measureCeilings(roundMs: number, workers = defaultPoolSize
       openJob({ origin: ORIGIN, start: 0, entries: entries.slice(0, ENTRIES / 4), keys: [publicKey] })
       return ENTRIES / 4
     })
-    return { workers, sign_job_per_s, open_job_per_s, sign_job_one_thread_per_s, open_job_one_thread_per_s }
+    const store = await measureStoreAppend(Math.max(10, Math.round(roundMs / 20)) * 20 * BLOCK)
+    const ingest_bound_per_s = (Math.min(2, cores) * 1e6) / (sign_job_cpu_us + store.cpu_us)
+    return {
+      workers, sign_job_per_s, open_job_per_s, sign_job_one_thread_per_s, open_job_one_thread_per_s,
+      sign_job_cpu_us, store_append_per_s: store.per_s, store_append_cpu_us: store.cpu_us, ingest_bound_per_s,
+    }
   } finally {
     await Promise.all([signPool.close(), openPool.close()])
+  }
+}
+
+function cpuMicros(u: NodeJS.CpuUsage): number {
+  return u.user + u.system
+}
+
+/** Store.append of `count` ready entries (placeholder signatures: the store checks none) into a fresh level store. */
+async function measureStoreAppend(count: number): Promise<{ per_s: number; cpu_us: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-bench-store-'))
+  try {
+    const made = makeEntriesJob({ origin: ORIGIN, start: 0, count }).result
+    const items: AppendItem[] = made.entries.map((entry, i) => ({ entry, id: made.ids.subarray(32 * i, 32 * i + 32), record: made.records[i]! }))
+    const store = await Store.open(await LevelKV.open(join(dir, 'db')))
+    try {
+      await store.registerLog(ORIGIN)
+      const batch = 20 * BLOCK
+      const cpu0 = process.cpuUsage()
+      const t0 = performance.now()
+      for (let i = 0; i < count; i += batch) await store.append(ORIGIN, i, items.slice(i, i + batch), { durable: true })
+      const seconds = (performance.now() - t0) / 1000
+      return { per_s: count / seconds, cpu_us: cpuMicros(process.cpuUsage(cpu0)) / count }
+    } finally {
+      await store.close()
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 
@@ -76,5 +131,9 @@ export function meanCeilings(a: Ceilings, b: Ceilings): Ceilings {
     open_job_per_s: m(a.open_job_per_s, b.open_job_per_s),
     sign_job_one_thread_per_s: m(a.sign_job_one_thread_per_s, b.sign_job_one_thread_per_s),
     open_job_one_thread_per_s: m(a.open_job_one_thread_per_s, b.open_job_one_thread_per_s),
+    sign_job_cpu_us: m(a.sign_job_cpu_us, b.sign_job_cpu_us),
+    store_append_per_s: m(a.store_append_per_s, b.store_append_per_s),
+    store_append_cpu_us: m(a.store_append_cpu_us, b.store_append_cpu_us),
+    ingest_bound_per_s: m(a.ingest_bound_per_s, b.ingest_bound_per_s),
   }
 }

@@ -133,8 +133,8 @@ export function table(verdicts: Verdict[]): string {
 }
 
 /** The ceiling (testnet/bench/ceilings.ts) that bounds a measure: the crypto job it waits on for every record. */
-export const CEILING_OF: Partial<Record<MeasureKey, { key: 'sign_job_per_s' | 'open_job_per_s'; job: string }>> = {
-  ingest_per_s: { key: 'sign_job_per_s', job: 'signJob' },
+export const CEILING_OF: Partial<Record<MeasureKey, { key: CeilingKey; job: string }>> = {
+  ingest_per_s: { key: 'ingest_bound_per_s', job: 'signJob + Store.append (CPU per record)' },
   sync_per_s: { key: 'open_job_per_s', job: 'openJob' },
   verify_per_s: { key: 'open_job_per_s', job: 'openJob' },
 }
@@ -148,7 +148,9 @@ export interface CeilingVerdict {
   value_of_ceiling: number | null
 }
 
-export function judgeCeilings(verdicts: Verdict[], c: Record<'sign_job_per_s' | 'open_job_per_s', number>): CeilingVerdict[] {
+type CeilingKey = 'ingest_bound_per_s' | 'open_job_per_s'
+
+export function judgeCeilings(verdicts: Verdict[], c: Record<CeilingKey, number>): CeilingVerdict[] {
   const out: CeilingVerdict[] = []
   for (const v of verdicts) {
     const of = CEILING_OF[v.key]
@@ -162,7 +164,7 @@ export function judgeCeilings(verdicts: Verdict[], c: Record<'sign_job_per_s' | 
 /** One printed line per measure with a ceiling. */
 export function ceilingLines(cv: CeilingVerdict[], workers: number): string[] {
   if (cv.length === 0) return []
-  const lines = [`ceilings (the crypto job each record needs, on all ${workers} workers at once, records in memory, no I/O: the most the measure can reach here):`]
+  const lines = [`ceilings (the work every record needs, alone on this machine: jobs on all ${workers} workers, records in memory; the most the measure can reach here):`]
   for (const c of cv) {
     const above = c.target_of_ceiling > 1 ? ': the target is above the ceiling' : ''
     const value = c.value_of_ceiling === null ? '' : `, value ${fmt(c.value_of_ceiling * c.ceiling)} = ${c.value_of_ceiling.toFixed(2)} of it`

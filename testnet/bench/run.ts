@@ -77,7 +77,7 @@ function parseArgs(argv: string[]): Options {
 }
 
 const NO_BASELINES = { sha256_per_s: NaN, sign_per_s: NaN, verify_per_s: NaN, level_put_per_s: NaN }
-const NO_CEILINGS: Ceilings = { workers: 0, sign_job_per_s: NaN, open_job_per_s: NaN, sign_job_one_thread_per_s: NaN, open_job_one_thread_per_s: NaN }
+const NO_CEILINGS: Ceilings = { workers: 0, sign_job_per_s: NaN, open_job_per_s: NaN, sign_job_one_thread_per_s: NaN, open_job_one_thread_per_s: NaN, sign_job_cpu_us: NaN, store_append_per_s: NaN, store_append_cpu_us: NaN, ingest_bound_per_s: NaN }
 
 const started = Date.now()
 function say(line: string) {
@@ -247,7 +247,7 @@ async function main() {
     ceilings: c,
     ceilings_start: c0,
     ceilings_end: c1,
-    ceiling_method: "measured with the baselines, start and end, mean used: node/crypto-jobs.ts signJob (entry encoding, Ed25519 signature, leaf hash) and openJob (canonical CBOR check, record rules, strict Ed25519 verification, leaf hash) over 4,080 bench entries held in memory, split over the node's default worker pool (one worker per core), median of 3 rounds; *_one_thread_per_s: the same job in process. A measure that waits on one of these jobs for every record cannot pass its ceiling on this machine; targets.<key>.ceiling says where the target and the value stand against it",
+    ceiling_method: "measured with the baselines, start and end, mean used: node/crypto-jobs.ts signJob (entry encoding, Ed25519 signature, leaf hash) and openJob (canonical CBOR check, record rules, strict Ed25519 verification, leaf hash) over 4,080 bench entries held in memory, split over the node's default worker pool (one worker per core), median of 3 rounds; *_one_thread_per_s: the same job in process; store_append_*: Store.append of ready bench entries into a fresh level store in durable batches of 2,040; *_cpu_us: process CPU time (all threads) per record; ingest_bound_per_s = min(cores, 2) × 1e6 / (sign_job_cpu_us + store_append_cpu_us), what publishing can reach when signing and storing share the cores. A measure that waits on one of these jobs for every record cannot pass its ceiling on this machine; targets.<key>.ceiling says where the target and the value stand against it",
     baseline_method: 'one core each: node:crypto SHA-256 of 100 B; Ed25519 sign/verify with node:crypto (OpenSSL, as protocol/ed25519.ts) over a typical signed indicator message; level chained batches of 10,000 puts of 200 B values, no fsync; median of 3 rounds, measured at the start and the end of the run, mean used',
     ...Object.fromEntries(MEASURE_KEYS.map((k) => [k, results.get(k)?.value ?? null])),
     targets: Object.fromEntries(verdicts.map((v) => {
