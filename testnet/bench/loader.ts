@@ -34,8 +34,8 @@ import { makeEntriesJob, BLOCK, type MakeEntriesInput, type MakeEntriesOutput } 
 
 export const FEDERATION = 'bench.cairn'
 const root = new URL('../..', import.meta.url).pathname
-/** Bump when what the loader writes changes (layout of bench logs, record mix, fixture shape). */
-const FIXTURE_VERSION = 1
+/** Bump when what the loader writes changes (layout of bench logs, record mix, fixture shape, what Store.append writes). 2: the current set moved into the record index. */
+const FIXTURE_VERSION = 2
 /** Files whose change makes cached stores stale (for keys.ts: its code, from the prefix table on, not its comments). */
 const FINGERPRINT_FILES = ['protocol/records.ts', 'protocol/entry.ts', 'node/storage/codes.ts', 'node/storage/keys.ts']
 /** Entries per worker job and per Store.append batch (a multiple of BLOCK). */
