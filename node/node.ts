@@ -117,6 +117,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
 
   const kv = await LevelKV.open(join(opts.dir, 'db'))
   const store = await Store.open(kv)
+  if (store.upgradedSetMembers > 0) log.info(`store upgraded: ${store.upgradedSetMembers} current-set members moved into the record index`)
   for (const m of roster.all()) if (!store.hasLog(m.origin)) await store.registerLog(m.origin)
   // Replay roster changes stored in any log.
   for await (const ev of store.rosterEvents()) {

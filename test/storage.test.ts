@@ -198,6 +198,7 @@ function contract(name: string, makeKV: () => Promise<{ kv: KV; reopen?: () => P
     ])
     await store.close()
     store = await Store.open(await env.reopen())
+    assert.is(store.upgradedSetMembers, 28, 'the 28 members still under S were moved')
     const got: string[] = []
     for await (const m of store.currentSet()) got.push(`${toHex(m.id)} ${m.alg} ${m.category} ${toHex(m.value)}`)
     assert.equal(got, expected)

@@ -164,6 +164,8 @@ export class Store {
   private readonly expiryLogs = new Set<number>()
   private redactionDigestCache: Uint8Array | undefined
   private observer: StoreObserver | undefined
+  /** Current-set members moved from the old 'S' table into the record index when this store was opened (0: nothing to upgrade). */
+  upgradedSetMembers = 0
 
   private constructor(readonly kv: KV) {}
 
@@ -207,7 +209,7 @@ export class Store {
     }
     const ss = await this.kv.get(keys.meta('setsize'))
     this.setSize = ss ? readU64(ss) : 0
-    await this.moveSetIntoIds()
+    this.upgradedSetMembers = await this.moveSetIntoIds()
     for await (const [k, v] of this.kv.iterate({ gte: new Uint8Array([P.redaction]), lt: new Uint8Array([P.redaction + 1]) })) {
       const st = this.byNum.get(readU32(k, 1))
       const index = readU64(k, 5)
