@@ -56,6 +56,9 @@ export interface SyncOptions {
   openRangeImpl?: (origin: string, start: number, entries: Uint8Array[], keys: Uint8Array[]) => Promise<ReturnType<typeof openRange>>
 }
 
+/** Ranges fetched and opened ahead of the one being stored (each at most MAX_SYNC_RANGE entries, ~1 MiB). */
+const SYNC_RANGES_AHEAD = 3
+
 interface FetchedRange {
   start: number
   end: number
@@ -236,23 +239,29 @@ export class SyncManager {
   }
 
   /**
-   * Pulls [stored size, t.size) from one peer, range by range, pipelined: the
-   * next range is fetched and its signatures checked (in worker threads) while
-   * the current one is checked against the tree and stored.
+   * Pulls [stored size, t.size) from one peer, range by range, pipelined:
+   * up to SYNC_RANGES_AHEAD ranges are being fetched and opened (signatures
+   * in worker threads) while the oldest is checked against the tree and
+   * stored, in order. With one range ahead the workers sat idle while the
+   * next range crossed the network, and the network while they verified.
    */
   private async syncFrom(origin: string, t: Target, peerId: string): Promise<void> {
     const step = Math.min(this.o.rangeSize ?? MAX_SYNC_RANGE, MAX_SYNC_RANGE)
-    const fetch = (start: number) => {
-      const p = this.fetchAndOpen(origin, t, peerId, start, Math.min(t.size, start + step))
-      p.catch(() => undefined) // awaited below; a failure of a prefetch surfaces there
-      return p
+    const ahead: Promise<FetchedRange>[] = []
+    let next = this.o.store.size(origin)
+    const fill = () => {
+      while (ahead.length < SYNC_RANGES_AHEAD && next < t.size && !this.stopped) {
+        const p = this.fetchAndOpen(origin, t, peerId, next, Math.min(t.size, next + step))
+        p.catch(() => undefined) // awaited below, in order; a failure of a prefetch surfaces there
+        ahead.push(p)
+        next = Math.min(t.size, next + step)
+      }
     }
-    let current = fetch(this.o.store.size(origin))
-    for (;;) {
-      const range = await current
-      const next = range.end < t.size && !this.stopped ? fetch(range.end) : undefined
-      if (!(await this.apply(origin, t, range)) || !next) return
-      current = next
+    fill()
+    while (ahead.length > 0) {
+      const range = await ahead.shift()!
+      fill()
+      if (!(await this.apply(origin, t, range))) return
     }
   }
 
