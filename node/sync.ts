@@ -56,8 +56,14 @@ export interface SyncOptions {
   openRangeImpl?: (origin: string, start: number, entries: Uint8Array[], keys: Uint8Array[]) => Promise<ReturnType<typeof openRange>>
 }
 
-/** Ranges fetched and opened ahead of the one being stored (each at most MAX_SYNC_RANGE entries, ~1 MiB). */
+/** Ranges fetched and opened ahead of the one being stored while ranges are small (4,096 entries of ~250 B: ~1 MiB). */
 const SYNC_RANGES_AHEAD = 3
+/**
+ * After a range of more bytes than this only one range is fetched ahead, as
+ * before the pipeline deepened: a range of near-maximal entries is ~270 MiB,
+ * and a member's log may hold such entries.
+ */
+const SYNC_AHEAD_MAX_RANGE_BYTES = 8 * 1024 * 1024
 
 interface FetchedRange {
   start: number
@@ -242,15 +248,17 @@ export class SyncManager {
    * Pulls [stored size, t.size) from one peer, range by range, pipelined:
    * up to SYNC_RANGES_AHEAD ranges are being fetched and opened (signatures
    * in worker threads) while the oldest is checked against the tree and
-   * stored, in order. With one range ahead the workers sat idle while the
+   * stored, in order (one ahead while ranges are large, see
+   * SYNC_AHEAD_MAX_RANGE_BYTES). With one range ahead the workers sat idle while the
    * next range crossed the network, and the network while they verified.
    */
   private async syncFrom(origin: string, t: Target, peerId: string): Promise<void> {
     const step = Math.min(this.o.rangeSize ?? MAX_SYNC_RANGE, MAX_SYNC_RANGE)
     const ahead: Promise<FetchedRange>[] = []
     let next = this.o.store.size(origin)
+    let depth = 1 // until the first range shows how large this log's entries are
     const fill = () => {
-      while (ahead.length < SYNC_RANGES_AHEAD && next < t.size && !this.stopped) {
+      while (ahead.length < depth && next < t.size && !this.stopped) {
         const p = this.fetchAndOpen(origin, t, peerId, next, Math.min(t.size, next + step))
         p.catch(() => undefined) // awaited below, in order; a failure of a prefetch surfaces there
         ahead.push(p)
@@ -260,6 +268,9 @@ export class SyncManager {
     fill()
     while (ahead.length > 0) {
       const range = await ahead.shift()!
+      let bytes = 0
+      for (const e of range.entries) bytes += e.length
+      depth = bytes <= SYNC_AHEAD_MAX_RANGE_BYTES ? SYNC_RANGES_AHEAD : 1
       fill()
       if (!(await this.apply(origin, t, range))) return
     }
