@@ -46,9 +46,9 @@ export const DEFAULT_MAX_DEPTH = 16
 export const DEFAULT_MAX_ITEMS = 1024
 
 const MAJOR_UINT = 0
-const MAJOR_BYTES = 2
+export const MAJOR_BYTES = 2
 const MAJOR_TEXT = 3
-const MAJOR_ARRAY = 4
+export const MAJOR_ARRAY = 4
 const MAJOR_MAP = 5
 
 // ---------------------------------------------------------------- encoding
@@ -112,7 +112,7 @@ class Checker implements Sink {
 }
 
 /** Writes the shortest head for (major, n) at `at`; returns the new offset. */
-function writeHead(out: Uint8Array, at: number, major: number, n: number): number {
+export function writeHead(out: Uint8Array, at: number, major: number, n: number): number {
   const mt = major << 5
   if (n < 24) {
     out[at] = mt | n
@@ -263,7 +263,8 @@ export class KeyTable {
   }
 }
 
-function headLength(n: number): number {
+/** Bytes of the shortest head for an argument of `n` (what writeHead writes). */
+export function headLength(n: number): number {
   return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9
 }
 

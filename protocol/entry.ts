@@ -5,7 +5,7 @@
  * leaf hash, so one hash names the record and places it in the tree.
  */
 import { concat, utf8 } from './bytes.ts'
-import { decodeCanonical } from './cbor.ts'
+import { decodeCanonical, headLength, writeHead, MAJOR_ARRAY, MAJOR_BYTES } from './cbor.ts'
 import { sign, verify, SIGNATURE_BYTES } from './ed25519.ts'
 import { LedgerError } from './errors.ts'
 import { leafHash } from './hash.ts'
@@ -53,8 +53,7 @@ function checkSignatureLength(signature: Uint8Array): void {
 
 /** Bytes of the entry that frames a record of `recordLength` bytes (the array head, the record's shortest byte-string head, the record, the signature with its head). */
 export function entryLength(recordLength: number): number {
-  const head = recordLength < 24 ? 1 : recordLength < 0x100 ? 2 : recordLength < 0x10000 ? 3 : 5
-  return 1 + head + recordLength + 2 + SIGNATURE_BYTES
+  return 1 + headLength(recordLength) + recordLength + headLength(SIGNATURE_BYTES) + SIGNATURE_BYTES
 }
 
 /**
@@ -65,22 +64,16 @@ export function entryLength(recordLength: number): number {
  */
 export function writeEntry(out: Uint8Array, at: number, recordBytes: Uint8Array, signature: Uint8Array): number {
   checkSignatureLength(signature)
-  const n = recordBytes.length
-  checkSize(entryLength(n), 'the entry')
-  out[at++] = 0x82
-  if (n < 24) out[at++] = 0x40 | n
-  else if (n < 0x100) {
-    out[at++] = 0x58
-    out[at++] = n
-  } else {
-    out[at++] = 0x59
-    out[at++] = n >>> 8
-    out[at++] = n & 0xff
-  }
+  checkSize(entryLength(recordBytes.length), 'the entry')
+  return frameEntry(out, at, recordBytes, signature)
+}
+
+/** writeEntry without its checks (the caller made them). */
+function frameEntry(out: Uint8Array, at: number, recordBytes: Uint8Array, signature: Uint8Array): number {
+  at = writeHead(out, at, MAJOR_ARRAY, 2)
+  at = writeHead(out, at, MAJOR_BYTES, recordBytes.length)
   out.set(recordBytes, at)
-  at += n
-  out[at++] = 0x58
-  out[at++] = SIGNATURE_BYTES
+  at = writeHead(out, at + recordBytes.length, MAJOR_BYTES, SIGNATURE_BYTES)
   out.set(signature, at)
   return at + SIGNATURE_BYTES
 }
@@ -88,9 +81,10 @@ export function writeEntry(out: Uint8Array, at: number, recordBytes: Uint8Array,
 /** Frames record bytes and a signature as an entry (no signature check). */
 export function encodeEntry(recordBytes: Uint8Array, signature: Uint8Array): Uint8Array {
   checkSignatureLength(signature)
-  checkSize(entryLength(recordBytes.length), 'the entry')
-  const entry = new Uint8Array(entryLength(recordBytes.length))
-  writeEntry(entry, 0, recordBytes, signature)
+  const length = entryLength(recordBytes.length)
+  checkSize(length, 'the entry')
+  const entry = new Uint8Array(length)
+  frameEntry(entry, 0, recordBytes, signature)
   return entry
 }
 
