@@ -144,8 +144,13 @@ function memberValue(at: Uint8Array, alg: number, category: number, value: Uint8
 }
 
 /** An 'I' value with the current-set tail. */
-function isMember(idValue: Uint8Array | undefined): boolean {
+function isMember(idValue: Uint8Array | undefined): idValue is Uint8Array {
   return idValue !== undefined && idValue.length > LOG_INDEX_BYTES
+}
+
+/** An 'I' value without its current-set tail: log‖index only (a copy, safe to write back). */
+function recordIndexOnly(idValue: Uint8Array): Uint8Array {
+  return idValue.slice(0, LOG_INDEX_BYTES)
 }
 
 export class Store {
@@ -412,7 +417,7 @@ export class Store {
             let member = pendingSet.get(t)
             if (member === undefined) {
               const v = await this.kv.get(keys.id(r.target))
-              member = v !== undefined && v.length > LOG_INDEX_BYTES ? v.slice(0, LOG_INDEX_BYTES) : false
+              member = isMember(v) ? recordIndexOnly(v) : false
             }
             if (member) {
               // Out of the set: the record index keeps only log‖index (a later put of a key wins within a batch).
@@ -788,7 +793,7 @@ export class Store {
       ]
       if (r.expires !== undefined) ops.push({ type: 'del', key: keys.expiry(st.num, r.expires, notice.id) })
       if (inSet) {
-        ops.push({ type: 'put', key: keys.id(notice.id), value: idValue!.slice(0, LOG_INDEX_BYTES) })
+        ops.push({ type: 'put', key: keys.id(notice.id), value: recordIndexOnly(idValue) })
         ops.push({ type: 'put', key: keys.meta('setsize'), value: u64(this.setSize - 1) })
       }
       await this.kv.batch(ops, { durable: true })
