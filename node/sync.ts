@@ -259,10 +259,11 @@ export class SyncManager {
     let depth = 1 // until the first range shows how large this log's entries are
     const fill = () => {
       while (ahead.length < depth && next < t.size && !this.stopped) {
-        const p = this.fetchAndOpen(origin, t, peerId, next, Math.min(t.size, next + step))
+        const end = Math.min(t.size, next + step)
+        const p = this.fetchAndOpen(origin, t, peerId, next, end)
         p.catch(() => undefined) // awaited below, in order; a failure of a prefetch surfaces there
         ahead.push(p)
-        next = Math.min(t.size, next + step)
+        next = end
       }
     }
     fill()
