@@ -106,12 +106,7 @@ export async function measureBaselines(roundMs: number): Promise<Baselines> {
   return { sha256_per_s, sign_per_s, verify_per_s, level_put_per_s }
 }
 
-/** Mean of two baseline sets (start and end of the run). */
-export function meanBaselines(a: Baselines, b: Baselines): Baselines {
-  return {
-    sha256_per_s: (a.sha256_per_s + b.sha256_per_s) / 2,
-    sign_per_s: (a.sign_per_s + b.sign_per_s) / 2,
-    verify_per_s: (a.verify_per_s + b.verify_per_s) / 2,
-    level_put_per_s: (a.level_put_per_s + b.level_put_per_s) / 2,
-  }
+/** Field by field mean of two sets of figures measured at the start and the end of the run (baselines, ceilings). */
+export function meanOf<T extends { [K in keyof T]: number }>(a: T, b: T): T {
+  return Object.fromEntries(Object.keys(a).map((k) => [k, (a[k as keyof T] + b[k as keyof T]) / 2])) as T
 }

@@ -1,17 +1,16 @@
 /**
- * Ceilings, measured beside the baselines: what cairn's own per-record crypto
- * jobs reach when every worker of a node's pool runs them at once on records
- * already in memory — no network, no store, nothing on the main thread but
- * handing out slices. They bound from above what the measures that wait on
- * those jobs can reach on this machine:
+ * Ceilings, measured beside the baselines: what the work every record needs
+ * reaches alone on this machine. The crypto jobs run on every worker of a
+ * node's pool at once, on records already in memory (no network, nothing on
+ * the main thread but handing out slices); the store runs alone. They bound
+ * from above what the measures that wait on that work can reach:
  *
- *  - sign_job_per_s: node/crypto-jobs.ts signJob (entry encoding, strict
+ *  - sign_job_per_s: node/crypto-jobs.ts signJob (entry framing, strict
  *    Ed25519 signature, leaf hash) — what publishing (ingest_per_s) does in
  *    its workers for every record.
  *  - open_job_per_s: openJob (entry split, canonical CBOR check, record
  *    rules, strict Ed25519 verification, leaf hash) — what sync_per_s and
  *    `cairn verify` (verify_per_s, through openEntry) do for every entry.
- *
  *  - store_append_per_s: Store.append of ready entries (tree, tiles and
  *    their inner nodes, record, value and set indexes, counters) into a
  *    fresh level store in durable batches of 2,040, as publishing writes.
@@ -119,21 +118,5 @@ async function measureStoreAppend(count: number): Promise<{ per_s: number; cpu_u
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
-  }
-}
-
-/** Mean of two ceiling sets (start and end of the run). */
-export function meanCeilings(a: Ceilings, b: Ceilings): Ceilings {
-  const m = (x: number, y: number) => (x + y) / 2
-  return {
-    workers: a.workers,
-    sign_job_per_s: m(a.sign_job_per_s, b.sign_job_per_s),
-    open_job_per_s: m(a.open_job_per_s, b.open_job_per_s),
-    sign_job_one_thread_per_s: m(a.sign_job_one_thread_per_s, b.sign_job_one_thread_per_s),
-    open_job_one_thread_per_s: m(a.open_job_one_thread_per_s, b.open_job_one_thread_per_s),
-    sign_job_cpu_us: m(a.sign_job_cpu_us, b.sign_job_cpu_us),
-    store_append_per_s: m(a.store_append_per_s, b.store_append_per_s),
-    store_append_cpu_us: m(a.store_append_cpu_us, b.store_append_cpu_us),
-    ingest_bound_per_s: m(a.ingest_bound_per_s, b.ingest_bound_per_s),
   }
 }

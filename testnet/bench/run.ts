@@ -31,7 +31,7 @@ import { writeFileSync } from 'node:fs'
 import { stopNode, type NodeProcess } from '../processes.ts'
 import { startNodeProcess } from './node-process.ts'
 import { grantToken } from '../launch.ts'
-import { measureBaselines, meanBaselines } from './baselines.ts'
+import { measureBaselines, meanOf } from './baselines.ts'
 import { cacheRoot, scaleDir, fixture, freshPorts, fingerprint, type FixtureInfo } from './loader.ts'
 import { entriesForLiveIndicators, liveIndicators } from './records.ts'
 import { measureIngest } from './ingest.ts'
@@ -44,7 +44,7 @@ import { measureDelta } from './delta.ts'
 import { measureSnapshot } from './snapshot.ts'
 import { measureMatch, ensureLocalCopy } from './match.ts'
 import { memoryOf, sleep } from './client.ts'
-import { measureCeilings, meanCeilings, type Ceilings } from './ceilings.ts'
+import { measureCeilings, type Ceilings } from './ceilings.ts'
 import { MEASURE_KEYS, judge, judgeCeilings, ceilingLines, table, fmt, type MeasureKey, type Measured } from './report.ts'
 
 interface Options {
@@ -207,8 +207,8 @@ async function main() {
   say('baselines (end)…')
   const b1 = o.baselines ? await measureBaselines(roundMs) : NO_BASELINES
   const c1 = o.baselines ? await measureCeilings(roundMs) : NO_CEILINGS
-  const b = meanBaselines(b0, b1)
-  const c = meanCeilings(c0, c1)
+  const b = meanOf(b0, b1)
+  const c = meanOf(c0, c1)
   const cores = availableParallelism()
   const load1 = loadavg()
 
