@@ -65,7 +65,7 @@ const ORIGIN_RE = /^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/
 const REF_RE = /^[A-Za-z0-9._:/-]+$/
 const PEER_ID_RE = /^[A-Za-z0-9]+$/
 
-interface RecordHeader {
+export interface RecordHeader {
   v: 1
   /** Origin of the writing log, `<federation>/<member>`. */
   log: string
@@ -161,9 +161,67 @@ function fail(code: ErrorCode, message: string): never {
   throw new LedgerError(code, message)
 }
 
+/** The header fields the node fills in when it publishes a body. */
+const HEADER_KEYS: ReadonlySet<string> = new Set(['v', 'log', 'seq', 'time'])
+
+/** What the rules read of a record: a Map as decoded, or ObjectFields. */
+interface FieldSource {
+  has(key: string): boolean
+  get(key: string): unknown
+  /** The first key not in `allowed`, or undefined. */
+  unknownKey(allowed: ReadonlySet<string>): unknown
+}
+
+/** A decoded record map (its keys may be of any CBOR type). */
+class MapFields implements FieldSource {
+  constructor(private readonly map: ReadonlyMap<unknown, unknown>) {}
+  has(key: string) {
+    return this.map.has(key)
+  }
+  get(key: string) {
+    return this.map.get(key)
+  }
+  unknownKey(allowed: ReadonlySet<string>) {
+    for (const key of this.map.keys()) if (typeof key !== 'string' || !allowed.has(key)) return key
+    return undefined
+  }
+}
+
+/**
+ * A record as a plain object, read in place: an own key whose value is
+ * `undefined` is absent. With `header`, its four fields stand in for the
+ * object's own v, log, seq and time (a body being published). Copying the
+ * object into a Map first was most of what validating a record allocated.
+ */
+class ObjectFields implements FieldSource {
+  constructor(private readonly o: Readonly<Record<string, unknown>>, private readonly header?: RecordHeader) {}
+  has(key: string) {
+    if (this.header && HEADER_KEYS.has(key)) return true
+    return Object.hasOwn(this.o, key) && this.o[key] !== undefined
+  }
+  get(key: string) {
+    if (this.header && HEADER_KEYS.has(key)) return this.header[key as keyof RecordHeader]
+    return Object.hasOwn(this.o, key) ? this.o[key] : undefined
+  }
+  unknownKey(allowed: ReadonlySet<string>) {
+    for (const key in this.o) {
+      if (Object.hasOwn(this.o, key) && this.o[key] !== undefined && !allowed.has(key)) return key
+    }
+    return undefined
+  }
+}
+
+function fieldSource(input: unknown, header?: RecordHeader): FieldSource {
+  if (input instanceof Map) return new MapFields(input)
+  if (typeof input === 'object' && input !== null && !Array.isArray(input) && !(input instanceof Uint8Array)) {
+    return new ObjectFields(input as Record<string, unknown>, header)
+  }
+  return fail('BAD_FIELD', 'a record must be a map')
+}
+
 /** Typed reads of one record map, each failing with the code the rules assign. */
 class Fields {
-  constructor(readonly map: ReadonlyMap<string, unknown>, readonly what: string) {}
+  constructor(readonly map: FieldSource, readonly what: string) {}
 
   has(key: string): boolean {
     return this.map.has(key)
@@ -219,21 +277,12 @@ class Fields {
   }
 }
 
-function toFieldMap(input: unknown): Map<string, unknown> {
-  if (input instanceof Map) return input as Map<string, unknown>
-  if (typeof input === 'object' && input !== null && !Array.isArray(input) && !(input instanceof Uint8Array)) {
-    // `undefined` stands for an absent optional key in the object form
-    return new Map(Object.entries(input).filter(([, v]) => v !== undefined))
-  }
-  return fail('BAD_FIELD', 'a record must be a map')
-}
-
 /**
  * Checks a record (a Map as decoded, or a plain object) against every rule of
  * DESIGN §2 and returns it normalised (keys in a fixed order, nothing extra).
  */
-export function validateRecord(input: unknown): CairnRecord {
-  const map = toFieldMap(input)
+export function validateRecord(input: unknown, filled?: RecordHeader): CairnRecord {
+  const map = fieldSource(input, filled)
   if (!map.has('v')) fail('MISSING_FIELD', 'the record is missing the required key "v"')
   if (map.get('v') !== RECORD_VERSION) fail('BAD_VERSION', `record version must be ${RECORD_VERSION}; this node does not understand ${String(map.get('v'))}`)
   const f = new Fields(map, 'record')
@@ -253,10 +302,9 @@ export function validateRecord(input: unknown): CairnRecord {
   } else {
     allowed = ALLOWED_BODY.get(type)!
   }
-  for (const key of map.keys()) {
-    if (!allowed.has(key)) {
-      fail('UNKNOWN_FIELD', `${what}${change ? ` (${change})` : ''} has an unknown key "${String(key)}"; allowed keys: ${[...allowed].join(', ')}`)
-    }
+  const unknown = map.unknownKey(allowed)
+  if (unknown !== undefined) {
+    fail('UNKNOWN_FIELD', `${what}${change ? ` (${change})` : ''} has an unknown key "${String(unknown)}"; allowed keys: ${[...allowed].join(', ')}`)
   }
   const header: RecordHeader = { v: RECORD_VERSION as 1, log: g.origin('log'), seq: g.uint('seq'), time: g.uint('time') }
   const { v, log, seq, time } = header
@@ -409,9 +457,13 @@ export function encodeRecord(record: CairnRecord): Uint8Array {
 /** Every key of the flat record types (all but roster, which holds an array), in canonical order once. */
 const FLAT_RECORD_KEYS = new KeyTable([...new Set([...COMMON_KEYS, ...Object.values(BODY_KEYS).flat()])])
 
-/** validateRecord, then the canonical bytes of what it returned (one validation, not two). */
-export function validateAndEncode(input: unknown): { record: CairnRecord; bytes: Uint8Array } {
-  const record = validateRecord(input)
+/**
+ * validateRecord, then the canonical bytes of what it returned (one
+ * validation, not two). With `header`, the input is a body the node
+ * publishes: the header's v, log, seq and time replace any of its own.
+ */
+export function validateAndEncode(input: unknown, header?: RecordHeader): { record: CairnRecord; bytes: Uint8Array } {
+  const record = validateRecord(input, header)
   const bytes = record.type === 'roster' ? encodeCanonical(record as unknown as CborValue) : encodeFlat(FLAT_RECORD_KEYS, record as unknown as Record<string, unknown>)
   return { record, bytes }
 }

@@ -4,7 +4,7 @@ import { fromHex, toHex } from '../protocol/bytes.ts'
 import { decodeCanonical, encodeCanonical, type CborValue } from '../protocol/cbor.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import {
-  decodeCheckedRecord, decodeRecord, encodeRecord, isValidOrigin, recordFromJson, recordToJson, validateRecord,
+  decodeCheckedRecord, decodeRecord, encodeRecord, isValidOrigin, recordFromJson, recordToJson, validateAndEncode, validateRecord,
   type CairnRecord, type IndicatorRecord,
 } from '../protocol/records.ts'
 import { vectorKey, VECTOR_TIME_MS } from '../spec/gen/seeds.ts'
@@ -303,6 +303,25 @@ test('validateRecord accepts the Map that decodeCanonical returns', () => {
   const encoded = encodeRecord(revocation() as unknown as CairnRecord)
   const map = decodeCanonical(encoded)
   assert.is(validateRecord(map).type, 'revocation')
+})
+
+test('a published body is read in place: the header replaces its own v, log, seq and time; undefined and inherited keys are absent', () => {
+  const header = { v: 1 as const, log: ORIGIN, seq: 9, time: T + 1 }
+  const body = without(indicator({ ref: undefined }), 'v', 'log', 'seq', 'time')
+  const expected = validateAndEncode({ ...body, ...header })
+  // Header keys the body carries itself (even invalid ones) are replaced, as the node fills them in.
+  const withOwn = validateAndEncode({ ...body, v: 7, log: 'not an origin', seq: -1, time: 'x' }, header)
+  assert.equal(withOwn.record, expected.record)
+  assert.equal(withOwn.bytes, expected.bytes)
+  assert.equal(validateAndEncode(body, header).bytes, expected.bytes)
+  // The same fields as a Map (as decoded) give the same record.
+  assert.equal(validateRecord(new Map(Object.entries({ ...body, ...header }).filter(([, v]) => v !== undefined))), expected.record)
+  // Keys on the prototype are not fields; an unknown own key still fails, header or not.
+  const inherited = Object.assign(Object.create({ note: 'x' }), body)
+  assert.equal(validateAndEncode(inherited, header).bytes, expected.bytes)
+  assert.is(codeOf(() => validateAndEncode({ ...body, note: 'x' }, header)), 'UNKNOWN_FIELD')
+  assert.is(codeOf(() => validateAndEncode({ ...body, value: undefined }, header)), 'MISSING_FIELD')
+  assert.is(codeOf(() => validateAndEncode({ ...body, alg: 'nope' }, header)), 'BAD_ALG')
 })
 
 test.run()
