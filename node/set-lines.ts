@@ -61,6 +61,82 @@ export function jsonlLine(origin: string, index: number, idHex: string, r: LineF
   return `{"alg":"${r.alg}","value":"${toHex(r.value!)}","category":"${r.category}","kind":"${r.kind}","media":"${r.media}","id":"${idHex}","log":"${origin}","seq":${index},"time":${r.time}}\n`
 }
 
+/** The constant parts of a jsonl line, in order, around its nine values. */
+const LINE_PARTS = ['{"alg":"', '","value":"', '","category":"', '","kind":"', '","media":"', '","id":"', '","log":"', '","seq":', ',"time":', '}\n']
+const LINE_FIXED = LINE_PARTS.reduce((n, p) => n + p.length, 0)
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
+
+/** Decimal digits of a safe integer ≥ 0. */
+function digitCount(n: number): number {
+  let d = 1
+  while (n >= 10) {
+    n = Math.floor(n / 10)
+    d++
+  }
+  return d
+}
+
+/** Bytes of jsonlLine(origin, index, hex of id, r). */
+function lineLength(origin: string, index: number, id: Uint8Array, r: LineFields): number {
+  return LINE_FIXED + r.alg!.length + 2 * r.value!.length + r.category!.length + r.kind!.length + r.media!.length +
+    2 * id.length + origin.length + digitCount(index) + digitCount(r.time)
+}
+
+/** Writes an ASCII string at `at`; a character beyond ASCII means a line that cannot be (lines are one byte per character). */
+function putAscii(buf: Uint8Array, at: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c > 0x7f) throw new LedgerError('STORAGE_CORRUPT', 'a snapshot line is not ASCII')
+    buf[at++] = c
+  }
+  return at
+}
+
+function putHex(buf: Uint8Array, at: number, b: Uint8Array): number {
+  for (let i = 0; i < b.length; i++) {
+    buf[at++] = HEX_DIGITS[b[i]! >> 4]!
+    buf[at++] = HEX_DIGITS[b[i]! & 15]!
+  }
+  return at
+}
+
+function putUint(buf: Uint8Array, at: number, n: number): number {
+  const end = at + digitCount(n)
+  for (let i = end - 1; i >= at; i--) {
+    buf[i] = 0x30 + (n % 10)
+    n = Math.floor(n / 10)
+  }
+  return end
+}
+
+/**
+ * jsonlLine written as bytes at `at` (lineLength of them), without building
+ * the line or its hex as strings: those strings were the largest garbage of
+ * publishing after the store's. Returns the offset after the line.
+ */
+export function putJsonlLine(buf: Uint8Array, at: number, origin: string, index: number, id: Uint8Array, r: LineFields): number {
+  const p = LINE_PARTS
+  at = putAscii(buf, at, p[0]!)
+  at = putAscii(buf, at, r.alg!)
+  at = putAscii(buf, at, p[1]!)
+  at = putHex(buf, at, r.value!)
+  at = putAscii(buf, at, p[2]!)
+  at = putAscii(buf, at, r.category!)
+  at = putAscii(buf, at, p[3]!)
+  at = putAscii(buf, at, r.kind!)
+  at = putAscii(buf, at, p[4]!)
+  at = putAscii(buf, at, r.media!)
+  at = putAscii(buf, at, p[5]!)
+  at = putHex(buf, at, id)
+  at = putAscii(buf, at, p[6]!)
+  at = putAscii(buf, at, origin)
+  at = putAscii(buf, at, p[7]!)
+  at = putUint(buf, at, index)
+  at = putAscii(buf, at, p[8]!)
+  at = putUint(buf, at, r.time)
+  return putAscii(buf, at, p[9]!)
+}
+
 interface Durable {
   origin: string
   lines: number
@@ -219,24 +295,28 @@ export class SetLines implements StoreObserver {
 
   private async write(l: LogFiles, first: number, rows: Row[]): Promise<void> {
     if (first !== l.written) throw new LedgerError('STORAGE_CORRUPT', `set-lines of ${l.origin}: lines ${first}.. queued after ${l.written}`)
-    let text = ''
     const newMarks: number[] = []
     const pairs: number[] = []
     let at = l.bytes
+    let length = 0
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!
+      length += row.fields ? lineLength(l.origin, first + i, row.id, row.fields) : 1
+    }
+    const buf = Buffer.allocUnsafe(length)
+    let end = 0
     for (let i = 0; i < rows.length; i++) {
       const index = first + i
       const row = rows[i]!
-      const line = row.fields ? jsonlLine(l.origin, index, toHex(row.id), row.fields) : '\n'
-      if (index % MARK_EVERY === 0) newMarks.push(at + text.length) // ASCII (checked below): a character is a byte
-      text += line
+      if (index % MARK_EVERY === 0) newMarks.push(at + end)
+      if (row.fields) end = putJsonlLine(buf, end, l.origin, index, row.id, row.fields)
+      else buf[end++] = NL
       if (row.revokes) {
         const target = await this.store.locate(row.revokes)
         if (target && target.origin === l.origin && target.index < index) pairs.push(target.index, index)
       }
     }
-    // Lines are ASCII: one byte per character.
-    const buf = Buffer.from(text, 'latin1')
-    if (buf.length !== text.length) throw new LedgerError('STORAGE_CORRUPT', 'a snapshot line is not ASCII')
+    if (end !== length) throw new LedgerError('STORAGE_CORRUPT', `set-lines of ${l.origin}: lines ${first}.. came to ${end} bytes, not ${length}`)
     await l.lines.write(buf, 0, buf.length, at)
     at += buf.length
     if (newMarks.length > 0) {

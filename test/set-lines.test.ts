@@ -19,7 +19,8 @@ import type { CairnRecord } from '../protocol/records.ts'
 import { MemoryKV } from '../node/storage/kv.ts'
 import { Store } from '../node/storage/store.ts'
 import { scanSet, encodeCursor, type Sizes } from '../node/feed.ts'
-import { SetLines, jsonlLine } from '../node/set-lines.ts'
+import { SetLines, jsonlLine, putJsonlLine } from '../node/set-lines.ts'
+import { LedgerError } from '../protocol/errors.ts'
 
 const A = 'a.cairn/one'
 const B = 'b.cairn/two'
@@ -198,6 +199,27 @@ test('a redaction applied while the files were not kept is blanked when they are
     assert.fixture(await fromFiles(lines, sizes), await reference(store, sizes))
     await lines.close()
   })
+})
+
+test('putJsonlLine writes the bytes of jsonlLine, at every digit count, and refuses a line that is not ASCII', () => {
+  for (const index of [0, 9, 10, 99, 100, 1023, 1024, 999_999, 1_000_000, 2 ** 40, Number.MAX_SAFE_INTEGER]) {
+    const r = { ...indicator(A, index % 1000), time: index } as CairnRecord & { time: number }
+    const id = sha256(utf8(`id-${index}`))
+    const line = jsonlLine(B, index, toHex(id), r as never)
+    const buf = new Uint8Array(line.length + 8).fill(0xee)
+    const end = putJsonlLine(buf, 3, B, index, id, r as never)
+    assert.is(end, 3 + line.length)
+    assert.is(Buffer.from(buf.subarray(3, end)).toString('latin1'), line)
+    assert.is(buf[2], 0xee)
+    assert.is(buf[end], 0xee)
+  }
+  const r = indicator(A, 1) as never
+  try {
+    putJsonlLine(new Uint8Array(1000), 0, 'a.cairn/\u00e9', 1, new Uint8Array(32), r)
+    assert.unreachable('a non-ASCII origin was written')
+  } catch (e) {
+    assert.ok(e instanceof LedgerError && e.code === 'STORAGE_CORRUPT', String(e))
+  }
 })
 
 test('ready() is false for sizes the files do not hold', async () => {
