@@ -1,5 +1,5 @@
 /** Byte helpers shared by the protocol layer: hex, base64, concatenation, comparison, SHA-256. */
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import { LedgerError } from './errors.ts'
 
 const HEX_RE = /^(?:[0-9a-f]{2})*$/
@@ -58,10 +58,30 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length
 }
 
+/** Inputs up to this size are joined here and hashed in one call (no Hash object per hash). */
+const HASH_SCRATCH = new Uint8Array(4096)
+
+/** SHA-256 of one buffer; the result is a Uint8Array over the digest's own memory (no copy). */
+function sha256Of(data: Uint8Array): Uint8Array {
+  const d = hash('sha256', data, 'buffer')
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
+}
+
 export function sha256(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('sha256')
-  for (const p of parts) h.update(p)
-  return new Uint8Array(h.digest())
+  if (parts.length === 1) return sha256Of(parts[0]!)
+  let n = 0
+  for (const p of parts) n += p.length
+  if (n > HASH_SCRATCH.length) {
+    const h = createHash('sha256')
+    for (const p of parts) h.update(p)
+    return new Uint8Array(h.digest())
+  }
+  let at = 0
+  for (const p of parts) {
+    HASH_SCRATCH.set(p, at)
+    at += p.length
+  }
+  return sha256Of(HASH_SCRATCH.subarray(0, n))
 }
 
 const utf8Encoder = new TextEncoder()

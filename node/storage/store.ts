@@ -19,7 +19,7 @@ import type { KV, BatchOp } from './kv.ts'
 import { keys, P, u32, u64, readU32, readU64, prefixEnd, key, logIndex } from './keys.ts'
 import { ALG_CODES, CATEGORY_CODES, TYPE_CODES, ALG_NAMES, CATEGORY_NAMES } from './codes.ts'
 import { concat, compareBytes, equalBytes, fromUtf8, sha256, toHex, utf8 } from '../../protocol/bytes.ts'
-import { HASH_SIZE, nodeHash, EMPTY_ROOT } from '../../protocol/hash.ts'
+import { HASH_SIZE, nodeHash, nodeHashInto, EMPTY_ROOT } from '../../protocol/hash.ts'
 import { subtreesOfRange, foldSubtrees, inclusionProofPlan, consistencyProofPlan, assembleProof, type ProofPlan } from '../../protocol/merkle.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import { decodeCheckedRecord, type CairnRecord } from '../../protocol/records.ts'
@@ -110,20 +110,30 @@ function bump(o: Record<string, number>, k: string, by = 1) {
 /**
  * The rows of complete-subtree hashes above a row of tile hashes: for a full
  * tile 128, 64, …, 1 (the last is the tile's subtree root); for a partial one
- * of n hashes, floor(n/2), floor(n/4), … (only the complete subtrees).
+ * of n hashes, floor(n/2), floor(n/4), … (only the complete subtrees). The
+ * rows are consecutive views of one buffer (innerNodesOf gives it whole).
  */
 export function innerRows(tile: Uint8Array): Uint8Array[] {
+  let total = 0
+  for (let width = Math.floor(tile.length / HASH_SIZE / 2); width >= 1; width = Math.floor(width / 2)) total += width
+  const all = new Uint8Array(total * HASH_SIZE)
   const rows: Uint8Array[] = []
   let below = tile
+  let at = 0
   for (let width = Math.floor(tile.length / HASH_SIZE / 2); width >= 1; width = Math.floor(width / 2)) {
-    const row = new Uint8Array(width * HASH_SIZE)
-    for (let i = 0; i < width; i++) {
-      row.set(nodeHash(below.subarray(2 * i * HASH_SIZE, (2 * i + 1) * HASH_SIZE), below.subarray((2 * i + 1) * HASH_SIZE, (2 * i + 2) * HASH_SIZE)), i * HASH_SIZE)
-    }
-    rows.push(row)
-    below = row
+    for (let i = 0; i < width; i++) nodeHashInto(below, 2 * i * HASH_SIZE, all, at + i * HASH_SIZE)
+    below = all.subarray(at, at + width * HASH_SIZE)
+    rows.push(below)
+    at += width * HASH_SIZE
   }
   return rows
+}
+
+/** The rows of innerRows as the one buffer they are views of (what 'N' stores for a full tile). */
+function innerNodesOf(rows: Uint8Array[]): Uint8Array {
+  const first = rows[0]!
+  const last = rows[rows.length - 1]!
+  return new Uint8Array(first.buffer, first.byteOffset, last.byteOffset + last.length - first.byteOffset)
 }
 
 /** Hash of the complete subtree over `count` (a power of two) consecutive 32-byte hashes in `buf` from `first`. */
@@ -351,7 +361,7 @@ export class Store {
           ops.push({ type: 'put', key: keys.tile(st.num, level, tileIndex), value: buf })
           // Its inner nodes are kept too: an inclusion proof then reads hashes instead of recomputing 255 of them.
           const inner = innerRows(buf)
-          ops.push({ type: 'put', key: keys.inner(st.num, level, tileIndex), value: concat(...inner) })
+          ops.push({ type: 'put', key: keys.inner(st.num, level, tileIndex), value: innerNodesOf(inner) })
           dirty.delete(level)
           work[level] = new Uint8Array(TILE_WIDTH * HASH_SIZE)
           fill[level] = 0
