@@ -33,6 +33,31 @@ export const P = {
   redaction: 0x44, expiry: 0x58, inner: 0x4e,
 } as const
 
+/** Where a key or value gets its bytes: a fresh array, or a slab's. */
+export type Alloc = (n: number) => Uint8Array
+const fresh: Alloc = (n) => new Uint8Array(n)
+const SLAB_BYTES = 64 * 1024
+
+/**
+ * An allocator that cuts arrays from shared 64 KiB buffers, for the keys and
+ * values of one write batch. A fresh small array costs an ArrayBuffer each,
+ * and one of at most 64 bytes lives on V8's heap, so level's binding has it
+ * copied out when it reads it; a slab's views cost neither. Nothing may
+ * write to a view once it is handed out (later views share the buffer).
+ */
+export function slab(): Alloc {
+  let buf = new Uint8Array(0)
+  let at = 0
+  return (n) => {
+    if (at + n > buf.length) {
+      buf = new Uint8Array(Math.max(SLAB_BYTES, n))
+      at = 0
+    }
+    at += n
+    return buf.subarray(at - n, at)
+  }
+}
+
 /** Writes n (0 ≤ n < 2^32) big-endian at `off`. */
 function writeU32(b: Uint8Array, off: number, n: number): void {
   b[off] = n >>> 24
@@ -60,9 +85,9 @@ export function u64(n: number): Uint8Array {
 }
 
 /** u32(log) ‖ u64(index) in one buffer, after `prefix` if given. */
-export function logIndex(log: number, index: number, prefix?: number): Uint8Array {
+export function logIndex(log: number, index: number, prefix?: number, alloc = fresh): Uint8Array {
   const o = prefix === undefined ? 0 : 1
-  const b = new Uint8Array(o + 12)
+  const b = alloc(o + 12)
   if (prefix !== undefined) b[0] = prefix
   writeU32(b, o, log)
   writeU64(b, o + 4, index)
@@ -78,8 +103,8 @@ export function readU64(b: Uint8Array, offset = 0): number {
 }
 
 /** prefix ‖ bytes, in one allocation. */
-function prefixed(prefix: number, bytes: Uint8Array): Uint8Array {
-  const b = new Uint8Array(1 + bytes.length)
+function prefixed(prefix: number, bytes: Uint8Array, alloc = fresh): Uint8Array {
+  const b = alloc(1 + bytes.length)
   b[0] = prefix
   b.set(bytes, 1)
   return b
@@ -103,14 +128,14 @@ export function prefixEnd(prefixKey: Uint8Array): Uint8Array {
 
 export const keys = {
   log: (origin: string) => key(P.log, utf8(origin)),
-  entry: (log: number, index: number) => logIndex(log, index, P.entry),
+  entry: (log: number, index: number, alloc?: Alloc) => logIndex(log, index, P.entry, alloc),
   tile: (log: number, level: number, index: number) => key(P.tile, u32(log), new Uint8Array([level]), u64(index)),
   checkpoint: (log: number) => key(P.checkpoint, u32(log)),
   history: (log: number, size: number) => logIndex(log, size, P.history),
   frozen: (log: number) => key(P.frozen, u32(log)),
-  id: (id: Uint8Array) => prefixed(P.id, id),
-  value: (alg: number, value: Uint8Array, id?: Uint8Array) => {
-    const b = new Uint8Array(4 + value.length + (id?.length ?? 0))
+  id: (id: Uint8Array, alloc?: Alloc) => prefixed(P.id, id, alloc),
+  value: (alg: number, value: Uint8Array, id?: Uint8Array, alloc = fresh) => {
+    const b = alloc(4 + value.length + (id?.length ?? 0))
     b[0] = P.value
     b[1] = alg
     b[2] = value.length >> 8

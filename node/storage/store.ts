@@ -16,7 +16,7 @@
  * under 'D', also for indexes not held yet (pending: applied on arrival).
  */
 import type { KV, BatchOp } from './kv.ts'
-import { keys, P, u32, u64, readU32, readU64, prefixEnd, key, logIndex } from './keys.ts'
+import { keys, P, u32, u64, readU32, readU64, prefixEnd, key, logIndex, slab, type Alloc } from './keys.ts'
 import { ALG_CODES, CATEGORY_CODES, TYPE_CODES, ALG_NAMES, CATEGORY_NAMES } from './codes.ts'
 import { concat, compareBytes, equalBytes, fromUtf8, sha256, toHex, utf8 } from '../../protocol/bytes.ts'
 import { HASH_SIZE, nodeHash, nodeHashInto, EMPTY_ROOT } from '../../protocol/hash.ts'
@@ -143,9 +143,12 @@ export function subtreeHash(buf: Uint8Array, first: number, count: number): Uint
   return nodeHash(subtreeHash(buf, first, half), subtreeHash(buf, first + half, half))
 }
 
+/** The value of an index key that holds nothing but its key (shared: an empty array cannot be written to). */
+const EMPTY = new Uint8Array(0)
+
 /** The 'I' value of an indicator in the current set: log‖index, alg, category, value, in one allocation. */
-function memberValue(at: Uint8Array, alg: number, category: number, value: Uint8Array): Uint8Array {
-  const v = new Uint8Array(LOG_INDEX_BYTES + 2 + value.length)
+function memberValue(at: Uint8Array, alg: number, category: number, value: Uint8Array, alloc: Alloc): Uint8Array {
+  const v = alloc(LOG_INDEX_BYTES + 2 + value.length)
   v.set(at)
   v[LOG_INDEX_BYTES] = alg
   v[LOG_INDEX_BYTES + 1] = category
@@ -332,6 +335,7 @@ export class Store {
       if (st.frozen) throw new LedgerError('LOG_FROZEN', `log ${origin} is frozen after an equivocation; it accepts no new entries`)
       if (firstIndex !== st.size) throw new LedgerError('SEQ_MISMATCH', `append to ${origin} at ${firstIndex} but the log holds ${st.size} entries`)
       const ops: BatchOp[] = []
+      const alloc = slab()
       const counters = structuredClone(st.counters)
       const dirty = new Set<number>()
       const pendingSet = new Map<string, Uint8Array | false>() // id hex → its log‖index while in the set after this batch, false once out
@@ -374,8 +378,8 @@ export class Store {
       for (const item of items) {
         const index = size++
         push(0, item.id, index)
-        const at = logIndex(st.num, index)
-        const idOp = { type: 'put' as const, key: keys.id(item.id), value: at }
+        const at = logIndex(st.num, index, undefined, alloc)
+        const idOp = { type: 'put' as const, key: keys.id(item.id, alloc), value: at }
         ops.push(idOp)
         counters.entries++
         // A redacted position keeps its leaf hash, id and notice only: no payload, no derived index.
@@ -401,15 +405,15 @@ export class Store {
           continue
         }
         const entryItem = item as AppendItem
-        ops.push({ type: 'put', key: keys.entry(st.num, index), value: entryItem.entry })
+        ops.push({ type: 'put', key: keys.entry(st.num, index, alloc), value: entryItem.entry })
         const r = entryItem.record
         bump(counters.byType, r.type)
         if (r.type === 'indicator') {
           bump(counters.byAlg, r.alg)
           bump(counters.byCategory, r.category)
           const alg = ALG_CODES[r.alg]
-          ops.push({ type: 'put', key: keys.value(alg, r.value, item.id), value: new Uint8Array(0) })
-          idOp.value = memberValue(at, alg, CATEGORY_CODES[r.category], r.value)
+          ops.push({ type: 'put', key: keys.value(alg, r.value, item.id, alloc), value: EMPTY })
+          idOp.value = memberValue(at, alg, CATEGORY_CODES[r.category], r.value, alloc)
           if (r.expires !== undefined && this.expiryLogs.has(st.num)) ops.push({ type: 'put', key: keys.expiry(st.num, r.expires, item.id), value: new Uint8Array(0) })
           if (revocationsInBatch) pendingSet.set(Buffer.from(item.id).toString('hex'), at)
           setDelta++
