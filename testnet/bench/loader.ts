@@ -12,19 +12,20 @@
  * for the `big` fixture (its serving paths never re-verify entries).
  *
  * Fixtures are cached under <cache>/scale-<s>-<fingerprint>/ (default cache:
- * os.tmpdir()/cairn-bench-cache). The fingerprint hashes what decides how a
- * stored entry looks (record and entry codecs, the store's key layout,
- * FIXTURE_VERSION); other fingerprints of the same scale are deleted (they
- * take gigabytes). A fixture counts only once its complete.json is written.
- * Run with --fresh to rebuild after a change to what Store.append writes that
- * keys.ts does not show.
+ * os.tmpdir()/cairn-bench-cache). The fingerprint hashes what this code
+ * writes for a small sample (see fingerprint) and FIXTURE_VERSION; other
+ * fingerprints of the same scale are deleted (they take gigabytes). A fixture
+ * counts only once its complete.json is written. Run with --fresh to rebuild
+ * regardless.
  */
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { LevelKV } from '../../node/storage/kv.ts'
-import { SetLines, setLinesDir } from '../../node/set-lines.ts'
+import { LevelKV, MemoryKV } from '../../node/storage/kv.ts'
+import { u64 } from '../../node/storage/keys.ts'
+import { SetLines, setLinesDir, jsonlLine } from '../../node/set-lines.ts'
+import { sha256, toHex, utf8 } from '../../protocol/bytes.ts'
 import { Store, type AppendItem } from '../../node/storage/store.ts'
 import { WorkerPool, defaultPoolSize } from '../../node/worker-pool.ts'
 import { loadKeys, loadGenesis, loadNodeFile, saveNodeFile, writeGenesis } from '../../node/config.ts'
@@ -34,10 +35,8 @@ import { makeEntriesJob, BLOCK, type MakeEntriesInput, type MakeEntriesOutput } 
 
 export const FEDERATION = 'bench.cairn'
 const root = new URL('../..', import.meta.url).pathname
-/** Bump when what the loader writes changes (layout of bench logs, record mix, fixture shape, what Store.append writes). 2: the current set moved into the record index. */
+/** Bump when the fixtures change in a way the sample below cannot show (fixture shape, federation layout). 2: the current set moved into the record index. */
 const FIXTURE_VERSION = 2
-/** Files whose change makes cached stores stale (for keys.ts: its code, from the prefix table on, not its comments). */
-const FINGERPRINT_FILES = ['protocol/records.ts', 'protocol/entry.ts', 'node/storage/codes.ts', 'node/storage/keys.ts']
 /** Entries per worker job and per Store.append batch (a multiple of BLOCK). */
 const CHUNK = BLOCK * 100
 
@@ -63,20 +62,48 @@ export function cacheRoot(override?: string): string {
   return override ?? join(tmpdir(), 'cairn-bench-cache')
 }
 
-export function fingerprint(): string {
-  const h = createHash('sha256').update(`fixture/${FIXTURE_VERSION}`)
-  for (const f of FINGERPRINT_FILES) {
-    let text = readFileSync(join(root, f), 'utf8')
-    if (f.endsWith('keys.ts')) text = text.slice(text.indexOf('export const P'))
-    h.update(f).update(text)
+/** Entries of the sample the fingerprint is taken of: two blocks (every alg of the mix, categories, a revocation). */
+const SAMPLE_ENTRIES = 2 * BLOCK
+
+/**
+ * The cache key of fixtures: FIXTURE_VERSION and a hash of what the loader's
+ * own path writes for a sample. makeEntriesJob makes two blocks of entries,
+ * once signed and once with the placeholder; Store.append writes each into a
+ * memory store with a signed checkpoint; every key and value of the store is
+ * hashed in order, with the snapshot line of every indicator. A change to
+ * records, entries, key layout, what append writes or the line format changes
+ * it. A refactor that writes the same bytes does not: a fixture at scale 1
+ * takes about 40 minutes to rebuild. (It used to hash the source files, so
+ * any edit of them cost a rebuild.)
+ */
+export async function fingerprint(): Promise<string> {
+  const h = createHash('sha256').update(`fixture/${FIXTURE_VERSION}\n`)
+  const seed = sha256(utf8('cairn bench fixture fingerprint'))
+  const origin = `${FEDERATION}/fingerprint`
+  const length = (n: number) => h.update(u64(n))
+  for (const signed of [true, false]) {
+    const made = makeEntriesJob({ origin, start: 0, count: SAMPLE_ENTRIES, seed: signed ? seed : undefined }).result
+    const kv = new MemoryKV()
+    const store = await Store.open(kv)
+    try {
+      await store.registerLog(origin)
+      const items: AppendItem[] = made.records.map((record, i) => ({ entry: made.entries[i]!, id: made.ids.subarray(32 * i, 32 * i + 32), record }))
+      await store.append(origin, 0, items, { checkpoint: (size, root) => signCheckpoint({ origin, size, root }, { name: origin, seed }) })
+      for await (const [k, v] of kv.iterate({})) length(k.length).update(k).update(u64(v.length)).update(v)
+      items.forEach((it, i) => {
+        if (it.record.type === 'indicator') h.update(jsonlLine(origin, i, toHex(it.id), it.record))
+      })
+    } finally {
+      await store.close()
+    }
   }
   return h.digest('hex').slice(0, 12)
 }
 
 /** The cache folder of this scale; removes folders of the same scale with other fingerprints. */
-export function scaleDir(cache: string, scale: number): string {
+export async function scaleDir(cache: string, scale: number): Promise<string> {
   const prefix = `scale-${scale}-`
-  const name = prefix + fingerprint()
+  const name = prefix + (await fingerprint())
   mkdirSync(cache, { recursive: true })
   for (const other of readdirSync(cache)) {
     if (other.startsWith(prefix) && other !== name) rmSync(join(cache, other), { recursive: true, force: true })
