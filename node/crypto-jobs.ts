@@ -3,29 +3,65 @@
  * pure functions from plain data to plain data.
  */
 import { sign } from '../protocol/ed25519.ts'
-import { encodeEntry, signedMessage, openEntry } from '../protocol/entry.ts'
+import { entryLength, writeEntry, signedMessage, openEntry } from '../protocol/entry.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import type { Job } from './worker-pool.ts'
 
+/**
+ * Byte strings back to back in one buffer, `ends[i]` the offset where item i
+ * ends. A batch crosses to a worker and back as two buffers instead of one
+ * ArrayBuffer per record (each cost a copy and an allocation on both sides).
+ */
+export interface Packed {
+  bytes: Uint8Array
+  ends: Uint32Array
+}
+
+export function pack(items: readonly Uint8Array[]): Packed {
+  let total = 0
+  const ends = new Uint32Array(items.length)
+  items.forEach((b, i) => { ends[i] = total += b.length })
+  const bytes = new Uint8Array(total)
+  items.forEach((b, i) => bytes.set(b, ends[i]! - b.length))
+  return { bytes, ends }
+}
+
+/** The items of a Packed, as views of its buffer. */
+export function unpack({ bytes, ends }: Packed): Uint8Array[] {
+  const out: Uint8Array[] = new Array(ends.length)
+  for (let i = 0, at = 0; i < ends.length; at = ends[i++]!) out[i] = bytes.subarray(at, ends[i])
+  return out
+}
+
 export interface SignInput {
   seed: Uint8Array
   /** Canonical record bytes, already validated by the caller. */
-  records: Uint8Array[]
+  records: Packed
 }
 
 export interface SignOutput {
-  entries: Uint8Array[]
+  /** The entries, in the order of the records. */
+  entries: Packed
   /** Leaf hashes (= record ids), 32 bytes each, concatenated. */
   ids: Uint8Array
 }
 
-/** Signs records into entries and computes their ids. */
+/** Signs records into entries, framed straight into one buffer, and computes their ids. */
 export const signJob: Job<SignInput, SignOutput> = ({ seed, records }) => {
-  const entries = records.map((r) => encodeEntry(r, sign(seed, signedMessage(r))))
-  const ids = new Uint8Array(32 * entries.length)
-  entries.forEach((e, i) => ids.set(leafHash(e), 32 * i))
-  return { result: { entries, ids }, transfer: [ids.buffer as ArrayBuffer] }
+  const recs = unpack(records)
+  const ends = new Uint32Array(recs.length)
+  let total = 0
+  recs.forEach((r, i) => { ends[i] = total += entryLength(r.length) })
+  const bytes = new Uint8Array(total)
+  const ids = new Uint8Array(32 * recs.length)
+  let at = 0
+  recs.forEach((r, i) => {
+    const from = at
+    at = writeEntry(bytes, at, r, sign(seed, signedMessage(r)))
+    ids.set(leafHash(bytes.subarray(from, at)), 32 * i)
+  })
+  return { result: { entries: { bytes, ends }, ids }, transfer: [bytes.buffer as ArrayBuffer, ends.buffer as ArrayBuffer, ids.buffer as ArrayBuffer] }
 }
 
 export interface OpenInput {

@@ -21,9 +21,9 @@ import { Store } from './storage/store.ts'
 import { loadKeys, loadNodeFile, loadGenesis, type NodeKeys, type NodeFile } from './config.ts'
 import { Roster } from './roster.ts'
 import { createPeer, type Peer } from './peer.ts'
-import { Publisher } from './publisher.ts'
+import { Publisher, type SignBatch, type SignedBatch } from './publisher.ts'
 import { WorkerPool, defaultPoolSize } from './worker-pool.ts'
-import { signJob, openJob, type SignInput, type SignOutput } from './crypto-jobs.ts'
+import { signJob, openJob, pack, unpack, type SignInput } from './crypto-jobs.ts'
 import type { CheckedEntry } from './ingest.ts'
 import { concat } from '../protocol/bytes.ts'
 import { SyncManager } from './sync.ts'
@@ -188,9 +188,9 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   }
 
   // Signing a batch, split over the worker pool (both cores sign while the main thread validates the next batch).
-  const signInPool = async ({ seed, records }: SignInput): Promise<SignOutput> => {
-    const results = await signPool.runSplit(records, 128, (slice) => ({ seed, records: slice }))
-    return { entries: results.flatMap((r) => r.entries), ids: results.length === 1 ? results[0]!.ids : concat(...results.map((r) => r.ids)) }
+  const signInPool = async ({ seed, records }: SignBatch): Promise<SignedBatch> => {
+    const results = await signPool.runSplit(records, 128, (slice): SignInput => ({ seed, records: pack(slice) }))
+    return { entries: results.flatMap((r) => unpack(r.entries)), ids: results.length === 1 ? results[0]!.ids : concat(...results.map((r) => r.ids)) }
   }
 
   const sync: SyncManager = new SyncManager({

@@ -15,7 +15,6 @@ import { validateAndEncode, decodeCheckedRecord, type CairnRecord } from '../pro
 import type { Store, AppendItem } from './storage/store.ts'
 import type { Roster } from './roster.ts'
 import { checkRecordSemantics, type BatchContext } from './ingest.ts'
-import type { SignInput, SignOutput } from './crypto-jobs.ts'
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 /** A record as a client submits it: the node fills in v, log, seq and time. */
@@ -33,6 +32,18 @@ interface Pending {
   reject: (e: unknown) => void
 }
 
+/** A batch of canonical record bytes to sign with the log's seed. */
+export interface SignBatch {
+  seed: Uint8Array
+  records: Uint8Array[]
+}
+
+/** Its entries, in order, and their leaf hashes (32 bytes each, concatenated). */
+export interface SignedBatch {
+  entries: Uint8Array[]
+  ids: Uint8Array
+}
+
 export interface PublisherOptions {
   store: Store
   roster: Roster
@@ -42,7 +53,7 @@ export interface PublisherOptions {
   maxMs: number
   now: () => number
   /** Signs canonical record bytes into entries (in worker threads). */
-  sign: (input: SignInput) => Promise<SignOutput>
+  sign: (input: SignBatch) => Promise<SignedBatch>
   /** Called after each batch is durable, with the new signed checkpoint. */
   onCheckpoint: (note: string) => void
   /** Called for every stored record (the roster watches these). */
@@ -170,7 +181,7 @@ export class Publisher {
     const append = this.appending.then(async () => {
       let items: AppendItem[]
       try {
-        const signed: SignOutput = await signing
+        const signed: SignedBatch = await signing
         items = records.map((record, i) => ({ entry: signed.entries[i]!, id: signed.ids.subarray(32 * i, 32 * i + 32), record }))
         const r = await store.append(origin, start, items, {
           durable: true,

@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { signJob, openJob, type SignInput, type SignOutput, type OpenInput, type OpenOutput } from '../node/crypto-jobs.ts'
+import { signJob, openJob, pack, unpack, type SignInput, type SignOutput, type OpenInput, type OpenOutput } from '../node/crypto-jobs.ts'
 import { WorkerPool } from '../node/worker-pool.ts'
 import { encodeEntry, signedMessage } from '../protocol/entry.ts'
 import { generateKeyPair, sign } from '../protocol/ed25519.ts'
@@ -23,10 +23,24 @@ function records(n: number): Uint8Array[] {
   })
 }
 
+test('pack and unpack: any lengths, empty items and an empty list, as views in order', () => {
+  for (const lengths of [[], [0], [5], [0, 3, 0, 0, 7], [1, 300, 2, 65_535]]) {
+    const items = lengths.map((n, i) => new Uint8Array(n).map((_, j) => (i * 31 + j) & 0xff))
+    const p = pack(items)
+    assert.is(p.bytes.length, lengths.reduce((a, b) => a + b, 0))
+    const back = unpack(p)
+    assert.is(back.length, items.length)
+    back.forEach((b, i) => {
+      assert.equal(b, items[i])
+      assert.is(b.buffer, p.bytes.buffer)
+    })
+  }
+})
+
 test('signJob in process: the entries encodeEntry makes, with their leaf hashes', () => {
   const recs = records(40)
-  const { result } = signJob({ seed: log.seed, records: recs })
-  const entries = result.entries
+  const { result } = signJob({ seed: log.seed, records: pack(recs) })
+  const entries = unpack(result.entries)
   assert.is(entries.length, 40)
   entries.forEach((e, i) => {
     assert.equal(e, encodeEntry(recs[i]!, sign(log.seed, signedMessage(recs[i]!))))
@@ -44,9 +58,9 @@ test('through two workers, split and joined in order; openJob names the first ba
   try {
     await Promise.all([signPool.ready(), openPool.ready()])
     const recs = records(300)
-    const parts = await signPool.runSplit(recs, 64, (slice): SignInput => ({ seed: log.seed, records: slice }))
+    const parts = await signPool.runSplit(recs, 64, (slice): SignInput => ({ seed: log.seed, records: pack(slice) }))
     assert.ok(parts.length >= 2, 'the batch was split')
-    const entries = parts.flatMap((p) => p.entries)
+    const entries = parts.flatMap((p) => unpack(p.entries))
     assert.is(entries.length, 300)
     entries.forEach((e, i) => assert.equal(e, encodeEntry(recs[i]!, sign(log.seed, signedMessage(recs[i]!))), `entry ${i}`))
     const ids = parts.flatMap((p) => [...p.ids])

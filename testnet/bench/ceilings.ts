@@ -23,7 +23,7 @@
  * ingest_bound_per_s = cores × 1 s / (sign CPU + store CPU per record).
  */
 import { WorkerPool, defaultPoolSize } from '../../node/worker-pool.ts'
-import { signJob, openJob, type SignInput, type SignOutput, type OpenInput, type OpenOutput } from '../../node/crypto-jobs.ts'
+import { signJob, openJob, pack, type SignInput, type SignOutput, type OpenInput, type OpenOutput } from '../../node/crypto-jobs.ts'
 import { generateKeyPair } from '../../protocol/ed25519.ts'
 import { decodeEntry } from '../../protocol/entry.ts'
 import { makeEntriesJob, BLOCK } from './records.ts'
@@ -68,7 +68,7 @@ export async function measureCeilings(roundMs: number, workers = defaultPoolSize
     let signed = 0
     const cpu0 = process.cpuUsage()
     const sign_job_per_s = await asyncRate(roundMs, rounds, async () => {
-      await signPool.runSplit(records, 64, (slice) => ({ seed, records: slice }))
+      await signPool.runSplit(records, 64, (slice) => ({ seed, records: pack(slice) }))
       return (signed += records.length, records.length)
     })
     const sign_job_cpu_us = cpuMicros(process.cpuUsage(cpu0)) / signed
@@ -78,7 +78,7 @@ export async function measureCeilings(roundMs: number, workers = defaultPoolSize
       return entries.length
     })
     const quarter = records.slice(0, ENTRIES / 4)
-    const sign_job_one_thread_per_s = rate(roundMs, rounds, () => signJob({ seed, records: quarter }).result.entries.length)
+    const sign_job_one_thread_per_s = rate(roundMs, rounds, () => signJob({ seed, records: pack(quarter) }).result.entries.ends.length)
     const open_job_one_thread_per_s = rate(roundMs, rounds, () => {
       openJob({ origin: ORIGIN, start: 0, entries: entries.slice(0, ENTRIES / 4), keys: [publicKey] })
       return ENTRIES / 4
