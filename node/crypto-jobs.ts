@@ -2,8 +2,8 @@
  * The Ed25519-heavy jobs the node hands to worker threads (node/worker-pool.ts):
  * pure functions from plain data to plain data.
  */
-import { sign } from '../protocol/ed25519.ts'
-import { entryLength, writeEntry, signedMessage, openEntry } from '../protocol/entry.ts'
+import { signerFor } from '../protocol/ed25519.ts'
+import { entryLength, writeEntry, signedMessageIn, openEntry } from '../protocol/entry.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import type { Job } from './worker-pool.ts'
@@ -55,10 +55,14 @@ export const signJob: Job<SignInput, SignOutput> = ({ seed, records }) => {
   recs.forEach((r, i) => { ends[i] = total += entryLength(r.length) })
   const bytes = new Uint8Array(total)
   const ids = new Uint8Array(32 * recs.length)
+  const signWithSeed = signerFor(seed)
+  let scratch: Uint8Array = new Uint8Array(1024)
   let at = 0
   recs.forEach((r, i) => {
     const from = at
-    at = writeEntry(bytes, at, r, sign(seed, signedMessage(r)))
+    const m = signedMessageIn(scratch, r)
+    scratch = m.scratch
+    at = writeEntry(bytes, at, r, signWithSeed(m.message))
     ids.set(leafHash(bytes.subarray(from, at)), 32 * i)
   })
   return { result: { entries: { bytes, ends }, ids }, transfer: [bytes.buffer as ArrayBuffer, ends.buffer as ArrayBuffer, ids.buffer as ArrayBuffer] }

@@ -72,6 +72,16 @@ function privateKeyObject(seed: Uint8Array): KeyObject {
   return k
 }
 
+/**
+ * Signs with one seed, its key looked up once (for a batch). The signature
+ * may be a view into node:crypto's shared pool: write it out or copy it
+ * before the next call.
+ */
+export function signerFor(seed: Uint8Array): (message: Uint8Array) => Uint8Array {
+  const key = privateKeyObject(seed)
+  return (message) => nodeSign(null, message, key)
+}
+
 export function sign(seed: Uint8Array, message: Uint8Array): Uint8Array {
   // A plain Uint8Array of its own: Buffers from node:crypto may be views into a shared pool.
   return new Uint8Array(nodeSign(null, message, privateKeyObject(seed)))

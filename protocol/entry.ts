@@ -21,6 +21,19 @@ export function signedMessage(recordBytes: Uint8Array): Uint8Array {
   return concat(DOMAIN_PREFIX, recordBytes)
 }
 
+/**
+ * signedMessage written into `scratch` (grown when too small) for a batch:
+ * returns the message as a view of the scratch, valid until the next call,
+ * and the scratch to pass next time.
+ */
+export function signedMessageIn(scratch: Uint8Array, recordBytes: Uint8Array): { message: Uint8Array; scratch: Uint8Array } {
+  const n = DOMAIN_PREFIX.length + recordBytes.length
+  if (scratch.length < n) scratch = new Uint8Array(Math.max(n, 2 * scratch.length))
+  scratch.set(DOMAIN_PREFIX)
+  scratch.set(recordBytes, DOMAIN_PREFIX.length)
+  return { message: scratch.subarray(0, n), scratch }
+}
+
 export interface DecodedEntry {
   recordBytes: Uint8Array
   signature: Uint8Array

@@ -7,7 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { signJob, openJob, pack, unpack, type SignInput, type SignOutput, type OpenInput, type OpenOutput } from '../node/crypto-jobs.ts'
 import { WorkerPool } from '../node/worker-pool.ts'
-import { encodeEntry, signedMessage } from '../protocol/entry.ts'
+import { encodeEntry, signedMessage, signedMessageIn } from '../protocol/entry.ts'
 import { generateKeyPair, sign } from '../protocol/ed25519.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { encodeRecord, type CairnRecord } from '../protocol/records.ts'
@@ -34,6 +34,17 @@ test('pack and unpack: any lengths, empty items and an empty list, as views in o
       assert.equal(b, items[i])
       assert.is(b.buffer, p.bytes.buffer)
     })
+  }
+})
+
+test('signedMessageIn gives the bytes of signedMessage, growing its scratch when a record does not fit', () => {
+  let scratch: Uint8Array = new Uint8Array(8)
+  for (const n of [0, 1, 40, 5000, 3, 70_000]) {
+    const r = new Uint8Array(n).map((_, j) => (n + j) & 0xff)
+    const m = signedMessageIn(scratch, r)
+    assert.equal(m.message, signedMessage(r))
+    assert.ok(m.scratch.length >= m.message.length)
+    scratch = m.scratch
   }
 })
 
