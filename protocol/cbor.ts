@@ -459,6 +459,93 @@ export function decodeChecked(bytes: Uint8Array): CborDecoded {
   }
 }
 
+/** Reads a shortest-form head argument at `at` (after the initial byte `ib`): [argument, next offset], or undefined if not shortest, too large or cut short. */
+function shortestArg(b: Uint8Array, at: number, ib: number): [number, number] | undefined {
+  const ai = ib & 0x1f
+  if (ai < 24) return [ai, at]
+  if (ai > 27) return undefined
+  const size = 1 << (ai - 24)
+  if (at + size > b.length) return undefined
+  let arg = 0
+  for (let i = 0; i < size; i++) arg = arg * 256 + b[at + i]!
+  // Shortest form: the argument needs this width (27: 8 bytes, and only up to 2^53 - 1 here).
+  const min = ai === 24 ? 24 : ai === 25 ? 0x100 : ai === 26 ? 0x10000 : 0x1_0000_0000
+  if (arg < min || arg > Number.MAX_SAFE_INTEGER) return undefined
+  return [arg, at + size]
+}
+
+/**
+ * The fast path of decodeCanonical for what it decodes most (records, entries'
+ * records): one definite map of ASCII text keys, in canonical order with no
+ * repeats, to unsigned integers, ASCII text or byte strings, all heads in
+ * shortest form, nothing after it. One pass, no re-encoding. Anything else,
+ * well-formed or not, is undefined: the full path decides it (and words its
+ * error), so this path only ever accepts what the full path accepts, with the
+ * same value; a test holds the two paths to each other on mutated inputs.
+ */
+function canonicalFlatMap(b: Uint8Array, maxItems: number): Map<string, CborDecoded> | undefined {
+  if (b.length === 0 || b[0]! >> 5 !== MAJOR_MAP) return undefined
+  const head = shortestArg(b, 1, b[0]!)
+  if (!head) return undefined
+  const [count] = head
+  let at = head[1]
+  if (count > maxItems) return undefined
+  const out = new Map<string, CborDecoded>()
+  let prevFrom = -1
+  let prevLen = 0
+  for (let i = 0; i < count; i++) {
+    if (at >= b.length || b[at]! >> 5 !== MAJOR_TEXT) return undefined
+    const kh = shortestArg(b, at + 1, b[at]!)
+    if (!kh) return undefined
+    const [klen, kfrom] = kh
+    if (kfrom + klen > b.length) return undefined
+    // Canonical order (compareKeys: shorter first, then bytewise), strictly increasing.
+    if (prevFrom >= 0) {
+      let c = klen - prevLen
+      for (let j = 0; c === 0 && j < klen; j++) c = b[kfrom + j]! - b[prevFrom + j]!
+      if (c <= 0) return undefined
+    }
+    const key = asciiAt(b, kfrom, klen)
+    if (key === undefined) return undefined
+    prevFrom = kfrom
+    prevLen = klen
+    at = kfrom + klen
+    if (at >= b.length) return undefined
+    const ib = b[at]!
+    const major = ib >> 5
+    const vh = shortestArg(b, at + 1, ib)
+    if (!vh) return undefined
+    const [arg, vfrom] = vh
+    if (major === MAJOR_UINT) {
+      out.set(key, arg)
+      at = vfrom
+    } else if (major === MAJOR_BYTES || major === MAJOR_TEXT) {
+      if (vfrom + arg > b.length) return undefined
+      if (major === MAJOR_BYTES) out.set(key, b.subarray(vfrom, vfrom + arg))
+      else {
+        const text = asciiAt(b, vfrom, arg)
+        if (text === undefined) return undefined
+        out.set(key, text)
+      }
+      at = vfrom + arg
+    } else {
+      return undefined
+    }
+  }
+  return at === b.length ? out : undefined
+}
+
+/** The ASCII text of b[from, from + length), or undefined if a byte is not ASCII. */
+function asciiAt(b: Uint8Array, from: number, length: number): string | undefined {
+  let s = ''
+  for (let i = from; i < from + length; i++) {
+    const c = b[i]!
+    if (c > 0x7f) return undefined
+    s += String.fromCharCode(c)
+  }
+  return s
+}
+
 /**
  * Decodes `bytes` as exactly one canonical CBOR item of the data model.
  * Byte strings in the result are views into `bytes` (no copies).
@@ -471,11 +558,20 @@ export function decodeCanonical(bytes: Uint8Array, limits: DecodeLimits = {}): C
   if (bytes.length > maxBytes) {
     throw new LedgerError('TOO_LARGE', `CBOR input is ${bytes.length} bytes, more than the limit of ${maxBytes}`)
   }
-  const outside = scan(bytes, maxDepth, maxItems)
-  if (outside !== undefined) throw new LedgerError('NON_CANONICAL_CBOR', `not canonical CBOR: ${outside}`)
   // A fresh plain view (no copy): byte strings come back as plain Uint8Array views even
   // for a Buffer input, and cbor-x's cached DataView lands on our view, not the caller's.
   const src = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length)
+  if (maxDepth >= 1) {
+    const flat = canonicalFlatMap(src, maxItems)
+    if (flat !== undefined) return flat
+  }
+  return decodeCanonicalInFull(src, maxDepth, maxItems)
+}
+
+/** decodeCanonical without its flat-map fast path (tests hold the two to each other). */
+export function decodeCanonicalInFull(src: Uint8Array, maxDepth: number, maxItems: number): CborDecoded {
+  const outside = scan(src, maxDepth, maxItems)
+  if (outside !== undefined) throw new LedgerError('NON_CANONICAL_CBOR', `not canonical CBOR: ${outside}`)
   let value: CborDecoded
   try {
     value = decoder.decode(src) as CborDecoded

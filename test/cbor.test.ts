@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { fromHex, toHex } from '../protocol/bytes.ts'
-import { decodeCanonical, encodeCanonical, encodeFlat, KeyTable, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, type CborValue } from '../protocol/cbor.ts'
+import { decodeCanonical, decodeCanonicalInFull, encodeCanonical, encodeFlat, KeyTable, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, type CborValue } from '../protocol/cbor.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { VECTOR_TIME_MS } from '../spec/gen/seeds.ts'
 
@@ -265,6 +265,65 @@ test('encodeFlat gives the bytes (or the error) of encodeCanonical, for any obje
   assert.ok(fast > 500, `${fast} objects encoded`)
   // Not a plain object: the general encoder decides.
   assert.is(outcome(() => encodeFlat(table, new Map([['v', 1]]) as unknown as Record<string, unknown>)), outcome(() => encodeCanonical(new Map([['v', 1]]))))
+})
+
+test('the flat-map fast path of decodeCanonical agrees with the full path on every input, mutated or not (deterministic fuzz)', () => {
+  let s = 0x6d2b79f5
+  const rnd = (n: number): number => {
+    s ^= s << 13; s ^= s >>> 17; s ^= s << 5
+    return (s >>> 0) % n
+  }
+  const keys = ['v', 'a', 'aa', 'ab', 'b', 'log', 'seq', 'type', 'time', 'value', 'category', '\u00e9', 'x'.repeat(24)]
+  const values: CborValue[] = [
+    0, 1, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, VECTOR_TIME_MS, Number.MAX_SAFE_INTEGER,
+    '', 'a', 'indicator', 'x'.repeat(23), 'x'.repeat(24), 'y'.repeat(300), '\u00e9', '\u6c34',
+    new Uint8Array(0), new Uint8Array(23).fill(1), new Uint8Array(24).fill(2), new Uint8Array(256).fill(3), [1], new Map([['a', 1]]),
+  ]
+  /** The value with its types and the order of its map keys; or the error code. */
+  const describe = (v: unknown): string => {
+    if (v instanceof Map) return `M{${[...v].map(([k, x]) => `${describe(k)}:${describe(x)}`).join(',')}}`
+    if (Array.isArray(v)) return `A[${v.map(describe).join(',')}]`
+    if (v instanceof Uint8Array) return `${v.constructor.name}:${toHex(v)}`
+    return `${typeof v}:${String(v)}`
+  }
+  const outcome = (fn: () => unknown): string => {
+    try {
+      return describe(fn())
+    } catch (e) {
+      if (!(e instanceof LedgerError)) throw e
+      return `error ${e.code}: ${e.message}`
+    }
+  }
+  const mutate = (b: Uint8Array): Uint8Array => {
+    const m = Array.from(b)
+    if (m.length === 0) return new Uint8Array([rnd(256)])
+    switch (rnd(6)) {
+      case 0: m[rnd(m.length)] = rnd(256); break
+      case 1: m.splice(rnd(m.length + 1), 0, rnd(256)); break
+      case 2: m.splice(rnd(m.length), 1); break
+      case 3: m.length = rnd(m.length); break
+      case 4: m.push(rnd(256)); break
+      default: { // a head one size wider than needed, where the byte allows it
+        const at = rnd(m.length)
+        if ((m[at]! & 0x1f) < 24) m.splice(at, 1, (m[at]! & 0xe0) | 24, m[at]! & 0x1f)
+      }
+    }
+    return new Uint8Array(m)
+  }
+  let flatAccepted = 0, rejected = 0
+  for (let i = 0; i < 4000; i++) {
+    const o = new Map<string, CborValue>()
+    for (let n = rnd(8); n > 0; n--) o.set(keys[rnd(keys.length)]!, values[rnd(rnd(8) === 0 ? values.length : values.length - 2)]!)
+    const clean = encodeCanonical(o)
+    for (const bytes of [clean, mutate(clean), mutate(mutate(clean))]) {
+      const maxItems = rnd(4) === 0 ? rnd(5) : DEFAULT_MAX_ITEMS
+      const got = outcome(() => decodeCanonical(bytes, { maxItems }))
+      assert.is(got, outcome(() => decodeCanonicalInFull(bytes, DEFAULT_MAX_DEPTH, maxItems)), toHex(bytes))
+      if (got.startsWith('error')) rejected++
+      else if (got.startsWith('M{') && !got.includes('A[') && !got.includes(':M{')) flatAccepted++
+    }
+  }
+  assert.ok(flatAccepted > 2000 && rejected > 2000, `${flatAccepted} flat maps accepted, ${rejected} inputs rejected`)
 })
 
 test.run()
