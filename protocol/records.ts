@@ -172,13 +172,14 @@ interface FieldSource {
   unknownKey(allowed: ReadonlySet<string>): unknown
 }
 
-/** A decoded record map (its keys may be of any CBOR type). */
+/** A decoded record map (its keys may be of any CBOR type); `header` as for ObjectFields. */
 class MapFields implements FieldSource {
-  constructor(private readonly map: ReadonlyMap<unknown, unknown>) {}
+  constructor(private readonly map: ReadonlyMap<unknown, unknown>, private readonly header?: RecordHeader) {}
   has(key: string) {
-    return this.map.has(key)
+    return (this.header !== undefined && HEADER_KEYS.has(key)) || this.map.has(key)
   }
   get(key: string) {
+    if (this.header && HEADER_KEYS.has(key)) return this.header[key as keyof RecordHeader]
     return this.map.get(key)
   }
   unknownKey(allowed: ReadonlySet<string>) {
@@ -187,32 +188,35 @@ class MapFields implements FieldSource {
   }
 }
 
+const isOwnField = (o: object, key: string): boolean => Object.prototype.propertyIsEnumerable.call(o, key)
+
 /**
- * A record as a plain object, read in place: an own key whose value is
- * `undefined` is absent. With `header`, its four fields stand in for the
- * object's own v, log, seq and time (a body being published). Copying the
- * object into a Map first was most of what validating a record allocated.
+ * A record as a plain object, read in place: its own enumerable keys are its
+ * fields, and one whose value is `undefined` is absent. With `header`, its
+ * four fields stand in for the object's own v, log, seq and time (a body
+ * being published). Copying the object into a Map first was most of what
+ * validating a record allocated.
  */
 class ObjectFields implements FieldSource {
   constructor(private readonly o: Readonly<Record<string, unknown>>, private readonly header?: RecordHeader) {}
   has(key: string) {
     if (this.header && HEADER_KEYS.has(key)) return true
-    return Object.hasOwn(this.o, key) && this.o[key] !== undefined
+    return isOwnField(this.o, key) && this.o[key] !== undefined
   }
   get(key: string) {
     if (this.header && HEADER_KEYS.has(key)) return this.header[key as keyof RecordHeader]
-    return Object.hasOwn(this.o, key) ? this.o[key] : undefined
+    return isOwnField(this.o, key) ? this.o[key] : undefined
   }
   unknownKey(allowed: ReadonlySet<string>) {
     for (const key in this.o) {
-      if (Object.hasOwn(this.o, key) && this.o[key] !== undefined && !allowed.has(key)) return key
+      if (isOwnField(this.o, key) && this.o[key] !== undefined && !allowed.has(key)) return key
     }
     return undefined
   }
 }
 
 function fieldSource(input: unknown, header?: RecordHeader): FieldSource {
-  if (input instanceof Map) return new MapFields(input)
+  if (input instanceof Map) return new MapFields(input, header)
   if (typeof input === 'object' && input !== null && !Array.isArray(input) && !(input instanceof Uint8Array)) {
     return new ObjectFields(input as Record<string, unknown>, header)
   }

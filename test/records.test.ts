@@ -316,6 +316,11 @@ test('a published body is read in place: the header replaces its own v, log, seq
   assert.equal(validateAndEncode(body, header).bytes, expected.bytes)
   // The same fields as a Map (as decoded) give the same record.
   assert.equal(validateRecord(new Map(Object.entries({ ...body, ...header }).filter(([, v]) => v !== undefined))), expected.record)
+  // A Map body takes the header the same way.
+  assert.equal(validateAndEncode(new Map(Object.entries({ ...body, seq: 1 }).filter(([, v]) => v !== undefined)), header).bytes, expected.bytes)
+  // Non-enumerable own keys are not fields (as Object.entries saw them).
+  const hidden = Object.defineProperty({ ...body }, 'type', { value: 'indicator', enumerable: false })
+  assert.is(codeOf(() => validateAndEncode(hidden, header)), 'MISSING_FIELD')
   // Keys on the prototype are not fields; an unknown own key still fails, header or not.
   const inherited = Object.assign(Object.create({ note: 'x' }), body)
   assert.equal(validateAndEncode(inherited, header).bytes, expected.bytes)
