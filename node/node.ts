@@ -116,7 +116,14 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   }
 
   const kv = await LevelKV.open(join(opts.dir, 'db'))
-  const store = await Store.open(kv)
+  let upgradeSaid = performance.now()
+  const store = await Store.open(kv, {
+    onUpgrade: (moved, members) => {
+      if (performance.now() - upgradeSaid < 5000) return
+      upgradeSaid = performance.now()
+      log.info(`store upgrade: ${moved} of ${members} current-set members moved into the record index so far`)
+    },
+  })
   if (store.upgradedSetMembers > 0) log.info(`store upgraded: ${store.upgradedSetMembers} current-set members moved into the record index`)
   for (const m of roster.all()) if (!store.hasLog(m.origin)) await store.registerLog(m.origin)
   // Replay roster changes stored in any log.

@@ -197,8 +197,10 @@ function contract(name: string, makeKV: () => Promise<{ kv: KV; reopen?: () => P
       { type: 'del', key: keys.set(movedId) },
     ])
     await store.close()
-    store = await Store.open(await env.reopen())
+    const heard: [number, number][] = []
+    store = await Store.open(await env.reopen(), { onUpgrade: (moved, members) => heard.push([moved, members]) })
     assert.is(store.upgradedSetMembers, 28, 'the 28 members still under S were moved')
+    assert.equal(heard, [[28, 29]], 'progress is told after each chunk, against the size of the set')
     const got: string[] = []
     for await (const m of store.currentSet()) got.push(`${toHex(m.id)} ${m.alg} ${m.category} ${toHex(m.value)}`)
     assert.equal(got, expected)

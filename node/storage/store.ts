@@ -187,13 +187,18 @@ export class Store {
 
   private constructor(readonly kv: KV) {}
 
-  static async open(kv: KV): Promise<Store> {
+  /**
+   * `onUpgrade` hears how an older store's layout is being moved on open
+   * (members moved so far, members in the set), after every chunk: on a
+   * store of 10M it takes minutes, and an operator should see it move.
+   */
+  static async open(kv: KV, opts: { onUpgrade?: (moved: number, members: number) => void } = {}): Promise<Store> {
     const s = new Store(kv)
-    await s.load()
+    await s.load(opts.onUpgrade)
     return s
   }
 
-  private async load() {
+  private async load(onUpgrade?: (moved: number, members: number) => void) {
     for await (const [k, v] of this.kv.iterate({ gte: new Uint8Array([P.log]), lt: new Uint8Array([P.log + 1]) })) {
       const origin = fromUtf8(k.subarray(1))
       const num = readU32(v)
@@ -227,7 +232,7 @@ export class Store {
     }
     const ss = await this.kv.get(keys.meta('setsize'))
     this.setSize = ss ? readU64(ss) : 0
-    this.upgradedSetMembers = await this.moveSetIntoIds()
+    this.upgradedSetMembers = await this.moveSetIntoIds(onUpgrade)
     for await (const [k, v] of this.kv.iterate({ gte: new Uint8Array([P.redaction]), lt: new Uint8Array([P.redaction + 1]) })) {
       const st = this.byNum.get(readU32(k, 1))
       const index = readU64(k, 5)
@@ -241,7 +246,7 @@ export class Store {
    * Every chunk is whole, so a crash midway leaves some members moved and the
    * rest still under 'S', and the next open finishes the move.
    */
-  private async moveSetIntoIds(): Promise<number> {
+  private async moveSetIntoIds(onProgress?: (moved: number, members: number) => void): Promise<number> {
     let moved = 0
     for (;;) {
       const rows: [Uint8Array, Uint8Array][] = []
@@ -257,6 +262,7 @@ export class Store {
       })
       await this.kv.batch(ops, { durable: true })
       moved += rows.length
+      onProgress?.(moved, this.setSize)
     }
   }
 
