@@ -51,6 +51,9 @@ export interface StartOptions {
   /** Clock (ms since epoch); tests may pin it. */
   now?: () => number
   logLevel?: string
+  /** Sync: entries per range request, and bytes ranges fetched ahead may hold (tests set them small). */
+  syncRangeSize?: number
+  syncAheadMaxBytes?: number
 }
 
 export interface CairnNode {
@@ -202,6 +205,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
 
   const sync: SyncManager = new SyncManager({
     store, roster, peer, self: origin, openRangeImpl: openRangeInPool,
+    rangeSize: opts.syncRangeSize, aheadMaxBytes: opts.syncAheadMaxBytes,
     onRecord,
     onCheckpoint: (_o, note) => gossipCheckpoint(note),
     onEquivocation: (o, p) => void onEquivocation(o, p),

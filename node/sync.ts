@@ -47,6 +47,8 @@ export interface SyncOptions {
   self: string
   /** Entries per range request (≤ MAX_SYNC_RANGE). */
   rangeSize?: number
+  /** Bytes ranges fetched ahead may hold (SYNC_AHEAD_MAX_BYTES unless set; tests set it small). */
+  aheadMaxBytes?: number
   onRecord: (origin: string, id: Uint8Array, record: CairnRecord) => void
   /** A log's stored checkpoint changed (new entries or new cosignatures): announce it. */
   onCheckpoint: (origin: string, note: string) => void
@@ -56,14 +58,64 @@ export interface SyncOptions {
   openRangeImpl?: (origin: string, start: number, entries: Uint8Array[], keys: Uint8Array[]) => Promise<ReturnType<typeof openRange>>
 }
 
-/** Ranges fetched and opened ahead of the one being stored while ranges are small (4,096 entries of ~250 B: ~1 MiB). */
+/** Ranges fetched and opened ahead of the one being stored (4,096 entries of ~250 B: ~1 MiB each). */
 const SYNC_RANGES_AHEAD = 3
 /**
- * After a range of more bytes than this only one range is fetched ahead, as
- * before the pipeline deepened: a range of near-maximal entries is ~270 MiB,
- * and a member's log may hold such entries.
+ * Bytes of entries that ranges fetched ahead may hold between them before
+ * they stop reading from the peer until the ranges before them are stored.
+ * The range being stored next is never held back, so a sync holds at most
+ * this plus one range (a range of near-maximal entries is ~270 MiB, and a
+ * member's log may hold such entries), whatever sizes a peer sends in turn.
  */
-const SYNC_AHEAD_MAX_RANGE_BYTES = 8 * 1024 * 1024
+export const SYNC_AHEAD_MAX_BYTES = 64 * 1024 * 1024
+
+/**
+ * The bytes held by the ranges of one sync that are fetched but not yet
+ * stored. A range that is not next in line waits (and stops reading its
+ * stream, so the transport holds the peer back) while the ranges hold more
+ * than the budget; the next range in line never waits. close() ends every
+ * wait with an error (the sync stopped).
+ */
+export class RangeBudget {
+  private held = 0
+  private waiters: (() => void)[] = []
+  private closed = false
+  /** Start of the range that is stored next. */
+  head: number
+
+  constructor(private readonly budget: number, head: number) {
+    this.head = head
+  }
+
+  get bytes(): number {
+    return this.held
+  }
+
+  /** The range starting at `start` received `bytes` more; resolves when it may read on. */
+  async take(start: number, bytes: number): Promise<void> {
+    this.held += bytes
+    while (!this.closed && this.held > this.budget && start !== this.head) await new Promise<void>((r) => this.waiters.push(r))
+    if (this.closed) throw new LedgerError('PEER_ERROR', 'the sync stopped')
+  }
+
+  /** A range is done with (stored, or dropped): its bytes go back, and `nextHead` is next in line. */
+  release(bytes: number, nextHead: number): void {
+    this.held -= bytes
+    this.head = nextHead
+    this.wake()
+  }
+
+  close(): void {
+    this.closed = true
+    this.wake()
+  }
+
+  private wake(): void {
+    const w = this.waiters
+    this.waiters = []
+    for (const r of w) r()
+  }
+}
 
 interface FetchedRange {
   start: number
@@ -71,6 +123,8 @@ interface FetchedRange {
   /** Consistency proof from `end` to the target checkpoint. */
   proof: Uint8Array[]
   entries: Uint8Array[]
+  /** Bytes of its entries, held against the RangeBudget until it is stored. */
+  bytes: number
   markers: Map<number, RedactedItem>
   runs: { from: number; to: number }[]
   opened: CheckedEntry[][]
@@ -248,37 +302,41 @@ export class SyncManager {
    * Pulls [stored size, t.size) from one peer, range by range, pipelined:
    * up to SYNC_RANGES_AHEAD ranges are being fetched and opened (signatures
    * in worker threads) while the oldest is checked against the tree and
-   * stored, in order (one ahead while ranges are large, see
-   * SYNC_AHEAD_MAX_RANGE_BYTES). With one range ahead the workers sat idle while the
-   * next range crossed the network, and the network while they verified.
+   * stored, in order; the ranges ahead stop reading once they hold
+   * SYNC_AHEAD_MAX_BYTES (RangeBudget). With one range ahead the workers sat
+   * idle while the next range crossed the network, and the network while
+   * they verified.
    */
   private async syncFrom(origin: string, t: Target, peerId: string): Promise<void> {
     const step = Math.min(this.o.rangeSize ?? MAX_SYNC_RANGE, MAX_SYNC_RANGE)
     const ahead: Promise<FetchedRange>[] = []
     let next = this.o.store.size(origin)
-    let depth = 1 // until the first range shows how large this log's entries are
+    const budget = new RangeBudget(this.o.aheadMaxBytes ?? SYNC_AHEAD_MAX_BYTES, next)
     const fill = () => {
-      while (ahead.length < depth && next < t.size && !this.stopped) {
+      while (ahead.length < SYNC_RANGES_AHEAD && next < t.size && !this.stopped) {
         const end = Math.min(t.size, next + step)
-        const p = this.fetchAndOpen(origin, t, peerId, next, end)
+        const p = this.fetchAndOpen(origin, t, peerId, next, end, budget)
         p.catch(() => undefined) // awaited below, in order; a failure of a prefetch surfaces there
         ahead.push(p)
         next = end
       }
     }
-    fill()
-    while (ahead.length > 0) {
-      const range = await ahead.shift()!
-      let bytes = 0
-      for (const e of range.entries) bytes += e.length
-      depth = bytes <= SYNC_AHEAD_MAX_RANGE_BYTES ? SYNC_RANGES_AHEAD : 1
+    try {
       fill()
-      if (!(await this.apply(origin, t, range))) return
+      while (ahead.length > 0) {
+        const range = await ahead.shift()!
+        fill()
+        const stored = await this.apply(origin, t, range)
+        budget.release(range.bytes, range.end)
+        if (!stored) return
+      }
+    } finally {
+      budget.close() // ranges still fetching stop reading and fail; nothing awaits them
     }
   }
 
   /** Fetches one range and opens its entries (signatures, record rules, log, seq) and redaction markers. */
-  private async fetchAndOpen(origin: string, t: Target, peerId: string, start: number, end: number): Promise<FetchedRange> {
+  private async fetchAndOpen(origin: string, t: Target, peerId: string, start: number, end: number, budget: RangeBudget): Promise<FetchedRange> {
     const { roster } = this.o
     const frames = this.o.peer.request(peerId, PROTO_SYNC, [encodeSyncRequest({ origin, start, end, to: t.size })], {
       maxResponseFrames: end - start + 1,
@@ -286,13 +344,18 @@ export class SyncManager {
     })
     let header: ReturnType<typeof decodeSyncHeader> | undefined
     const entries: Uint8Array[] = []
+    let bytes = 0
     for await (const f of frames) {
       if (!header) {
         header = decodeSyncHeader(f)
         if (header.start !== start || header.count !== end - start) {
           throw new LedgerError('PEER_ERROR', `peer answered range ${header.start}+${header.count}, asked ${start}..${end}`)
         }
-      } else entries.push(f)
+      } else {
+        entries.push(f)
+        bytes += f.length
+        await budget.take(start, f.length)
+      }
     }
     if (!header) throw new LedgerError('PEER_ERROR', 'empty sync response')
     if (entries.length !== header.count) throw new LedgerError('PEER_ERROR', `peer sent ${entries.length} of ${header.count} entries`)
@@ -317,7 +380,7 @@ export class SyncManager {
       const slice = entries.slice(from, to)
       return this.o.openRangeImpl ? this.o.openRangeImpl(origin, start + from, slice, keys) : openRange(origin, start + from, slice, keys)
     }))
-    return { start, end, proof: header.proof, entries, markers, runs, opened }
+    return { start, end, proof: header.proof, entries, bytes, markers, runs, opened }
   }
 
   /**

@@ -88,7 +88,8 @@ test('a late joiner syncs a log from non-owners while the owner is down', async 
   const aOrigin = a.origin
   const aRoot = toHex(a.store.rootNow(aOrigin))
   await cluster.stop(0)
-  const d = await cluster.start(3)
+  // Ranges of 64 entries and a budget of 4 KiB for the ranges ahead: they keep stopping to wait for the stored ones.
+  const d = await cluster.start(3, { syncRangeSize: 64, syncAheadMaxBytes: 4096 })
   await waitFor('late joiner has a\'s log', () => d.store.size(aOrigin) === 1700, 60_000)
   assert.is(toHex(d.store.rootNow(aOrigin)), aRoot)
   assert.ok(d.sync.stats.entriesSynced >= 1700)

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startNode, ensureOperatorToken, type CairnNode } from '../../node/node.ts'
+import { startNode, ensureOperatorToken, type CairnNode, type StartOptions } from '../../node/node.ts'
 import { planFederation, type PlannedNode, type PlanOptions } from '../../testnet/federation.ts'
 
 export interface Cluster {
@@ -16,7 +16,7 @@ export interface Cluster {
   nodes: CairnNode[]
   /** Operator tokens, by node index. */
   operatorTokens: string[]
-  start(i: number): Promise<CairnNode>
+  start(i: number, extra?: Partial<StartOptions>): Promise<CairnNode>
   startOutsider(i: number): Promise<CairnNode>
   stop(i: number): Promise<void>
   close(): Promise<void>
@@ -30,8 +30,8 @@ export async function startCluster(n: number, opts: Partial<PlanOptions> = {}): 
   const operatorTokens: string[] = []
   const cluster: Cluster = {
     dir, planned, outsiders, nodes, operatorTokens,
-    async start(i) {
-      const node = await startNode({ dir: planned[i]!.dir, logLevel: process.env.CAIRN_LOG_LEVEL ?? 'silent' })
+    async start(i, extra = {}) {
+      const node = await startNode({ ...extra, dir: planned[i]!.dir, logLevel: process.env.CAIRN_LOG_LEVEL ?? 'silent' })
       nodes[i] = node
       operatorTokens[i] = await ensureOperatorToken(planned[i]!.dir, node)
       return node
