@@ -27,7 +27,6 @@
 import { open, mkdir, readFile, rename, type FileHandle } from 'node:fs/promises'
 import { constants } from 'node:fs'
 import { join } from 'node:path'
-import { toHex } from '../protocol/bytes.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import type { Store, AppendItem, RedactedItem, StoreObserver } from './storage/store.ts'
@@ -52,15 +51,6 @@ export interface LineFields {
   time: number
 }
 
-/**
- * One jsonl snapshot line. Every field is lowercase hex, a code word from a
- * closed list, a validated origin or an integer: nothing needs escaping, so
- * the line is written directly (JSON.stringify of an object per line is slow).
- */
-export function jsonlLine(origin: string, index: number, idHex: string, r: LineFields): string {
-  return `{"alg":"${r.alg}","value":"${toHex(r.value!)}","category":"${r.category}","kind":"${r.kind}","media":"${r.media}","id":"${idHex}","log":"${origin}","seq":${index},"time":${r.time}}\n`
-}
-
 /** The constant parts of a jsonl line, in order, around its nine values. */
 const LINE_PARTS = ['{"alg":"', '","value":"', '","category":"', '","kind":"', '","media":"', '","id":"', '","log":"', '","seq":', ',"time":', '}\n']
 const LINE_FIXED = LINE_PARTS.reduce((n, p) => n + p.length, 0)
@@ -76,7 +66,7 @@ function digitCount(n: number): number {
   return d
 }
 
-/** Bytes of jsonlLine(origin, index, hex of id, r). */
+/** Bytes of the line putJsonlLine writes. */
 function lineLength(origin: string, index: number, id: Uint8Array, r: LineFields): number {
   return LINE_FIXED + r.alg!.length + 2 * r.value!.length + r.category!.length + r.kind!.length + r.media!.length +
     2 * id.length + origin.length + digitCount(index) + digitCount(r.time)
@@ -110,9 +100,12 @@ function putUint(buf: Uint8Array, at: number, n: number): number {
 }
 
 /**
- * jsonlLine written as bytes at `at` (lineLength of them), without building
- * the line or its hex as strings: those strings were the largest garbage of
- * publishing after the store's. Returns the offset after the line.
+ * One jsonl snapshot line, written as bytes at `at` (lineLength of them);
+ * returns the offset after it. Every field is lowercase hex, a code word from
+ * a closed list, a validated origin or an integer: nothing needs escaping, so
+ * the line is written directly, with no string built for it or its hex
+ * (JSON.stringify of an object per line was slow; strings per line were the
+ * largest garbage of publishing after the store's).
  */
 export function putJsonlLine(buf: Uint8Array, at: number, origin: string, index: number, id: Uint8Array, r: LineFields): number {
   const p = LINE_PARTS
@@ -135,6 +128,13 @@ export function putJsonlLine(buf: Uint8Array, at: number, origin: string, index:
   at = putAscii(buf, at, p[8]!)
   at = putUint(buf, at, r.time)
   return putAscii(buf, at, p[9]!)
+}
+
+/** putJsonlLine's line as a string (the snapshot route's live rendering). */
+export function jsonlLine(origin: string, index: number, id: Uint8Array, r: LineFields): string {
+  const buf = Buffer.allocUnsafe(lineLength(origin, index, id, r))
+  putJsonlLine(buf, 0, origin, index, id, r)
+  return buf.toString('latin1')
 }
 
 interface Durable {

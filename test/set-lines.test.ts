@@ -53,7 +53,7 @@ async function reference(store: Store, sizes: Sizes): Promise<string> {
   let count = 0
   for await (const ev of scanSet(store, sizes)) {
     if (ev.kind !== 'indicator') continue
-    out += jsonlLine(ev.origin, ev.row.seq, toHex(ev.row.id), ev.row.record)
+    out += jsonlLine(ev.origin, ev.row.seq, ev.row.id, ev.row.record)
     count++
   }
   return out + JSON.stringify({ cursor: encodeCursor(sizes), count }) + '\n'
@@ -201,11 +201,12 @@ test('a redaction applied while the files were not kept is blanked when they are
   })
 })
 
-test('putJsonlLine writes the bytes of jsonlLine, at every digit count, and refuses a line that is not ASCII', () => {
+test('putJsonlLine writes the JSON of the line\'s fields in their order, at every digit count, and refuses a line that is not ASCII', () => {
   for (const index of [0, 9, 10, 99, 100, 1023, 1024, 999_999, 1_000_000, 2 ** 40, Number.MAX_SAFE_INTEGER]) {
-    const r = { ...indicator(A, index % 1000), time: index } as CairnRecord & { time: number }
+    const r = { ...indicator(A, index % 1000), time: index } as CairnRecord & { time: number } & { alg: string; value: Uint8Array; category: string; kind: string; media: string }
     const id = sha256(utf8(`id-${index}`))
-    const line = jsonlLine(B, index, toHex(id), r as never)
+    const line = JSON.stringify({ alg: r.alg, value: toHex(r.value), category: r.category, kind: r.kind, media: r.media, id: toHex(id), log: B, seq: index, time: index }) + '\n'
+    assert.is(jsonlLine(B, index, id, r as never), line)
     const buf = new Uint8Array(line.length + 8).fill(0xee)
     const end = putJsonlLine(buf, 3, B, index, id, r as never)
     assert.is(end, 3 + line.length)

@@ -100,7 +100,7 @@ async function* snapshotLines(node: CairnNode, sizes: Sizes, cursor: string, for
     count++
     if (format === 'txt') out += `${r.alg} ${value}\n`
     else if (format === 'csv') out += [r.alg!, value, r.category!, r.kind!, r.media!, toHex(row.id), ev.origin, row.seq].map(csvField).join(',') + '\n'
-    else if (format === 'jsonl') out += jsonlLine(ev.origin, row.seq, toHex(row.id), r)
+    else if (format === 'jsonl') out += jsonlLine(ev.origin, row.seq, row.id, r)
     else out += emit(stixIndicator({ id: row.id, seq: row.seq, record: r }))
   }
   // jsonl ends with the cursor: a stream without this line was cut short.

@@ -25,7 +25,7 @@ import { join } from 'node:path'
 import { LevelKV, MemoryKV } from '../../node/storage/kv.ts'
 import { u64 } from '../../node/storage/keys.ts'
 import { SetLines, setLinesDir, jsonlLine } from '../../node/set-lines.ts'
-import { sha256, toHex, utf8 } from '../../protocol/bytes.ts'
+import { sha256, utf8 } from '../../protocol/bytes.ts'
 import { Store, type AppendItem } from '../../node/storage/store.ts'
 import { WorkerPool, defaultPoolSize } from '../../node/worker-pool.ts'
 import { loadKeys, loadGenesis, loadNodeFile, saveNodeFile, writeGenesis } from '../../node/config.ts'
@@ -34,7 +34,6 @@ import { planFederation, freePort } from '../federation.ts'
 import { makeEntriesJob, BLOCK, type MakeEntriesInput, type MakeEntriesOutput } from './records.ts'
 
 export const FEDERATION = 'bench.cairn'
-const root = new URL('../..', import.meta.url).pathname
 /** Bump when the fixtures change in a way the sample below cannot show (fixture shape, federation layout). 2: the current set moved into the record index. */
 const FIXTURE_VERSION = 2
 /** Entries per worker job and per Store.append batch (a multiple of BLOCK). */
@@ -91,7 +90,7 @@ export async function fingerprint(): Promise<string> {
       await store.append(origin, 0, items, { checkpoint: (size, root) => signCheckpoint({ origin, size, root }, { name: origin, seed }) })
       for await (const [k, v] of kv.iterate({})) length(k.length).update(k).update(u64(v.length)).update(v)
       items.forEach((it, i) => {
-        if (it.record.type === 'indicator') h.update(jsonlLine(origin, i, toHex(it.id), it.record))
+        if (it.record.type === 'indicator') h.update(jsonlLine(origin, i, it.id, it.record))
       })
     } finally {
       await store.close()
