@@ -172,8 +172,13 @@ function textBytes(s: string): Uint8Array {
 
 /** RFC 8949 §4.2.1 order for text keys: shorter encoding first, then bytewise. */
 function compareKeys(a: Uint8Array, b: Uint8Array): number {
-  if (a.length !== b.length) return a.length - b.length
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
+  return compareKeysAt(a, 0, a.length, b, 0, b.length)
+}
+
+/** compareKeys of a[aFrom, aFrom + aLen) and b[bFrom, bFrom + bLen), without views of them. */
+function compareKeysAt(a: Uint8Array, aFrom: number, aLen: number, b: Uint8Array, bFrom: number, bLen: number): number {
+  if (aLen !== bLen) return aLen - bLen
+  for (let i = 0; i < aLen; i++) if (a[aFrom + i] !== b[bFrom + i]) return a[aFrom + i]! - b[bFrom + i]!
   return 0
 }
 
@@ -499,12 +504,8 @@ function canonicalFlatMap(b: Uint8Array, maxItems: number): Map<string, CborDeco
     if (!kh) return undefined
     const [klen, kfrom] = kh
     if (kfrom + klen > b.length) return undefined
-    // Canonical order (compareKeys: shorter first, then bytewise), strictly increasing.
-    if (prevFrom >= 0) {
-      let c = klen - prevLen
-      for (let j = 0; c === 0 && j < klen; j++) c = b[kfrom + j]! - b[prevFrom + j]!
-      if (c <= 0) return undefined
-    }
+    // Canonical order, strictly increasing (a repeated key is not canonical either).
+    if (prevFrom >= 0 && compareKeysAt(b, kfrom, klen, b, prevFrom, prevLen) <= 0) return undefined
     const key = asciiAt(b, kfrom, klen)
     if (key === undefined) return undefined
     prevFrom = kfrom
