@@ -172,14 +172,13 @@ interface FieldSource {
   unknownKey(allowed: ReadonlySet<string>): unknown
 }
 
-/** A decoded record map (its keys may be of any CBOR type); `header` as for ObjectFields. */
+/** A decoded record map (its keys may be of any CBOR type). */
 class MapFields implements FieldSource {
-  constructor(private readonly map: ReadonlyMap<unknown, unknown>, private readonly header?: RecordHeader) {}
+  constructor(private readonly map: ReadonlyMap<unknown, unknown>) {}
   has(key: string) {
-    return (this.header !== undefined && HEADER_KEYS.has(key)) || this.map.has(key)
+    return this.map.has(key)
   }
   get(key: string) {
-    if (this.header && HEADER_KEYS.has(key)) return this.header[key as keyof RecordHeader]
     return this.map.get(key)
   }
   unknownKey(allowed: ReadonlySet<string>) {
@@ -192,19 +191,15 @@ const isOwnField = (o: object, key: string): boolean => Object.prototype.propert
 
 /**
  * A record as a plain object, read in place: its own enumerable keys are its
- * fields, and one whose value is `undefined` is absent. With `header`, its
- * four fields stand in for the object's own v, log, seq and time (a body
- * being published). Copying the object into a Map first was most of what
- * validating a record allocated.
+ * fields, and one whose value is `undefined` is absent. Copying the object
+ * into a Map first was most of what validating a record allocated.
  */
 class ObjectFields implements FieldSource {
-  constructor(private readonly o: Readonly<Record<string, unknown>>, private readonly header?: RecordHeader) {}
+  constructor(private readonly o: Readonly<Record<string, unknown>>) {}
   has(key: string) {
-    if (this.header && HEADER_KEYS.has(key)) return true
     return isOwnField(this.o, key) && this.o[key] !== undefined
   }
   get(key: string) {
-    if (this.header && HEADER_KEYS.has(key)) return this.header[key as keyof RecordHeader]
     return isOwnField(this.o, key) ? this.o[key] : undefined
   }
   unknownKey(allowed: ReadonlySet<string>) {
@@ -215,12 +210,27 @@ class ObjectFields implements FieldSource {
   }
 }
 
-function fieldSource(input: unknown, header?: RecordHeader): FieldSource {
-  if (input instanceof Map) return new MapFields(input, header)
-  if (typeof input === 'object' && input !== null && !Array.isArray(input) && !(input instanceof Uint8Array)) {
-    return new ObjectFields(input as Record<string, unknown>, header)
+/** A body being published: the header's four fields stand in for the body's own v, log, seq and time. */
+class WithHeader implements FieldSource {
+  constructor(private readonly body: FieldSource, private readonly header: RecordHeader) {}
+  has(key: string) {
+    return HEADER_KEYS.has(key) || this.body.has(key)
   }
-  return fail('BAD_FIELD', 'a record must be a map')
+  get(key: string) {
+    return HEADER_KEYS.has(key) ? this.header[key as keyof RecordHeader] : this.body.get(key)
+  }
+  unknownKey(allowed: ReadonlySet<string>) {
+    return this.body.unknownKey(allowed) // the header keys are allowed in every record
+  }
+}
+
+function fieldSource(input: unknown, header?: RecordHeader): FieldSource {
+  let fields: FieldSource
+  if (input instanceof Map) fields = new MapFields(input)
+  else if (typeof input === 'object' && input !== null && !Array.isArray(input) && !(input instanceof Uint8Array)) {
+    fields = new ObjectFields(input as Record<string, unknown>)
+  } else return fail('BAD_FIELD', 'a record must be a map')
+  return header ? new WithHeader(fields, header) : fields
 }
 
 /** Typed reads of one record map, each failing with the code the rules assign. */
