@@ -1,5 +1,4 @@
 /** RFC 9162 §2.1.1 hashing: the only two hash functions of a cairn log. */
-import { hash } from 'node:crypto'
 import { sha256 } from './bytes.ts'
 
 export const HASH_SIZE = 32
@@ -22,11 +21,11 @@ NODE_INPUT[0] = 0x01
 
 /**
  * nodeHash of the two adjacent hashes at byte `from` of `src`, written into
- * `dst` at byte `to` (tile rows: no view or result array per node).
+ * `dst` at byte `to` (tile rows: no views of the two hashes).
  */
 export function nodeHashInto(src: Uint8Array, from: number, dst: Uint8Array, to: number): void {
   for (let i = 0; i < 2 * HASH_SIZE; i++) NODE_INPUT[1 + i] = src[from + i]!
-  dst.set(hash('sha256', NODE_INPUT, 'buffer'), to)
+  dst.set(sha256(NODE_INPUT), to)
 }
 
 /** Root of the empty tree: SHA-256 of the empty string. */
