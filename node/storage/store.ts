@@ -420,16 +420,16 @@ export class Store {
           const alg = ALG_CODES[r.alg]
           ops.push({ type: 'put', key: keys.value(alg, r.value, item.id, alloc), value: EMPTY })
           idOp.value = memberValue(at, alg, CATEGORY_CODES[r.category], r.value, alloc)
-          if (r.expires !== undefined && this.expiryLogs.has(st.num)) ops.push({ type: 'put', key: keys.expiry(st.num, r.expires, item.id), value: new Uint8Array(0) })
+          if (r.expires !== undefined && this.expiryLogs.has(st.num)) ops.push({ type: 'put', key: keys.expiry(st.num, r.expires, item.id), value: EMPTY })
           if (revocationsInBatch) pendingSet.set(Buffer.from(item.id).toString('hex'), at)
           setDelta++
         } else if (r.type === 'roster') {
-          ops.push({ type: 'put', key: keys.roster(st.num, index), value: new Uint8Array(0) })
+          ops.push({ type: 'put', key: keys.roster(st.num, index), value: EMPTY })
         } else if (r.type === 'revocation' || r.type === 'attestation') {
           ops.push({ type: 'put', key: keys.ref(r.target, item.id), value: new Uint8Array([TYPE_CODES[r.type]]) })
           if (r.type === 'attestation') {
             bump(counters.attestationsByOpinion, r.opinion)
-            if (r.opinion === 'confirm') ops.push({ type: 'put', key: keys.roster(st.num, index), value: new Uint8Array(0) })
+            if (r.opinion === 'confirm') ops.push({ type: 'put', key: keys.roster(st.num, index), value: EMPTY })
           }
           else {
             bump(counters.revocationsByReason, r.reason)
