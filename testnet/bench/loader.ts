@@ -99,10 +99,10 @@ export async function fingerprint(): Promise<string> {
   return h.digest('hex').slice(0, 12)
 }
 
-/** The cache folder of this scale; removes folders of the same scale with other fingerprints. */
-export async function scaleDir(cache: string, scale: number): Promise<string> {
+/** The cache folder of this scale for fixtures of `fingerprint()`; removes folders of the same scale with other fingerprints. */
+export function scaleDir(cache: string, scale: number, fingerprint: string): string {
   const prefix = `scale-${scale}-`
-  const name = prefix + (await fingerprint())
+  const name = prefix + fingerprint
   mkdirSync(cache, { recursive: true })
   for (const other of readdirSync(cache)) {
     if (other.startsWith(prefix) && other !== name) rmSync(join(cache, other), { recursive: true, force: true })

@@ -115,7 +115,8 @@ async function main() {
     live: Math.max(5000, Math.round(10_000_000 * s)),
   }
   const bigEntries = entriesForLiveIndicators(sizes.live)
-  const base = await scaleDir(o.cache, s)
+  const fixtureKey = await fingerprint()
+  const base = scaleDir(o.cache, s, fixtureKey)
   const fixtures: Record<string, unknown> = {}
   const noteFixture = (name: string, f: FixtureInfo) => {
     fixtures[name] = { dir: f.dir, entries: f.entries, signed: f.signed, cached: f.cached, made: f.made, generation_seconds: f.seconds, set_lines_seconds: f.setLinesSeconds }
@@ -259,7 +260,7 @@ async function main() {
     details: Object.fromEntries(MEASURE_KEYS.filter((k) => results.get(k)?.details).map((k) => [k, results.get(k)!.details])),
     fixtures: {
       cache: base,
-      fingerprint: await fingerprint(),
+      fingerprint: fixtureKey,
       how: "made by testnet/bench/loader.ts straight into a node's store while the node is stopped: real records (encodeRecord) built in worker threads, appended with Store.append (genuine tree, tiles, indexes), last batch with a checkpoint signed by the log key; 'signed' has genuine Ed25519 entry signatures (sync and verify check them), 'big' has a fixed placeholder signature (its serving paths never re-verify entries); layout: blocks of 101 indicators + 1 revocation; cached by scale and fingerprint",
       ...fixtures,
     },
