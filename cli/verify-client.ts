@@ -70,16 +70,28 @@ async function get(ep: Endpoint, path: string, as: 'text' | 'bytes' | 'json'): P
   throw new LedgerError('PEER_UNREACHABLE', `cannot reach the node at ${ep.url}: ${(lastError as Error)?.message ?? 'no answer'}`)
 }
 
-/** Runs `fn` over `items` with at most `n` in flight; results in input order. */
+/**
+ * Runs `fn` over `items` with at most `n` in flight; results in input order.
+ * After the first failure no further item is started, and the failure is
+ * thrown once the calls in flight have ended.
+ */
 async function mapLimit<T, R>(items: T[], n: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length)
   let next = 0
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) {
+  let failed = false
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length && !failed) {
       const i = next++
-      out[i] = await fn(items[i]!, i)
+      try {
+        out[i] = await fn(items[i]!, i)
+      } catch (e) {
+        failed = true
+        throw e
+      }
     }
   }))
+  const failure = settled.find((x) => x.status === 'rejected')
+  if (failure) throw failure.reason
   return out
 }
 
@@ -304,6 +316,8 @@ export interface VerifyReport {
 }
 
 const MAX_PROBLEMS_PER_LOG = 20
+/** Checked entry batches held while the hash tiles are still being fetched (their leaves: 64 KiB each at the default batch size). */
+const AHEAD_OF_TILES = 256
 
 export async function verifyNode(o: VerifyOptions): Promise<VerifyReport> {
   const started = Date.now()
@@ -420,30 +434,35 @@ async function verifyLog(
   r.checkpoint = note
   say(`${l.origin}: checkpoint size ${size}, cosigned by ${r.cosignedBy.length} (${r.cosignedBy.join(', ') || 'none'})`)
 
-  // 2. Hash tiles, authenticated against the root.
+  // 2. Hash tiles, authenticated against the root, and 3. consistency with the previous run.
+  // They are fetched while the entries below are checked, so the workers start at once;
+  // entry results are held (up to AHEAD_OF_TILES batches) until the tiles are in.
   let read: NodeHashAt | undefined
-  try {
-    const refs = [...tilesForTree(size)]
-    const tiles: FetchedTile[] = await mapLimit(refs, concurrency, async (t) => ({ tile: t, data: (await get(ep, base + tilePath(t), 'bytes')) as Uint8Array }))
-    r.tiles = tiles.length
-    read = size > 0 ? authenticateTiles(size, root, tiles) : undefined
-  } catch (e) {
-    fatal(e)
-    problem(`tiles: ${describe(e)}`)
-  }
-
-  // 3. Consistency with the previous run.
+  let tilesIn = false
   const prevRoot = prev ? fromBase64(prev.root, 'previous root') : undefined
-  if (prev) {
-    if (size < prev.size) problem(`the node serves size ${size}, smaller than size ${prev.size} verified on the previous run (rollback, or a node that is behind)`)
-    else if (read || size === prev.size || prev.size === 0) {
-      try {
-        const proof = prev.size === 0 || prev.size === size ? [] : consistencyProof(prev.size, size, read!)
-        verifyConsistency(prev.size, size, prevRoot!, root, proof)
-      } catch (e) {
-        problem(`not consistent with size ${prev.size} verified on the previous run: ${describe(e)}`)
+  const tilesThenConsistency = async () => {
+    try {
+      const refs = [...tilesForTree(size)]
+      const tiles: FetchedTile[] = await mapLimit(refs, concurrency, async (t) => ({ tile: t, data: (await get(ep, base + tilePath(t), 'bytes')) as Uint8Array }))
+      r.tiles = tiles.length
+      read = size > 0 ? authenticateTiles(size, root, tiles) : undefined
+    } catch (e) {
+      fatal(e)
+      problem(`tiles: ${describe(e)}`)
+    }
+    if (prev) {
+      if (size < prev.size) problem(`the node serves size ${size}, smaller than size ${prev.size} verified on the previous run (rollback, or a node that is behind)`)
+      else if (read || size === prev.size || prev.size === 0) {
+        try {
+          const proof = prev.size === 0 || prev.size === size ? [] : consistencyProof(prev.size, size, read!)
+          verifyConsistency(prev.size, size, prevRoot!, root, proof)
+        } catch (e) {
+          problem(`not consistent with size ${prev.size} verified on the previous run: ${describe(e)}`)
+        }
       }
     }
+    tilesIn = true
+    apply()
   }
 
   // 4. Every entry: fetched in bundles, opened in the worker pool, folded into the tree in order.
@@ -457,6 +476,7 @@ async function verifyLog(
   let applied = 0
   let treeBroken = false
   const apply = () => {
+    if (!tilesIn) return
     for (let g = ready.get(applied); g; g = ready.get(applied)) {
       ready.delete(applied)
       applied++
@@ -483,7 +503,10 @@ async function verifyLog(
     }
   }
   const inFlight = Math.max(2, pool.size * 2)
-  await mapLimit(groups, inFlight, async (group, gi) => {
+  const tilesDone = tilesThenConsistency()
+  let stopped = false
+  const entriesDone = mapLimit(groups, inFlight, async (group, gi) => {
+    if (stopped) return
     const start = group[0]! * TILE_WIDTH
     try {
       const counts = group.map((b) => Math.min(TILE_WIDTH, size - b * TILE_WIDTH))
@@ -496,9 +519,17 @@ async function verifyLog(
       fatal(e)
       ready.set(gi, { start, error: `entries from ${start}: ${describe(e)}` })
     }
+    if (!tilesIn && ready.size >= AHEAD_OF_TILES) await tilesDone
     apply()
   })
-  apply()
+  try {
+    await Promise.all([tilesDone, entriesDone])
+  } catch (e) {
+    // A fatal error (token refused, node gone) ends the run: no further bundle is fetched.
+    stopped = true
+    await entriesDone.catch(() => undefined)
+    throw e
+  }
   if (treeBroken || applied !== groups.length) problem('the tree could not be rebuilt: not every entry bundle could be checked')
   else if (!equalBytes(range.root(), root)) problem(`the tree rebuilt from the ${range.end} entries has root ${toBase64(range.root())}, not the checkpoint's ${r.root}`)
   say(`${l.origin}: ${r.entries} of ${size} entries verified${r.problems.length ? `, ${r.problems.length} problems` : ''}`)

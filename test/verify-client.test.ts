@@ -8,6 +8,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
+import { createServer, request, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { writeFileSync, existsSync } from 'node:fs'
 import { startCluster, waitFor, converged, type Cluster } from './support/cluster.ts'
@@ -53,6 +55,39 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
       resolve({ code: code ?? -1, stdout, stderr })
     })
   })
+}
+
+/**
+ * An HTTP proxy to `target` that holds every hash-tile response for `delayMs`
+ * (entry bundles and everything else pass at once), and notes the order in
+ * which it answered tiles and entry bundles, as 'tile <log name>' or 'bundle <log name>'.
+ */
+async function slowTilesProxy(target: string, delayMs: number): Promise<{ url: string; order: string[]; close: () => Promise<void> }> {
+  const order: string[] = []
+  const server: Server = createServer((req, res) => {
+    const path = req.url ?? '/'
+    const kind = path.includes('/tile/entries/') ? 'bundle' : path.includes('/tile/') ? 'tile' : 'other'
+    const forward = () => {
+      const up = request(target + path, { method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers)
+        r.pipe(res)
+        r.on('end', () => order.push(`${kind} ${path.split('/')[2]}`))
+      })
+      up.on('error', () => res.destroy())
+      req.pipe(up)
+    }
+    if (kind === 'tile') setTimeout(forward, delayMs)
+    else forward()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    order,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }),
+  }
 }
 
 test.before(async () => {
@@ -237,6 +272,21 @@ test('verify fails, naming the log and the index, when an entry is altered in a 
   assert.ok(r.problems.some((p) => p === `${victim}: entry 5: BAD_SIGNATURE: the entry signature does not verify under the log key`), r.problems.join('\n'))
   assert.ok(r.problems.some((p) => p.startsWith(`${victim}: entry 5: does not match leaf 5 of the signed tree`)), r.problems.join('\n'))
   assert.ok(r.problems.every((p) => p.startsWith(`${victim}: `)), 'only the altered log fails')
+
+  // Tiles are fetched while the entries are checked. When every tile arrives after every entry
+  // bundle, the entries still wait for the signed tree: the same problems, in the same order.
+  const slow = await slowTilesProxy(nodes[2]!.url, 1500)
+  try {
+    const late = await verifyNode({ url: slow.url, token: auditor[2], genesisPath: genesis })
+    for (const l of late.logs) {
+      const name = l.origin.split('/')[1]
+      assert.ok(slow.order.lastIndexOf(`bundle ${name}`) < slow.order.indexOf(`tile ${name}`), `every bundle of ${name} was answered before its first tile: ${slow.order.join(', ')}`)
+    }
+    assert.equal(late.problems, r.problems)
+    assert.equal(late.logs.map((l) => [l.origin, l.entries, l.tiles]), r.logs.map((l) => [l.origin, l.entries, l.tiles]))
+  } finally {
+    await slow.close()
+  }
   // The state file keeps the last good view of the altered log.
   assert.is(loadState(state)!.logs[victim]!.root, before.logs.find((l) => l.origin === victim)!.root)
 
