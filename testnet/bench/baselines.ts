@@ -58,14 +58,8 @@ export async function asyncRate(roundMs: number, rounds: number, step: () => Pro
   return rates[Math.floor(rates.length / 2)]!
 }
 
-export async function measureBaselines(roundMs: number): Promise<Baselines> {
-  const rounds = 3
-  const msg100 = randomBytes(100)
-  const sha256_per_s = rate(roundMs, rounds, () => {
-    for (let i = 0; i < 1000; i++) createHash('sha256').update(msg100).digest()
-    return 1000
-  })
-
+/** The Ed25519 baselines alone: sign/s and verify/s on one core. */
+export function measureEd25519(roundMs: number, rounds = 3): Pick<Baselines, 'sign_per_s' | 'verify_per_s'> {
   const seed = randomBytes(32)
   const priv = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' })
   const pub = createPublicKey(priv)
@@ -79,6 +73,17 @@ export async function measureBaselines(roundMs: number): Promise<Baselines> {
     for (let i = 0; i < 100; i++) if (!verify(null, message, pub, sig)) throw new Error('baseline signature does not verify')
     return 100
   })
+  return { sign_per_s, verify_per_s }
+}
+
+export async function measureBaselines(roundMs: number): Promise<Baselines> {
+  const rounds = 3
+  const msg100 = randomBytes(100)
+  const sha256_per_s = rate(roundMs, rounds, () => {
+    for (let i = 0; i < 1000; i++) createHash('sha256').update(msg100).digest()
+    return 1000
+  })
+  const { sign_per_s, verify_per_s } = measureEd25519(roundMs, rounds)
 
   const dir = mkdtempSync(join(tmpdir(), 'cairn-bench-level-'))
   const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })

@@ -2,7 +2,10 @@
  * The bench's measures, their targets (issue 8), and the two outputs: the
  * printed table and results.json. Relative targets are judged against the
  * baselines measured in the same run, so a ratio means the same thing on a
- * busy or an idle machine.
+ * busy or an idle machine: against the Ed25519 baseline measured just before
+ * and just after the measure itself (`adjacent`) when there is one, since
+ * this machine's speed drifts by a quarter within minutes; the ratio against
+ * the run's start and end baselines is kept beside it.
  */
 
 export const MEASURE_KEYS = [
@@ -26,7 +29,11 @@ export interface Measured {
   method: string
   reason?: string
   details?: Record<string, unknown>
+  /** Ed25519 baselines measured just before and just after this measure (relative measures only). */
+  adjacent?: { before: AdjacentBaseline; after: AdjacentBaseline }
 }
+
+export type AdjacentBaseline = Pick<Baselines, 'sign_per_s' | 'verify_per_s'>
 
 export interface Verdict {
   key: MeasureKey
@@ -43,6 +50,10 @@ export interface Verdict {
   pass: boolean | null
   /** How far off a failing value is, in words. */
   gap?: string
+  /** Which baselines judged it: measured around the measure itself, or the run's start and end mean. */
+  baseline?: 'adjacent' | 'run'
+  /** With the adjacent baseline used: the same target against the run's start and end mean. */
+  run?: { need: number; ratio?: number; pass: boolean | null }
 }
 
 interface Target {
@@ -97,17 +108,37 @@ export function fmt(n: number | null | undefined): string {
   return n.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: 0 })
 }
 
-export function judge(m: Measured, b: Baselines, cores: number, scale: number): Verdict {
+/** The mean of the Ed25519 baselines measured before and after a measure, over the run's baselines. */
+function withAdjacent(b: Baselines, a: Measured['adjacent']): Baselines | undefined {
+  if (!a) return undefined
+  const sign_per_s = (a.before.sign_per_s + a.after.sign_per_s) / 2
+  const verify_per_s = (a.before.verify_per_s + a.after.verify_per_s) / 2
+  return Number.isFinite(sign_per_s) && Number.isFinite(verify_per_s) ? { ...b, sign_per_s, verify_per_s } : undefined
+}
+
+export function judge(m: Measured, runBaselines: Baselines, cores: number, scale: number): Verdict {
   const t = TARGETS[m.key]
+  const adjacent = t.reference ? withAdjacent(runBaselines, m.adjacent) : undefined
+  const b = adjacent ?? runBaselines
   const need = t.need(b, cores, scale)
+  const passes = (value: number, n: number) => (t.better === 'higher' ? value >= n : value < n)
   const v: Verdict = { key: m.key, value: m.value, unit: t.unit, target: t.words(b, cores, scale), need, better: t.better, pass: null }
   if (t.reference) {
     const ref = t.reference(b, cores)
     v.ratioOf = ref.what
     if (m.value !== null) v.ratio = m.value / ref.value
+    v.baseline = adjacent ? 'adjacent' : 'run'
+    if (adjacent) {
+      const runNeed = t.need(runBaselines, cores, scale)
+      v.run = {
+        need: runNeed,
+        ...(m.value !== null ? { ratio: m.value / t.reference(runBaselines, cores).value } : {}),
+        pass: m.value === null || Number.isNaN(runNeed) ? null : passes(m.value, runNeed),
+      }
+    }
   }
   if (m.value === null || Number.isNaN(need)) return v // not measured, or no baselines (--no-baselines)
-  v.pass = t.better === 'higher' ? m.value >= need : m.value < need
+  v.pass = passes(m.value, need)
   if (!v.pass) {
     v.gap = t.better === 'higher'
       ? `${fmt(m.value)} ${t.unit} is ${fmt((m.value / need) * 100)} % of the ${fmt(need)} needed: ${fmt(need / m.value)}× faster needed`
@@ -122,7 +153,7 @@ export function table(verdicts: Verdict[]): string {
   for (const v of verdicts) {
     rows.push([
       v.key, fmt(v.value), v.unit, v.target,
-      v.ratio !== undefined ? `${v.ratio.toFixed(2)} × ${v.ratioOf}` : '',
+      v.ratio !== undefined ? `${v.ratio.toFixed(2)} × ${v.ratioOf}${v.baseline === 'adjacent' ? ' (adjacent)' : ''}` : '',
       v.pass === null ? (v.value === null ? 'NOT MEASURED' : 'NOT JUDGED') : v.pass ? 'PASS' : 'FAIL',
     ])
   }

@@ -31,7 +31,7 @@ import { writeFileSync } from 'node:fs'
 import { stopNode, type NodeProcess } from '../processes.ts'
 import { startNodeProcess } from './node-process.ts'
 import { grantToken } from '../launch.ts'
-import { measureBaselines, meanOf } from './baselines.ts'
+import { measureBaselines, measureEd25519, meanOf } from './baselines.ts'
 import { cacheRoot, scaleDir, fixture, freshPorts, fingerprint, type FixtureInfo } from './loader.ts'
 import { entriesForLiveIndicators, liveIndicators } from './records.ts'
 import { measureIngest } from './ingest.ts'
@@ -104,6 +104,15 @@ async function main() {
       fail(key, e)
     }
   }
+  // Relative measures also get the Ed25519 baselines measured just before and just after them:
+  // this machine's speed drifts by a quarter within minutes, so those are what the ratio is judged by.
+  const adjacentMs = o.quick ? 100 : 300
+  const around = (fn: () => Promise<Measured>) => async (): Promise<Measured> => {
+    if (!o.baselines) return fn()
+    const before = measureEd25519(adjacentMs)
+    const m = await fn()
+    return { ...m, adjacent: { before, after: measureEd25519(adjacentMs) } }
+  }
   const load0 = loadavg()
   say(`cairn bench: scale ${s}${o.quick ? ' (quick)' : ''}, ${availableParallelism()} cores, load average ${load0.map((x) => x.toFixed(1)).join(' ')}`)
   const roundMs = o.quick ? 200 : 1000
@@ -128,7 +137,7 @@ async function main() {
   const b0 = o.baselines ? await measureBaselines(roundMs) : NO_BASELINES
   const c0 = o.baselines ? await measureCeilings(roundMs) : NO_CEILINGS
 
-  await run('ingest_per_s', () => measureIngest(sizes.ingest))
+  await run('ingest_per_s', around(() => measureIngest(sizes.ingest)))
   await run('propagation_p95_ms', () => measurePropagation(sizes.propagation))
 
   if (wants('verify_per_s', 'sync_per_s')) {
@@ -140,8 +149,8 @@ async function main() {
       await freshPorts(f)
       src = await startNodeProcess(join(f.dir, 'src'), 120_000, o.profileNodes)
       const auditor = await grantToken(src, 'auditor', 'bench')
-      await run('verify_per_s', () => measureVerify(src!, auditor, f))
-      await run('sync_per_s', () => measureSync(f, 'dst', o.quick ? 300_000 : 3_600_000))
+      await run('verify_per_s', around(() => measureVerify(src!, auditor, f)))
+      await run('sync_per_s', around(() => measureSync(f, 'dst', o.quick ? 300_000 : 3_600_000)))
     } catch (e) {
       for (const k of ['verify_per_s', 'sync_per_s'] as const) if (wants(k) && !results.has(k)) fail(k, e)
     } finally {
@@ -225,6 +234,13 @@ async function main() {
   for (const line of ceilingLines(ceilingVerdicts, c.workers)) console.log(line)
   if (ceilingVerdicts.length > 0) console.log('')
   for (const v of verdicts) {
+    const a = results.get(v.key)?.adjacent
+    if (v.baseline !== 'adjacent' || !a || !v.run) continue
+    const which = v.key === 'ingest_per_s' ? 'sign_per_s' : 'verify_per_s'
+    const word = (p: boolean | null) => (p === null ? 'not judged' : p ? 'pass' : 'fail')
+    console.log(`${v.key} is judged against ${which.replace('_per_s', '')}/s measured around it: ${fmt(a.before[which])} before, ${fmt(a.after[which])} after; against the run's start/end mean it is ${v.run.ratio?.toFixed(2) ?? '—'} × (need ${fmt(v.run.need)}: ${word(v.run.pass)})`)
+  }
+  for (const v of verdicts) {
     if (v.pass === false) console.log(`FAIL ${v.key}: ${v.gap}`)
     if (v.pass === null && v.value === null) console.log(`NOT MEASURED ${v.key}: ${results.get(v.key)?.reason ?? (o.only ? 'not run (--only)' : 'not run')}`)
   }
@@ -249,11 +265,17 @@ async function main() {
     ceilings_start: c0,
     ceilings_end: c1,
     ceiling_method: "measured with the baselines, start and end, mean used: node/crypto-jobs.ts signJob (entry encoding, Ed25519 signature, leaf hash) and openJob (canonical CBOR check, record rules, strict Ed25519 verification, leaf hash) over 4,080 bench entries held in memory, split over the node's default worker pool (one worker per core), median of 3 rounds; *_one_thread_per_s: the same job in process; store_append_*: Store.append of ready bench entries into a fresh level store in durable batches of 2,040; *_cpu_us: process CPU time (all threads) per record; ingest_bound_per_s = min(cores, 2) × 1e6 / (sign_job_cpu_us + store_append_cpu_us), what publishing can reach when signing and storing share the cores. A measure that waits on one of these jobs for every record cannot pass its ceiling on this machine; targets.<key>.ceiling says where the target and the value stand against it",
-    baseline_method: 'one core each: node:crypto SHA-256 of 100 B; Ed25519 sign/verify with node:crypto (OpenSSL, as protocol/ed25519.ts) over a typical signed indicator message; level chained batches of 10,000 puts of 200 B values, no fsync; median of 3 rounds, measured at the start and the end of the run, mean used',
+    baseline_method: `one core each: node:crypto SHA-256 of 100 B; Ed25519 sign/verify with node:crypto (OpenSSL, as protocol/ed25519.ts) over a typical signed indicator message; level chained batches of 10,000 puts of 200 B values, no fsync; median of 3 rounds, measured at the start and the end of the run, mean used. The relative targets (ingest_per_s, sync_per_s, verify_per_s) are judged against the Ed25519 baselines measured just before and just after each of those measures (median of 3 rounds of ${adjacentMs} ms each side, mean of the two; targets.<key>.adjacent_baselines), because this machine's speed drifts by up to a quarter within minutes; targets.<key>.against_run_baselines gives the same target against the start/end mean`,
     ...Object.fromEntries(MEASURE_KEYS.map((k) => [k, results.get(k)?.value ?? null])),
     targets: Object.fromEntries(verdicts.map((v) => {
       const cv = ceilingVerdicts.find((x) => x.key === v.key)
-      return [v.key, { target: v.target, need: v.need, better: v.better, pass: v.pass, ...(v.ratio !== undefined ? { ratio: v.ratio, ratio_of: v.ratioOf } : {}), ...(v.gap ? { gap: v.gap } : {}), ...(cv ? { ceiling: cv } : {}) }]
+      const adjacent = results.get(v.key)?.adjacent
+      return [v.key, {
+        target: v.target, need: v.need, better: v.better, pass: v.pass,
+        ...(v.ratio !== undefined ? { ratio: v.ratio, ratio_of: v.ratioOf } : {}), ...(v.gap ? { gap: v.gap } : {}),
+        ...(v.baseline ? { baseline: v.baseline } : {}), ...(adjacent && v.run ? { adjacent_baselines: adjacent, against_run_baselines: v.run } : {}),
+        ...(cv ? { ceiling: cv } : {}),
+      }]
     })),
     method: Object.fromEntries(MEASURE_KEYS.map((k) => [k, results.get(k)?.method ?? ''])),
     not_measured: Object.fromEntries(MEASURE_KEYS.filter((k) => results.get(k)?.value == null).map((k) => [k, results.get(k)?.reason ?? (o.only ? 'not run (--only)' : 'not run')])),
