@@ -2,10 +2,12 @@
  * The bench's measures, their targets (issue 8), and the two outputs: the
  * printed table and results.json. Relative targets are judged against the
  * baselines measured in the same run, so a ratio means the same thing on a
- * busy or an idle machine: against the Ed25519 baseline measured just before
- * and just after the measure itself (`adjacent`) when there is one, since
- * this machine's speed drifts by a quarter within minutes; the ratio against
- * the run's start and end baselines is kept beside it.
+ * busy or an idle machine: against the mean of the baselines measured at the
+ * start and the end of the run. The relative measures also carry the Ed25519
+ * baselines measured just before and just after them (`adjacent`); the same
+ * target against those is reported beside the verdict, not used for it (a
+ * one-second sample next to a minute-long measure is no steadier than the
+ * run's: this machine's speed moves by a third within a minute).
  */
 
 export const MEASURE_KEYS = [
@@ -50,10 +52,8 @@ export interface Verdict {
   pass: boolean | null
   /** How far off a failing value is, in words. */
   gap?: string
-  /** Which baselines judged it: measured around the measure itself, or the run's start and end mean. */
-  baseline?: 'adjacent' | 'run'
-  /** With the adjacent baseline used: the same target against the run's start and end mean. */
-  run?: { need: number; ratio?: number; pass: boolean | null }
+  /** The same target against the Ed25519 baselines measured around the measure (mean of before and after); not the verdict. */
+  adjacent?: { need: number; ratio?: number; pass: boolean | null }
 }
 
 interface Target {
@@ -116,10 +116,8 @@ function withAdjacent(b: Baselines, a: Measured['adjacent']): Baselines | undefi
   return Number.isFinite(sign_per_s) && Number.isFinite(verify_per_s) ? { ...b, sign_per_s, verify_per_s } : undefined
 }
 
-export function judge(m: Measured, runBaselines: Baselines, cores: number, scale: number): Verdict {
+export function judge(m: Measured, b: Baselines, cores: number, scale: number): Verdict {
   const t = TARGETS[m.key]
-  const adjacent = t.reference ? withAdjacent(runBaselines, m.adjacent) : undefined
-  const b = adjacent ?? runBaselines
   const need = t.need(b, cores, scale)
   const passes = (value: number, n: number) => (t.better === 'higher' ? value >= n : value < n)
   const v: Verdict = { key: m.key, value: m.value, unit: t.unit, target: t.words(b, cores, scale), need, better: t.better, pass: null }
@@ -127,13 +125,13 @@ export function judge(m: Measured, runBaselines: Baselines, cores: number, scale
     const ref = t.reference(b, cores)
     v.ratioOf = ref.what
     if (m.value !== null) v.ratio = m.value / ref.value
-    v.baseline = adjacent ? 'adjacent' : 'run'
-    if (adjacent) {
-      const runNeed = t.need(runBaselines, cores, scale)
-      v.run = {
-        need: runNeed,
-        ...(m.value !== null ? { ratio: m.value / t.reference(runBaselines, cores).value } : {}),
-        pass: m.value === null || Number.isNaN(runNeed) ? null : passes(m.value, runNeed),
+    const around = withAdjacent(b, m.adjacent)
+    if (around) {
+      const aroundNeed = t.need(around, cores, scale)
+      v.adjacent = {
+        need: aroundNeed,
+        ...(m.value !== null ? { ratio: m.value / t.reference(around, cores).value } : {}),
+        pass: m.value === null ? null : passes(m.value, aroundNeed),
       }
     }
   }
@@ -153,7 +151,7 @@ export function table(verdicts: Verdict[]): string {
   for (const v of verdicts) {
     rows.push([
       v.key, fmt(v.value), v.unit, v.target,
-      v.ratio !== undefined ? `${v.ratio.toFixed(2)} × ${v.ratioOf}${v.baseline === 'adjacent' ? ' (adjacent)' : ''}` : '',
+      v.ratio !== undefined ? `${v.ratio.toFixed(2)} × ${v.ratioOf}` : '',
       v.pass === null ? (v.value === null ? 'NOT MEASURED' : 'NOT JUDGED') : v.pass ? 'PASS' : 'FAIL',
     ])
   }
