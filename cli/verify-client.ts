@@ -75,23 +75,21 @@ async function get(ep: Endpoint, path: string, as: 'text' | 'bytes' | 'json'): P
  * After the first failure no further item is started, and the failure is
  * thrown once the calls in flight have ended.
  */
-async function mapLimit<T, R>(items: T[], n: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(items: T[], n: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length)
   let next = 0
-  let failed = false
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length && !failed) {
+  let failure: { error: unknown } | undefined
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length && !failure) {
       const i = next++
       try {
         out[i] = await fn(items[i]!, i)
       } catch (e) {
-        failed = true
-        throw e
+        failure ??= { error: e } // the first to happen, not the first runner's
       }
     }
   }))
-  const failure = settled.find((x) => x.status === 'rejected')
-  if (failure) throw failure.reason
+  if (failure) throw failure.error
   return out
 }
 
@@ -284,8 +282,10 @@ export interface VerifyOptions extends Endpoint {
   workers?: number
   /** Entries per worker batch. */
   batchSize?: number
-  /** Concurrent HTTP requests. */
+  /** Concurrent HTTP requests for hash tiles, and as many for entry bundles (both are fetched at once). */
   concurrency?: number
+  /** Checked entry batches held while the hash tiles are still being fetched (default 256). */
+  aheadOfTiles?: number
   /** Progress and warnings, one line each. */
   onLine?: (line: string) => void
 }
@@ -439,11 +439,16 @@ async function verifyLog(
   // entry results are held (up to AHEAD_OF_TILES batches) until the tiles are in.
   let read: NodeHashAt | undefined
   let tilesIn = false
+  /** Set when a fatal error ends the run: nothing further is fetched. */
+  let stopped = false
   const prevRoot = prev ? fromBase64(prev.root, 'previous root') : undefined
   const tilesThenConsistency = async () => {
     try {
       const refs = [...tilesForTree(size)]
-      const tiles: FetchedTile[] = await mapLimit(refs, concurrency, async (t) => ({ tile: t, data: (await get(ep, base + tilePath(t), 'bytes')) as Uint8Array }))
+      const tiles: FetchedTile[] = await mapLimit(refs, concurrency, async (t) => {
+        if (stopped) throw new LedgerError('PEER_ERROR', 'verification of this log was stopped')
+        return { tile: t, data: (await get(ep, base + tilePath(t), 'bytes')) as Uint8Array }
+      })
       r.tiles = tiles.length
       read = size > 0 ? authenticateTiles(size, root, tiles) : undefined
     } catch (e) {
@@ -504,13 +509,14 @@ async function verifyLog(
   }
   const inFlight = Math.max(2, pool.size * 2)
   const tilesDone = tilesThenConsistency()
-  let stopped = false
+  const aheadOfTiles = o.aheadOfTiles ?? AHEAD_OF_TILES
   const entriesDone = mapLimit(groups, inFlight, async (group, gi) => {
     if (stopped) return
     const start = group[0]! * TILE_WIDTH
     try {
       const counts = group.map((b) => Math.min(TILE_WIDTH, size - b * TILE_WIDTH))
       const bundles = await mapLimit(group, Math.max(1, Math.ceil(concurrency / inFlight)), async (b, i) => {
+        if (stopped) throw new LedgerError('PEER_ERROR', 'verification of this log was stopped')
         return (await get(ep, base + entriesPath(b, counts[i]), 'bytes')) as Uint8Array
       })
       const result = await pool.run({ origin: l.origin, start, keys, bundles, counts })
@@ -519,7 +525,7 @@ async function verifyLog(
       fatal(e)
       ready.set(gi, { start, error: `entries from ${start}: ${describe(e)}` })
     }
-    if (!tilesIn && ready.size >= AHEAD_OF_TILES) await tilesDone
+    if (!tilesIn && ready.size >= aheadOfTiles) await tilesDone
     apply()
   })
   try {
@@ -527,7 +533,7 @@ async function verifyLog(
   } catch (e) {
     // A fatal error (token refused, node gone) ends the run: no further bundle is fetched.
     stopped = true
-    await entriesDone.catch(() => undefined)
+    await Promise.allSettled([tilesDone, entriesDone])
     throw e
   }
   if (treeBroken || applied !== groups.length) problem('the tree could not be rebuilt: not every entry bundle could be checked')

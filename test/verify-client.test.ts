@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process'
 import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { writeFileSync, existsSync } from 'node:fs'
+import { writeFileSync, existsSync, copyFileSync } from 'node:fs'
 import { startCluster, waitFor, converged, type Cluster } from './support/cluster.ts'
 import { toHex, fromHex, sha256, utf8 } from '../protocol/bytes.ts'
 import { encodeEntryBundle } from '../protocol/tiles.ts'
@@ -22,7 +22,7 @@ import { LevelKV } from '../node/storage/kv.ts'
 import { keys, readU32 } from '../node/storage/keys.ts'
 import type { CairnNode } from '../node/node.ts'
 import type { RecordBody } from '../node/publisher.ts'
-import { verifyNode, verifyBatch, VerifyPool, lookupValue, loadState, type VerifyState } from '../cli/verify-client.ts'
+import { verifyNode, verifyBatch, VerifyPool, lookupValue, loadState, type VerifyState, type VerifyReport, mapLimit } from '../cli/verify-client.ts'
 import { formatLookup } from '../cli/commands-audit.ts'
 
 let cluster: Cluster
@@ -138,6 +138,22 @@ test('verifyBatch opens every entry and names the ones that fail; the worker poo
   } finally {
     await pool.close()
   }
+})
+
+test('mapLimit keeps order, throws the first failure to happen, and starts nothing after it', async () => {
+  assert.equal(await mapLimit([3, 1, 2], 2, async (x) => x * 2), [6, 2, 4])
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+  await rejects(() => mapLimit([0, 1], 2, async (i) => {
+    await sleep(i === 0 ? 60 : 5)
+    throw new Error(i === 0 ? 'late' : 'early')
+  }), /^early$/)
+  const started: number[] = []
+  await rejects(() => mapLimit([0, 1, 2, 3, 4, 5], 2, async (i) => {
+    started.push(i)
+    await sleep(i === 0 ? 1 : 30)
+    if (i === 0) throw new Error('first')
+  }), /^first$/)
+  assert.equal(started, [0, 1])
 })
 
 test('verify passes on a converged federation, pins keys and checkpoints in the state file, and checks consistency on the next run', async () => {
@@ -275,15 +291,36 @@ test('verify fails, naming the log and the index, when an entry is altered in a 
 
   // Tiles are fetched while the entries are checked. When every tile arrives after every entry
   // bundle, the entries still wait for the signed tree: the same problems, in the same order.
-  const slow = await slowTilesProxy(nodes[2]!.url, 1500)
+  // The state file as the run above found it (that run changed nothing in it: no log grew).
+  const lateState = join(cluster.dir, 'state-tamper-late.json')
+  const same = (x: VerifyReport) => x.logs.map((l) => [l.origin, l.entries, l.tiles, l.previous])
+  let slow = await slowTilesProxy(nodes[2]!.url, 1500)
   try {
-    const late = await verifyNode({ url: slow.url, token: auditor[2], genesisPath: genesis })
-    for (const l of late.logs) {
+    copyFileSync(state, lateState)
+    const late = await verifyNode({ url: slow.url, token: auditor[2], statePath: lateState, genesisPath: genesis })
+    for (const l of late.logs.filter((x) => x.size > 0)) {
       const name = l.origin.split('/')[1]
       assert.ok(slow.order.lastIndexOf(`bundle ${name}`) < slow.order.indexOf(`tile ${name}`), `every bundle of ${name} was answered before its first tile: ${slow.order.join(', ')}`)
     }
     assert.equal(late.problems, r.problems)
-    assert.equal(late.logs.map((l) => [l.origin, l.entries, l.tiles]), r.logs.map((l) => [l.origin, l.entries, l.tiles]))
+    assert.equal(same(late), same(r))
+  } finally {
+    await slow.close()
+  }
+  // One bundle a batch, two batches in flight, one checked batch held while the tiles are out:
+  // the two batches wait, and the rest of c1's bundles are asked for only once the tiles are in.
+  slow = await slowTilesProxy(nodes[2]!.url, 1500)
+  try {
+    copyFileSync(state, lateState)
+    const held = await verifyNode({ url: slow.url, token: auditor[2], statePath: lateState, genesisPath: genesis, workers: 0, batchSize: 256, aheadOfTiles: 1 })
+    const c1 = victim.split('/')[1]
+    const firstTile = slow.order.indexOf(`tile ${c1}`)
+    assert.is(slow.order.filter((x, i) => x === `bundle ${c1}` && i < firstTile).length, 2, slow.order.join(', '))
+    const size = held.logs.find((l) => l.origin === victim)!.size
+    assert.ok(size > 512, 'c1 has more than two bundles')
+    assert.is(slow.order.filter((x) => x === `bundle ${c1}`).length, Math.ceil(size / 256))
+    assert.equal(held.problems, r.problems)
+    assert.equal(same(held), same(r))
   } finally {
     await slow.close()
   }
