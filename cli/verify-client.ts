@@ -441,14 +441,16 @@ async function verifyLog(
   let tilesIn = false
   /** Set when a fatal error ends the run: nothing further is fetched. */
   let stopped = false
+  /** GET of a tile or bundle of this log, refused once the run is stopped. */
+  const fetchBytes = async (path: string): Promise<Uint8Array> => {
+    if (stopped) throw new LedgerError('PEER_ERROR', 'verification of this log was stopped')
+    return (await get(ep, base + path, 'bytes')) as Uint8Array
+  }
   const prevRoot = prev ? fromBase64(prev.root, 'previous root') : undefined
   const tilesThenConsistency = async () => {
     try {
       const refs = [...tilesForTree(size)]
-      const tiles: FetchedTile[] = await mapLimit(refs, concurrency, async (t) => {
-        if (stopped) throw new LedgerError('PEER_ERROR', 'verification of this log was stopped')
-        return { tile: t, data: (await get(ep, base + tilePath(t), 'bytes')) as Uint8Array }
-      })
+      const tiles: FetchedTile[] = await mapLimit(refs, concurrency, async (t) => ({ tile: t, data: await fetchBytes(tilePath(t)) }))
       r.tiles = tiles.length
       read = size > 0 ? authenticateTiles(size, root, tiles) : undefined
     } catch (e) {
@@ -515,10 +517,7 @@ async function verifyLog(
     const start = group[0]! * TILE_WIDTH
     try {
       const counts = group.map((b) => Math.min(TILE_WIDTH, size - b * TILE_WIDTH))
-      const bundles = await mapLimit(group, Math.max(1, Math.ceil(concurrency / inFlight)), async (b, i) => {
-        if (stopped) throw new LedgerError('PEER_ERROR', 'verification of this log was stopped')
-        return (await get(ep, base + entriesPath(b, counts[i]), 'bytes')) as Uint8Array
-      })
+      const bundles = await mapLimit(group, Math.max(1, Math.ceil(concurrency / inFlight)), (b, i) => fetchBytes(entriesPath(b, counts[i])))
       const result = await pool.run({ origin: l.origin, start, keys, bundles, counts })
       ready.set(gi, { start, result })
     } catch (e) {
