@@ -20,7 +20,7 @@ test('a relative target is judged against the run baselines; the adjacent ones a
   assert.is(v.ratio, 16_000 / 24_000)
   assert.is(v.pass, false)
   assert.match(v.gap!, '95.2 %')
-  assert.equal(v.adjacent, { need: 0.7 * 11_200 * 2, ratio: 16_000 / 22_400, pass: true })
+  assert.equal(v.adjacent, { baseline: 'verify_per_s', need: 0.7 * 11_200 * 2, ratio: 16_000 / 22_400, pass: true })
 })
 
 test('ingest: the adjacent sign baseline, and the 20,000 floor in both', () => {
@@ -28,7 +28,7 @@ test('ingest: the adjacent sign baseline, and the 20,000 floor in both', () => {
   const v = judge({ key: 'ingest_per_s', value: 27_000, method: 'm', adjacent: fast }, run, 2, 1)
   assert.is(v.need, 21_000)
   assert.is(v.pass, true)
-  assert.equal(v.adjacent, { need: 28_000, ratio: 27_000 / 40_000, pass: false })
+  assert.equal(v.adjacent, { baseline: 'sign_per_s', need: 28_000, ratio: 27_000 / 40_000, pass: false })
   const slow = { before: { sign_per_s: 20_000, verify_per_s: 1 }, after: { sign_per_s: 20_000, verify_per_s: 1 } }
   assert.is(judge({ key: 'ingest_per_s', value: 19_000, method: 'm', adjacent: slow }, run, 2, 1).adjacent!.need, 20_000)
 })

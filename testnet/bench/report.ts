@@ -53,7 +53,7 @@ export interface Verdict {
   /** How far off a failing value is, in words. */
   gap?: string
   /** The same target against the Ed25519 baselines measured around the measure (mean of before and after); not the verdict. */
-  adjacent?: { need: number; ratio?: number; pass: boolean | null }
+  adjacent?: { baseline: keyof AdjacentBaseline; need: number; ratio?: number; pass: boolean | null }
 }
 
 interface Target {
@@ -64,6 +64,8 @@ interface Target {
   words(b: Baselines, cores: number, scale: number): string
   /** Baseline reference for the ratio column (relative targets only). */
   reference?: (b: Baselines, cores: number) => { value: number; what: string }
+  /** The Ed25519 baseline a relative target scales with: also measured just before and after the measure. */
+  baseline?: keyof AdjacentBaseline
 }
 
 /** Cores the two-core targets count: "raw verify/s × 2 cores" (fewer if the machine has fewer). */
@@ -71,13 +73,13 @@ const twoCores = (cores: number) => Math.min(2, cores)
 
 export const TARGETS: Record<MeasureKey, Target> = {
   ingest_per_s: {
-    unit: 'records/s', better: 'higher',
+    unit: 'records/s', better: 'higher', baseline: 'sign_per_s',
     need: (b) => Math.max(20_000, 0.7 * b.sign_per_s),
     words: (b) => `≥ 20,000 and ≥ 0.7 × sign/s (${fmt(0.7 * b.sign_per_s)})`,
     reference: (b) => ({ value: b.sign_per_s, what: 'raw sign/s (1 core)' }),
   },
   sync_per_s: {
-    unit: 'records/s', better: 'higher',
+    unit: 'records/s', better: 'higher', baseline: 'verify_per_s',
     need: (b, c) => 0.7 * b.verify_per_s * twoCores(c),
     words: (b, c) => `≥ 0.7 × verify/s × ${twoCores(c)} (${fmt(0.7 * b.verify_per_s * twoCores(c))})`,
     reference: (b, c) => ({ value: b.verify_per_s * twoCores(c), what: `raw verify/s × ${twoCores(c)} cores` }),
@@ -94,7 +96,7 @@ export const TARGETS: Record<MeasureKey, Target> = {
   match_exact_per_s: { unit: 'lookups/s', better: 'higher', need: () => 1_000_000, words: () => '≥ 1,000,000' },
   rss_10m_mib: { unit: 'MiB', better: 'lower', need: () => 2048, words: () => '< 2,048' },
   verify_per_s: {
-    unit: 'records/s', better: 'higher',
+    unit: 'records/s', better: 'higher', baseline: 'verify_per_s',
     need: (b, c) => 0.7 * b.verify_per_s * twoCores(c),
     words: (b, c) => `≥ 0.7 × verify/s × ${twoCores(c)} (${fmt(0.7 * b.verify_per_s * twoCores(c))})`,
     reference: (b, c) => ({ value: b.verify_per_s * twoCores(c), what: `raw verify/s × ${twoCores(c)} cores` }),
@@ -126,10 +128,10 @@ export function judge(m: Measured, b: Baselines, cores: number, scale: number): 
     v.ratioOf = ref.what
     if (m.value !== null) v.ratio = m.value / ref.value
     const around = withAdjacent(b, m.adjacent)
-    if (around) {
+    if (around && t.baseline) {
       const aroundNeed = t.need(around, cores, scale)
       v.adjacent = {
-        need: aroundNeed,
+        baseline: t.baseline, need: aroundNeed,
         ...(m.value !== null ? { ratio: m.value / t.reference(around, cores).value } : {}),
         pass: m.value === null ? null : passes(m.value, aroundNeed),
       }

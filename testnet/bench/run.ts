@@ -45,7 +45,7 @@ import { measureSnapshot } from './snapshot.ts'
 import { measureMatch, ensureLocalCopy } from './match.ts'
 import { memoryOf, sleep } from './client.ts'
 import { measureCeilings, type Ceilings } from './ceilings.ts'
-import { MEASURE_KEYS, judge, judgeCeilings, ceilingLines, table, fmt, type MeasureKey, type Measured } from './report.ts'
+import { MEASURE_KEYS, TARGETS, judge, judgeCeilings, ceilingLines, table, fmt, type MeasureKey, type Measured } from './report.ts'
 
 interface Options {
   scale: number
@@ -93,25 +93,22 @@ async function main() {
     say(`  ${key} failed: ${(e as Error)?.stack ?? String(e)}`)
     results.set(key, { key, value: null, method: '', reason: `failed: ${(e as Error)?.message ?? String(e)}` })
   }
+  // A measure with a relative target also gets the Ed25519 baselines measured just before and just
+  // after it, reported beside the verdict: they show how far the machine's speed moved during the run.
+  const adjacentMs = o.quick ? 100 : 300
   const run = async (key: MeasureKey, fn: () => Promise<Measured>) => {
     if (!wants(key)) return
     say(`${key}…`)
     try {
-      const m = await fn()
+      const around = o.baselines && TARGETS[key].baseline !== undefined
+      const before = around ? measureEd25519(adjacentMs) : undefined
+      let m = await fn()
+      if (before) m = { ...m, adjacent: { before, after: measureEd25519(adjacentMs) } }
       results.set(key, m)
       say(`  ${key} = ${fmt(m.value)}${m.reason ? ` (${m.reason})` : ''}`)
     } catch (e) {
       fail(key, e)
     }
-  }
-  // Relative measures also get the Ed25519 baselines measured just before and just after them,
-  // reported beside the verdict: they show how far the machine's speed moved during the run.
-  const adjacentMs = o.quick ? 100 : 300
-  const around = (fn: () => Promise<Measured>) => async (): Promise<Measured> => {
-    if (!o.baselines) return fn()
-    const before = measureEd25519(adjacentMs)
-    const m = await fn()
-    return { ...m, adjacent: { before, after: measureEd25519(adjacentMs) } }
   }
   const load0 = loadavg()
   say(`cairn bench: scale ${s}${o.quick ? ' (quick)' : ''}, ${availableParallelism()} cores, load average ${load0.map((x) => x.toFixed(1)).join(' ')}`)
@@ -137,7 +134,7 @@ async function main() {
   const b0 = o.baselines ? await measureBaselines(roundMs) : NO_BASELINES
   const c0 = o.baselines ? await measureCeilings(roundMs) : NO_CEILINGS
 
-  await run('ingest_per_s', around(() => measureIngest(sizes.ingest)))
+  await run('ingest_per_s', () => measureIngest(sizes.ingest))
   await run('propagation_p95_ms', () => measurePropagation(sizes.propagation))
 
   if (wants('verify_per_s', 'sync_per_s')) {
@@ -149,8 +146,8 @@ async function main() {
       await freshPorts(f)
       src = await startNodeProcess(join(f.dir, 'src'), 120_000, o.profileNodes)
       const auditor = await grantToken(src, 'auditor', 'bench')
-      await run('verify_per_s', around(() => measureVerify(src!, auditor, f)))
-      await run('sync_per_s', around(() => measureSync(f, 'dst', o.quick ? 300_000 : 3_600_000)))
+      await run('verify_per_s', () => measureVerify(src!, auditor, f))
+      await run('sync_per_s', () => measureSync(f, 'dst', o.quick ? 300_000 : 3_600_000))
     } catch (e) {
       for (const k of ['verify_per_s', 'sync_per_s'] as const) if (wants(k) && !results.has(k)) fail(k, e)
     } finally {
@@ -236,7 +233,7 @@ async function main() {
   for (const v of verdicts) {
     const a = results.get(v.key)?.adjacent
     if (!a || !v.adjacent) continue
-    const which = v.key === 'ingest_per_s' ? 'sign_per_s' : 'verify_per_s'
+    const which = v.adjacent.baseline
     const word = (p: boolean | null) => (p === null ? 'not judged' : p ? 'would pass' : 'would fail')
     console.log(`${v.key}: ${which.replace('_per_s', '')}/s measured just before it ${fmt(a.before[which])}, just after ${fmt(a.after[which])}; against their mean it is ${v.adjacent.ratio?.toFixed(2) ?? '—'} × (need ${fmt(v.adjacent.need)}: ${word(v.adjacent.pass)}; not the verdict)`)
   }
