@@ -2,8 +2,8 @@
 import type { Command } from 'commander'
 import { LedgerError } from '../protocol/errors.ts'
 import type { CairnRecord } from '../protocol/records.ts'
-import { resolveTarget } from './client.ts'
-import { verifyNode, lookupValue, type VerifyReport, type LookupResult } from './verify-client.ts'
+import { resolveTarget } from './target.ts'
+import { verifyNode, lookupValue, type VerifyReport, type LookupResult } from '../client/verify.ts'
 
 function count(raw: string | undefined, what: string): number | undefined {
   if (raw === undefined) return undefined

@@ -5,7 +5,8 @@ import type { Command } from 'commander'
 import { initNodeDir, loadNodeFile, memberEntry, writeGenesis, GenesisMember, parseJsonFile, type Genesis } from '../node/config.ts'
 import { startNode, ensureOperatorToken } from '../node/node.ts'
 import { LedgerError } from '../protocol/errors.ts'
-import { resolveTarget, api } from './client.ts'
+import { api } from '../client/http.ts'
+import { resolveTarget } from './target.ts'
 import type { NodeStatus } from '../node/node.ts'
 
 export function registerNodeCommands(program: Command) {

@@ -6,7 +6,8 @@ import { LedgerError } from '../protocol/errors.ts'
 import { parseJsonFile, GenesisMember } from '../node/config.ts'
 import { parseVerifierKey } from '../protocol/note.ts'
 import { toHex } from '../protocol/bytes.ts'
-import { resolveTarget, api, type Target } from './client.ts'
+import { api, type Endpoint as Target } from '../client/http.ts'
+import { resolveTarget } from './target.ts'
 import { readIndicators, detectFormat, type ImportFormat } from './import-file.ts'
 
 type Published = { id: string; seq: number; log: string }

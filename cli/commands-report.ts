@@ -4,7 +4,8 @@ import type { Command } from 'commander'
 import { LedgerError } from '../protocol/errors.ts'
 import type { TransparencyReport } from '../node/report.ts'
 import { humanDuration } from '../node/dashboard/report-page.ts'
-import { api, resolveTarget } from './client.ts'
+import { api } from '../client/http.ts'
+import { resolveTarget } from './target.ts'
 
 const FORMATS = ['json', 'csv', 'html', 'text'] as const
 

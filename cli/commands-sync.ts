@@ -2,7 +2,7 @@
 import type { Command } from 'commander'
 import cliProgress from 'cli-progress'
 import { LedgerError } from '../protocol/errors.ts'
-import { syncLocalCopy, type SyncProgress } from './sync-client.ts'
+import { syncLocalCopy, type SyncProgress } from '../client/sync.ts'
 
 export function registerSyncCommands(program: Command) {
   program

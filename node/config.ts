@@ -11,7 +11,7 @@
 import { readFileSync, writeFileSync, existsSync, mkdirSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { peerIdFromSeed } from './peer.ts'
+import { peerIdFromSeed } from './replication/peer.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { fromHex, toHex } from '../protocol/bytes.ts'
 import { generateKeyPair } from '../protocol/ed25519.ts'

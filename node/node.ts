@@ -16,20 +16,20 @@ import { EMPTY_ROOT, leafHash } from '../protocol/hash.ts'
 import { parseNote } from '../protocol/note.ts'
 import { LedgerError, type ErrorCode } from '../protocol/errors.ts'
 import { LevelKV } from './storage/kv.ts'
-import { SetLines, setLinesDir } from './set-lines.ts'
+import { SetLines, setLinesDir } from './provider/set-lines.ts'
 import { Store } from './storage/store.ts'
 import { loadKeys, loadNodeFile, loadGenesis, type NodeKeys, type NodeFile } from './config.ts'
 import { Roster } from './roster.ts'
-import { createPeer, type Peer } from './peer.ts'
+import { createPeer, type Peer } from './replication/peer.ts'
 import { Publisher, type SignBatch, type SignedBatch } from './publisher.ts'
-import { WorkerPool, defaultPoolSize } from './worker-pool.ts'
-import { signJob, openJob, pack, unpack, type SignInput } from './crypto-jobs.ts'
-import type { CheckedEntry } from './ingest.ts'
+import { WorkerPool, defaultPoolSize } from '../workers/pool.ts'
+import { signJob, openJob, pack, unpack, type SignInput } from '../workers/crypto-jobs.ts'
+import type { CheckedEntry } from './replication/ingest.ts'
 import { concat } from '../protocol/bytes.ts'
-import { SyncManager } from './sync.ts'
-import { RedactionService } from './redaction.ts'
+import { SyncManager } from './replication/sync.ts'
+import { RedactionService } from './replication/redaction.ts'
 import { RetentionSweeper } from './retention.ts'
-import { WitnessService, CosignCollector, signerNames } from './witness.ts'
+import { WitnessService, CosignCollector, signerNames } from './replication/witness.ts'
 import { TokenStore } from './tokens.ts'
 import { AccessLog } from './access-log.ts'
 import { createLogger, type Logger } from './logger.ts'
@@ -37,7 +37,7 @@ import { createApp } from './http/app.ts'
 import {
   PROTO_STATUS, PROTO_SYNC, PROTO_WITNESS,
   decodeGossip, encodeGossip, decodeSyncRequest, encodeSyncHeader, decodeWitnessResponse, encodeWitnessResponse, textFrame, frameText,
-} from './messages.ts'
+} from './replication/messages.ts'
 
 export interface StartOptions {
   /** Node directory (keys.json, node.json, genesis.json, db/). */
@@ -181,8 +181,8 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     peer.publish(encodeGossip({ t: 'eq', origin: o, proof })).catch(() => undefined)
   }
 
-  const signPool = new WorkerPool(new URL('./crypto-jobs.ts', import.meta.url).href, 'signJob', signJob, opts.workers ?? defaultPoolSize())
-  const openPool = new WorkerPool(new URL('./crypto-jobs.ts', import.meta.url).href, 'openJob', openJob, opts.workers ?? defaultPoolSize())
+  const signPool = new WorkerPool(new URL('../workers/crypto-jobs.ts', import.meta.url).href, 'signJob', signJob, opts.workers ?? defaultPoolSize())
+  const openPool = new WorkerPool(new URL('../workers/crypto-jobs.ts', import.meta.url).href, 'openJob', openJob, opts.workers ?? defaultPoolSize())
   // Signature checks of a synced range, split over the worker pool; records are decoded here.
   // Workers take a moment to load; a node is not up until they can sign and verify.
   await Promise.all([signPool.ready(), openPool.ready()])

@@ -14,7 +14,7 @@ import { LedgerError } from '../protocol/errors.ts'
 import { validateAndEncode, decodeCheckedRecord, type CairnRecord } from '../protocol/records.ts'
 import type { Store, AppendItem } from './storage/store.ts'
 import type { Roster } from './roster.ts'
-import { checkRecordSemantics, type BatchContext } from './ingest.ts'
+import { checkRecordSemantics, type BatchContext } from './replication/ingest.ts'
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 /** A record as a client submits it: the node fills in v, log, seq and time. */

@@ -5,8 +5,8 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { signJob, openJob, pack, unpack, type SignInput, type SignOutput, type OpenInput, type OpenOutput } from '../node/crypto-jobs.ts'
-import { WorkerPool } from '../node/worker-pool.ts'
+import { signJob, openJob, pack, unpack, type SignInput, type SignOutput, type OpenInput, type OpenOutput } from '../workers/crypto-jobs.ts'
+import { WorkerPool } from '../workers/pool.ts'
 import { encodeEntry, signedMessage, signedMessageIn } from '../protocol/entry.ts'
 import { generateKeyPair, sign } from '../protocol/ed25519.ts'
 import { leafHash } from '../protocol/hash.ts'
@@ -63,7 +63,7 @@ test('signJob in process: the entries encodeEntry makes, with their leaf hashes'
 })
 
 test('through two workers, split and joined in order; openJob names the first bad entry', async () => {
-  const jobs = new URL('../node/crypto-jobs.ts', import.meta.url).href
+  const jobs = new URL('../workers/crypto-jobs.ts', import.meta.url).href
   const signPool = new WorkerPool<SignInput, SignOutput>(jobs, 'signJob', signJob, 2)
   const openPool = new WorkerPool<OpenInput, OpenOutput>(jobs, 'openJob', openJob, 2)
   try {

@@ -4,8 +4,8 @@ import * as assert from 'uvu/assert'
 import { Uint8ArrayList } from 'uint8arraylist'
 import {
   BATCH_BYTES, END_OF_FRAMES, FrameBatcher, FrameDecoder, batchFrames, decodeStatus, encodeFrame, encodeStatus, encodeVarint,
-} from '../node/framing.ts'
-import { createPeer, peerIdFromSeed, type Peer } from '../node/peer.ts'
+} from '../node/replication/framing.ts'
+import { createPeer, peerIdFromSeed, type Peer } from '../node/replication/peer.ts'
 import { LedgerError, isLedgerError } from '../protocol/errors.ts'
 
 // ---------------------------------------------------------------- framing (no libp2p)

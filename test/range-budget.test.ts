@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { RangeBudget } from '../node/sync.ts'
+import { RangeBudget } from '../node/replication/sync.ts'
 import { LedgerError } from '../protocol/errors.ts'
 
 const tick = () => new Promise<void>((r) => setImmediate(r))

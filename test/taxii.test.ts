@@ -15,7 +15,7 @@ import Ajv2020 from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
 import { startCluster, waitFor, converged, type Cluster } from './support/cluster.ts'
 import { sha256, utf8, fromHex, concat } from '../protocol/bytes.ts'
-import { uuidv5, indicatorStixId, stixPattern, NAMESPACE_URL } from '../node/stix.ts'
+import { uuidv5, indicatorStixId, stixPattern, NAMESPACE_URL } from '../node/provider/stix.ts'
 import type { CairnNode } from '../node/node.ts'
 import type { RecordBody } from '../node/publisher.ts'
 

@@ -6,7 +6,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
-import { ValueTable } from '../cli/value-table.ts'
+import { ValueTable } from '../client/value-table.ts'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 

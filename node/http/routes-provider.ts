@@ -9,16 +9,14 @@ import { Hono, type Context } from 'hono'
 import { LedgerError } from '../../protocol/errors.ts'
 import { toHex } from '../../protocol/bytes.ts'
 import type { CairnNode } from '../node.ts'
-import { jsonlLine } from '../set-lines.ts'
+import { jsonlLine } from '../provider/set-lines.ts'
 import type { ApiRole } from '../tokens.ts'
 import { requireRole, MAX_BODY_BYTES, type Env } from './app.ts'
-import {
-  feedPage, decodeCursor, encodeCursor, publishedSizes, scanSet, openTimeline, revokedIndicator, revokedBelow,
-  FEED_DEFAULT_LIMIT, FEED_MAX_LIMIT, type Sizes, type TimelineEvent,
-} from '../feed.ts'
+import { feedPage, publishedSizes, scanSet, openTimeline, revokedIndicator, revokedBelow, FEED_DEFAULT_LIMIT, FEED_MAX_LIMIT, type TimelineEvent } from '../provider/feed.ts'
+import { decodeCursor, encodeCursor, type Sizes } from '../../protocol/feed-cursor.ts'
 import {
   stixIndicator, stixIdentity, stixTime, bundleStixId, collectionId, STIX_MEDIA_TYPE, type StixObject,
-} from '../stix.ts'
+} from '../provider/stix.ts'
 
 const READERS: ApiRole[] = ['provider', 'auditor', 'oversight']
 

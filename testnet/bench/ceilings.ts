@@ -22,8 +22,8 @@
  * publishing can reach when both share the cores:
  * ingest_bound_per_s = cores × 1 s / (sign CPU + store CPU per record).
  */
-import { WorkerPool, defaultPoolSize } from '../../node/worker-pool.ts'
-import { signJob, openJob, pack, type SignInput, type SignOutput, type OpenInput, type OpenOutput } from '../../node/crypto-jobs.ts'
+import { WorkerPool, defaultPoolSize } from '../../workers/pool.ts'
+import { signJob, openJob, pack, type SignInput, type SignOutput, type OpenInput, type OpenOutput } from '../../workers/crypto-jobs.ts'
 import { generateKeyPair } from '../../protocol/ed25519.ts'
 import { decodeEntry } from '../../protocol/entry.ts'
 import { makeEntriesJob, BLOCK } from './records.ts'
@@ -59,7 +59,7 @@ export async function measureCeilings(roundMs: number, workers = defaultPoolSize
   const publicKey = generateKeyPair(seed).publicKey
   const { entries } = makeEntriesJob({ origin: ORIGIN, start: 0, count: ENTRIES, seed }).result
   const records = entries.map((e) => decodeEntry(e).recordBytes)
-  const jobs = new URL('../../node/crypto-jobs.ts', import.meta.url).href
+  const jobs = new URL('../../workers/crypto-jobs.ts', import.meta.url).href
   const signPool = new WorkerPool<SignInput, SignOutput>(jobs, 'signJob', signJob, workers)
   const openPool = new WorkerPool<OpenInput, OpenOutput>(jobs, 'openJob', openJob, workers)
   try {

@@ -6,7 +6,7 @@
  * pages at random positions; the value is the median time to the last byte.
  * One page with entries=1 (what `cairn sync` asks for) is timed for the record.
  */
-import { encodeCursor } from '../../node/feed.ts'
+import { encodeCursor } from '../../protocol/feed-cursor.ts'
 import { get, median, rng } from './client.ts'
 import type { FixtureInfo } from './loader.ts'
 import type { Measured } from './report.ts'

@@ -19,7 +19,7 @@ import { encodeRecord, type CairnRecord, type Alg } from '../../protocol/records
 import { encodeEntry, signedMessage } from '../../protocol/entry.ts'
 import { sign } from '../../protocol/ed25519.ts'
 import { leafHash } from '../../protocol/hash.ts'
-import type { Job } from '../../node/worker-pool.ts'
+import type { Job } from '../../workers/pool.ts'
 
 export const BLOCK = 102
 export const INDICATORS_PER_BLOCK = 101

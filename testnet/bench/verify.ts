@@ -14,7 +14,7 @@
  * perhaps without a checkpoint on this node, is ignored).
  */
 import { join } from 'node:path'
-import { verifyNode } from '../../cli/verify-client.ts'
+import { verifyNode } from '../../client/verify.ts'
 import type { NodeProcess } from '../processes.ts'
 import type { FixtureInfo } from './loader.ts'
 import type { Measured } from './report.ts'

@@ -9,7 +9,7 @@ import { signCheckpoint } from '../../protocol/checkpoint.ts'
 import { encodeAddCheckpointRequest } from '../../protocol/witness-request.ts'
 import { generateKeyPair } from '../../protocol/ed25519.ts'
 import { utf8, toHex, concat } from '../../protocol/bytes.ts'
-import { encodeGossip, encodeSyncRequest, MAX_SYNC_RANGE } from '../../node/messages.ts'
+import { encodeGossip, encodeSyncRequest, MAX_SYNC_RANGE } from '../../node/replication/messages.ts'
 import { sampleIndicator } from '../samples.ts'
 
 export type Rand = () => number

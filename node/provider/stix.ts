@@ -15,8 +15,8 @@
  *    named by every indicator's created_by_ref.
  */
 import { createHash } from 'node:crypto'
-import { toHex, utf8 } from '../protocol/bytes.ts'
-import type { StoredRecord } from './feed.ts'
+import { toHex, utf8 } from '../../protocol/bytes.ts'
+import type { StoredRecord } from '../../protocol/stored-record.ts'
 
 export const STIX_MEDIA_TYPE = 'application/stix+json;version=2.1'
 

@@ -17,19 +17,19 @@
  * Sync carries markers where entries were redacted (node/sync.ts), so a node
  * that never held the entry stores the marker, never the payload.
  */
-import { toHex } from '../protocol/bytes.ts'
-import { decodeEntry } from '../protocol/entry.ts'
-import { LedgerError } from '../protocol/errors.ts'
-import { leafHash } from '../protocol/hash.ts'
-import { decodeCheckedRecord } from '../protocol/records.ts'
+import { toHex } from '../../protocol/bytes.ts'
+import { decodeEntry } from '../../protocol/entry.ts'
+import { LedgerError } from '../../protocol/errors.ts'
+import { leafHash } from '../../protocol/hash.ts'
+import { decodeCheckedRecord } from '../../protocol/records.ts'
 import {
   openRedaction, readNoticeUnverified, signRedaction, isRedactionMarker, noticeToJson,
   type RedactionReason, type RedactionNotice,
-} from '../protocol/redaction.ts'
-import type { Store, RedactionOutcome } from './storage/store.ts'
-import type { Roster } from './roster.ts'
+} from '../../protocol/redaction.ts'
+import type { Store, RedactionOutcome } from '../storage/store.ts'
+import type { Roster } from '../roster.ts'
 import type { Peer } from './peer.ts'
-import type { Published, RecordBody } from './publisher.ts'
+import type { Published, RecordBody } from '../publisher.ts'
 import { logKeys } from './ingest.ts'
 import { PROTO_REDACTIONS, encodeGossip, encodeRedactionsRequest, decodeRedactionsRequest } from './messages.ts'
 

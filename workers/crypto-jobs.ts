@@ -6,7 +6,7 @@ import { signerFor } from '../protocol/ed25519.ts'
 import { entryLength, writeEntry, signedMessageIn, openEntry } from '../protocol/entry.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { LedgerError } from '../protocol/errors.ts'
-import type { Job } from './worker-pool.ts'
+import type { Job } from './pool.ts'
 
 /**
  * Byte strings back to back in one buffer, `ends[i]` the offset where item i

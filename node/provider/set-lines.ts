@@ -27,11 +27,11 @@
 import { open, mkdir, readFile, rename, type FileHandle } from 'node:fs/promises'
 import { constants } from 'node:fs'
 import { join } from 'node:path'
-import { leafHash } from '../protocol/hash.ts'
-import { LedgerError } from '../protocol/errors.ts'
-import type { Store, AppendItem, RedactedItem, StoreObserver } from './storage/store.ts'
-import { readStoredRecord } from './feed.ts'
-import type { Logger } from './logger.ts'
+import { leafHash } from '../../protocol/hash.ts'
+import { LedgerError } from '../../protocol/errors.ts'
+import type { Store, AppendItem, RedactedItem, StoreObserver } from '../storage/store.ts'
+import { readStoredRecord } from '../../protocol/stored-record.ts'
+import type { Logger } from '../logger.ts'
 
 const STATE_FORMAT = 'cairn-set-lines/1'
 const MARK_EVERY = 1024

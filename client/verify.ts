@@ -15,9 +15,10 @@
  *  - `lookupValue` (cairn lookup): fetches /lookup and verifies it offline
  *    (node/provenance.ts verifyProvenance).
  */
-import { WorkerPool, defaultPoolSize, type Job } from '../node/worker-pool.ts'
+import { WorkerPool, defaultPoolSize, type Job } from '../workers/pool.ts'
 import { existsSync, readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs'
-import { LedgerError, ERROR_CODES, type ErrorCode } from '../protocol/errors.ts'
+import { LedgerError } from '../protocol/errors.ts'
+import { request, type Endpoint } from './http.ts'
 import { toBase64, fromBase64, equalBytes } from '../protocol/bytes.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { openEntry } from '../protocol/entry.ts'
@@ -31,43 +32,23 @@ import { verifyProvenance, type Provenance, type ProvenanceTrust, type VerifiedP
 // ---------------------------------------------------------------------------
 // HTTP
 
-export interface Endpoint {
-  url: string
-  token?: string
-}
+export type { Endpoint }
 
+/** GET with up to three tries while the node cannot be reached; an error answer throws at once. */
 async function get(ep: Endpoint, path: string, as: 'text' | 'bytes' | 'json'): Promise<string | Uint8Array | unknown> {
-  let lastError: unknown
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; ; attempt++) {
     let res: Response
     try {
-      res = await fetch(ep.url + path, {
-        headers: ep.token ? { authorization: `Bearer ${ep.token}` } : {},
-        signal: AbortSignal.timeout(60_000),
-      })
+      res = await request(ep, 'GET', path, { timeoutMs: 60_000 })
     } catch (e) {
-      lastError = e
+      if (attempt >= 2 || !(e instanceof LedgerError && e.code === 'PEER_UNREACHABLE')) throw e
       await new Promise((r) => setTimeout(r, 250 * (attempt + 1)))
       continue
-    }
-    if (!res.ok) {
-      const text = await res.text()
-      let code: ErrorCode = res.status === 401 ? 'UNAUTHORIZED' : res.status === 403 ? 'FORBIDDEN' : res.status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST'
-      let message = text.trim().slice(0, 300)
-      try {
-        const j = JSON.parse(text) as { error?: { code?: string; message?: string } }
-        if (j.error?.code && (ERROR_CODES as readonly string[]).includes(j.error.code)) code = j.error.code as ErrorCode
-        if (j.error?.message) message = j.error.message
-      } catch {
-        // not JSON
-      }
-      throw new LedgerError(code, `GET ${path}: ${res.status} ${message}`)
     }
     if (as === 'bytes') return new Uint8Array(await res.arrayBuffer())
     if (as === 'text') return res.text()
     return res.json()
   }
-  throw new LedgerError('PEER_UNREACHABLE', `cannot reach the node at ${ep.url}: ${(lastError as Error)?.message ?? 'no answer'}`)
 }
 
 /**

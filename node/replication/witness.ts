@@ -10,14 +10,14 @@
  *    every other witness for a cosignature, retrying from the size a witness
  *    reports on 409, and merges the lines it gets into the stored checkpoint.
  */
-import { decideAddCheckpoint, encodeAddCheckpointRequest, type AddCheckpointDecision } from '../protocol/witness-request.ts'
-import { cosign, verifyCosignature, addCosignatures } from '../protocol/cosignature.ts'
-import { parseNote } from '../protocol/note.ts'
-import { parseCheckpoint } from '../protocol/checkpoint.ts'
-import { fromBase64, toBase64, fromUtf8, utf8 } from '../protocol/bytes.ts'
-import { LedgerError } from '../protocol/errors.ts'
-import type { Store } from './storage/store.ts'
-import type { Roster, Member } from './roster.ts'
+import { decideAddCheckpoint, encodeAddCheckpointRequest, type AddCheckpointDecision } from '../../protocol/witness-request.ts'
+import { cosign, verifyCosignature, addCosignatures } from '../../protocol/cosignature.ts'
+import { parseNote } from '../../protocol/note.ts'
+import { parseCheckpoint } from '../../protocol/checkpoint.ts'
+import { fromBase64, toBase64, fromUtf8, utf8 } from '../../protocol/bytes.ts'
+import { LedgerError } from '../../protocol/errors.ts'
+import type { Store } from '../storage/store.ts'
+import type { Roster, Member } from '../roster.ts'
 
 export interface WitnessAnswer {
   status: number

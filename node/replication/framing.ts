@@ -15,7 +15,7 @@
  */
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { Stream } from '@libp2p/interface'
-import { ERROR_CODES, LedgerError, isLedgerError, type ErrorCode } from '../protocol/errors.ts'
+import { ERROR_CODES, LedgerError, isLedgerError, type ErrorCode } from '../../protocol/errors.ts'
 
 /** Writes are gathered up to this many bytes before one `stream.send`. */
 export const BATCH_BYTES = 64 * 1024

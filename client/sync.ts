@@ -32,7 +32,8 @@ import { openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync, ex
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
-import { LedgerError, ERROR_CODES, type ErrorCode } from '../protocol/errors.ts'
+import { LedgerError, type ErrorCode } from '../protocol/errors.ts'
+import { api } from './http.ts'
 import { fromHex, toHex, fromBase64 } from '../protocol/bytes.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { CompactRange, verifyConsistency } from '../protocol/merkle.ts'
@@ -41,7 +42,8 @@ import { parseVerifierKey } from '../protocol/note.ts'
 import { ALG_LENGTHS, MAX_TMK_PDQF_BYTES } from '../protocol/records.ts'
 import { isRedactionMarker, openRedactionMarker } from '../protocol/redaction.ts'
 import { loadGenesis } from '../node/config.ts'
-import { encodeCursor, readStoredRecord } from '../node/feed.ts'
+import { encodeCursor } from '../protocol/feed-cursor.ts'
+import { readStoredRecord } from '../protocol/stored-record.ts'
 import { ValueTable } from './value-table.ts'
 
 export const STATE_FORMAT = 'cairn-local-set/1'
@@ -425,32 +427,7 @@ export interface SyncResult {
 }
 
 async function getJson(o: SyncOptions, path: string): Promise<unknown> {
-  const f = o.fetch ?? fetch
-  const url = o.node.replace(/\/$/, '') + path
-  let res: Response
-  try {
-    res = await f(url, { headers: { authorization: `Bearer ${o.token}`, accept: 'application/json' } })
-  } catch (e) {
-    throw new LedgerError('PEER_UNREACHABLE', `cannot reach ${o.node}: ${(e as Error).message}`)
-  }
-  const text = await res.text()
-  if (!res.ok) {
-    let code: ErrorCode = res.status === 401 ? 'UNAUTHORIZED' : res.status === 403 ? 'FORBIDDEN' : 'PEER_ERROR'
-    let message = text.trim().slice(0, 300)
-    try {
-      const j = JSON.parse(text) as { error?: { code?: string; message?: string } }
-      if (j.error?.code && (ERROR_CODES as readonly string[]).includes(j.error.code)) code = j.error.code as ErrorCode
-      if (j.error?.message) message = j.error.message
-    } catch {
-      // not JSON: keep the text
-    }
-    throw new LedgerError(code, `GET ${path.split('?')[0]} from ${o.node}: ${res.status} ${message}`)
-  }
-  try {
-    return JSON.parse(text)
-  } catch {
-    throw new LedgerError('PEER_ERROR', `${o.node} answered ${path.split('?')[0]} with something that is not JSON`)
-  }
+  return api({ url: o.node.replace(/\/$/, ''), token: o.token, fetch: o.fetch }, 'GET', path)
 }
 
 function refuse(code: ErrorCode, origin: string, why: string): never {

@@ -10,14 +10,14 @@
  * Any failure rejects the entry with a LedgerError; a range is accepted only
  * if every entry in it passes, so a bad entry never lands in the store.
  */
-import { openEntry, type OpenedEntry } from '../protocol/entry.ts'
-import { decodeEntry } from '../protocol/entry.ts'
-import { decodeCheckedRecord, type CairnRecord } from '../protocol/records.ts'
-import { LedgerError } from '../protocol/errors.ts'
-import { toHex } from '../protocol/bytes.ts'
-import { parseVerifierKey } from '../protocol/note.ts'
-import type { Store, AppendItem } from './storage/store.ts'
-import type { Roster } from './roster.ts'
+import { openEntry, type OpenedEntry } from '../../protocol/entry.ts'
+import { decodeEntry } from '../../protocol/entry.ts'
+import { decodeCheckedRecord, type CairnRecord } from '../../protocol/records.ts'
+import { LedgerError } from '../../protocol/errors.ts'
+import { toHex } from '../../protocol/bytes.ts'
+import { parseVerifierKey } from '../../protocol/note.ts'
+import type { Store, AppendItem } from '../storage/store.ts'
+import type { Roster } from '../roster.ts'
 
 /** Signature and record checks for a contiguous range (the CPU-heavy part; pure). */
 export type CheckedEntry = OpenedEntry & { entry: Uint8Array }

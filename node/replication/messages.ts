@@ -14,9 +14,9 @@
  *   /cairn/redactions/1 request {digest}     response: nothing if the responder's notice digest
  *                                            is the same, else one frame per signed notice it keeps
  */
-import { decodeCanonical, encodeCanonical, type CborDecoded } from '../protocol/cbor.ts'
-import { LedgerError } from '../protocol/errors.ts'
-import { fromUtf8, utf8 } from '../protocol/bytes.ts'
+import { decodeCanonical, encodeCanonical, type CborDecoded } from '../../protocol/cbor.ts'
+import { LedgerError } from '../../protocol/errors.ts'
+import { fromUtf8, utf8 } from '../../protocol/bytes.ts'
 
 export const PROTO_SYNC = '/cairn/sync/1'
 export const PROTO_STATUS = '/cairn/status/1'

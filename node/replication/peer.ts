@@ -4,7 +4,7 @@
  * federation. Only peers in `allowedPeers()` (the roster's libp2p ids) may
  * connect, in either direction, or be heard on gossip.
  */
-import './polyfill.ts'
+import '../polyfill.ts'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@libp2p/noise'
@@ -15,7 +15,7 @@ import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import { LedgerError, isLedgerError } from '../protocol/errors.ts'
+import { LedgerError, isLedgerError } from '../../protocol/errors.ts'
 import {
   DEFAULT_MAX_FRAME_BYTES, errorText, receiveMessage, sendMessage,
   type BadFrameReason, type FrameSource,

@@ -7,8 +7,8 @@
 import '../node/polyfill.ts'
 import { rmSync, existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { launch, grantToken, importSamples, publishBodies, waitConverged } from '../testnet/launch.ts'
-import { sampleIndicator } from '../testnet/samples.ts'
+import { launch, grantToken, importSamples, publishBodies, waitConverged } from './launch.ts'
+import { sampleIndicator } from './samples.ts'
 
 const root = new URL('..', import.meta.url).pathname
 const dir = join(root, '.cairn-demo')
