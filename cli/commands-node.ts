@@ -3,11 +3,12 @@ import { writeFileSync, existsSync, copyFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { initNodeDir, loadNodeFile, memberEntry, writeGenesis, GenesisMember, parseJsonFile, type Genesis } from '../node/config.ts'
-import { startNode, ensureOperatorToken } from '../node/node.ts'
+import { startNode } from '../node/node.ts'
+import { ensureOperatorToken } from '../node/tokens.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { api } from '../client/http.ts'
 import { resolveTarget } from './target.ts'
-import type { NodeStatus } from '../node/node.ts'
+import type { NodeStatus } from '../node/status.ts'
 
 export function registerNodeCommands(program: Command) {
   program
@@ -61,7 +62,7 @@ export function registerNodeCommands(program: Command) {
       if (!existsSync(join(o.dir, 'genesis.json'))) throw new LedgerError('BAD_CONFIG', `no genesis.json in ${o.dir}: run cairn federation init, or pass --genesis`)
       const settings = loadNodeFile(o.dir)
       const node = await startNode({ dir: o.dir, httpPort: o.httpPort ? Number(o.httpPort) : undefined, bootstrap: o.peer ? [...settings.bootstrap, ...o.peer] : undefined })
-      await ensureOperatorToken(o.dir, node)
+      await ensureOperatorToken(o.dir, node.tokens)
       writeFileSync(join(o.dir, 'node.url'), node.url + '\n')
       writeFileSync(join(o.dir, 'node.addrs'), node.peer.multiaddrs().join('\n') + '\n')
       console.log(`cairn node ${node.origin} running`)

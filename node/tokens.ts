@@ -4,6 +4,8 @@
  * used to call the API. Revoked tokens stay listed (who had access, when).
  */
 import { randomBytes } from 'node:crypto'
+import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
+import { join } from 'node:path'
 import { sha256, toHex, utf8, fromUtf8 } from '../protocol/bytes.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { keys, P } from './storage/keys.ts'
@@ -74,4 +76,17 @@ export class TokenStore {
     for await (const [, v] of this.kv.iterate({ gte: new Uint8Array([P.token]), lt: new Uint8Array([P.token + 1]) })) out.push(JSON.parse(fromUtf8(v)))
     return out.sort((a, b) => a.created - b.created)
   }
+}
+
+/** The operator token file for the local CLI (<dir>/operator.token, 0600): kept while it still works, else granted anew. */
+export async function ensureOperatorToken(dir: string, tokens: TokenStore): Promise<string> {
+  const path = join(dir, 'operator.token')
+  if (existsSync(path)) {
+    const t = readFileSync(path, 'utf8').trim()
+    if (await tokens.check(t)) return t
+  }
+  const { token } = await tokens.grant('operator', 'local-operator')
+  writeFileSync(path, token + '\n', { mode: 0o600 })
+  chmodSync(path, 0o600)
+  return token
 }

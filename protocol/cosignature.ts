@@ -188,3 +188,8 @@ export function verifyCosignatures(
 export function addCosignatures(noteText: string, lines: readonly string[], limits: NoteLimits = {}): string {
   return appendSignatureLines(noteText, lines, limits)
 }
+
+/** Signature lines on a checkpoint other than the log's own (the first line). */
+export function countCosignatures(note: string): number {
+  return Math.max(0, parseNote(note).signatures.length - 1)
+}

@@ -61,6 +61,8 @@ export const ERROR_CODES = [
   'STORAGE_CORRUPT',
   'BAD_CONFIG',
   'BAD_REDACTION', // a redaction notice or marker that is malformed or does not name the leaf at its index
+  // client-side hashing
+  'BAD_IMAGE', // a file in an image format that cannot be decoded: corrupt, truncated or unsupported
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

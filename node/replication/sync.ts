@@ -14,6 +14,9 @@
  * resumes from whatever is stored after a restart, and any peer holding the
  * data can serve it — its word is never trusted.
  *
+ * The serving side is `serveSyncRanges` at the end of this file: it answers a
+ * range request from the store, with the consistency proof to the size asked.
+ *
  * A redacted entry travels as its marker (spec/redaction.md): the signed
  * notice in it is checked with the log's keys and its `id` is the leaf the
  * tree check uses; the marker is stored, never a payload.
@@ -31,7 +34,7 @@ import type { Roster } from '../roster.ts'
 import type { Peer } from './peer.ts'
 import { openRange, checkSemantics, logKeys, type CheckedEntry } from './ingest.ts'
 import { mergeCosignatureLines } from './witness.ts'
-import { PROTO_SYNC, MAX_SYNC_RANGE, encodeSyncRequest, decodeSyncHeader } from './messages.ts'
+import { PROTO_SYNC, MAX_SYNC_RANGE, encodeSyncRequest, decodeSyncHeader, decodeSyncRequest, encodeSyncHeader } from './messages.ts'
 
 interface Target {
   note: string
@@ -427,4 +430,23 @@ export class SyncManager {
 function noteBody(note: string): string {
   const end = note.indexOf('\n\n')
   return end < 0 ? note : note.slice(0, end + 1)
+}
+
+/**
+ * The serving side of range sync: answers {origin, start, end, to} with the
+ * header {start, count, proof from end to to} and the stored entries. A peer
+ * asking for more than this node holds gets NOT_FOUND.
+ */
+export async function serveSyncRanges(peer: Peer, store: Store): Promise<void> {
+  await peer.handle(PROTO_SYNC, async (request) => {
+    const frames: Uint8Array[] = []
+    for await (const f of request) frames.push(f)
+    if (frames.length !== 1) throw new LedgerError('BAD_REQUEST', 'a sync request is one frame')
+    const r = decodeSyncRequest(frames[0]!)
+    if (!store.hasLog(r.origin)) throw new LedgerError('UNKNOWN_LOG', `no log ${r.origin} here`)
+    if (store.size(r.origin) < r.to) throw new LedgerError('NOT_FOUND', `this node holds ${store.size(r.origin)} entries of ${r.origin}, fewer than ${r.to}`)
+    const proof = await store.consistencyProof(r.origin, r.end, r.to)
+    const entries = await store.entries(r.origin, r.start, r.end)
+    return [encodeSyncHeader({ start: r.start, count: entries.length, proof }), ...entries]
+  }, { maxRequestFrames: 1, maxRequestBytes: 4096, maxFrameBytes: 70_000 })
 }

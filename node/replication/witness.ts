@@ -18,6 +18,8 @@ import { fromBase64, toBase64, fromUtf8, utf8 } from '../../protocol/bytes.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import type { Store } from '../storage/store.ts'
 import type { Roster, Member } from '../roster.ts'
+import type { Peer } from './peer.ts'
+import { PROTO_WITNESS, encodeWitnessResponse } from './messages.ts'
 
 export interface WitnessAnswer {
   status: number
@@ -220,4 +222,16 @@ export class CosignCollector {
     }
     return undefined
   }
+}
+
+/** add-checkpoint over libp2p (PROTO_WITNESS): the same answer as the HTTP endpoint, as one frame. */
+export async function serveWitness(peer: Peer, witness: WitnessService, debug: (msg: object, text: string) => void): Promise<void> {
+  await peer.handle(PROTO_WITNESS, async (request, remote) => {
+    const frames: Uint8Array[] = []
+    for await (const f of request) frames.push(f)
+    if (frames.length !== 1) throw new LedgerError('BAD_REQUEST', 'an add-checkpoint request is one frame')
+    const answer = await witness.addCheckpoint(frames[0]!)
+    debug({ peer: remote, status: answer.status }, 'add-checkpoint over libp2p')
+    return [encodeWitnessResponse({ status: answer.status, body: answer.body })]
+  }, { maxRequestFrames: 1, maxRequestBytes: 256 * 1024, maxFrameBytes: 256 * 1024 })
 }

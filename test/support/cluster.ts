@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startNode, ensureOperatorToken, type CairnNode, type StartOptions } from '../../node/node.ts'
+import { startNode, type CairnNode, type StartOptions } from '../../node/node.ts'
+import { ensureOperatorToken } from '../../node/tokens.ts'
 import { planFederation, type PlannedNode, type PlanOptions } from '../../testnet/federation.ts'
 
 export interface Cluster {
@@ -33,7 +34,7 @@ export async function startCluster(n: number, opts: Partial<PlanOptions> = {}): 
     async start(i, extra = {}) {
       const node = await startNode({ ...extra, dir: planned[i]!.dir, logLevel: process.env.CAIRN_LOG_LEVEL ?? 'silent' })
       nodes[i] = node
-      operatorTokens[i] = await ensureOperatorToken(planned[i]!.dir, node)
+      operatorTokens[i] = await ensureOperatorToken(planned[i]!.dir, node.tokens)
       return node
     },
     async startOutsider(i) {

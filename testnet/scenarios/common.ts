@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { planFederation, type PlannedNode, type PlanOptions } from '../federation.ts'
 import { spawnNode, stopNode, call, type NodeProcess } from '../processes.ts'
-import type { NodeStatus } from '../../node/node.ts'
+import type { NodeStatus } from '../../node/status.ts'
 import type { CairnRecord } from '../../protocol/records.ts'
 import { fromHex } from '../../protocol/bytes.ts'
 

@@ -1,0 +1,84 @@
+/**
+ * Anti-entropy: every STATUS_INTERVAL_MS the node asks each connected peer
+ * which checkpoints it holds (PROTO_STATUS) and treats each answer like a
+ * gossiped announcement, so missed gossip, restarts and healed partitions
+ * converge. The log's owner also asks again for the cosignatures its latest
+ * checkpoint still lacks. `serveStatus` is the answering side.
+ */
+import type { Store } from '../storage/store.ts'
+import type { Roster } from '../roster.ts'
+import type { Peer } from './peer.ts'
+import type { SyncManager } from './sync.ts'
+import { signerNames, type CosignCollector } from './witness.ts'
+import { PROTO_STATUS, textFrame, frameText } from './messages.ts'
+
+export const STATUS_INTERVAL_MS = 1500
+
+/** Answers a status request with every checkpoint this node holds, one frame each. */
+export async function serveStatus(peer: Peer, store: Store): Promise<void> {
+  await peer.handle(PROTO_STATUS, async () => {
+    return store.listLogs().filter((l) => l.checkpoint).map((l) => textFrame(l.checkpoint!))
+  }, { maxRequestFrames: 1, maxRequestBytes: 1024 })
+}
+
+export interface StatusLoopDeps {
+  peer: Peer
+  store: Store
+  roster: Roster
+  sync: SyncManager
+  collector: CosignCollector
+  origin: string
+  log: { warn(obj: object, msg: string): void; debug(obj: object, msg: string): void }
+}
+
+export class StatusLoop {
+  private run: Promise<void> | undefined
+  private timer: ReturnType<typeof setInterval> | undefined
+  private stopped = false
+
+  constructor(private readonly d: StatusLoopDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), STATUS_INTERVAL_MS)
+  }
+
+  private tick(): void {
+    if (this.run || this.stopped) return
+    this.run = this.round().catch((e) => this.d.log.warn({ err: String(e) }, 'status round failed')).finally(() => {
+      this.run = undefined
+    })
+  }
+
+  private async round(): Promise<void> {
+    const { peer, sync, store, roster, collector, origin } = this.d
+    await Promise.all(peer.connectedPeers().map(async (p) => {
+      try {
+        const frames = await peer.requestAll(p, PROTO_STATUS, [new Uint8Array(0)], { timeoutMs: 5000, maxResponseFrames: 1000 })
+        for (const f of frames) {
+          let note: string
+          try {
+            note = frameText(f)
+          } catch (e) {
+            sync.count(e)
+            continue
+          }
+          await sync.onAnnouncement(note, p)
+        }
+      } catch (e) {
+        this.d.log.debug({ peer: p, err: String(e) }, 'status exchange failed')
+      }
+    }))
+    // Owner: keep asking for missing cosignatures on the latest checkpoint.
+    const cp = store.checkpoint(origin)
+    if (cp) {
+      const have = signerNames(cp)
+      if (roster.witnesses().some((w) => w.origin !== origin && !have.has(w.origin))) collector.request(cp)
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    clearInterval(this.timer)
+    await this.run
+  }
+}
