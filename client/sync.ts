@@ -41,7 +41,7 @@ import { openCheckpoint } from '../protocol/checkpoint.ts'
 import { parseVerifierKey } from '../protocol/note.ts'
 import { ALG_LENGTHS, MAX_TMK_PDQF_BYTES } from '../protocol/records.ts'
 import { isRedactionMarker, openRedactionMarker } from '../protocol/redaction.ts'
-import { loadGenesis } from '../node/config.ts'
+import { readGenesisFile } from './genesis.ts'
 import { encodeCursor } from '../protocol/feed-cursor.ts'
 import { readStoredRecord } from '../protocol/stored-record.ts'
 import { ValueTable } from './value-table.ts'
@@ -437,7 +437,7 @@ function refuse(code: ErrorCode, origin: string, why: string): never {
 /** Keys from a genesis roster, or (first use) from the node's /logs, merged into the state. */
 async function establishKeys(o: SyncOptions, state: LocalState, warn: (m: string) => void): Promise<void> {
   if (o.genesis) {
-    const g = loadGenesis(o.genesis)
+    const g = readGenesisFile(o.genesis)
     for (const m of g.members) {
       const had = state.keys[m.origin]
       if (had && (had.vkey !== m.vkey || had.witness_vkey !== m.witness_vkey)) {

@@ -13,21 +13,21 @@
  *    previous run, proven from the tiles. Keys come from the genesis roster,
  *    or are pinned in the state file on first use.
  *  - `lookupValue` (cairn lookup): fetches /lookup and verifies it offline
- *    (node/provenance.ts verifyProvenance).
+ *    (protocol/provenance.ts verifyProvenance).
  */
 import { WorkerPool, defaultPoolSize, type Job } from '../workers/pool.ts'
 import { existsSync, readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs'
 import { LedgerError } from '../protocol/errors.ts'
 import { request, type Endpoint } from './http.ts'
+import { readGenesisFile } from './genesis.ts'
 import { toBase64, fromBase64, equalBytes } from '../protocol/bytes.ts'
 import { leafHash } from '../protocol/hash.ts'
-import { openEntry } from '../protocol/entry.ts'
-import { isRedactionMarker, openRedactionMarker } from '../protocol/redaction.ts'
+import { isRedactionMarker } from '../protocol/redaction.ts'
+import { logKeyFromVkey, openEntryWithKeys, openRedactionMarkerWithKeys, type LogKeys } from '../protocol/log-keys.ts'
 import { openCheckpoint } from '../protocol/checkpoint.ts'
-import { parseVerifierKey } from '../protocol/note.ts'
 import { CompactRange, consistencyProof, verifyConsistency, type NodeHashAt } from '../protocol/merkle.ts'
 import { tilesForTree, tilePath, entriesPath, authenticateTiles, decodeEntryBundle, TILE_WIDTH, type FetchedTile } from '../protocol/tiles.ts'
-import { verifyProvenance, type Provenance, type ProvenanceTrust, type VerifiedProvenance } from '../node/provenance.ts'
+import { verifyProvenance, type Provenance, type ProvenanceTrust, type VerifiedProvenance } from '../protocol/provenance.ts'
 
 // ---------------------------------------------------------------------------
 // HTTP
@@ -81,8 +81,8 @@ export interface EntryBatch {
   origin: string
   /** Index of the first entry of the first bundle. */
   start: number
-  /** Log keys to try, current first. */
-  keys: Uint8Array[]
+  /** The log's keys with their ranges, current first (plain data: it crosses to the workers). */
+  keys: LogKeys
   /** c2sp entry bundles, as fetched (decoded in the worker, so the main thread only moves bytes). */
   bundles: Uint8Array[]
   /** Entries each bundle must hold. */
@@ -119,7 +119,7 @@ export function verifyBatch(b: EntryBatch): BatchResult {
       if (isRedactionMarker(entry)) {
         // A redacted entry: the signed notice names the leaf hash that stays in the tree.
         try {
-          leaves.set(openRedactionMarker(entry, b.keys, { log: b.origin, index }).notice.id, 32 * i)
+          leaves.set(openRedactionMarkerWithKeys(entry, b.keys, { log: b.origin, index }).notice.id, 32 * i)
           types.redacted = (types.redacted ?? 0) + 1
         } catch (e) {
           leaves.set(leafHash(entry), 32 * i)
@@ -128,24 +128,13 @@ export function verifyBatch(b: EntryBatch): BatchResult {
         i++
         continue
       }
-      let first: unknown
-      let ok = false
-      for (const key of b.keys) {
-        try {
-          const o = openEntry(entry, key, { log: b.origin, seq: index })
-          leaves.set(o.id, 32 * i)
-          types[o.record.type] = (types[o.record.type] ?? 0) + 1
-          ok = true
-          break
-        } catch (e) {
-          first ??= e
-          if (!(e instanceof LedgerError) || e.code !== 'BAD_SIGNATURE') break
-        }
-      }
-      if (!ok) {
+      try {
+        const o = openEntryWithKeys(entry, b.keys, b.origin, index)
+        leaves.set(o.id, 32 * i)
+        types[o.record.type] = (types[o.record.type] ?? 0) + 1
+      } catch (e) {
         leaves.set(leafHash(entry), 32 * i)
-        const e = first as Error
-        failures.push({ index, code: e instanceof LedgerError ? e.code : 'MALFORMED_ENTRY', message: e?.message ?? String(e) })
+        failures.push({ index, code: e instanceof LedgerError ? e.code : 'MALFORMED_ENTRY', message: (e as Error)?.message ?? String(e) })
       }
       i++
     }
@@ -240,8 +229,7 @@ export interface TrustedKeys {
 }
 
 export async function genesisKeys(path: string): Promise<TrustedKeys> {
-  const { loadGenesis } = await import('../node/config.ts')
-  const g = loadGenesis(path)
+  const g = readGenesisFile(path)
   const vkeys: Record<string, string> = {}
   const witnesses: Record<string, string> = {}
   for (const m of g.members) {
@@ -454,7 +442,7 @@ async function verifyLog(
   }
 
   // 4. Every entry: fetched in bundles, opened in the worker pool, folded into the tree in order.
-  const keys = [parseVerifierKey(vkey).publicKey]
+  const keys = [logKeyFromVkey(vkey)]
   const bundles = Math.ceil(size / TILE_WIDTH)
   const perBatch = Math.max(1, Math.round((o.batchSize ?? 2048) / TILE_WIDTH))
   const groups: number[][] = []

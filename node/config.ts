@@ -17,7 +17,8 @@ import { fromHex, toHex } from '../protocol/bytes.ts'
 import { generateKeyPair } from '../protocol/ed25519.ts'
 import { verifierKey, parseVerifierKey, SIG_TYPE_ED25519 } from '../protocol/note.ts'
 import { witnessVerifierKey } from '../protocol/cosignature.ts'
-import { isValidOrigin, ROLES } from '../protocol/records.ts'
+import { isValidOrigin } from '../protocol/records.ts'
+import { checkGenesis, parseGenesis, type Genesis, type GenesisMember } from '../protocol/genesis.ts'
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits')
 
@@ -35,24 +36,6 @@ export const NodeFile = z.object({
   batch: z.object({ max_records: z.number().int().min(1).max(100_000).default(2000), max_ms: z.number().int().min(5).max(60_000).default(100) }).default({ max_records: 2000, max_ms: 100 }),
 }).strict()
 export type NodeFile = z.infer<typeof NodeFile>
-
-export const GenesisMember = z.object({
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/),
-  origin: z.string().refine(isValidOrigin, 'must be <federation>/<member>'),
-  vkey: z.string(),
-  witness_vkey: z.string(),
-  peer_id: z.string().regex(/^[A-Za-z0-9]{1,128}$/),
-  roles: z.array(z.enum(ROLES)),
-  addrs: z.array(z.string()).default([]),
-}).strict()
-export type GenesisMember = z.infer<typeof GenesisMember>
-
-export const Genesis = z.object({
-  federation: z.string().regex(/^[A-Za-z0-9._-]+$/),
-  threshold: z.number().int().min(1),
-  members: z.array(GenesisMember).min(1).max(100),
-}).strict()
-export type Genesis = z.infer<typeof Genesis>
 
 export interface NodeKeys {
   logSeed: Uint8Array
@@ -128,25 +111,13 @@ export function saveNodeFile(dir: string, node: NodeFile): void {
 
 /** Loads and checks a genesis roster: unique names/origins/peers, keys that parse and match their origin. */
 export function loadGenesis(path: string): Genesis {
-  const g = parseJsonFile(path, Genesis, 'genesis roster')
-  checkGenesis(g)
-  return g
-}
-
-export function checkGenesis(g: Genesis): void {
-  const seen = new Set<string>()
-  for (const m of g.members) {
-    for (const k of [`name:${m.name}`, `origin:${m.origin}`, `peer:${m.peer_id}`]) {
-      if (seen.has(k)) throw new LedgerError('BAD_CONFIG', `genesis roster lists ${k} twice`)
-      seen.add(k)
-    }
-    if (m.origin !== `${g.federation}/${m.name}`) throw new LedgerError('BAD_CONFIG', `member ${m.name}: origin must be ${g.federation}/${m.name}`)
-    const v = parseVerifierKey(m.vkey)
-    const w = parseVerifierKey(m.witness_vkey)
-    if (v.name !== m.origin || w.name !== m.origin) throw new LedgerError('BAD_CONFIG', `member ${m.name}: verifier key names must equal the origin ${m.origin}`)
-    if (v.type !== 0x01 || w.type !== 0x04) throw new LedgerError('BAD_CONFIG', `member ${m.name}: vkey must be type 0x01 and witness_vkey type 0x04`)
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    throw new LedgerError('BAD_CONFIG', `cannot read genesis roster at ${path}: ${(e as Error).message}`)
   }
-  if (g.threshold > g.members.length) throw new LedgerError('BAD_CONFIG', `threshold ${g.threshold} exceeds the ${g.members.length} members`)
+  return parseGenesis(text, path)
 }
 
 export function writeGenesis(path: string, g: Genesis): void {

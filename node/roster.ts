@@ -14,8 +14,9 @@ import { verifierKey } from '../protocol/note.ts'
 import { witnessVerifierKey } from '../protocol/cosignature.ts'
 import { toHex } from '../protocol/bytes.ts'
 import { LedgerError } from '../protocol/errors.ts'
+import { logKeyFromVkey, type LogKeys } from '../protocol/log-keys.ts'
 import type { CairnRecord, RecordType, Role, RosterRecord } from '../protocol/records.ts'
-import type { Genesis } from './config.ts'
+import type { Genesis } from '../protocol/genesis.ts'
 
 export interface Member {
   name: string
@@ -95,6 +96,17 @@ export class Roster {
 
   witnesses(): Member[] {
     return this.active().filter((m) => m.roles.has('witness'))
+  }
+
+  /**
+   * The keys `origin`'s log may be signed with, the current one first, then
+   * the rotated-out ones (most recent first). There is no cut-over index yet:
+   * each is valid over the whole log. UNKNOWN_LOG if the roster never knew it.
+   */
+  logKeys(origin: string): LogKeys {
+    const m = this.members.get(origin)
+    if (!m) throw new LedgerError('UNKNOWN_LOG', `${origin} is not a member of federation ${this.federation}`)
+    return [{ publicKey: m.logKey, vkey: m.vkey, from: 0 }, ...m.previousVkeys.map((v) => logKeyFromVkey(v))]
   }
 
   /** Throws unless `origin` is an active member allowed to write `type`. */

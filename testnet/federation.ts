@@ -6,7 +6,8 @@
 import { mkdirSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
-import { initNodeDir, memberEntry, writeGenesis, type Genesis, type GenesisMember, type NodeFile } from '../node/config.ts'
+import { initNodeDir, memberEntry, writeGenesis, type NodeFile } from '../node/config.ts'
+import type { Genesis, GenesisMember } from '../protocol/genesis.ts'
 
 export interface PlannedNode {
   name: string

@@ -9,12 +9,21 @@
  */
 import { Hono } from 'hono'
 import { LedgerError } from '../../protocol/errors.ts'
-import type { CairnNode } from '../node.ts'
 import { ROLES } from '../tokens.ts'
-import type { AccessQuery, AccessRow } from '../access-log.ts'
-import { buildProvenance, parseLookupValue } from '../provenance.ts'
-import { nodeStats, renderMetrics } from '../metrics.ts'
-import { requireRole, type Env } from './app.ts'
+import type { AccessLog, AccessQuery, AccessRow } from '../access-log.ts'
+import type { StoreReader } from '../storage/store.ts'
+import type { Roster } from '../roster.ts'
+import { buildProvenance } from '../provenance.ts'
+import { parseLookupValue } from '../../protocol/provenance.ts'
+import { nodeStats, renderMetrics, type MetricsDeps, type StatsDeps } from '../metrics.ts'
+import { requireRole, type Env } from './request.ts'
+
+/** What these routes read: the store and roster (provenance), the statistics' and metrics' sources, the access log. */
+export interface AuditorRouteDeps extends StatsDeps, MetricsDeps {
+  store: StoreReader
+  roster: Pick<Roster, 'member' | 'all'>
+  accessLog: Pick<AccessLog, 'query' | 'verify' | 'rows'>
+}
 
 const MAX_ACCESS_PAGE = 1000
 const ACCESS_COLUMNS = ['seq', 'time', 'token', 'name', 'role', 'method', 'path', 'status', 'bytes', 'prev'] as const
@@ -48,28 +57,26 @@ export function accessRowsCsv(rows: AccessRow[]): string {
   return lines.join('\r\n') + '\r\n'
 }
 
-export function auditorRoutes(getNode: () => CairnNode) {
+export function auditorRoutes(deps: AuditorRouteDeps) {
   const r = new Hono<Env>()
 
   r.get('/lookup/:alg/:hex', requireRole('auditor', 'oversight'), async (c) => {
-    const node = getNode()
     const { alg, value } = parseLookupValue(c.req.param('alg'), c.req.param('hex'))
     c.header('Cache-Control', 'no-store')
-    return c.json(await buildProvenance(node.store, node.roster, alg, value))
+    return c.json(await buildProvenance(deps.store, deps.roster, alg, value))
   })
 
   r.get('/stats', (c) => {
     c.header('Cache-Control', 'no-cache')
-    return c.json(nodeStats(getNode()))
+    return c.json(nodeStats(deps))
   })
 
   r.get('/metrics', requireRole('operator'), async (c) => {
-    const m = await renderMetrics(getNode())
+    const m = await renderMetrics(deps)
     return c.body(m.body, 200, { 'Content-Type': m.contentType, 'Cache-Control': 'no-store' })
   })
 
   r.get('/access-log', requireRole('oversight'), async (c) => {
-    const node = getNode()
     const q = c.req.query()
     const format = q.format ?? 'json'
     if (format !== 'json' && format !== 'csv') throw new LedgerError('BAD_REQUEST', 'format must be json or csv')
@@ -85,8 +92,8 @@ export function auditorRoutes(getNode: () => CairnNode) {
     }
     if (query.limit === 0) throw new LedgerError('BAD_REQUEST', `limit must be 1 to ${MAX_ACCESS_PAGE}`)
     const verify = q.verify !== '0'
-    const page = await node.accessLog.query(query)
-    const chain = verify ? await node.accessLog.verify() : undefined
+    const page = await deps.accessLog.query(query)
+    const chain = verify ? await deps.accessLog.verify() : undefined
     const chainJson = chain ? { rows: chain.rows, intact: chain.brokenAt === undefined, broken_at: chain.brokenAt ?? null } : null
     c.header('Cache-Control', 'no-store')
     if (format === 'csv') {
