@@ -13,13 +13,14 @@ import { join } from 'node:path'
 import http from 'node:http'
 import Ajv2020 from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
+import { sharedPath } from './support/shared.ts'
 import { startCluster, waitFor, converged, type Cluster } from './support/cluster.ts'
 import { sha256, utf8, fromHex, concat } from '../protocol/bytes.ts'
 import { uuidv5, indicatorStixId, stixPattern, NAMESPACE_URL } from '../node/provider/stix.ts'
 import type { CairnNode } from '../node/node.ts'
 import type { RecordBody } from '../node/publisher.ts'
 
-const SCHEMAS = '/work/shared/stix-schemas/schemas'
+const SCHEMAS = sharedPath('stix-schemas/schemas', 'STIX objects are not validated against the OASIS schemas')
 const SCHEMA_BASE = 'http://raw.githubusercontent.com/oasis-open/cti-stix2-json-schemas/stix2.1/schemas/'
 const TAXII = 'application/taxii+json;version=2.1'
 
@@ -27,7 +28,7 @@ type Validator = ((x: unknown) => boolean) & { errors?: unknown[] | null }
 type Obj = Record<string, unknown> & { type: string; id: string; modified: string; created: string }
 
 const validators = new Map<string, Validator>()
-{
+if (SCHEMAS) {
   const Ajv = ((Ajv2020 as unknown as { default?: unknown }).default ?? Ajv2020) as new (o: object) => {
     addSchema(s: object): void
     getSchema(id: string): Validator | undefined
@@ -44,6 +45,7 @@ const validators = new Map<string, Validator>()
 
 let validated = 0
 function assertValidStix(o: { type: string }, what: string) {
+  if (!SCHEMAS) return
   const v = validators.get(o.type)
   assert.ok(v, `no schema for ${o.type}`)
   const ok = v!(o)
@@ -346,7 +348,7 @@ test('the stix snapshot is a valid bundle of valid objects; the validator does r
   assert.not.ok(v({ ...good, created: '2024-01-01T00:00:00Z' }), 'created needs milliseconds')
   const { pattern: _p, ...noPattern } = good
   assert.not.ok(v(noPattern), 'an indicator needs a pattern')
-  assert.ok(validated > 40)
+  if (SCHEMAS) assert.ok(validated > 40)
 })
 
 test.run()
