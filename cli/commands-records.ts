@@ -56,12 +56,15 @@ export function registerRecordCommands(program: Command) {
     .option('--category <c>', 'category for lines that give none')
     .option('--kind <k>', 'kind for lines that give none', 'known_material')
     .option('--media <m>', 'media for lines that give none (derived from the alg where fixed)')
+    .option('--pdq-quality <n>', 'PDQ quality 0-100 for pdq lines that give none (without it such lines are rejected)')
     .option('--batch <n>', 'records per request', '5000')
     .option('--quiet', 'no progress bar'))
     .action(async (file, o) => {
       const t = resolveTarget(o)
       const format = (o.format ?? detectFormat(file)) as ImportFormat
       if (!['csv', 'jsonl', 'txt'].includes(format)) throw new LedgerError('BAD_REQUEST', 'format must be csv, jsonl or txt')
+      const pdqQuality = o.pdqQuality === undefined ? undefined : Number(o.pdqQuality)
+      if (pdqQuality !== undefined && !(Number.isInteger(pdqQuality) && pdqQuality >= 0 && pdqQuality <= 100)) throw new LedgerError('BAD_REQUEST', '--pdq-quality must be an integer 0..100')
       const total = statSync(file).size
       const bar = o.quiet || !process.stderr.isTTY ? undefined : new cliProgress.SingleBar({ format: 'import [{bar}] {percentage}% | {imported} imported, {failed} rejected', stream: process.stderr }, cliProgress.Presets.shades_classic)
       bar?.start(100, 0, { imported: 0, failed: 0 })
@@ -79,7 +82,7 @@ export function registerRecordCommands(program: Command) {
           } else imported++
         })
       }
-      for await (const p of readIndicators(file, format, { category: o.category, kind: o.kind, media: o.media })) {
+      for await (const p of readIndicators(file, format, { category: o.category, kind: o.kind, media: o.media, pdqQuality })) {
         lines = p.line
         if ('error' in p) {
           failed++

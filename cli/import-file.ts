@@ -12,6 +12,8 @@ export interface Defaults {
   category?: string
   kind?: string
   media?: string
+  /** Quality for PDQ lines that give none, as the user states it (`--pdq-quality`); never assumed. */
+  pdqQuality?: number
 }
 
 export type ParsedLine = { line: number; body: Record<string, unknown> } | { line: number; error: string }
@@ -25,7 +27,10 @@ function complete(body: Record<string, unknown>, d: Defaults): Record<string, un
   out.category ??= d.category
   out.media ??= MEDIA_FOR_ALG[alg] ?? d.media ?? 'image'
   out.kind ??= alg === 'url_sha256' ? 'url' : d.kind ?? 'known_material'
-  if (alg === 'pdq' && out.quality === undefined) out.quality = 100
+  if (alg === 'pdq' && (out.quality === undefined || out.quality === '')) {
+    if (d.pdqQuality === undefined) throw new Error('a pdq line needs its quality (0-100, as `cairn hash` prints it): give it on the line or state it for the file with --pdq-quality N; none is assumed')
+    out.quality = d.pdqQuality
+  }
   if (typeof out.quality === 'string') out.quality = Number(out.quality)
   if (typeof out.expires === 'string') out.expires = Number(out.expires)
   for (const k of Object.keys(out)) if (out[k] === undefined || out[k] === '') delete out[k]

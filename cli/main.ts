@@ -10,6 +10,7 @@ import { registerRecordCommands } from './commands-records.ts'
 import { registerAuditCommands } from './commands-audit.ts'
 import { registerSyncCommands } from './commands-sync.ts'
 import { registerReportCommands } from './commands-report.ts'
+import { registerHashCommands } from './commands-hash.ts'
 import { LedgerError } from '../protocol/errors.ts'
 
 const program = new Command()
@@ -27,6 +28,7 @@ registerRecordCommands(program)
 registerAuditCommands(program)
 registerSyncCommands(program)
 registerReportCommands(program)
+registerHashCommands(program)
 
 export const targetOptions = [
   new Option('--dir <dir>', 'node directory (on the node\'s machine: uses its URL and operator token)'),

@@ -16,7 +16,8 @@ import { sha256, utf8, fromHex, toHex, concat, toBase64, fromBase64 } from '../p
 import { signCheckpoint } from '../protocol/checkpoint.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { loadKeys } from '../node/config.ts'
-import { syncLocalCopy, loadLocalSet, STATE_FORMAT, type SyncOptions } from '../client/sync.ts'
+import { syncLocalCopy, type SyncOptions } from '../client/sync.ts'
+import { loadLocalSet, STATE_FORMAT } from '../client/local-copy.ts'
 import type { CairnNode } from '../node/node.ts'
 import type { RecordBody } from '../node/publisher.ts'
 

@@ -12,7 +12,8 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { syncLocalCopy, loadLocalSet } from '../../client/sync.ts'
+import { syncLocalCopy } from '../../client/sync.ts'
+import { loadLocalSet } from '../../client/local-copy.ts'
 import { rng } from './client.ts'
 import { algOf, benchValue, absentValue, isRevoked } from './records.ts'
 import { storedIndicators } from './lookup.ts'

@@ -10,7 +10,7 @@
 import { join } from 'node:path'
 import { publishBodies, grantToken, waitConverged } from '../launch.ts'
 import { sampleIndicator } from '../samples.ts'
-import { loadLocalSet } from '../../client/sync.ts'
+import { loadLocalSet } from '../../client/local-copy.ts'
 import { fromHex } from '../../protocol/bytes.ts'
 import { Fed, logs, cairn, median, seconds, sleep, outcome, type Scenario } from './common.ts'
 
