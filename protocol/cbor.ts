@@ -14,6 +14,12 @@
  *     over 2^53-1, invalid UTF-8) means the input was not canonical.
  * Error codes: MALFORMED_CBOR (not well-formed), NON_CANONICAL_CBOR (well-formed
  * but not the one canonical encoding of a data-model value), TOO_LARGE (budgets).
+ *
+ * Why one file of ~600 lines: the flat-map fast paths (encodeFlat, and
+ * canonicalFlatMap in decodeCanonical) must apply exactly the rules of the
+ * general path, and share its head writer and key-order comparison; kept
+ * together, one reader sees both sides of every rule (the differential fuzz
+ * test in test/cbor.test.ts holds the two paths to the same outcome).
  */
 import { Decoder, type Options } from 'cbor-x'
 import { LedgerError } from './errors.ts'

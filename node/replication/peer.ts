@@ -3,6 +3,11 @@
  * on one topic, and framed request/response protocols, for a small fixed
  * federation. Only peers in `allowedPeers()` (the roster's libp2p ids) may
  * connect, in either direction, or be heard on gossip.
+ *
+ * Why one file of ~600 lines: the Peer interface has one implementation, and
+ * its parts (dialing and redialing, the allow-list, gossip, served and sent
+ * request streams) share the private connection state (#targets, #streams,
+ * #stats) that a split would have to expose. Framing is in framing.ts.
  */
 import '../polyfill.ts'
 import { createLibp2p, type Libp2p } from 'libp2p'
