@@ -8,6 +8,10 @@
  * then the body keys in the order of the tables below, then cross-field rules.
  * A value of the wrong CBOR type is BAD_FIELD; a text value outside its closed
  * set has its own code (BAD_ALG, BAD_CATEGORY, ...).
+ *
+ * Why one file of ~500 lines: it is the whole answer to "how is a record
+ * validated" (the order of the checks above is part of the contract), and
+ * another implementation is written from it and spec/encoding.md side by side.
  */
 import { assertValidPublicKey } from './ed25519.ts'
 import { LedgerError, type ErrorCode } from './errors.ts'
