@@ -96,6 +96,15 @@ export class AccessLog {
     return { rows, next }
   }
 
+  /** Rows written: one more than the last sequence number stored (after flushing the buffer). */
+  async rows(): Promise<number> {
+    await this.flush()
+    for await (const [k] of this.kv.iterate({ gte: new Uint8Array([P.access]), lt: new Uint8Array([P.access + 1]), reverse: true, limit: 1 })) {
+      return readU64(k, 1) + 1
+    }
+    return 0
+  }
+
   /** Recomputes the chain; returns the first broken sequence number, or undefined when intact. */
   async verify(): Promise<{ rows: number; brokenAt?: number }> {
     await this.flush()

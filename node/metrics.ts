@@ -8,19 +8,29 @@
  *    indicator (no values, ids, refs or times of single records).
  *  - `renderMetrics`: GET /metrics for the operator, Prometheus text format
  *    from a prom-client Registry of its own per node (several nodes may run in
- *    one process), refreshed from node.status() on every scrape.
+ *    one process), refreshed from the node's status() on every scrape.
+ *
+ * Both take only the services they read (StatsDeps, MetricsDeps), not the node.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import { parseNote } from '../protocol/note.ts'
 import { cosignatureTimestamp, COSIGNATURE_V1_BYTES } from '../protocol/cosignature.ts'
-import type { LogCounters } from './storage/store.ts'
-import { P, readU64 } from './storage/keys.ts'
-import type { CairnNode } from './node.ts'
+import type { LogCounters, StoreReader } from './storage/store.ts'
+import type { AccessLog } from './access-log.ts'
+import type { NodeStatus } from './status.ts'
 
 // ---------------------------------------------------------------------------
 // GET /stats
+
+/** What the public statistics are computed from. */
+export interface StatsDeps {
+  origin: string
+  federation: string
+  now: () => number
+  store: Pick<StoreReader, 'listLogs' | 'counters' | 'currentSetSize'>
+}
 
 export interface LogStats {
   origin: string
@@ -87,11 +97,12 @@ export function cosignatureSummary(note: string | undefined): { count: number; n
   return { count, newest }
 }
 
-export function nodeStats(node: CairnNode): NodeStats {
-  const now = node.now()
+export function nodeStats(deps: StatsDeps): NodeStats {
+  const { store } = deps
+  const now = deps.now()
   const totals: CountStats = { entries: 0, by_type: {}, by_alg: {}, by_category: {}, revocations_by_reason: {}, attestations_by_opinion: {} }
-  const logs = node.store.listLogs().map((l): LogStats => {
-    const c = counts(node.store.counters(l.origin))
+  const logs = store.listLogs().map((l): LogStats => {
+    const c = counts(store.counters(l.origin))
     totals.entries += c.entries
     addInto(totals.by_type, c.by_type)
     addInto(totals.by_alg, c.by_alg)
@@ -106,19 +117,29 @@ export function nodeStats(node: CairnNode): NodeStats {
       frozen: l.frozen, counts: c,
     }
   }).sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0))
-  return { origin: node.origin, federation: node.federation, generated: now, current_set_size: node.store.currentSetSize(), logs, totals }
+  return { origin: deps.origin, federation: deps.federation, generated: now, current_set_size: store.currentSetSize(), logs, totals }
 }
 
 // ---------------------------------------------------------------------------
 // GET /metrics
 
+/** What a scrape reads. One registry per deps object: createApp hands the same one to the counter and the route. */
+export interface MetricsDeps {
+  now: () => number
+  /** When the node started, ms since the epoch. */
+  startedAt: number
+  status: () => NodeStatus
+  store: Pick<StoreReader, 'checkpoint'>
+  accessLog: Pick<AccessLog, 'rows'>
+}
+
 interface NodeMetrics {
   registry: Registry
   http: Counter<'method' | 'route' | 'status'>
-  refresh(node: CairnNode): Promise<void>
+  refresh(deps: MetricsDeps): Promise<void>
 }
 
-const registries = new WeakMap<CairnNode, NodeMetrics>()
+const registries = new WeakMap<MetricsDeps, NodeMetrics>()
 
 /** A counter mirrored from an in-memory stats object: reset and re-set on every scrape. */
 function mirrorCounter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[] = []) {
@@ -172,9 +193,9 @@ function createMetrics(): NodeMetrics {
   const p2pRequests = mirrorCounter(registry, 'cairn_p2p_requests_total', 'Request/response exchanges, by outcome', ['outcome'])
   const p2pRedials = mirrorCounter(registry, 'cairn_p2p_redials_total', 'Redial attempts and failures', ['outcome'])
 
-  const refresh = async (node: CairnNode) => {
-    const s = node.status()
-    const now = node.now()
+  const refresh = async (deps: MetricsDeps) => {
+    const s = deps.status()
+    const now = deps.now()
     for (const g of [logSize, logCp, logCosigs, logAge, logFrozen, logTarget]) g.reset()
     for (const l of s.logs) {
       logSize.set({ log: l.origin }, l.size)
@@ -182,7 +203,7 @@ function createMetrics(): NodeMetrics {
       logCosigs.set({ log: l.origin }, l.cosignatures)
       logFrozen.set({ log: l.origin }, l.frozen ? 1 : 0)
       if (l.target !== undefined) logTarget.set({ log: l.origin }, l.target)
-      const cs = cosignatureSummary(node.store.checkpoint(l.origin))
+      const cs = cosignatureSummary(deps.store.checkpoint(l.origin))
       if (cs.newest !== null) logAge.set({ log: l.origin }, Math.max(0, Math.floor(now / 1000) - cs.newest))
     }
     setSize.set(s.currentSetSize)
@@ -190,8 +211,8 @@ function createMetrics(): NodeMetrics {
     members.reset()
     members.set({ state: 'active' }, s.roster.members.filter((m) => m.active).length)
     members.set({ state: 'removed' }, s.roster.members.filter((m) => !m.active).length)
-    startTime.set(Math.floor(node.startedAt / 1000))
-    accessRows.set(await accessLogRows(node))
+    startTime.set(Math.floor(deps.startedAt / 1000))
+    accessRows.set(await deps.accessLog.rows())
     openStreams.set(s.peer.openStreams)
 
     syncEntries(s.sync.entriesSynced)
@@ -217,28 +238,19 @@ function createMetrics(): NodeMetrics {
   return { registry, http, refresh }
 }
 
-function metricsFor(node: CairnNode): NodeMetrics {
-  let m = registries.get(node)
+function metricsFor(deps: MetricsDeps): NodeMetrics {
+  let m = registries.get(deps)
   if (!m) {
     m = createMetrics()
-    registries.set(node, m)
+    registries.set(deps, m)
   }
   return m
 }
 
-/** Rows in the access log: one more than the last sequence number written (after flushing the buffer). */
-async function accessLogRows(node: CairnNode): Promise<number> {
-  await node.accessLog.flush()
-  for await (const [k] of node.store.kv.iterate({ gte: new Uint8Array([P.access]), lt: new Uint8Array([P.access + 1]), reverse: true, limit: 1 })) {
-    return readU64(k, 1) + 1
-  }
-  return 0
-}
-
 /** The Prometheus exposition of a node's metrics. */
-export async function renderMetrics(node: CairnNode): Promise<{ contentType: string; body: string }> {
-  const m = metricsFor(node)
-  await m.refresh(node)
+export async function renderMetrics(deps: MetricsDeps): Promise<{ contentType: string; body: string }> {
+  const m = metricsFor(deps)
+  await m.refresh(deps)
   return { contentType: m.registry.contentType, body: await m.registry.metrics() }
 }
 
@@ -246,17 +258,14 @@ export async function renderMetrics(node: CairnNode): Promise<{ contentType: str
  * Middleware counting every HTTP request by method, matched route pattern
  * (never the raw path: it may hold an indicator value) and status.
  */
-export function httpMetrics(getNode: () => CairnNode): MiddlewareHandler {
+export function httpMetrics(deps: MetricsDeps): MiddlewareHandler {
   return async (c, next) => {
     try {
       await next()
     } finally {
-      const node = getNode()
-      if (node) {
-        const pattern = routePath(c, -1)
-        const route = !pattern || pattern === '*' || pattern === '/*' ? 'unmatched' : pattern
-        metricsFor(node).http.inc({ method: c.req.method, route, status: String(c.res.status) })
-      }
+      const pattern = routePath(c, -1)
+      const route = !pattern || pattern === '*' || pattern === '/*' ? 'unmatched' : pattern
+      metricsFor(deps).http.inc({ method: c.req.method, route, status: String(c.res.status) })
     }
   }
 }

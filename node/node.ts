@@ -205,7 +205,9 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   statusLoop.start()
 
   let node!: CairnNode
-  const app = createApp(() => node)
+  const startedAt = now()
+  const app = createApp({ origin, federation: genesis.federation, now, startedAt, store, setLines, roster, tokens, accessLog, witness, submit, redactions,
+    rejected: sync.stats.rejected, status: () => node.status() })
   let server: ServerType
   const url = await new Promise<string>((resolve, reject) => {
     server = serve({ fetch: app.fetch, port: opts.httpPort ?? settings.http.port, hostname: settings.http.host }, (info: AddressInfo) => {
@@ -222,7 +224,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   let stopping = false
   node = {
     origin, name: settings.name, federation: genesis.federation, keys, settings, store, setLines, roster, peer, publisher, redactions, retention, sync, witness, collector, tokens, accessLog, log,
-    startedAt: now(), url, now,
+    startedAt, url, now,
     announce(o?: string) {
       for (const l of store.listLogs()) if (l.checkpoint && (!o || l.origin === o)) gossip.checkpoint(l.checkpoint)
     },

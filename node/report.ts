@@ -20,11 +20,19 @@ import { parseNote } from '../protocol/note.ts'
 import { parseCheckpoint } from '../protocol/checkpoint.ts'
 import { ALGS, CATEGORIES, KINDS, MEDIA, REVOCATION_REASONS, ATTESTATION_REASONS, RECORD_TYPES } from '../protocol/records.ts'
 import { REDACTION_REASONS } from '../protocol/redaction.ts'
-import { rowHash } from './access-log.ts'
-import type { CairnNode } from './node.ts'
-import type { Store } from './storage/store.ts'
+import { rowHash, type AccessLog } from './access-log.ts'
+import type { StoreReader } from './storage/store.ts'
 import { bump, logRecords, recordById } from './dashboard/scan.ts'
 import { cosignerNames } from './dashboard/view.ts'
+
+/** What a report is computed from: the logs this node holds and its access log. */
+export interface ReportDeps {
+  origin: string
+  federation: string
+  now: () => number
+  store: Pick<StoreReader, 'listLogs' | 'checkpoint' | 'checkpointHistory' | 'entries' | 'entry' | 'locate'>
+  accessLog: Pick<AccessLog, 'query' | 'verify'>
+}
 
 export interface ReportOptions {
   from: number
@@ -121,7 +129,7 @@ function newTally(): Tally {
 const memberName = (origin: string) => origin.split('/')[1] ?? origin
 
 /** The checkpoint a log's figures cite: covers every entry before `to`; most cosignatures, then smallest. */
-async function chooseCheckpoint(store: Store, origin: string, minSize: number): Promise<string | undefined> {
+async function chooseCheckpoint(store: ReportDeps['store'], origin: string, minSize: number): Promise<string | undefined> {
   let best: { note: string; size: number; cosigs: number } | undefined
   for (const note of await store.checkpointHistory(origin, Number.MAX_SAFE_INTEGER)) {
     const size = Number(note.split('\n')[1])
@@ -132,8 +140,8 @@ async function chooseCheckpoint(store: Store, origin: string, minSize: number): 
   return best?.note ?? store.checkpoint(origin)
 }
 
-export async function computeReport(node: CairnNode, opts: ReportOptions): Promise<TransparencyReport> {
-  const { store } = node
+export async function computeReport(deps: ReportDeps, opts: ReportOptions): Promise<TransparencyReport> {
+  const { store } = deps
   const { from, to } = opts
   const tallies = new Map<string, Tally>()
   const tally = (origin: string) => {
@@ -272,14 +280,14 @@ export async function computeReport(node: CairnNode, opts: ReportOptions): Promi
     add('indicators_held', log, 'at', 'end', total((t) => t.addedBefore.end - t.revokedBefore.end.size), basis)
   }
 
-  const access = await accessFigures(node, opts)
+  const access = await accessFigures(deps.accessLog, opts)
   figures.push(...access.figures)
   const iso = (ms: number) => new Date(ms).toISOString()
   return {
     title: 'Transparency report on the database of indicators',
-    federation: node.federation,
-    node: node.origin,
-    generated: node.now(),
+    federation: deps.federation,
+    node: deps.origin,
+    generated: deps.now(),
     period: { from, to, from_iso: iso(from), to_iso: iso(to) },
     method: [
       'A figure counts the records, in entries [0, size) of each checkpoint named in its basis, whose time (ms since the epoch) lies in [from, to).',
@@ -296,13 +304,13 @@ export async function computeReport(node: CairnNode, opts: ReportOptions): Promi
   }
 }
 
-async function accessFigures(node: CairnNode, opts: ReportOptions): Promise<{ figures: ReportFigure[]; info: TransparencyReport['access_log'] }> {
+async function accessFigures(accessLog: ReportDeps['accessLog'], opts: ReportOptions): Promise<{ figures: ReportFigure[]; info: TransparencyReport['access_log'] }> {
   const byRole: Record<string, number> = {}
   const byProvider: Record<string, number> = {}
   let providerOk = 0
   let after: number | undefined
   for (;;) {
-    const page = await node.accessLog.query({ after, limit: 1000, from: opts.from, to: opts.to })
+    const page = await accessLog.query({ after, limit: 1000, from: opts.from, to: opts.to })
     for (const r of page.rows) {
       bump(byRole, r.role)
       if (r.role === 'provider') {
@@ -313,10 +321,10 @@ async function accessFigures(node: CairnNode, opts: ReportOptions): Promise<{ fi
     if (page.next === undefined) break
     after = page.next
   }
-  const chain = await node.accessLog.verify()
+  const chain = await accessLog.verify()
   let head: string | null = null
   if (chain.rows > 0) {
-    const last = await node.accessLog.query({ after: chain.rows - 2 < 0 ? undefined : chain.rows - 2, limit: 1 })
+    const last = await accessLog.query({ after: chain.rows - 2 < 0 ? undefined : chain.rows - 2, limit: 1 })
     if (last.rows[0]) head = rowHash(last.rows[0])
   }
   const figures: ReportFigure[] = []

@@ -13,7 +13,7 @@
  */
 import { fromUtf8, utf8 } from '../../protocol/bytes.ts'
 import type { CairnRecord } from '../../protocol/records.ts'
-import type { Store } from '../storage/store.ts'
+import type { Store, StoreReader } from '../storage/store.ts'
 import { bump, logRecords, recordById } from './scan.ts'
 
 const MAX_POINTS = 512
@@ -42,6 +42,9 @@ function empty(): LogAggregate {
 
 const metaName = (origin: string) => `oversight/aggregate/${origin}`
 
+/** What the aggregator reads, and the one write it makes: its own metadata. */
+export type AggregateStore = Pick<StoreReader, 'listLogs' | 'counters' | 'getMeta' | 'entries' | 'entry' | 'locate'> & Pick<Store, 'putMeta'>
+
 export class Aggregator {
   private readonly logs = new Map<string, LogAggregate>()
   private run: Promise<void> | undefined
@@ -53,7 +56,7 @@ export class Aggregator {
   /** Why the last scan stopped early, if it did (it resumes on the next refresh). */
   lastError: string | undefined
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: AggregateStore) {}
 
   /** Counts new entries; resolves when caught up or after `budgetMs`, whichever is first (the scan goes on). */
   async refresh(budgetMs = 1500): Promise<void> {
@@ -178,10 +181,10 @@ export function countRecord(a: LogAggregate, index: number, record: CairnRecord,
   }
 }
 
-const aggregators = new WeakMap<Store, Aggregator>()
+const aggregators = new WeakMap<AggregateStore, Aggregator>()
 
 /** The node's one aggregator (several nodes may share a process in tests). */
-export function aggregatorFor(store: Store): Aggregator {
+export function aggregatorFor(store: AggregateStore): Aggregator {
   let a = aggregators.get(store)
   if (!a) {
     a = new Aggregator(store)

@@ -8,7 +8,7 @@
 import { decodeEntry } from '../../protocol/entry.ts'
 import { decodeCheckedRecord, type CairnRecord } from '../../protocol/records.ts'
 import { isRedactionMarker, markerNotice, readNoticeUnverified, type RedactionNotice } from '../../protocol/redaction.ts'
-import type { Store } from '../storage/store.ts'
+import type { StoreReader } from '../storage/store.ts'
 
 const CHUNK = 2048
 
@@ -22,7 +22,7 @@ function read(index: number, bytes: Uint8Array): IndexedRecord {
 }
 
 /** The records (or redaction notices) of entries [start, end) of `origin`, in index order. */
-export async function* logRecords(store: Store, origin: string, start: number, end: number, chunk = CHUNK): AsyncIterable<IndexedRecord> {
+export async function* logRecords(store: Pick<StoreReader, 'entries'>, origin: string, start: number, end: number, chunk = CHUNK): AsyncIterable<IndexedRecord> {
   for (let i = start; i < end; i += chunk) {
     const entries = await store.entries(origin, i, Math.min(end, i + chunk))
     for (let k = 0; k < entries.length; k++) yield read(i + k, entries[k]!)
@@ -30,7 +30,7 @@ export async function* logRecords(store: Store, origin: string, start: number, e
 }
 
 /** The entry stored under a record id, with its log and index; undefined when this node holds no such entry. */
-export async function recordById(store: Store, id: Uint8Array): Promise<(IndexedRecord & { origin: string }) | undefined> {
+export async function recordById(store: Pick<StoreReader, 'locate' | 'entry'>, id: Uint8Array): Promise<(IndexedRecord & { origin: string }) | undefined> {
   const at = await store.locate(id)
   if (!at) return undefined
   return { ...read(at.index, await store.entry(at.origin, at.index)), origin: at.origin }

@@ -11,9 +11,18 @@
  */
 import { parseNote } from '../../protocol/note.ts'
 import { COSIGNATURE_V1_BYTES } from '../../protocol/cosignature.ts'
-import { nodeStats, type NodeStats } from '../metrics.ts'
-import type { CairnNode } from '../node.ts'
-import { aggregatorFor } from './aggregate.ts'
+import { nodeStats, type NodeStats, type StatsDeps } from '../metrics.ts'
+import type { StoreReader } from '../storage/store.ts'
+import type { Roster } from '../roster.ts'
+import type { NodeStatus } from '../status.ts'
+import { aggregatorFor, type AggregateStore } from './aggregate.ts'
+
+/** What the dashboard reads: the public statistics' sources, the roster and the node's status. */
+export interface DashboardDeps extends StatsDeps {
+  store: StatsDeps['store'] & AggregateStore & Pick<StoreReader, 'checkpoint'>
+  roster: Pick<Roster, 'all' | 'witnesses'>
+  status: () => NodeStatus
+}
 
 export type Level = 'ok' | 'warning' | 'alert'
 
@@ -91,17 +100,17 @@ export function cosignerNames(note: string | undefined): string[] {
   return parseNote(note).signatures.filter((s) => s.sig.length === COSIGNATURE_V1_BYTES).map((s) => memberName(s.name)).sort()
 }
 
-export async function dashboardData(node: CairnNode, budgetMs = 1500): Promise<DashboardData> {
-  const agg = aggregatorFor(node.store)
+export async function dashboardData(deps: DashboardDeps, budgetMs = 1500): Promise<DashboardData> {
+  const agg = aggregatorFor(deps.store)
   await agg.refresh(budgetMs)
-  const stats = nodeStats(node)
-  const status = node.status()
+  const stats = nodeStats(deps)
+  const status = deps.status()
   const targets = Object.fromEntries(status.logs.map((l) => [l.origin, l.target ?? l.size]))
   const alerts: DashboardData['alerts'] = []
 
   const witness = stats.logs.map((l): WitnessHealth => {
-    const witnesses = node.roster.witnesses().filter((w) => w.origin !== l.origin).map((w) => memberName(w.origin)).sort()
-    const cosignedBy = cosignerNames(node.store.checkpoint(l.origin))
+    const witnesses = deps.roster.witnesses().filter((w) => w.origin !== l.origin).map((w) => memberName(w.origin)).sort()
+    const cosignedBy = cosignerNames(deps.store.checkpoint(l.origin))
     const missing = witnesses.filter((w) => !cosignedBy.includes(w))
     const behind = Math.max(0, (targets[l.origin] ?? l.size) - l.size)
     let level: Level = 'ok'
@@ -122,14 +131,14 @@ export async function dashboardData(node: CairnNode, budgetMs = 1500): Promise<D
   })
 
   const connected = new Set(status.peers.map((p) => p.peerId))
-  const peers: PeerInfo[] = node.roster.all().map((m) => ({
+  const peers: PeerInfo[] = deps.roster.all().map((m) => ({
     name: memberName(m.origin), origin: m.origin, roles: [...m.roles].sort(), active: m.active,
-    self: m.origin === node.origin, connected: m.origin === node.origin || connected.has(m.peerId), peer_id: m.peerId,
+    self: m.origin === deps.origin, connected: m.origin === deps.origin || connected.has(m.peerId), peer_id: m.peerId,
   })).sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0))
   const expected = peers.filter((p) => p.active && !p.self)
   for (const p of expected) if (!p.connected) alerts.push({ level: 'warning', text: `Not connected to ${p.name}.` })
   if (agg.lastError) alerts.push({ level: 'warning', text: `Counting entries for the charts stopped: ${agg.lastError}` })
-  if (!peers.some((p) => p.self && p.active)) alerts.push({ level: 'warning', text: `This node (${memberName(node.origin)}) is not an active member of the federation.` })
+  if (!peers.some((p) => p.self && p.active)) alerts.push({ level: 'warning', text: `This node (${memberName(deps.origin)}) is not an active member of the federation.` })
 
   const series = stats.logs.map((l): LogSeries => {
     const a = agg.get(l.origin)
@@ -158,8 +167,8 @@ export async function dashboardData(node: CairnNode, budgetMs = 1500): Promise<D
       ? `Attention: ${warnCount} warning${warnCount === 1 ? '' : 's'}`
       : `Healthy: all ${witness.length} logs cosigned by every witness, all ${expected.length} peers connected`
   return {
-    federation: node.federation,
-    origin: node.origin,
+    federation: deps.federation,
+    origin: deps.origin,
     generated: stats.generated,
     status: { level: alertCount > 0 ? 'alert' : warnCount > 0 ? 'warning' : 'ok', headline },
     alerts: [...alerts.filter((a) => a.level === 'alert'), ...alerts.filter((a) => a.level === 'warning')],

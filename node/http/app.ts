@@ -3,43 +3,43 @@
  * add-checkpoint (self-authenticating by the log's signature). Bearer token
  * roles for the rest; every authenticated request goes to the access log.
  * Routes are grouped by user in ./routes-*.ts; this file holds the shared
- * middleware (body limit, auth, access log, errors).
+ * middleware (body limit, auth, access log, errors). Each group takes the
+ * services it reads (its *RouteDeps), never the node: node.ts hands one
+ * object holding them all.
  */
 import { ServerResponse } from 'node:http'
-import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { LedgerError } from '../../protocol/errors.ts'
-import type { CairnNode } from '../node.ts'
-import type { ApiRole, TokenInfo } from '../tokens.ts'
+import type { TokenStore } from '../tokens.ts'
+import type { AccessLog } from '../access-log.ts'
 import { errorBody, sendError } from './errors.ts'
-import { logRoutes } from './routes-logs.ts'
-import { operatorRoutes } from './routes-operator.ts'
-import { providerRoutes } from './routes-provider.ts'
-import { auditorRoutes } from './routes-auditor.ts'
-import { oversightRoutes } from './routes-oversight.ts'
+import { MAX_BODY_BYTES, type Env } from './request.ts'
+import { logRoutes, type LogRouteDeps } from './routes-logs.ts'
+import { operatorRoutes, type OperatorRouteDeps } from './routes-operator.ts'
+import { providerRoutes, type ProviderRouteDeps } from './routes-provider.ts'
+import { auditorRoutes, type AuditorRouteDeps } from './routes-auditor.ts'
+import { oversightRoutes, type OversightRouteDeps } from './routes-oversight.ts'
 import { httpMetrics } from '../metrics.ts'
 
-export type Env = { Variables: { who?: TokenInfo } }
-
-export const MAX_BODY_BYTES = 4 * 1024 * 1024
-
-/** Who may call what: auditor and oversight may also read every provider route. */
-export function requireRole(...roles: ApiRole[]): MiddlewareHandler<Env> {
-  return async (c, next) => {
-    const who = c.get('who')
-    if (!who) throw new LedgerError('UNAUTHORIZED', 'this route needs a bearer token: Authorization: Bearer <token> (cairn token grant)')
-    if (!roles.includes(who.role)) throw new LedgerError('FORBIDDEN', `this route is for ${roles.join(' or ')}; your token has role ${who.role}`)
-    await next()
-  }
+/** What authentication and the access log middleware use. */
+export interface AuthDeps {
+  now: () => number
+  tokens: Pick<TokenStore, 'check'>
+  accessLog: Pick<AccessLog, 'append'>
+  /** Input refused, by error code (the sync stats' table): a bad token counts as UNAUTHORIZED. */
+  rejected: Record<string, number>
 }
 
-export function createApp(getNode: () => CairnNode) {
+/** Everything the API reads: what each route group and the middleware take. */
+export type AppDeps = AuthDeps & LogRouteDeps & OperatorRouteDeps & ProviderRouteDeps & AuditorRouteDeps & OversightRouteDeps
+
+export function createApp(deps: AppDeps) {
   const app = new Hono<Env>()
 
   app.onError((e, c) => sendError(c, e))
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), 404))
 
-  app.use('*', httpMetrics(getNode))
+  app.use('*', httpMetrics(deps))
   const limitBody = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: (c) => c.json(errorBody('TOO_LARGE', `request bodies are limited to ${MAX_BODY_BYTES} bytes`), 413),
@@ -57,13 +57,12 @@ export function createApp(getNode: () => CairnNode) {
 
   // Authentication (optional at this stage; routes demand roles) and the access log.
   app.use('*', async (c, next) => {
-    const node = getNode()
     const h = c.req.header('authorization')
     if (h !== undefined) {
       const m = /^Bearer ([A-Za-z0-9_-]{1,100})$/.exec(h)
-      const who = m ? await node.tokens.check(m[1]!) : undefined
+      const who = m ? await deps.tokens.check(m[1]!) : undefined
       if (!who) {
-        node.sync.stats.rejected.UNAUTHORIZED = (node.sync.stats.rejected.UNAUTHORIZED ?? 0) + 1
+        deps.rejected.UNAUTHORIZED = (deps.rejected.UNAUTHORIZED ?? 0) + 1
         return c.json(errorBody('UNAUTHORIZED', 'unknown, malformed or revoked token'), 401)
       }
       c.set('who', who)
@@ -72,22 +71,22 @@ export function createApp(getNode: () => CairnNode) {
     const who = c.get('who')
     if (who) {
       const row = {
-        time: node.now(), token: who.id, name: who.name, role: who.role,
+        time: deps.now(), token: who.id, name: who.name, role: who.role,
         method: c.req.method, path: c.req.path + (new URL(c.req.url).search ?? ''), status: c.res.status,
       }
       // The row is written when the body has been sent (or the client went away), with the bytes sent.
       // The app is served by @hono/node-server only (node.ts), which passes node:http's response.
       const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
-      if (outgoing instanceof ServerResponse) countSent(outgoing, (bytes) => node.accessLog.append({ ...row, bytes }))
-      else node.accessLog.append({ ...row, bytes: 0 })
+      if (outgoing instanceof ServerResponse) countSent(outgoing, (bytes) => deps.accessLog.append({ ...row, bytes }))
+      else deps.accessLog.append({ ...row, bytes: 0 })
     }
   })
 
-  app.route('/', logRoutes(getNode))
-  app.route('/', operatorRoutes(getNode))
-  app.route('/', providerRoutes(getNode))
-  app.route('/', auditorRoutes(getNode))
-  app.route('/', oversightRoutes(getNode))
+  app.route('/', logRoutes(deps))
+  app.route('/', operatorRoutes(deps))
+  app.route('/', providerRoutes(deps))
+  app.route('/', auditorRoutes(deps))
+  app.route('/', oversightRoutes(deps))
   return app
 }
 
@@ -112,13 +111,4 @@ function countSent(res: ServerResponse, done: (bytes: number) => void): void {
     return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest)
   } as ServerResponse['end']
   res.once('close', () => done(bytes))
-}
-
-/** Parses a JSON request body, mapping syntax errors to BAD_REQUEST. */
-export async function jsonBody(c: Context): Promise<unknown> {
-  try {
-    return await c.req.json()
-  } catch {
-    throw new LedgerError('BAD_REQUEST', 'the request body is not valid JSON')
-  }
 }

@@ -7,16 +7,27 @@ import { LedgerError } from '../../protocol/errors.ts'
 import { recordFromJson, type CairnRecord } from '../../protocol/records.ts'
 import { REDACTION_REASONS, type RedactionReason } from '../../protocol/redaction.ts'
 import { fromHex } from '../../protocol/bytes.ts'
-import type { CairnNode } from '../node.ts'
-import type { RecordBody } from '../publisher.ts'
-import { ROLES, type ApiRole } from '../tokens.ts'
-import { requireRole, jsonBody, type Env } from './app.ts'
+import type { Publisher, RecordBody } from '../publisher.ts'
+import type { RedactionService } from '../replication/redaction.ts'
+import type { NodeStatus } from '../status.ts'
+import { ROLES, type ApiRole, type TokenStore } from '../tokens.ts'
+import { requireRole, jsonBody, type Env } from './request.ts'
 
 export const MAX_RECORDS_PER_REQUEST = 10_000
 const NODE_FIELDS = ['v', 'log', 'seq', 'time'] as const
 
+/** What the operator routes use: this node's log and clock, the publisher, redactions, tokens, status. */
+export interface OperatorRouteDeps {
+  origin: string
+  now: () => number
+  submit: Publisher['submit']
+  redactions: Pick<RedactionService, 'redact'>
+  tokens: Pick<TokenStore, 'grant' | 'list' | 'revoke'>
+  status: () => NodeStatus
+}
+
 /** A record body from JSON (byte strings as hex), validated with the record rules; the node sets v, log, seq, time. */
-export function recordBodyFromJson(json: unknown, node: CairnNode): RecordBody {
+export function recordBodyFromJson(json: unknown, node: Pick<OperatorRouteDeps, 'origin' | 'now'>): RecordBody {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new LedgerError('BAD_REQUEST', 'a record is a JSON object')
   for (const k of NODE_FIELDS) if (k in json) throw new LedgerError('BAD_FIELD', `${k} is set by the node; leave it out`)
   const full: CairnRecord = recordFromJson({ ...json, v: 1, log: node.origin, seq: 0, time: node.now() })
@@ -24,12 +35,11 @@ export function recordBodyFromJson(json: unknown, node: CairnNode): RecordBody {
   return body as RecordBody
 }
 
-export function operatorRoutes(getNode: () => CairnNode) {
+export function operatorRoutes(deps: OperatorRouteDeps) {
   const r = new Hono<Env>()
   const operator = requireRole('operator')
 
   r.post('/records', operator, async (c) => {
-    const node = getNode()
     const body = await jsonBody(c)
     const many = typeof body === 'object' && body !== null && 'records' in body
     const list = many ? (body as { records: unknown }).records : [body]
@@ -38,7 +48,7 @@ export function operatorRoutes(getNode: () => CairnNode) {
     }
     const results = await Promise.all(list.map(async (item) => {
       try {
-        return await node.publisher.submit(recordBodyFromJson(item, node))
+        return await deps.submit(recordBodyFromJson(item, deps))
       } catch (e) {
         if (e instanceof LedgerError) return { error: { code: e.code, message: e.message } }
         throw e
@@ -62,7 +72,7 @@ export function operatorRoutes(getNode: () => CairnNode) {
     if (body.index !== undefined && (typeof body.index !== 'number' || !Number.isSafeInteger(body.index) || body.index < 0)) {
       throw new LedgerError('BAD_FIELD', 'index is a non-negative integer')
     }
-    const result = await getNode().redactions.redact({
+    const result = await deps.redactions.redact({
       id: typeof body.id === 'string' ? fromHex(body.id.toLowerCase(), 'id') : undefined,
       index: body.index as number | undefined,
       reason: body.reason as RedactionReason,
@@ -70,19 +80,19 @@ export function operatorRoutes(getNode: () => CairnNode) {
     return c.json(result, result.already ? 200 : 201)
   })
 
-  r.get('/status', operator, (c) => c.json(getNode().status()))
+  r.get('/status', operator, (c) => c.json(deps.status()))
 
   r.post('/admin/tokens', operator, async (c) => {
     const body = (await jsonBody(c)) as { role?: unknown; name?: unknown }
     if (typeof body?.role !== 'string' || !ROLES.includes(body.role as ApiRole)) throw new LedgerError('BAD_REQUEST', `role must be one of ${ROLES.join(', ')}`)
     if (typeof body.name !== 'string') throw new LedgerError('BAD_REQUEST', 'name is required')
-    const { token, info } = await getNode().tokens.grant(body.role as ApiRole, body.name)
+    const { token, info } = await deps.tokens.grant(body.role as ApiRole, body.name)
     return c.json({ token, ...info }, 201)
   })
 
-  r.get('/admin/tokens', operator, async (c) => c.json(await getNode().tokens.list()))
+  r.get('/admin/tokens', operator, async (c) => c.json(await deps.tokens.list()))
 
-  r.delete('/admin/tokens/:id', operator, async (c) => c.json(await getNode().tokens.revoke(c.req.param('id'))))
+  r.delete('/admin/tokens/:id', operator, async (c) => c.json(await deps.tokens.revoke(c.req.param('id'))))
 
   return r
 }

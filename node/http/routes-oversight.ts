@@ -10,12 +10,16 @@
  */
 import { Hono, type Context } from 'hono'
 import { LedgerError } from '../../protocol/errors.ts'
-import type { CairnNode } from '../node.ts'
 import { ASSET_PATHS, DASHBOARD_CSP, dashboardAsset } from '../dashboard/assets.ts'
-import { dashboardData } from '../dashboard/view.ts'
-import { computeReport, parseReportTime, reportPeriod, type TransparencyReport } from '../report.ts'
+import { dashboardData, type DashboardDeps } from '../dashboard/view.ts'
+import { computeReport, parseReportTime, reportPeriod, type ReportDeps, type TransparencyReport } from '../report.ts'
 import { reportCsv, reportHtml } from '../dashboard/report-page.ts'
-import type { Env } from './app.ts'
+import type { Env } from './request.ts'
+
+/** What the dashboard and the transparency report read. */
+export interface OversightRouteDeps extends DashboardDeps, ReportDeps {
+  store: DashboardDeps['store'] & ReportDeps['store']
+}
 
 const REPORT_CACHE_MS = 10_000
 const REPORT_CACHE_ENTRIES = 8
@@ -34,14 +38,15 @@ function sendAsset(c: Context<Env>, path: string) {
   return c.body(a.body, 200, { 'Content-Type': a.type })
 }
 
-export function oversightRoutes(getNode: () => CairnNode) {
+export function oversightRoutes(deps: OversightRouteDeps) {
   const r = new Hono<Env>()
-  const reports = new WeakMap<CairnNode, Map<string, { at: number; report: TransparencyReport }>>()
+  // Made once per node's app, so the cache and the queue are the node's own.
+  const entries = new Map<string, { at: number; report: TransparencyReport }>()
   // One report is computed at a time per node: a report scans every log, and it is a public route.
-  const queues = new WeakMap<CairnNode, Promise<unknown>>()
-  const oneAtATime = <T>(node: CairnNode, fn: () => Promise<T>): Promise<T> => {
-    const run = (queues.get(node) ?? Promise.resolve()).then(fn, fn)
-    queues.set(node, run.catch(() => undefined))
+  let queue: Promise<unknown> = Promise.resolve()
+  const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn)
+    queue = run.catch(() => undefined)
     return run
   }
 
@@ -49,25 +54,21 @@ export function oversightRoutes(getNode: () => CairnNode) {
 
   r.get('/dashboard.json', async (c) => {
     c.header('Cache-Control', 'no-store')
-    return c.json(await dashboardData(getNode()))
+    return c.json(await dashboardData(deps))
   })
 
   r.get('/report', async (c) => {
-    const node = getNode()
     const q = c.req.query()
     const format = q.format ?? 'json'
     if (format !== 'json' && format !== 'csv' && format !== 'html') throw new LedgerError('BAD_REQUEST', 'format must be json, csv or html')
-    const { from, to } = reportPeriod(node.now(), parseReportTime(q.from, 'from'), parseReportTime(q.to, 'to'))
+    const { from, to } = reportPeriod(deps.now(), parseReportTime(q.from, 'from'), parseReportTime(q.to, 'to'))
     const providerNames = c.get('who')?.role === 'oversight'
     // A report scans the logs: recent ones are kept briefly, keyed by what they depend on.
-    const key = [from, to, providerNames, ...node.store.listLogs().map((l) => `${l.origin}:${l.checkpointSize}`)].join('|')
-    let cache = reports.get(node)
-    if (!cache) reports.set(node, (cache = new Map()))
-    const entries = cache
-    const report = await oneAtATime(node, async () => {
+    const key = [from, to, providerNames, ...deps.store.listLogs().map((l) => `${l.origin}:${l.checkpointSize}`)].join('|')
+    const report = await oneAtATime(async () => {
       let hit = entries.get(key)
-      if (!hit || node.now() - hit.at > REPORT_CACHE_MS) {
-        hit = { at: node.now(), report: await computeReport(node, { from, to, providerNames }) }
+      if (!hit || deps.now() - hit.at > REPORT_CACHE_MS) {
+        hit = { at: deps.now(), report: await computeReport(deps, { from, to, providerNames }) }
         entries.delete(key)
         entries.set(key, hit)
         while (entries.size > REPORT_CACHE_ENTRIES) entries.delete(entries.keys().next().value!)

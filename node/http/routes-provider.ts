@@ -8,10 +8,10 @@
 import { Hono, type Context } from 'hono'
 import { LedgerError } from '../../protocol/errors.ts'
 import { toHex } from '../../protocol/bytes.ts'
-import type { CairnNode } from '../node.ts'
-import { jsonlLine } from '../provider/set-lines.ts'
+import type { Store } from '../storage/store.ts'
+import { jsonlLine, type SetLines } from '../provider/set-lines.ts'
 import type { ApiRole } from '../tokens.ts'
-import { requireRole, MAX_BODY_BYTES, type Env } from './app.ts'
+import { requireRole, MAX_BODY_BYTES, type Env } from './request.ts'
 import { feedPage, publishedSizes, scanSet, openTimeline, revokedIndicator, revokedBelow, FEED_DEFAULT_LIMIT, FEED_MAX_LIMIT, type TimelineEvent } from '../provider/feed.ts'
 import { decodeCursor, encodeCursor, type Sizes } from '../../protocol/feed-cursor.ts'
 import {
@@ -19,6 +19,16 @@ import {
 } from '../provider/stix.ts'
 
 const READERS: ApiRole[] = ['provider', 'auditor', 'oversight']
+
+/** What the feed, the snapshot and TAXII read. */
+export interface ProviderRouteDeps {
+  origin: string
+  federation: string
+  /** The Store type because provider/feed.ts takes it; these routes only read (feed, scan, timeline). */
+  store: Store
+  /** The snapshot's set-line files. */
+  setLines: Pick<SetLines, 'ready' | 'stream'>
+}
 
 export const TAXII_MEDIA_TYPE = 'application/taxii+json;version=2.1'
 export const CURSOR_HEADER = 'Cairn-Cursor'
@@ -76,14 +86,14 @@ const SNAPSHOT_TYPES: Record<string, string> = {
 }
 
 /** Lines of a snapshot, joined into ~64 KiB strings (one await per chunk, not per line). */
-async function* snapshotLines(node: CairnNode, sizes: Sizes, cursor: string, format: string): AsyncGenerator<string> {
+async function* snapshotLines(store: Store, sizes: Sizes, cursor: string, format: string): AsyncGenerator<string> {
   let count = 0
   let objects = 0
   let out = ''
   if (format === 'csv') out += 'alg,value,category,kind,media,id,log,seq\n'
   if (format === 'stix') out += `{"type":"bundle","id":"${bundleStixId(cursor)}"`
   const emit = (o: StixObject) => (objects++ === 0 ? ',"objects":[\n' : ',\n') + JSON.stringify(o)
-  for await (const ev of scanSet(node.store, sizes)) {
+  for await (const ev of scanSet(store, sizes)) {
     if (out.length >= 64 * 1024) {
       yield out
       out = ''
@@ -179,7 +189,7 @@ interface Version {
 }
 
 /** The object versions a timeline event adds to the collection, after the filter. */
-async function versionsOf(node: CairnNode, sizes: Sizes, ev: TimelineEvent, f: TaxiiFilter): Promise<Version[]> {
+async function versionsOf(store: Store, sizes: Sizes, ev: TimelineEvent, f: TaxiiFilter): Promise<Version[]> {
   if (f.specVersions && !f.specVersions.has('2.1')) return []
   const wantType = (t: string) => !f.types || f.types.has(t)
   const wantVersion = (modified: string, isFirst: boolean, isLast: boolean) =>
@@ -193,11 +203,11 @@ async function versionsOf(node: CairnNode, sizes: Sizes, ev: TimelineEvent, f: T
     const o = stixIndicator({ id: ev.id!, seq: ev.pos - 1, record: ev.record! })
     if (f.ids && !f.ids.has(o.id)) return []
     const onlyLast = !f.versions.has('all') && !f.versions.has('first') && !f.versions.has(o.modified as string)
-    const revoked = onlyLast ? await revokedBelow(node.store, ev.origin, size, ev.id!, await node.store.inCurrentSet(ev.id!)) : false
+    const revoked = onlyLast ? await revokedBelow(store, ev.origin, size, ev.id!, await store.inCurrentSet(ev.id!)) : false
     return keep(o, true, !revoked)
   }
   const target = ev.record!.target!
-  const ind = await revokedIndicator(node.store, ev.origin, ev.pos - 1, target)
+  const ind = await revokedIndicator(store, ev.origin, ev.pos - 1, target)
   const o = stixIndicator({ id: target, seq: ind.seq, record: ind }, { id: ev.id!, seq: ev.pos - 1, record: ev.record! })
   return keep(o, false, true)
 }
@@ -208,7 +218,7 @@ interface TaxiiPage {
   next?: string
 }
 
-async function taxiiPage(node: CairnNode, c: Context, filter: TaxiiFilter): Promise<TaxiiPage> {
+async function taxiiPage(store: Store, c: Context, filter: TaxiiFilter): Promise<TaxiiPage> {
   const limit = parseLimit(c.req.query('limit'), TAXII_DEFAULT_LIMIT, TAXII_MAX_LIMIT)
   const addedAfterRaw = c.req.query('added_after')
   const addedAfter = addedAfterRaw === undefined ? undefined : parseTimestamp(addedAfterRaw, 'added_after')
@@ -218,15 +228,15 @@ async function taxiiPage(node: CairnNode, c: Context, filter: TaxiiFilter): Prom
     // The token holds each log's timeline position plus one (so position 0 survives the cursor codec).
     positions = new Map([...decodeCursor(nextRaw, 'next')].map(([o, p]) => [o, p - 1]))
   }
-  const sizes = publishedSizes(node.store)
-  const tl = await openTimeline(node.store, sizes, positions, addedAfter)
+  const sizes = publishedSizes(store)
+  const tl = await openTimeline(store, sizes, positions, addedAfter)
   const out: Version[] = []
   let scanned = 0
   while (out.length < limit && scanned < TAXII_SCAN_BUDGET) {
     const ev = await tl.next()
     if (!ev) break
     scanned++
-    out.push(...(await versionsOf(node, sizes, ev, filter)))
+    out.push(...(await versionsOf(store, sizes, ev, filter)))
   }
   let more = false
   for (const r of tl.readers) if (await r.head()) more = true
@@ -251,7 +261,8 @@ function envelope(page: TaxiiPage, key: string, items: unknown[]): Record<string
   return body
 }
 
-function taxiiRoutes(getNode: () => CairnNode) {
+function taxiiRoutes(deps: ProviderRouteDeps) {
+  const { federation } = deps
   const t = new Hono<Env>()
   const ROOT = '/taxii2/'
   const API = `${ROOT}api/`
@@ -279,33 +290,29 @@ function taxiiRoutes(getNode: () => CairnNode) {
     t.get(path.replace(/\/$/, ''), h)
   }
   const checkCollection = (c: Context<Env>) => {
-    if (c.req.param('cid') !== collectionId(getNode().federation)) throw new TaxiiError(404, 'Not Found', `no collection ${c.req.param('cid')} here`)
+    if (c.req.param('cid') !== collectionId(federation)) throw new TaxiiError(404, 'Not Found', `no collection ${c.req.param('cid')} here`)
   }
-  const collection = () => {
-    const node = getNode()
-    return {
-      id: collectionId(node.federation),
-      title: `${node.federation} indicators`,
-      description: `The indicator set of the ${node.federation} federation: every indicator in the members' logs, revoked ones with revoked: true`,
-      can_read: true,
-      can_write: false,
-      media_types: [STIX_MEDIA_TYPE],
-    }
-  }
+  const collection = () => ({
+    id: collectionId(federation),
+    title: `${federation} indicators`,
+    description: `The indicator set of the ${federation} federation: every indicator in the members' logs, revoked ones with revoked: true`,
+    can_read: true,
+    can_write: false,
+    media_types: [STIX_MEDIA_TYPE],
+  })
 
   get(ROOT, (c) => {
-    const node = getNode()
     const root = `${new URL(c.req.url).origin}${API}`
     return taxiiJson(c, {
-      title: `cairn ${node.federation}`,
-      description: `TAXII 2.1 view of the ${node.federation} cairn federation, served by ${node.origin}`,
+      title: `cairn ${federation}`,
+      description: `TAXII 2.1 view of the ${federation} cairn federation, served by ${deps.origin}`,
       default: root,
       api_roots: [root],
     })
   })
 
   get(API, (c) => taxiiJson(c, {
-    title: `${getNode().federation} indicators`,
+    title: `${federation} indicators`,
     description: 'STIX 2.1 indicators derived from the federation\'s logs (read-only)',
     versions: [TAXII_MEDIA_TYPE],
     max_content_length: MAX_BODY_BYTES,
@@ -320,27 +327,27 @@ function taxiiRoutes(getNode: () => CairnNode) {
 
   get(`${API}collections/:cid/objects/`, async (c) => {
     checkCollection(c)
-    const page = await taxiiPage(getNode(), c, parseFilter(c))
+    const page = await taxiiPage(deps.store, c, parseFilter(c))
     return taxiiJson(c, envelope(page, 'objects', page.versions.map((v) => v.object)), 200, dateHeaders(page.versions))
   })
 
   get(`${API}collections/:cid/manifest/`, async (c) => {
     checkCollection(c)
-    const page = await taxiiPage(getNode(), c, parseFilter(c))
+    const page = await taxiiPage(deps.store, c, parseFilter(c))
     const records = page.versions.map((v) => ({ id: v.object.id, date_added: stixTime(v.dateAdded), version: v.object.modified, media_type: STIX_MEDIA_TYPE }))
     return taxiiJson(c, envelope(page, 'objects', records), 200, dateHeaders(page.versions))
   })
 
   get(`${API}collections/:cid/objects/:oid/`, async (c) => {
     checkCollection(c)
-    const page = await taxiiPage(getNode(), c, parseFilter(c, c.req.param('oid')))
+    const page = await taxiiPage(deps.store, c, parseFilter(c, c.req.param('oid')))
     if (page.versions.length === 0 && !page.more) throw new TaxiiError(404, 'Not Found', `no object ${c.req.param('oid')} in this collection`)
     return taxiiJson(c, envelope(page, 'objects', page.versions.map((v) => v.object)), 200, dateHeaders(page.versions))
   })
 
   get(`${API}collections/:cid/objects/:oid/versions/`, async (c) => {
     checkCollection(c)
-    const page = await taxiiPage(getNode(), c, parseFilter(c, c.req.param('oid'), true))
+    const page = await taxiiPage(deps.store, c, parseFilter(c, c.req.param('oid'), true))
     if (page.versions.length === 0 && !page.more) throw new TaxiiError(404, 'Not Found', `no object ${c.req.param('oid')} in this collection`)
     return taxiiJson(c, envelope(page, 'versions', page.versions.map((v) => v.object.modified)), 200, dateHeaders(page.versions))
   })
@@ -360,13 +367,13 @@ function taxiiRoutes(getNode: () => CairnNode) {
 
 // ------------------------------------------------------------------ routes
 
-export function providerRoutes(getNode: () => CairnNode) {
+export function providerRoutes(deps: ProviderRouteDeps) {
+  const { store, setLines } = deps
   const r = new Hono<Env>()
   const readers = requireRole(...READERS)
 
   r.get('/feed', readers, async (c) => {
-    const node = getNode()
-    const page = await feedPage(node.store, {
+    const page = await feedPage(store, {
       cursor: decodeCursor(c.req.query('cursor') ?? ''),
       verified: c.req.query('verified') === undefined ? undefined : decodeCursor(c.req.query('verified')!, 'verified'),
       limit: parseLimit(c.req.query('limit'), FEED_DEFAULT_LIMIT, FEED_MAX_LIMIT),
@@ -377,18 +384,17 @@ export function providerRoutes(getNode: () => CairnNode) {
   })
 
   r.get('/feed/snapshot', readers, async (c) => {
-    const node = getNode()
     const format = c.req.query('format') ?? 'jsonl'
     const type = SNAPSHOT_TYPES[format]
     if (!type) throw new LedgerError('BAD_REQUEST', `format must be one of ${Object.keys(SNAPSHOT_TYPES).join(', ')}`)
-    const sizes = publishedSizes(node.store)
+    const sizes = publishedSizes(store)
     const cursor = encodeCursor(sizes)
     const headers = { 'Content-Type': type, [CURSOR_HEADER]: cursor, 'Cache-Control': 'no-store' }
     // jsonl comes from the set-line files once they hold these sizes (node/set-lines.ts); else it is rendered from the store.
-    if (format === 'jsonl' && await node.setLines.ready(sizes)) return streamBytes(node.setLines.stream(sizes, cursor), headers)
-    return streamText(snapshotLines(node, sizes, cursor, format), headers)
+    if (format === 'jsonl' && await setLines.ready(sizes)) return streamBytes(setLines.stream(sizes, cursor), headers)
+    return streamText(snapshotLines(store, sizes, cursor, format), headers)
   })
 
-  r.route('/', taxiiRoutes(getNode))
+  r.route('/', taxiiRoutes(deps))
   return r
 }

@@ -896,3 +896,12 @@ export class Store {
   }
 }
 
+/**
+ * The store as its readers see it (HTTP routes, metrics, report, dashboard,
+ * provenance): the read methods only, so they are handed no way to write.
+ */
+export type StoreReader = Pick<Store,
+  | 'listLogs' | 'hasLog' | 'counters' | 'currentSetSize'
+  | 'checkpoint' | 'checkpointHistory' | 'frozenProof'
+  | 'entry' | 'entries' | 'tile' | 'inclusionProof'
+  | 'locate' | 'idsForValue' | 'references' | 'redactions' | 'getMeta'>
