@@ -8,6 +8,7 @@ import { decodeEntry } from '../protocol/entry.ts'
 import { decodeCheckedRecord } from '../protocol/records.ts'
 import { concat } from '../protocol/bytes.ts'
 import { LedgerError, type ErrorCode } from '../protocol/errors.ts'
+import type { LogKeys } from '../protocol/log-keys.ts'
 import { WorkerPool, defaultPoolSize } from '../workers/pool.ts'
 import { signJob, openJob, pack, unpack, type SignInput } from '../workers/crypto-jobs.ts'
 import type { SignBatch, SignedBatch } from './publisher.ts'
@@ -29,7 +30,7 @@ export class CryptoPools {
   }
 
   /** Signature checks of a synced range, split over the pool; records are decoded here. */
-  readonly openRange = async (origin: string, start: number, entries: Uint8Array[], keys: Uint8Array[]): Promise<CheckedEntry[]> => {
+  readonly openRange = async (origin: string, start: number, entries: Uint8Array[], keys: LogKeys): Promise<CheckedEntry[]> => {
     const results = await this.openPool.runSplit(entries, 256, (slice, from) => ({ origin, start: start + from, entries: slice, keys }))
     const failed = results.find((r) => r.error)?.error
     if (failed) throw new LedgerError(failed.code as ErrorCode, `entry ${failed.index} of ${origin}: ${failed.message}`)

@@ -10,6 +10,7 @@ import { LedgerError } from './errors.ts'
 import { equalBytes, fromBase64, toBase64 } from './bytes.ts'
 import { HASH_SIZE, EMPTY_ROOT } from './hash.ts'
 import {
+  addSignatureLines,
   assertNoteText,
   isValidKeyName,
   noteString,
@@ -21,6 +22,7 @@ import {
   type NoteLimits,
   type NoteSigner,
   type OpenedNote,
+  type ParsedNote,
 } from './note.ts'
 import { verifyCosignatures, type Cosignature } from './cosignature.ts'
 
@@ -90,6 +92,30 @@ export function parseCheckpoint(body: string | Uint8Array, maxBytes = MAX_NOTE_B
   return extensions.length ? { origin, size, root, extensions } : { origin, size, root }
 }
 
+/**
+ * A signed checkpoint as it travels through a node: the note text (what is
+ * stored and gossiped), its parsed signatures and its parsed body. Decoded
+ * once where it arrives; syntax only, nothing verified (openCheckpoint does).
+ */
+export interface CheckpointNote {
+  text: string
+  note: ParsedNote
+  checkpoint: Checkpoint
+}
+
+/** Parses a signed checkpoint note: the note (MALFORMED_NOTE), then its body (MALFORMED_CHECKPOINT). */
+export function parseCheckpointNote(input: string | Uint8Array, limits: NoteLimits = {}): CheckpointNote {
+  const text = typeof input === 'string' ? input : noteString(input, limits.maxBytes ?? MAX_NOTE_BYTES)
+  const note = parseNote(text, limits)
+  return { text, note, checkpoint: parseCheckpoint(note.body, limits.maxBytes) }
+}
+
+/** `cp` with signature lines appended (lines it already has are skipped); `cp` itself when nothing is new. */
+export function appendCheckpointSignatures(cp: CheckpointNote, lines: readonly string[], limits: NoteLimits = {}): CheckpointNote {
+  const { text, note } = addSignatureLines(cp.note, lines, limits)
+  return text === cp.text ? cp : { text, note, checkpoint: cp.checkpoint }
+}
+
 /** A checkpoint of size 0 must carry SHA-256(""), the RFC 6962 empty-tree root. */
 export function hasValidEmptyRoot(cp: Checkpoint): boolean {
   return cp.size !== 0 || equalBytes(cp.root, EMPTY_ROOT)
@@ -124,12 +150,12 @@ export interface OpenedCheckpoint {
 /**
  * Verifies a signed checkpoint: syntax, origin == log key name (WRONG_ORIGIN),
  * a valid signature by the log key (UNKNOWN_KEY / BAD_SIGNATURE), then the
- * cosignatures of the given witnesses (BAD_COSIGNATURE).
+ * cosignatures of the given witnesses (BAD_COSIGNATURE). A CheckpointNote
+ * was parsed where it arrived and is not parsed again.
  */
-export function openCheckpoint(noteText: string | Uint8Array, logVkey: string, options: OpenCheckpointOptions = {}): OpenedCheckpoint {
+export function openCheckpoint(noteText: string | Uint8Array | CheckpointNote, logVkey: string, options: OpenCheckpointOptions = {}): OpenedCheckpoint {
   const log = noteVerifier(logVkey)
-  const parsed = parseNote(noteText, options)
-  const checkpoint = parseCheckpoint(parsed.body, options.maxBytes)
+  const { note: parsed, checkpoint } = typeof noteText === 'string' || noteText instanceof Uint8Array ? parseCheckpointNote(noteText, options) : noteText
   if (checkpoint.origin !== log.name) {
     throw new LedgerError('WRONG_ORIGIN', `checkpoint origin ${checkpoint.origin} is not the log's key name ${log.name}`)
   }

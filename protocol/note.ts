@@ -322,7 +322,11 @@ export function formatNote(body: string, signatures: ReadonlyArray<Pick<NoteSign
 
 /** Appends signature lines (each "— name b64\n") to a note, skipping lines already present. */
 export function appendSignatureLines(noteText: string, lines: readonly string[], limits: NoteLimits = {}): string {
-  const note = parseNote(noteText, limits)
+  return addSignatureLines(parseNote(noteText, limits), lines, limits).text
+}
+
+/** appendSignatureLines on a parsed note: the new text and its parsed form. */
+export function addSignatureLines(note: ParsedNote, lines: readonly string[], limits: NoteLimits = {}): { text: string; note: ParsedNote } {
   const have = new Set(note.signatures.map((s) => s.line))
   const add: NoteSignature[] = []
   for (const raw of lines) {
@@ -334,7 +338,6 @@ export function appendSignatureLines(noteText: string, lines: readonly string[],
       add.push(s)
     }
   }
-  const out = formatNote(note.body, [...note.signatures, ...add])
-  parseNote(out, limits) // re-check the limits on the result
-  return out
+  const text = formatNote(note.body, [...note.signatures, ...add])
+  return { text, note: parseNote(text, limits) } // re-checks the limits on the result
 }

@@ -16,7 +16,7 @@ import { equalBytes, fromBase64, toBase64 } from './bytes.ts'
 import { HASH_SIZE } from './hash.ts'
 import { verifyConsistency } from './merkle.ts'
 import { noteString, noteVerifier, openNote, parseNote, MAX_NOTE_BYTES, type ParsedNote } from './note.ts'
-import { hasValidEmptyRoot, parseCheckpoint, parseDecimal, type Checkpoint } from './checkpoint.ts'
+import { hasValidEmptyRoot, parseCheckpoint, parseDecimal, type Checkpoint, type CheckpointNote } from './checkpoint.ts'
 
 /** "The client MUST NOT send more than 63 consistency proof lines." */
 export const MAX_CONSISTENCY_PROOF_LINES = 63
@@ -46,6 +46,25 @@ export function encodeAddCheckpointRequest(r: AddCheckpointRequest): string {
 
 /** Parses a request body strictly; throws BAD_FIELD / TOO_LARGE, or the note's MALFORMED_NOTE. */
 export function parseAddCheckpointRequest(input: string | Uint8Array, maxBytes = MAX_ADD_CHECKPOINT_BYTES): AddCheckpointRequest {
+  return readRequest(input, maxBytes).request
+}
+
+/** A request with its checkpoint decoded: what the witness decides on. */
+export interface DecodedAddCheckpointRequest extends AddCheckpointRequest {
+  signed: CheckpointNote
+}
+
+/** parseAddCheckpointRequest, then the checkpoint body (MALFORMED_CHECKPOINT); the note is parsed once. */
+export function decodeAddCheckpointRequest(input: string | Uint8Array, maxBytes = MAX_ADD_CHECKPOINT_BYTES): DecodedAddCheckpointRequest {
+  const { request, note } = readRequest(input, maxBytes)
+  return withCheckpoint(request, note)
+}
+
+function withCheckpoint(request: AddCheckpointRequest, note: ParsedNote = parseNote(request.checkpoint)): DecodedAddCheckpointRequest {
+  return { ...request, signed: { text: request.checkpoint, note, checkpoint: parseCheckpoint(note.body) } }
+}
+
+function readRequest(input: string | Uint8Array, maxBytes: number): { request: AddCheckpointRequest; note: ParsedNote } {
   let text: string
   try {
     text = noteString(input, maxBytes, 'add-checkpoint request')
@@ -79,8 +98,7 @@ export function parseAddCheckpointRequest(input: string | Uint8Array, maxBytes =
     proof.push(h)
   }
   const checkpoint = text.slice(pos)
-  parseNote(checkpoint)
-  return { oldSize, proof, checkpoint }
+  return { request: { oldSize, proof, checkpoint }, note: parseNote(checkpoint) }
 }
 
 /** What the witness knows about one log. */
@@ -108,6 +126,8 @@ export type AddCheckpointDecision =
       body: string
       /** The submitted note, verbatim. */
       note: string
+      /** The submitted note, parsed. */
+      signed: CheckpointNote
     }
   | (Rejection<'conflict', 409> & {
       /** Size of the latest cosigned checkpoint; respond `${size}\n` as text/x.tlog.size. */
@@ -127,16 +147,16 @@ const reject = <K extends string, S extends number>(kind: K, status: S, code: Er
  * `lookup(origin)` returns the log this witness follows, or undefined (404).
  */
 export function decideAddCheckpoint(
-  input: string | Uint8Array | AddCheckpointRequest,
+  input: string | Uint8Array | AddCheckpointRequest | DecodedAddCheckpointRequest,
   lookup: (origin: string) => WitnessedLog | undefined,
 ): AddCheckpointDecision {
-  let req: AddCheckpointRequest
+  let req: DecodedAddCheckpointRequest
   let note: ParsedNote
   let cp: Checkpoint
   try {
-    req = typeof input === 'string' || input instanceof Uint8Array ? parseAddCheckpointRequest(input) : input
-    note = parseNote(req.checkpoint)
-    cp = parseCheckpoint(note.body)
+    req = typeof input === 'string' || input instanceof Uint8Array ? decodeAddCheckpointRequest(input) : 'signed' in input ? input : withCheckpoint(input)
+    note = req.signed.note
+    cp = req.signed.checkpoint
   } catch (e) {
     if (e instanceof LedgerError) return reject('malformed', 400, e.code, e.message)
     throw e
@@ -183,5 +203,5 @@ export function decideAddCheckpoint(
       throw e
     }
   }
-  return { kind: 'ok', status: 200, checkpoint: cp, body: note.body, note: req.checkpoint }
+  return { kind: 'ok', status: 200, checkpoint: cp, body: note.body, note: req.checkpoint, signed: req.signed }
 }

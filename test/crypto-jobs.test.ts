@@ -57,7 +57,7 @@ test('signJob in process: the entries encodeEntry makes, with their leaf hashes'
     assert.equal(e, encodeEntry(recs[i]!, sign(log.seed, signedMessage(recs[i]!))))
     assert.equal(result.ids.subarray(32 * i, 32 * i + 32), leafHash(e))
   })
-  const opened = openJob({ origin: ORIGIN, start: 0, entries, keys: [log.publicKey] }).result
+  const opened = openJob({ origin: ORIGIN, start: 0, entries, keys: [{ publicKey: log.publicKey, from: 0 }] }).result
   assert.is(opened.error, undefined)
   assert.equal(opened.ids, result.ids)
 })
@@ -79,7 +79,7 @@ test('through two workers, split and joined in order; openJob names the first ba
 
     const tampered = entries.map((e) => new Uint8Array(e))
     tampered[211]![tampered[211]!.length - 1]! ^= 1
-    const opened = await openPool.runSplit(tampered, 64, (slice, from): OpenInput => ({ origin: ORIGIN, start: from, entries: slice, keys: [log.publicKey] }))
+    const opened = await openPool.runSplit(tampered, 64, (slice, from): OpenInput => ({ origin: ORIGIN, start: from, entries: slice, keys: [{ publicKey: log.publicKey, from: 0 }] }))
     const errors = opened.filter((o) => o.error).map((o) => o.error!)
     assert.is(errors.length, 1)
     assert.is(errors[0]!.index, 211)

@@ -119,7 +119,7 @@ test('verifyBatch opens every entry and names the ones that fail; the worker poo
   entries[7] = new Uint8Array(entries[7]!)
   entries[7]![entries[7]!.length - 1]! ^= 1 // signature byte
   entries[9] = entries[10]! // right signature, wrong place
-  const batch = () => ({ origin, start: 0, keys: [kp.publicKey], bundles: [encodeEntryBundle(entries.slice(0, 30)), encodeEntryBundle(entries.slice(30))], counts: [30, 20] })
+  const batch = () => ({ origin, start: 0, keys: [{ publicKey: kp.publicKey, from: 0 }], bundles: [encodeEntryBundle(entries.slice(0, 30)), encodeEntryBundle(entries.slice(30))], counts: [30, 20] })
   const local = verifyBatch(batch())
   assert.equal(local.failures.map((f) => [f.index, f.code]), [[7, 'BAD_SIGNATURE'], [9, 'SEQ_MISMATCH']])
   assert.equal(local.types, { indicator: 48 })

@@ -3,9 +3,10 @@
  * pure functions from plain data to plain data.
  */
 import { signerFor } from '../protocol/ed25519.ts'
-import { entryLength, writeEntry, signedMessageIn, openEntry } from '../protocol/entry.ts'
+import { entryLength, writeEntry, signedMessageIn } from '../protocol/entry.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { LedgerError } from '../protocol/errors.ts'
+import { openEntryWithKeys, type LogKeys } from '../protocol/log-keys.ts'
 import type { Job } from './pool.ts'
 
 /**
@@ -72,8 +73,8 @@ export interface OpenInput {
   origin: string
   start: number
   entries: Uint8Array[]
-  /** Log keys to try, current first. */
-  keys: Uint8Array[]
+  /** The log's keys with their ranges (roster.logKeys), current first. */
+  keys: LogKeys
 }
 
 export interface OpenOutput {
@@ -87,21 +88,10 @@ export interface OpenOutput {
 export const openJob: Job<OpenInput, OpenOutput> = ({ origin, start, entries, keys }) => {
   const ids = new Uint8Array(32 * entries.length)
   for (let i = 0; i < entries.length; i++) {
-    let first: unknown
-    let ok = false
-    for (const key of keys) {
-      try {
-        ids.set(openEntry(entries[i]!, key, { log: origin, seq: start + i }).id, 32 * i)
-        ok = true
-        break
-      } catch (e) {
-        first ??= e
-        if (!(e instanceof LedgerError) || e.code !== 'BAD_SIGNATURE') break
-      }
-    }
-    if (!ok) {
-      const e = first as Error
-      return { result: { ids, error: { index: start + i, code: e instanceof LedgerError ? e.code : 'MALFORMED_ENTRY', message: e?.message ?? String(e) } } }
+    try {
+      ids.set(openEntryWithKeys(entries[i]!, keys, origin, start + i).id, 32 * i)
+    } catch (e) {
+      return { result: { ids, error: { index: start + i, code: e instanceof LedgerError ? e.code : 'MALFORMED_ENTRY', message: (e as Error)?.message ?? String(e) } } }
     }
   }
   return { result: { ids }, transfer: [ids.buffer as ArrayBuffer] }

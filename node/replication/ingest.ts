@@ -2,7 +2,8 @@
  * Turning entries a peer sent (or the publisher just signed) into AppendItems
  * the store may keep: every check a record must pass before it is stored.
  *
- *   1. openEntry: size, canonical CBOR, the log key's signature, record rules,
+ *   1. openEntryWithKeys: size, canonical CBOR, the signature of a log key
+ *      valid at the entry's index, record rules,
  *      record.log = the log's origin, record.seq = its index;
  *   2. the roster: the log's member is active and its roles allow the type;
  *   3. references: a revocation names an indicator earlier in the same log.
@@ -10,40 +11,20 @@
  * Any failure rejects the entry with a LedgerError; a range is accepted only
  * if every entry in it passes, so a bad entry never lands in the store.
  */
-import { openEntry, type OpenedEntry } from '../../protocol/entry.ts'
-import { decodeEntry } from '../../protocol/entry.ts'
+import { decodeEntry, type OpenedEntry } from '../../protocol/entry.ts'
+import { openEntryWithKeys, type LogKeys } from '../../protocol/log-keys.ts'
 import { decodeCheckedRecord, type CairnRecord } from '../../protocol/records.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import { toHex } from '../../protocol/bytes.ts'
-import { parseVerifierKey } from '../../protocol/note.ts'
 import type { Store, AppendItem } from '../storage/store.ts'
 import type { Roster } from '../roster.ts'
 
 /** Signature and record checks for a contiguous range (the CPU-heavy part; pure). */
 export type CheckedEntry = OpenedEntry & { entry: Uint8Array }
 
-export function openRange(origin: string, start: number, entries: Uint8Array[], publicKeys: Uint8Array[]): CheckedEntry[] {
-  return entries.map((entry, i) => ({ ...openWithKeys(entry, publicKeys, origin, start + i), entry }))
-}
-
-function openWithKeys(entry: Uint8Array, publicKeys: Uint8Array[], origin: string, seq: number): OpenedEntry {
-  let firstError: unknown
-  for (const key of publicKeys) {
-    try {
-      return openEntry(entry, key, { log: origin, seq })
-    } catch (e) {
-      firstError ??= e
-      if (!(e instanceof LedgerError) || e.code !== 'BAD_SIGNATURE') throw e
-    }
-  }
-  throw firstError
-}
-
-/** Log keys an entry of `origin` may be signed with: the current one first, then rotated-out ones. */
-export function logKeys(roster: Roster, origin: string): Uint8Array[] {
-  const m = roster.member(origin)
-  if (!m) throw new LedgerError('UNKNOWN_LOG', `${origin} is not a member of federation ${roster.federation}`)
-  return [m.logKey, ...m.previousVkeys.map((v) => parseVerifierKey(v).publicKey)]
+/** Opens entries start, start + 1, ... of `origin`'s log with its keys (roster.logKeys). */
+export function openRange(origin: string, start: number, entries: Uint8Array[], keys: LogKeys): CheckedEntry[] {
+  return entries.map((entry, i) => ({ ...openEntryWithKeys(entry, keys, origin, start + i), entry }))
 }
 
 /** Record ids → types of records accepted earlier in the same batch (not yet in the store). */

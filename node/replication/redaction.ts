@@ -22,15 +22,15 @@ import { decodeEntry } from '../../protocol/entry.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import { leafHash } from '../../protocol/hash.ts'
 import { decodeCheckedRecord } from '../../protocol/records.ts'
+import { openRedactionWithKeys } from '../../protocol/log-keys.ts'
 import {
-  openRedaction, readNoticeUnverified, signRedaction, isRedactionMarker, noticeToJson,
+  readNoticeUnverified, signRedaction, isRedactionMarker, noticeToJson,
   type RedactionReason, type RedactionNotice,
 } from '../../protocol/redaction.ts'
 import type { Store, RedactionOutcome } from '../storage/store.ts'
 import type { Roster } from '../roster.ts'
 import type { Peer } from './peer.ts'
 import type { Published, RecordBody } from '../publisher.ts'
-import { logKeys } from './ingest.ts'
 import { PROTO_REDACTIONS, encodeGossip, encodeRedactionsRequest, decodeRedactionsRequest } from './messages.ts'
 
 export interface RedactionServiceOptions {
@@ -100,9 +100,9 @@ export class RedactionService {
 
   private async accept(signed: Uint8Array): Promise<RedactionOutcome> {
     const claimed = readNoticeUnverified(signed)
-    const keys = logKeys(this.o.roster, claimed.log)
+    const keys = this.o.roster.logKeys(claimed.log)
     if (!this.o.store.hasLog(claimed.log)) throw new LedgerError('UNKNOWN_LOG', `this node holds no log ${claimed.log}`)
-    const { notice } = openRedaction(signed, keys, { log: claimed.log })
+    const { notice } = openRedactionWithKeys(signed, keys, { log: claimed.log })
     const outcome = await this.o.store.applyRedaction(notice.log, signed, notice)
     this.stats[outcome]++
     if (outcome === 'applied' || outcome === 'replaced') this.o.log('info', `redacted entry ${notice.index} of ${notice.log} (${notice.reason})`)

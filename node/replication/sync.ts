@@ -21,23 +21,25 @@
  * notice in it is checked with the log's keys and its `id` is the leaf the
  * tree check uses; the marker is stored, never a payload.
  */
-import { openCheckpoint, type OpenedCheckpoint } from '../../protocol/checkpoint.ts'
+import { parseCheckpoint, parseCheckpointNote, type CheckpointNote } from '../../protocol/checkpoint.ts'
 import { CompactRange, subtreesOfRange, verifyConsistency } from '../../protocol/merkle.ts'
 import { parseNote } from '../../protocol/note.ts'
+import { openCheckpointWithKeys, openRedactionMarkerWithKeys, type LogKeys } from '../../protocol/log-keys.ts'
 import { detectEquivocation } from '../../protocol/equivocation.ts'
 import { equalBytes } from '../../protocol/bytes.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import type { CairnRecord } from '../../protocol/records.ts'
-import { isRedactionMarker, openRedactionMarker } from '../../protocol/redaction.ts'
+import { isRedactionMarker } from '../../protocol/redaction.ts'
 import type { Store, AppendItem, RedactedItem } from '../storage/store.ts'
 import type { Roster } from '../roster.ts'
 import type { Peer } from './peer.ts'
-import { openRange, checkSemantics, logKeys, type CheckedEntry } from './ingest.ts'
+import { openRange, checkSemantics, type CheckedEntry } from './ingest.ts'
 import { mergeCosignatureLines } from './witness.ts'
 import { PROTO_SYNC, MAX_SYNC_RANGE, encodeSyncRequest, decodeSyncHeader, decodeSyncRequest, encodeSyncHeader } from './messages.ts'
 
 interface Target {
-  note: string
+  /** The best verified checkpoint of the log, with every valid cosignature heard for it. */
+  cp: CheckpointNote
   size: number
   root: Uint8Array
   peers: Set<string>
@@ -58,7 +60,7 @@ export interface SyncOptions {
   onEquivocation: (origin: string, proof: string) => void
   log: (level: 'info' | 'warn' | 'error', msg: string) => void
   /** Verifies signatures and records of a range, possibly in worker threads. */
-  openRangeImpl?: (origin: string, start: number, entries: Uint8Array[], keys: Uint8Array[]) => Promise<ReturnType<typeof openRange>>
+  openRangeImpl?: (origin: string, start: number, entries: Uint8Array[], keys: LogKeys) => Promise<ReturnType<typeof openRange>>
 }
 
 /** Ranges fetched and opened ahead of the one being stored (4,096 entries of ~250 B: ~1 MiB each). */
@@ -170,27 +172,29 @@ export class SyncManager {
    * A signed checkpoint from `fromPeer` (undefined: from a local source). Checks
    * the signature, looks for equivocation, merges cosignatures, and schedules
    * a sync when it is ahead of the store. Never throws for bad input.
+   *
+   * This is where a checkpoint enters sync (gossip and the status exchange
+   * hand over the text, the witness the value it decoded): it is decoded here,
+   * once, and travels on as a CheckpointNote.
    */
-  async onAnnouncement(note: string, fromPeer?: string): Promise<void> {
-    let opened: OpenedCheckpoint
+  async onAnnouncement(announced: string | CheckpointNote, fromPeer?: string): Promise<void> {
+    let cp: CheckpointNote
     let origin: string
     try {
-      origin = parseNote(note).body.split('\n', 1)[0]!
-      // The very checkpoint this node holds, signatures and all (every member re-announces what it
-      // stores): it was checked when stored, and there is nothing to merge or fetch.
-      if (this.o.store.hasLog(origin) && note === this.o.store.checkpoint(origin)) {
+      const decoded = this.decode(announced)
+      if (!decoded) {
         this.stats.checkpointsSeen++
         return
       }
-      const m = this.o.roster.member(origin)
-      if (!m) throw new LedgerError('UNKNOWN_LOG', `checkpoint for ${origin}, which is not in the roster`)
-      opened = this.openWithAnyKey(note, [m.vkey, ...m.previousVkeys])
+      cp = decoded
+      origin = cp.checkpoint.origin
+      openCheckpointWithKeys(cp, this.o.roster.logKeys(origin))
     } catch (e) {
       this.count(e)
       return
     }
     this.stats.checkpointsSeen++
-    const { size, root } = opened.checkpoint
+    const { size, root } = cp.checkpoint
     const { store } = this.o
     if (!store.hasLog(origin)) await store.registerLog(origin)
     if (store.frozenProof(origin)) return
@@ -198,13 +202,13 @@ export class SyncManager {
     const mine = await store.checkpointAt(origin, size)
     const m = this.o.roster.member(origin)!
     // The same body (origin, size, root) cannot conflict; only another body is opened and compared.
-    if (mine && noteBody(mine) !== noteBody(note)) {
-      const proof = this.tryDetect(mine, note, m.vkey)
+    if (mine && noteBody(mine) !== cp.note.body) {
+      const proof = this.tryDetect(mine, cp.text, m.vkey)
       if (proof) return this.o.onEquivocation(origin, proof)
     }
     const t = this.targets.get(origin)
     if (t && t.size === size && !equalBytes(t.root, root)) {
-      const proof = this.tryDetect(t.note, note, m.vkey)
+      const proof = this.tryDetect(t.cp.text, cp.text, m.vkey)
       if (proof) return this.o.onEquivocation(origin, proof)
     }
     if (size <= store.size(origin)) {
@@ -215,28 +219,33 @@ export class SyncManager {
         return
       }
       if (size < store.size(origin)) this.stats.checkpointsStale++
-      await this.mergeCosignatures(origin, note, size)
+      await this.mergeCosignatures(origin, cp, size)
       return
     }
     if (!t || size > t.size) {
-      this.targets.set(origin, { note, size, root, peers: new Set(fromPeer ? [fromPeer] : []) })
+      this.targets.set(origin, { cp, size, root, peers: new Set(fromPeer ? [fromPeer] : []) })
     } else if (size === t.size) {
       if (fromPeer) t.peers.add(fromPeer)
-      t.note = this.mergeLines(t.note, note)
+      t.cp = this.mergeLines(t.cp, cp)
     }
     this.kick(origin)
   }
 
-  private openWithAnyKey(note: string, vkeys: string[]): OpenedCheckpoint {
-    let first: unknown
-    for (const v of vkeys) {
-      try {
-        return openCheckpoint(note, v)
-      } catch (e) {
-        first ??= e
-      }
-    }
-    throw first
+  /**
+   * Decodes an announced checkpoint (text only), in the order whose errors are
+   * counted: the note (MALFORMED_NOTE); the log in the roster (UNKNOWN_LOG);
+   * the checkpoint body (MALFORMED_CHECKPOINT). Undefined for the very
+   * checkpoint this node stores, signatures and all: every member re-announces
+   * what it stores; it was checked when stored, and there is nothing to merge
+   * or fetch.
+   */
+  private decode(announced: string | CheckpointNote): CheckpointNote | undefined {
+    const text = typeof announced === 'string' ? announced : announced.text
+    const note = typeof announced === 'string' ? parseNote(text) : announced.note
+    const origin = note.body.slice(0, note.body.indexOf('\n'))
+    if (this.o.store.hasLog(origin) && text === this.o.store.checkpoint(origin)) return undefined
+    if (!this.o.roster.member(origin)) throw new LedgerError('UNKNOWN_LOG', `checkpoint for ${origin}, which is not in the roster`)
+    return typeof announced === 'string' ? { text, note, checkpoint: parseCheckpoint(note.body) } : announced
   }
 
   private tryDetect(a: string, b: string, vkey: string): string | null {
@@ -248,22 +257,21 @@ export class SyncManager {
   }
 
   /** Adds valid cosignatures from `incoming` to the stored checkpoint of that size. */
-  private async mergeCosignatures(origin: string, incoming: string, size: number): Promise<void> {
+  private async mergeCosignatures(origin: string, incoming: CheckpointNote, size: number): Promise<void> {
     const stored = await this.o.store.checkpointAt(origin, size)
-    const base = stored ?? incoming
+    const base = stored === undefined ? incoming : parseCheckpointNote(stored) // decoded as it leaves the store
     const merged = this.mergeLines(base, incoming)
-    if (stored && merged === stored) return
-    await this.o.store.setCheckpoint(origin, merged)
-    if (size === this.o.store.size(origin)) this.o.onCheckpoint(origin, merged)
+    if (stored && merged.text === stored) return
+    await this.o.store.setCheckpoint(origin, merged.text)
+    if (size === this.o.store.size(origin)) this.o.onCheckpoint(origin, merged.text)
   }
 
   /** `base` plus the valid witness cosignatures of `incoming` that base lacks (same checkpoint body). */
-  private mergeLines(base: string, incoming: string): string {
-    const a = parseNote(base)
-    const b = parseNote(incoming)
-    if (a.body !== b.body) return base
-    const witnesses = this.o.roster.all().filter((m) => m.origin !== a.body.split('\n', 1)[0]).map((m) => m.witnessVkey)
-    return mergeCosignatureLines(base, b.signatures.map((s) => s.line), witnesses, (e) => this.count(e))
+  private mergeLines(base: CheckpointNote, incoming: CheckpointNote): CheckpointNote {
+    if (base.note.body !== incoming.note.body) return base
+    const origin = base.checkpoint.origin
+    const witnesses = this.o.roster.all().filter((m) => m.origin !== origin).map((m) => m.witnessVkey)
+    return mergeCosignatureLines(base, incoming.note.signatures.map((s) => s.line), witnesses, (e) => this.count(e))
   }
 
   kick(origin: string): void {
@@ -362,12 +370,12 @@ export class SyncManager {
     }
     if (!header) throw new LedgerError('PEER_ERROR', 'empty sync response')
     if (entries.length !== header.count) throw new LedgerError('PEER_ERROR', `peer sent ${entries.length} of ${header.count} entries`)
-    const keys = logKeys(roster, origin)
+    const keys = roster.logKeys(origin)
     // Runs of entries between redaction markers; markers carry their leaf hash in a signed notice.
     const markers = new Map<number, RedactedItem>()
     entries.forEach((e, i) => {
       if (!isRedactionMarker(e)) return
-      const { notice, signed } = openRedactionMarker(e, keys, { log: origin, index: start + i })
+      const { notice, signed } = openRedactionMarkerWithKeys(e, keys, { log: origin, index: start + i })
       markers.set(i, { marker: e, id: notice.id, notice: signed })
     })
     const runs: { from: number; to: number }[] = []
@@ -409,13 +417,13 @@ export class SyncManager {
       if (markers.has(from)) items = Array.from({ length: to - from }, (_, i) => markers.get(from + i)!)
       else items = await checkSemantics(store, roster, origin, opened[k]!)
       const last = to === entries.length
-      const done = await store.append(origin, start + from, items, { checkpoint: last && end === t.size ? t.note : undefined, durable: false })
+      const done = await store.append(origin, start + from, items, { checkpoint: last && end === t.size ? t.cp.text : undefined, durable: false })
       for (let i = 0; i < done.droppedNotices.length; i++) this.reject('BAD_REDACTION')
       this.stats.entriesSynced += items.length
       for (const it of items) if ('record' in it) this.o.onRecord(origin, it.id, it.record)
     }
     this.stats.rangesSynced++
-    if (end === t.size) this.o.onCheckpoint(origin, t.note)
+    if (end === t.size) this.o.onCheckpoint(origin, t.cp.text)
     return true
   }
 

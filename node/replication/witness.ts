@@ -9,11 +9,16 @@
  *  - CosignCollector runs on the log's owner: after each new checkpoint it asks
  *    every other witness for a cosignature, retrying from the size a witness
  *    reports on 409, and merges the lines it gets into the stored checkpoint.
+ *
+ * A checkpoint is decoded once where it comes in (the request body, the
+ * store, the publisher) and travels as a CheckpointNote.
  */
-import { decideAddCheckpoint, encodeAddCheckpointRequest, type AddCheckpointDecision } from '../../protocol/witness-request.ts'
-import { cosign, verifyCosignature, addCosignatures } from '../../protocol/cosignature.ts'
-import { parseNote } from '../../protocol/note.ts'
-import { parseCheckpoint } from '../../protocol/checkpoint.ts'
+import {
+  decideAddCheckpoint, decodeAddCheckpointRequest, encodeAddCheckpointRequest,
+  type AddCheckpointDecision, type DecodedAddCheckpointRequest,
+} from '../../protocol/witness-request.ts'
+import { cosign, verifyCosignature } from '../../protocol/cosignature.ts'
+import { appendCheckpointSignatures, parseCheckpointNote, type CheckpointNote } from '../../protocol/checkpoint.ts'
 import { fromBase64, toBase64, fromUtf8, utf8 } from '../../protocol/bytes.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import type { Store } from '../storage/store.ts'
@@ -39,7 +44,7 @@ export class WitnessService {
     private readonly self: { origin: string; witnessSeed: Uint8Array },
     private readonly nowSeconds: () => number,
     /** Told about every checkpoint that was cosigned (the node then syncs that log). */
-    private readonly onCosigned: (note: string) => void = () => {},
+    private readonly onCosigned: (cp: CheckpointNote) => void = () => {},
   ) {}
 
   private async last(origin: string): Promise<{ size: number; root: Uint8Array } | undefined> {
@@ -60,18 +65,17 @@ export class WitnessService {
     if (!this.roster.member(this.self.origin)?.roles.has('witness')) {
       return this.refuse({ kind: 'forbidden', status: 403, code: 'FORBIDDEN', message: 'this node does not hold the witness role' } as AddCheckpointDecision)
     }
-    // Peek at the origin first so the lookup below can be synchronous.
-    let origin: string | undefined
+    // Decoded first, so the lookup of the last cosigned checkpoint below can be synchronous.
+    // A request that does not decode is decoded again by decideAddCheckpoint, which answers 400 with its code.
+    let request: DecodedAddCheckpointRequest | undefined
     let last: { size: number; root: Uint8Array } | undefined
     try {
-      const text = typeof body === 'string' ? body : fromUtf8(body)
-      const cpStart = text.indexOf('\n\n')
-      origin = cpStart >= 0 ? text.slice(cpStart + 2).split('\n', 1)[0] : undefined
-      if (origin) last = await this.last(origin)
+      request = decodeAddCheckpointRequest(body)
+      last = await this.last(request.signed.checkpoint.origin)
     } catch {
-      origin = undefined
+      last = undefined
     }
-    const decision = decideAddCheckpoint(body, (o) => {
+    const decision = decideAddCheckpoint(request ?? body, (o) => {
       const m = this.roster.member(o)
       if (!m || !m.active || o === this.self.origin) return undefined
       return { vkey: m.vkey, last }
@@ -81,7 +85,7 @@ export class WitnessService {
     const line = cosign(decision.body, { name: this.self.origin, seed: this.self.witnessSeed }, ts)
     await this.store.putMeta(`witness/${decision.checkpoint.origin}`, utf8(JSON.stringify({ size: decision.checkpoint.size, root: toBase64(decision.checkpoint.root) })))
     this.stats.cosigned++
-    this.onCosigned(decision.note)
+    this.onCosigned(decision.signed)
     return { status: 200, contentType: 'text/plain; charset=utf-8', body: line }
   }
 
@@ -93,9 +97,10 @@ export class WitnessService {
   }
 }
 
-/** Names (origins) of everyone who signed a note: the log itself and its cosigners. */
-export function signerNames(note: string): Set<string> {
-  return new Set(parseNote(note).signatures.map((s) => s.name))
+/** Names (origins) of everyone who signed a checkpoint: the log itself and its cosigners. */
+export function signerNames(cp: CheckpointNote | string): Set<string> {
+  const { note } = typeof cp === 'string' ? parseCheckpointNote(cp) : cp
+  return new Set(note.signatures.map((s) => s.name))
 }
 
 /**
@@ -103,8 +108,8 @@ export function signerNames(note: string): Set<string> {
  * vkey) that have not cosigned `base` yet: one line per witness, so repeated
  * requests never pile up lines. Invalid lines are dropped and counted.
  */
-export function mergeCosignatureLines(base: string, lines: readonly string[], witnessVkeys: readonly string[], onInvalid: (e: unknown) => void = () => {}): string {
-  const body = parseNote(base).body
+export function mergeCosignatureLines(base: CheckpointNote, lines: readonly string[], witnessVkeys: readonly string[], onInvalid: (e: unknown) => void = () => {}): CheckpointNote {
+  const { body } = base.note
   const have = signerNames(base)
   const add: string[] = []
   for (const line of lines) {
@@ -120,7 +125,7 @@ export function mergeCosignatureLines(base: string, lines: readonly string[], wi
       }
     }
   }
-  return add.length ? addCosignatures(base, add) : base
+  return add.length ? appendCheckpointSignatures(base, add) : base
 }
 
 /** Sends one add-checkpoint request to a witness and returns its answer. */
@@ -130,7 +135,7 @@ export class CosignCollector {
   /** Size each witness last reported having cosigned (learned from 200s and 409s). */
   private readonly known = new Map<string, number>()
   private running: Promise<void> | undefined
-  private pending: string | undefined
+  private pending: CheckpointNote | string | undefined
   private stopped = false
   readonly stats = { requests: 0, cosignatures: 0, failures: 0 }
 
@@ -145,7 +150,7 @@ export class CosignCollector {
   ) {}
 
   /** Asks for cosignatures on `note` (coalescing: only the newest pending checkpoint is sent). */
-  request(note: string): void {
+  request(note: CheckpointNote | string): void {
     if (this.stopped) return
     this.pending = note
     this.running ??= this.loop().finally(() => {
@@ -173,33 +178,41 @@ export class CosignCollector {
     await this.running
   }
 
-  private async collect(note: string) {
-    const cp = parseCheckpoint(parseNote(note).body)
-    const already = signerNames((await this.store.checkpointAt(this.origin, cp.size)) ?? note)
+  private async collect(note: CheckpointNote | string) {
+    const cp = typeof note === 'string' ? parseCheckpointNote(note) : note
+    const { size } = cp.checkpoint
+    const already = signerNames(await this.storedAt(size) ?? cp)
     const witnesses = this.roster.witnesses().filter((w) => w.origin !== this.origin && !already.has(w.origin))
     if (witnesses.length === 0) return
-    const lines = await Promise.all(witnesses.map((w) => this.askOne(w, note, cp.size)))
+    const lines = await Promise.all(witnesses.map((w) => this.askOne(w, cp)))
     const good = lines.filter((l): l is string => l !== undefined)
     if (good.length === 0) return
     // Merge into whatever is stored now for that size (it may have gained lines meanwhile).
-    const stored = (await this.store.checkpointAt(this.origin, cp.size)) ?? note
+    const stored = (await this.storedAt(size)) ?? cp
     const merged = mergeCosignatureLines(stored, good, witnesses.map((w) => w.witnessVkey))
-    if (merged === stored) return
-    await this.store.setCheckpoint(this.origin, merged)
+    if (merged.text === stored.text) return
+    await this.store.setCheckpoint(this.origin, merged.text)
     this.stats.cosignatures += signerNames(merged).size - signerNames(stored).size
-    this.onMerged(merged)
+    this.onMerged(merged.text)
   }
 
-  private async askOne(w: Member, note: string, size: number): Promise<string | undefined> {
+  /** The stored checkpoint of this log at `size`, decoded as it leaves the store. */
+  private async storedAt(size: number): Promise<CheckpointNote | undefined> {
+    const text = await this.store.checkpointAt(this.origin, size)
+    return text === undefined ? undefined : parseCheckpointNote(text)
+  }
+
+  private async askOne(w: Member, cp: CheckpointNote): Promise<string | undefined> {
+    const { size } = cp.checkpoint
     for (let attempt = 0; attempt < 3; attempt++) {
       const old = Math.min(this.known.get(w.origin) ?? 0, size)
       try {
         const proof = await this.store.consistencyProof(this.origin, old, size)
         this.stats.requests++
-        const res = await this.send(w, encodeAddCheckpointRequest({ oldSize: old, proof, checkpoint: note }))
+        const res = await this.send(w, encodeAddCheckpointRequest({ oldSize: old, proof, checkpoint: cp.text }))
         if (res.status === 200) {
           const line = res.body.endsWith('\n') ? res.body : res.body + '\n'
-          verifyCosignature(parseNote(note).body, line, w.witnessVkey)
+          verifyCosignature(cp.note.body, line, w.witnessVkey)
           this.known.set(w.origin, size)
           return line
         }

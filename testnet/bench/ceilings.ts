@@ -73,14 +73,14 @@ export async function measureCeilings(roundMs: number, workers = defaultPoolSize
     })
     const sign_job_cpu_us = cpuMicros(process.cpuUsage(cpu0)) / signed
     const open_job_per_s = await asyncRate(roundMs, rounds, async () => {
-      const parts = await openPool.runSplit(entries, 64, (slice, from) => ({ origin: ORIGIN, start: from, entries: slice, keys: [publicKey] }))
+      const parts = await openPool.runSplit(entries, 64, (slice, from) => ({ origin: ORIGIN, start: from, entries: slice, keys: [{ publicKey, from: 0 }] }))
       for (const p of parts) if (p.error) throw new Error(`ceiling entries do not open: ${p.error.code} ${p.error.message}`)
       return entries.length
     })
     const quarter = records.slice(0, ENTRIES / 4)
     const sign_job_one_thread_per_s = rate(roundMs, rounds, () => signJob({ seed, records: pack(quarter) }).result.entries.ends.length)
     const open_job_one_thread_per_s = rate(roundMs, rounds, () => {
-      openJob({ origin: ORIGIN, start: 0, entries: entries.slice(0, ENTRIES / 4), keys: [publicKey] })
+      openJob({ origin: ORIGIN, start: 0, entries: entries.slice(0, ENTRIES / 4), keys: [{ publicKey, from: 0 }] })
       return ENTRIES / 4
     })
     const store = await measureStoreAppend(Math.max(10, Math.round(roundMs / 20)) * 20 * BLOCK)
