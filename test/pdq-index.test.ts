@@ -1,0 +1,185 @@
+/**
+ * PdqIndex (client/pdq-index.ts): exact Hamming search over PDQ hashes.
+ * Property tests against bruteForce on random sets and on clustered sets
+ * (near-duplicates, so a query hits many entries), at distances from 0 to
+ * past 63, with removals and appends before and after compact(). A seeded
+ * PRNG: a failure names its seed and reproduces.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { PdqIndex, bruteForce, hammingDistance, popcount32, PDQ_BYTES, type PdqMatch } from '../client/pdq-index.ts'
+
+/** mulberry32 */
+function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const randomHash = (random: () => number) => Uint8Array.from({ length: PDQ_BYTES }, () => Math.floor(random() * 256))
+
+/** `base` with `flips` distinct bits flipped: exactly `flips` bits away. */
+function flipped(base: Uint8Array, flips: number, random: () => number): Uint8Array {
+  const out = Uint8Array.from(base)
+  const bits = new Set<number>()
+  while (bits.size < flips) bits.add(Math.floor(random() * 256))
+  for (const b of bits) out[b >> 3]! ^= 1 << (b & 7)
+  return out
+}
+
+function packed(hashes: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(hashes.length * PDQ_BYTES)
+  hashes.forEach((h, i) => out.set(h, i * PDQ_BYTES))
+  return out
+}
+
+/** Random hashes, or (clustered) near-duplicates of a few bases with up to 40 bits flipped. */
+function makeSet(n: number, clustered: boolean, random: () => number): Uint8Array[] {
+  if (!clustered) return Array.from({ length: n }, () => randomHash(random))
+  const bases = Array.from({ length: 50 }, () => randomHash(random))
+  return Array.from({ length: n }, () => flipped(bases[Math.floor(random() * bases.length)]!, Math.floor(random() * 41), random))
+}
+
+/** Queries: stored hashes with 0..40 bits flipped, and random hashes. */
+function makeQueries(set: Uint8Array[], count: number, random: () => number): Uint8Array[] {
+  return Array.from({ length: count }, (_, i) => (i % 3 === 2 ? randomHash(random) : flipped(set[Math.floor(random() * set.length)]!, Math.floor(random() * 41), random)))
+}
+
+function expectSame(got: PdqMatch[], want: PdqMatch[], what: string): void {
+  if (got.length === want.length && got.every((m, i) => m.index === want[i]!.index && m.distance === want[i]!.distance)) return
+  assert.fixture(JSON.stringify(got.slice(0, 20)), JSON.stringify(want.slice(0, 20)), `${what}: ${got.length} matches, brute force ${want.length}`)
+}
+
+const DISTANCES = [0, 1, 7, 15, 16, 31, 32, 47, 63, 64, 100]
+
+for (const clustered of [false, true]) {
+  const kind = clustered ? 'clustered' : 'random'
+  test(`${kind} set of 20,000: search is brute force at d = ${DISTANCES.join(', ')}`, () => {
+    const seed = clustered ? 1802 : 1801
+    const random = rng(seed)
+    const set = makeSet(20_000, clustered, random)
+    const all = packed(set)
+    const index = PdqIndex.build(all, set.length)
+    assert.is(index.size, set.length)
+    let hits = 0
+    for (const q of makeQueries(set, 60, random)) {
+      for (const d of DISTANCES) {
+        const want = bruteForce(all, set.length, q, d)
+        expectSame(index.search(q, d), want, `seed ${seed}, d ${d}`)
+        hits += want.length
+      }
+    }
+    assert.ok(hits > 60, 'the queries hit (near-duplicates are found)')
+  })
+
+  test(`${kind} set: removals and appends, before and after compact()`, () => {
+    const seed = clustered ? 2802 : 2801
+    const random = rng(seed)
+    const n = 8000
+    const set = makeSet(n + 2000, clustered, random)
+    const removedAtBuild = new Set<number>()
+    for (let i = 0; i < n; i += 7) removedAtBuild.add(i)
+    const index = PdqIndex.build(packed(set.slice(0, n)), n, { removed: (i) => removedAtBuild.has(i) })
+    const removed = new Set(removedAtBuild)
+    // Appends: the rest of the set, a few of them removed, and some built entries removed later.
+    for (let i = n; i < set.length; i++) assert.is(index.add(set[i]!), i)
+    for (let k = 0; k < 600; k++) {
+      const i = Math.floor(random() * set.length)
+      assert.is(index.remove(i), !removed.has(i))
+      removed.add(i)
+    }
+    const all = packed(set)
+    const check = (label: string) => {
+      assert.is(index.size, set.length - removed.size)
+      for (const q of makeQueries(set, 40, random)) {
+        for (const d of [0, 16, 31, 32, 63]) {
+          const want = bruteForce(all, set.length, q, d, (i) => removed.has(i))
+          expectSame(index.search(q, d), want, `${label}, seed ${seed}, d ${d}`)
+        }
+      }
+    }
+    assert.is(index.tailSize, 2000)
+    check('with a tail')
+    index.compact()
+    assert.is(index.tailSize, 0)
+    assert.is(index.count, set.length)
+    check('compacted')
+    // Removing after compact, then appending again.
+    for (let i = 1; i < set.length; i += 11) if (index.remove(i)) removed.add(i)
+    const more = makeSet(500, clustered, random)
+    for (const h of more) {
+      set.push(h)
+      index.add(h)
+    }
+    const all2 = packed(set)
+    for (const q of makeQueries(set, 40, random)) {
+      const want = bruteForce(all2, set.length, q, 31, (i) => removed.has(i))
+      expectSame(index.search(q, 31), want, `seed ${seed}, after compact, removals and appends`)
+    }
+    for (const i of removed) assert.ok(index.isRemoved(i))
+  })
+}
+
+test('a removed entry is never returned, even when the query is that hash', () => {
+  const random = rng(3801)
+  const set = makeSet(1000, false, random)
+  const index = PdqIndex.build(packed(set), set.length)
+  assert.equal(index.search(set[5]!, 0), [{ index: 5, distance: 0 }])
+  index.remove(5)
+  assert.equal(index.search(set[5]!, 0), [])
+  assert.is(index.remove(5), false, 'removing twice reports it')
+  assert.throws(() => index.remove(1000), RangeError)
+})
+
+test('duplicates are all returned, by index; state() gives an index answering the same', () => {
+  const random = rng(4801)
+  const h = randomHash(random)
+  const set = [randomHash(random), h, randomHash(random), h, flipped(h, 3, random)]
+  const index = PdqIndex.build(packed(set), set.length, { shared: true })
+  assert.equal(index.search(h, 3), [
+    { index: 1, distance: 0 },
+    { index: 3, distance: 0 },
+    { index: 4, distance: 3 },
+  ])
+  index.add(h)
+  const copy = PdqIndex.fromState(index.state())
+  assert.equal(copy.search(h, 3), index.search(h, 3))
+  assert.ok(index.memoryBytes() >= set.length * PDQ_BYTES)
+})
+
+test('an empty index, an unaligned input, and bad arguments', () => {
+  const empty = PdqIndex.build(new Uint8Array(0), 0)
+  assert.equal(empty.search(new Uint8Array(32), 31), [])
+  const random = rng(5801)
+  const set = makeSet(300, true, random)
+  const framed = new Uint8Array(1 + set.length * PDQ_BYTES)
+  framed.set(packed(set), 1)
+  const unaligned = framed.subarray(1)
+  const index = PdqIndex.build(unaligned, set.length)
+  for (const q of makeQueries(set, 20, random)) expectSame(index.search(q, 31), bruteForce(unaligned, set.length, q, 31), 'unaligned input')
+  assert.throws(() => index.search(new Uint8Array(31), 31), RangeError)
+  assert.throws(() => index.search(new Uint8Array(32), -1), RangeError)
+  assert.throws(() => index.search(new Uint8Array(32), 1.5), RangeError)
+  assert.throws(() => PdqIndex.build(new Uint8Array(64), 3), RangeError)
+})
+
+test('popcount32 and hammingDistance', () => {
+  const random = rng(6801)
+  for (let k = 0; k < 1000; k++) {
+    const x = Math.floor(random() * 2 ** 32)
+    let bits = 0
+    for (let b = 0; b < 32; b++) bits += Math.floor(x / 2 ** b) % 2
+    assert.is(popcount32(x), bits)
+    assert.is(popcount32(x | 0), bits, 'negative int32 too')
+  }
+  const a = randomHash(random)
+  assert.is(hammingDistance(a, 0, flipped(a, 29, random), 0), 29)
+  assert.is(hammingDistance(a, 0, a.map((v) => v ^ 0xff), 0), 256)
+})
+
+test.run()
