@@ -8,26 +8,31 @@
  * Tiles follow c2sp.org/tlog-tiles: tile (L, N) holds the hashes at tree level
  * 8L with indexes 256N…256N+255; the right-most tile of each level is kept
  * partial (same key, shorter value) and mirrored in memory as the "edge", so
- * appends and the current root need no reads.
+ * appends and the current root need no reads. Reading the tree back (roots,
+ * proofs, tiles served) is tree.ts.
  *
  * Redaction (spec/redaction.md): a redacted entry's bytes are replaced by its
  * marker under the same key, so `entries()` serves markers where bundles and
  * sync need them; its leaf hash stays in the tiles. The signed notice is kept
  * under 'D', also for indexes not held yet (pending: applied on arrival).
+ *
+ * Why one file of ~750 lines: every write (append, checkpoint, freeze,
+ * redaction, expiry) goes through one lock and one atomic batch over the same
+ * key layout (keys.ts) and in-memory log state, and the indexes it keeps are
+ * read back with that layout; split, the invariants of one batch would be
+ * spread over files that each see half of it. Reading the tree back is tree.ts.
  */
 import type { KV, BatchOp } from './kv.ts'
 import { keys, P, u32, u64, readU32, readU64, prefixEnd, key, logIndex, slab, type Alloc } from './keys.ts'
 import { ALG_CODES, CATEGORY_CODES, TYPE_CODES, ALG_NAMES, CATEGORY_NAMES } from './codes.ts'
 import { concat, compareBytes, equalBytes, fromUtf8, sha256, toHex, utf8 } from '../../protocol/bytes.ts'
-import { HASH_SIZE, nodeHash, nodeHashInto, EMPTY_ROOT } from '../../protocol/hash.ts'
-import { subtreesOfRange, foldSubtrees, inclusionProofPlan, consistencyProofPlan, assembleProof, type ProofPlan } from '../../protocol/merkle.ts'
+import { HASH_SIZE } from '../../protocol/hash.ts'
+import { TreeReader, edgeRoot, innerRows, innerNodesOf, TILE_WIDTH } from './tree.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import { decodeCheckedRecord, type CairnRecord } from '../../protocol/records.ts'
 import { decodeEntry } from '../../protocol/entry.ts'
 import { encodeRedactionMarker, isRedactionMarker, readNoticeUnverified, type RedactionNotice } from '../../protocol/redaction.ts'
 
-const TILE_WIDTH = 256
-const TILE_HEIGHT = 8
 /** An 'I' value is log u32 ‖ index u64, then alg ‖ category ‖ value while the indicator is in the current set. */
 const LOG_INDEX_BYTES = 12
 
@@ -107,42 +112,6 @@ function bump(o: Record<string, number>, k: string, by = 1) {
   o[k] = (o[k] ?? 0) + by
 }
 
-/**
- * The rows of complete-subtree hashes above a row of tile hashes: for a full
- * tile 128, 64, …, 1 (the last is the tile's subtree root); for a partial one
- * of n hashes, floor(n/2), floor(n/4), … (only the complete subtrees). The
- * rows are consecutive views of one buffer (innerNodesOf gives it whole).
- */
-export function innerRows(tile: Uint8Array): Uint8Array[] {
-  let total = 0
-  for (let width = Math.floor(tile.length / HASH_SIZE / 2); width >= 1; width = Math.floor(width / 2)) total += width
-  const all = new Uint8Array(total * HASH_SIZE)
-  const rows: Uint8Array[] = []
-  let below = tile
-  let at = 0
-  for (let width = Math.floor(tile.length / HASH_SIZE / 2); width >= 1; width = Math.floor(width / 2)) {
-    for (let i = 0; i < width; i++) nodeHashInto(below, 2 * i * HASH_SIZE, all, at + i * HASH_SIZE)
-    below = all.subarray(at, at + width * HASH_SIZE)
-    rows.push(below)
-    at += width * HASH_SIZE
-  }
-  return rows
-}
-
-/** The rows of innerRows as the one buffer they are views of (what 'N' stores for a full tile). */
-function innerNodesOf(rows: Uint8Array[]): Uint8Array {
-  const first = rows[0]!
-  const last = rows[rows.length - 1]!
-  return new Uint8Array(first.buffer, first.byteOffset, last.byteOffset + last.length - first.byteOffset)
-}
-
-/** Hash of the complete subtree over `count` (a power of two) consecutive 32-byte hashes in `buf` from `first`. */
-export function subtreeHash(buf: Uint8Array, first: number, count: number): Uint8Array {
-  if (count === 1) return buf.subarray(first * HASH_SIZE, (first + 1) * HASH_SIZE)
-  const half = count >>> 1
-  return nodeHash(subtreeHash(buf, first, half), subtreeHash(buf, first + half, half))
-}
-
 /** The value of an index key that holds nothing but its key (shared: an empty array cannot be written to). */
 const EMPTY = new Uint8Array(0)
 
@@ -171,21 +140,16 @@ export class Store {
   private readonly byNum = new Map<number, LogState>()
   private setSize = 0
   private writeChain: Promise<unknown> = Promise.resolve()
-  private readonly tileCache = new Map<string, Uint8Array>()
-  /** Inner nodes of full tiles (8 KiB each), for proofs: see innerNodes. */
-  private readonly innerCache = new Map<string, Uint8Array[]>()
-  /** Inner nodes of each log's partial edge tiles, keyed to the edge array they came from. */
-  private readonly edgeInnerCache = new Map<string, { edge: Uint8Array; rows: Uint8Array[] }>()
-  /** Proof elements folded from several complete subtrees (see fillPlan). */
-  private readonly foldCache = new Map<string, Uint8Array>()
-  /** Logs whose indicators' `expires` are indexed under 'X'. */
+  private readonly tree: TreeReader
   private readonly expiryLogs = new Set<number>()
   private redactionDigestCache: Uint8Array | undefined
   private observer: StoreObserver | undefined
   /** Current-set members moved from the old 'S' table into the record index when this store was opened (0: nothing to upgrade). */
   upgradedSetMembers = 0
 
-  private constructor(readonly kv: KV) {}
+  private constructor(readonly kv: KV) {
+    this.tree = new TreeReader(kv)
+  }
 
   /**
    * `onUpgrade` hears how an older store's layout is being moved on open
@@ -456,7 +420,7 @@ export class Store {
       }
       ops.push({ type: 'put', key: keys.meta(`log/${st.num}`), value: utf8(JSON.stringify({ size, counters })) })
       ops.push({ type: 'put', key: keys.meta('setsize'), value: u64(this.setSize + setDelta) })
-      const root = this.edgeRoot(edge, size)
+      const root = edgeRoot(edge, size)
       const note = typeof options.checkpoint === 'function' ? options.checkpoint(size, root) : options.checkpoint
       if (note) {
         this.checkCheckpointCovers(note, origin, size, root)
@@ -488,143 +452,38 @@ export class Store {
   }
 
   /** Root of the current tree, from the in-memory edge. */
-  private edgeRoot(edge: Uint8Array[], size: number): Uint8Array {
-    if (size === 0) return EMPTY_ROOT
-    return foldSubtrees(subtreesOfRange(0, size).map(({ level, index }) => {
-      const tl = Math.floor(level / TILE_HEIGHT)
-      const k = level - tl * TILE_HEIGHT
-      const first = (index * 2 ** k) % TILE_WIDTH
-      return subtreeHash(edge[tl]!, first, 2 ** k)
-    }))
-  }
-
   rootNow(origin: string): Uint8Array {
     const st = this.state(origin)
-    return this.edgeRoot(st.edge, st.size)
-  }
-
-  /** Reads the stored tile (full or partial) at (level, index) of a log. */
-  private async readTile(st: LogState, level: number, index: number): Promise<Uint8Array | undefined> {
-    const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** level)
-    if (index === Math.floor(hashesAtLevel / TILE_WIDTH) && hashesAtLevel % TILE_WIDTH !== 0) return st.edge[level]
-    const ck = `${st.num}/${level}/${index}`
-    const cached = this.tileCache.get(ck)
-    if (cached) return cached
-    // Tiles are small and hot (every proof reads a few): read on this thread, not through the I/O pool.
-    const t = this.kv.getSync(keys.tile(st.num, level, index))
-    if (t && t.length === TILE_WIDTH * HASH_SIZE) {
-      if (this.tileCache.size >= 4096) this.tileCache.delete(this.tileCache.keys().next().value!)
-      this.tileCache.set(ck, t)
-    }
-    return t
+    return edgeRoot(st.edge, st.size)
   }
 
   /** Hash of the complete subtree at (level, index); it must lie within the log's current size. */
-  async nodeHashAt(origin: string, level: number, index: number): Promise<Uint8Array> {
-    const st = this.state(origin)
-    if ((index + 1) * 2 ** level > st.size) throw new LedgerError('OUT_OF_RANGE', `subtree ${level}/${index} is beyond ${origin}'s size ${st.size}`)
-    const tl = Math.floor(level / TILE_HEIGHT)
-    const k = level - tl * TILE_HEIGHT
-    const first = index * 2 ** k
-    const tileIndex = Math.floor(first / TILE_WIDTH)
-    const within = first % TILE_WIDTH
-    if (k === 0) {
-      const tile = await this.readTile(st, tl, tileIndex)
-      if (!tile || tile.length < (within + 1) * HASH_SIZE) throw new LedgerError('STORAGE_CORRUPT', `tile ${tl}/${tileIndex} of ${origin} is missing`)
-      return tile.subarray(within * HASH_SIZE, (within + 1) * HASH_SIZE)
-    }
-    // Inside a full tile, every inner node is computed once and cached (proofs need up to 8 per tile).
-    const inner = await this.innerNodes(st, tl, tileIndex)
-    if (inner) return inner[k - 1]!.subarray((within >> k) * HASH_SIZE, ((within >> k) + 1) * HASH_SIZE)
-    const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** tl)
-    if (tileIndex === Math.floor(hashesAtLevel / TILE_WIDTH)) {
-      // The partial right-edge tile: its complete inner nodes, computed once per size of the edge.
-      const rows = this.edgeInner(st, tl)
-      const row = rows[k - 1]
-      if (row && row.length >= ((within >> k) + 1) * HASH_SIZE) return row.subarray((within >> k) * HASH_SIZE, ((within >> k) + 1) * HASH_SIZE)
-    }
-    const tile = await this.readTile(st, tl, tileIndex)
-    if (!tile || tile.length < (within + 2 ** k) * HASH_SIZE) throw new LedgerError('STORAGE_CORRUPT', `tile ${tl}/${tileIndex} of ${origin} is missing`)
-    return subtreeHash(tile, within, 2 ** k)
+  nodeHashAt(origin: string, level: number, index: number): Promise<Uint8Array> {
+    return this.tree.nodeHashAt(this.state(origin), level, index)
   }
 
-  /** Inner rows of the complete subtrees of the partial edge tile at `level`, cached until the edge changes. */
-  private edgeInner(st: LogState, level: number): Uint8Array[] {
-    const edge = st.edge[level] ?? new Uint8Array(0)
-    const ck = `${st.num}/${level}`
-    const cached = this.edgeInnerCache.get(ck)
-    if (cached && cached.edge === edge) return cached.rows
-    const rows = innerRows(edge)
-    this.edgeInnerCache.set(ck, { edge, rows })
-    return rows
+  /** RFC 9162 MTH of the entries in [start, end). */
+  rangeHash(origin: string, start: number, end: number): Promise<Uint8Array> {
+    return this.tree.rangeHash(this.state(origin), start, end)
   }
 
-  /**
-   * The hashes at heights 1..8 above a FULL tile's hashes (128, 64, … 1 of them),
-   * cached; undefined for the partial right-edge tile (its inner nodes change as it grows).
-   */
-  private async innerNodes(st: LogState, level: number, index: number): Promise<Uint8Array[] | undefined> {
-    const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** level)
-    if ((index + 1) * TILE_WIDTH > hashesAtLevel) return undefined
-    const ck = `${st.num}/${level}/${index}`
-    const cached = this.innerCache.get(ck)
-    if (cached) return cached
-    let levels: Uint8Array[]
-    const stored = this.kv.getSync(keys.inner(st.num, level, index))
-    if (stored && stored.length === (TILE_WIDTH - 1) * HASH_SIZE) {
-      levels = []
-      for (let width = TILE_WIDTH / 2, off = 0; width >= 1; off += width * HASH_SIZE, width /= 2) levels.push(stored.subarray(off, off + width * HASH_SIZE))
-    } else {
-      // Stores written before inner nodes were kept: compute them from the tile.
-      const tile = await this.readTile(st, level, index)
-      if (!tile || tile.length !== TILE_WIDTH * HASH_SIZE) return undefined
-      levels = innerRows(tile)
-    }
-    if (this.innerCache.size >= 2048) this.innerCache.delete(this.innerCache.keys().next().value!)
-    this.innerCache.set(ck, levels)
-    return levels
-  }
-
-  /** RFC 9162 MTH of the entries in [start, end): right fold of its complete subtrees. */
-  async rangeHash(origin: string, start: number, end: number): Promise<Uint8Array> {
-    const nodes = subtreesOfRange(start, end)
-    return foldSubtrees(await Promise.all(nodes.map(({ level, index }) => this.nodeHashAt(origin, level, index))))
-  }
-
-  async root(origin: string, size: number): Promise<Uint8Array> {
-    const st = this.state(origin)
-    if (size > st.size) throw new LedgerError('OUT_OF_RANGE', `${origin} holds ${st.size} entries, not ${size}`)
-    return size === st.size ? this.edgeRoot(st.edge, size) : this.rangeHash(origin, 0, size)
-  }
-
-  private async fillPlan(origin: string, plan: ProofPlan): Promise<Uint8Array[]> {
-    const num = this.state(origin).num
-    return Promise.all(plan.map(async (el) => {
-      if (el.length === 1) return this.nodeHashAt(origin, el[0]!.level, el[0]!.index)
-      // An element folded from several complete subtrees (the right border of the tree): the same for every
-      // proof at this size, and never changing (complete subtrees are immutable), so it is folded once.
-      const ck = `${num}/${el.map((n) => `${n.level}.${n.index}`).join(',')}`
-      const cached = this.foldCache.get(ck)
-      if (cached) return cached
-      const folded = assembleProof([el], [await Promise.all(el.map(({ level, index }) => this.nodeHashAt(origin, level, index)))])[0]!
-      if (this.foldCache.size >= 1024) this.foldCache.delete(this.foldCache.keys().next().value!)
-      this.foldCache.set(ck, folded)
-      return folded
-    }))
+  root(origin: string, size: number): Promise<Uint8Array> {
+    return this.tree.root(this.state(origin), size)
   }
 
   /** RFC 9162 §2.1.3.1 inclusion proof for `index` in the tree of `size`. */
-  async inclusionProof(origin: string, index: number, size: number): Promise<Uint8Array[]> {
-    const st = this.state(origin)
-    if (size > st.size) throw new LedgerError('OUT_OF_RANGE', `${origin} holds ${st.size} entries, not ${size}`)
-    return this.fillPlan(origin, inclusionProofPlan(index, size))
+  inclusionProof(origin: string, index: number, size: number): Promise<Uint8Array[]> {
+    return this.tree.inclusionProof(this.state(origin), index, size)
   }
 
   /** RFC 9162 §2.1.4.1 consistency proof between sizes m ≤ n. */
-  async consistencyProof(origin: string, m: number, n: number): Promise<Uint8Array[]> {
-    const st = this.state(origin)
-    if (n > st.size) throw new LedgerError('OUT_OF_RANGE', `${origin} holds ${st.size} entries, not ${n}`)
-    return this.fillPlan(origin, consistencyProofPlan(m, n))
+  consistencyProof(origin: string, m: number, n: number): Promise<Uint8Array[]> {
+    return this.tree.consistencyProof(this.state(origin), m, n)
+  }
+
+  /** Tile bytes per tlog-tiles: full (width 256) or the first `width` hashes; undefined if not (yet) that large. */
+  tile(origin: string, level: number, index: number, width = TILE_WIDTH): Promise<Uint8Array | undefined> {
+    return this.tree.tile(this.state(origin), level, index, width)
   }
 
   /** The stored bytes at `index`: the entry, or the marker of a redacted entry (spec/redaction.md). */
@@ -643,16 +502,6 @@ export class Store {
     const out = await this.kv.values({ gte: keys.entry(st.num, start), lt: keys.entry(st.num, end) })
     if (out.length !== end - start) throw new LedgerError('STORAGE_CORRUPT', `entries ${start}..${end} of ${origin} are incomplete in the store`)
     return out
-  }
-
-  /** Tile bytes per tlog-tiles: full (width 256) or the first `width` hashes; undefined if not (yet) that large. */
-  async tile(origin: string, level: number, index: number, width = TILE_WIDTH): Promise<Uint8Array | undefined> {
-    const st = this.state(origin)
-    const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** level)
-    if (index * TILE_WIDTH + width > hashesAtLevel) return undefined
-    const t = await this.readTile(st, level, index)
-    if (!t || t.length < width * HASH_SIZE) throw new LedgerError('STORAGE_CORRUPT', `tile ${level}/${index} of ${origin} is missing`)
-    return t.subarray(0, width * HASH_SIZE)
   }
 
   async setCheckpoint(origin: string, note: string): Promise<void> {

@@ -1,0 +1,214 @@
+/**
+ * Reading a log's Merkle tree from its stored c2sp tlog-tiles: subtree hashes,
+ * roots, inclusion and consistency proofs (RFC 9162), and the tiles served.
+ * Tile (L, N) holds the hashes at tree level 8L with indexes 256N…256N+255;
+ * the right-most tile of each level is partial and mirrored in memory as the
+ * log's "edge", so the current root needs no reads. Full tiles never change,
+ * so what is computed from them (inner nodes, folded proof elements) is cached.
+ * The Store writes tiles (store.ts append); this file only reads them.
+ */
+import type { KV } from './kv.ts'
+import { keys } from './keys.ts'
+import { HASH_SIZE, nodeHash, nodeHashInto, EMPTY_ROOT } from '../../protocol/hash.ts'
+import { subtreesOfRange, foldSubtrees, inclusionProofPlan, consistencyProofPlan, assembleProof, type ProofPlan } from '../../protocol/merkle.ts'
+import { LedgerError } from '../../protocol/errors.ts'
+
+export const TILE_WIDTH = 256
+export const TILE_HEIGHT = 8
+
+/** What the tree reader needs of a log: its store number, origin (for errors), size and in-memory edge. */
+export interface TreeState {
+  num: number
+  origin: string
+  size: number
+  /** edge[L]: the hashes of the partial tile at level L (length multiple of 32, < 256 hashes). */
+  edge: Uint8Array[]
+}
+
+/**
+ * The rows of complete-subtree hashes above a row of tile hashes: for a full
+ * tile 128, 64, …, 1 (the last is the tile's subtree root); for a partial one
+ * of n hashes, floor(n/2), floor(n/4), … (only the complete subtrees). The
+ * rows are consecutive views of one buffer (innerNodesOf gives it whole).
+ */
+export function innerRows(tile: Uint8Array): Uint8Array[] {
+  let total = 0
+  for (let width = Math.floor(tile.length / HASH_SIZE / 2); width >= 1; width = Math.floor(width / 2)) total += width
+  const all = new Uint8Array(total * HASH_SIZE)
+  const rows: Uint8Array[] = []
+  let below = tile
+  let at = 0
+  for (let width = Math.floor(tile.length / HASH_SIZE / 2); width >= 1; width = Math.floor(width / 2)) {
+    for (let i = 0; i < width; i++) nodeHashInto(below, 2 * i * HASH_SIZE, all, at + i * HASH_SIZE)
+    below = all.subarray(at, at + width * HASH_SIZE)
+    rows.push(below)
+    at += width * HASH_SIZE
+  }
+  return rows
+}
+
+/** The rows of innerRows as the one buffer they are views of (what 'N' stores for a full tile). */
+export function innerNodesOf(rows: Uint8Array[]): Uint8Array {
+  const first = rows[0]!
+  const last = rows[rows.length - 1]!
+  return new Uint8Array(first.buffer, first.byteOffset, last.byteOffset + last.length - first.byteOffset)
+}
+
+/** Hash of the complete subtree over `count` (a power of two) consecutive 32-byte hashes in `buf` from `first`. */
+export function subtreeHash(buf: Uint8Array, first: number, count: number): Uint8Array {
+  if (count === 1) return buf.subarray(first * HASH_SIZE, (first + 1) * HASH_SIZE)
+  const half = count >>> 1
+  return nodeHash(subtreeHash(buf, first, half), subtreeHash(buf, first + half, half))
+}
+
+/** Root of a tree of `size` leaves from its edge alone. */
+export function edgeRoot(edge: Uint8Array[], size: number): Uint8Array {
+  if (size === 0) return EMPTY_ROOT
+  return foldSubtrees(subtreesOfRange(0, size).map(({ level, index }) => {
+    const tl = Math.floor(level / TILE_HEIGHT)
+    const k = level - tl * TILE_HEIGHT
+    const first = (index * 2 ** k) % TILE_WIDTH
+    return subtreeHash(edge[tl]!, first, 2 ** k)
+  }))
+}
+
+export class TreeReader {
+  private readonly tileCache = new Map<string, Uint8Array>()
+  /** Inner nodes of full tiles (immutable), computed once: a proof needs up to 8 per tile. */
+  private readonly innerCache = new Map<string, Uint8Array[]>()
+  /** Inner rows of each log's partial edge tiles, recomputed only when that edge changes. */
+  private readonly edgeInnerCache = new Map<string, { edge: Uint8Array; rows: Uint8Array[] }>()
+  /** Proof elements folded from several complete subtrees, keyed by the subtrees they fold. */
+  private readonly foldCache = new Map<string, Uint8Array>()
+
+  constructor(private readonly kv: KV) {}
+
+  /** Reads the stored tile (full or partial) at (level, index) of a log. */
+  private async readTile(st: TreeState, level: number, index: number): Promise<Uint8Array | undefined> {
+    const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** level)
+    if (index === Math.floor(hashesAtLevel / TILE_WIDTH) && hashesAtLevel % TILE_WIDTH !== 0) return st.edge[level]
+    const ck = `${st.num}/${level}/${index}`
+    const cached = this.tileCache.get(ck)
+    if (cached) return cached
+    // Tiles are small and hot (every proof reads a few): read on this thread, not through the I/O pool.
+    const t = this.kv.getSync(keys.tile(st.num, level, index))
+    if (t && t.length === TILE_WIDTH * HASH_SIZE) {
+      if (this.tileCache.size >= 4096) this.tileCache.delete(this.tileCache.keys().next().value!)
+      this.tileCache.set(ck, t)
+    }
+    return t
+  }
+
+  /** Hash of the complete subtree at (level, index); it must lie within the log's current size. */
+  async nodeHashAt(st: TreeState, level: number, index: number): Promise<Uint8Array> {
+    const origin = st.origin
+    if ((index + 1) * 2 ** level > st.size) throw new LedgerError('OUT_OF_RANGE', `subtree ${level}/${index} is beyond ${origin}'s size ${st.size}`)
+    const tl = Math.floor(level / TILE_HEIGHT)
+    const k = level - tl * TILE_HEIGHT
+    const first = index * 2 ** k
+    const tileIndex = Math.floor(first / TILE_WIDTH)
+    const within = first % TILE_WIDTH
+    if (k === 0) {
+      const tile = await this.readTile(st, tl, tileIndex)
+      if (!tile || tile.length < (within + 1) * HASH_SIZE) throw new LedgerError('STORAGE_CORRUPT', `tile ${tl}/${tileIndex} of ${origin} is missing`)
+      return tile.subarray(within * HASH_SIZE, (within + 1) * HASH_SIZE)
+    }
+    // Inside a full tile, every inner node is computed once and cached (proofs need up to 8 per tile).
+    const inner = await this.innerNodes(st, tl, tileIndex)
+    if (inner) return inner[k - 1]!.subarray((within >> k) * HASH_SIZE, ((within >> k) + 1) * HASH_SIZE)
+    const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** tl)
+    if (tileIndex === Math.floor(hashesAtLevel / TILE_WIDTH)) {
+      // The partial right-edge tile: its complete inner nodes, computed once per size of the edge.
+      const rows = this.edgeInner(st, tl)
+      const row = rows[k - 1]
+      if (row && row.length >= ((within >> k) + 1) * HASH_SIZE) return row.subarray((within >> k) * HASH_SIZE, ((within >> k) + 1) * HASH_SIZE)
+    }
+    const tile = await this.readTile(st, tl, tileIndex)
+    if (!tile || tile.length < (within + 2 ** k) * HASH_SIZE) throw new LedgerError('STORAGE_CORRUPT', `tile ${tl}/${tileIndex} of ${origin} is missing`)
+    return subtreeHash(tile, within, 2 ** k)
+  }
+
+  /** Inner rows of the complete subtrees of the partial edge tile at `level`, cached until the edge changes. */
+  private edgeInner(st: TreeState, level: number): Uint8Array[] {
+    const edge = st.edge[level] ?? new Uint8Array(0)
+    const ck = `${st.num}/${level}`
+    const cached = this.edgeInnerCache.get(ck)
+    if (cached && cached.edge === edge) return cached.rows
+    const rows = innerRows(edge)
+    this.edgeInnerCache.set(ck, { edge, rows })
+    return rows
+  }
+
+  /**
+   * The hashes at heights 1..8 above a FULL tile's hashes (128, 64, … 1 of them),
+   * cached; undefined for the partial right-edge tile (its inner nodes change as it grows).
+   */
+  private async innerNodes(st: TreeState, level: number, index: number): Promise<Uint8Array[] | undefined> {
+    const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** level)
+    if ((index + 1) * TILE_WIDTH > hashesAtLevel) return undefined
+    const ck = `${st.num}/${level}/${index}`
+    const cached = this.innerCache.get(ck)
+    if (cached) return cached
+    let levels: Uint8Array[]
+    const stored = this.kv.getSync(keys.inner(st.num, level, index))
+    if (stored && stored.length === (TILE_WIDTH - 1) * HASH_SIZE) {
+      levels = []
+      for (let width = TILE_WIDTH / 2, off = 0; width >= 1; off += width * HASH_SIZE, width /= 2) levels.push(stored.subarray(off, off + width * HASH_SIZE))
+    } else {
+      // Stores written before inner nodes were kept: compute them from the tile.
+      const tile = await this.readTile(st, level, index)
+      if (!tile || tile.length !== TILE_WIDTH * HASH_SIZE) return undefined
+      levels = innerRows(tile)
+    }
+    if (this.innerCache.size >= 2048) this.innerCache.delete(this.innerCache.keys().next().value!)
+    this.innerCache.set(ck, levels)
+    return levels
+  }
+
+  /** RFC 9162 MTH of the entries in [start, end): right fold of its complete subtrees. */
+  async rangeHash(st: TreeState, start: number, end: number): Promise<Uint8Array> {
+    const nodes = subtreesOfRange(start, end)
+    return foldSubtrees(await Promise.all(nodes.map(({ level, index }) => this.nodeHashAt(st, level, index))))
+  }
+
+  async root(st: TreeState, size: number): Promise<Uint8Array> {
+    if (size > st.size) throw new LedgerError('OUT_OF_RANGE', `${st.origin} holds ${st.size} entries, not ${size}`)
+    return size === st.size ? edgeRoot(st.edge, size) : this.rangeHash(st, 0, size)
+  }
+
+  private async fillPlan(st: TreeState, plan: ProofPlan): Promise<Uint8Array[]> {
+    return Promise.all(plan.map(async (el) => {
+      if (el.length === 1) return this.nodeHashAt(st, el[0]!.level, el[0]!.index)
+      // An element folded from several complete subtrees (the right border of the tree): the same for every
+      // proof at this size, and never changing (complete subtrees are immutable), so it is folded once.
+      const ck = `${st.num}/${el.map((n) => `${n.level}.${n.index}`).join(',')}`
+      const cached = this.foldCache.get(ck)
+      if (cached) return cached
+      const folded = assembleProof([el], [await Promise.all(el.map(({ level, index }) => this.nodeHashAt(st, level, index)))])[0]!
+      if (this.foldCache.size >= 1024) this.foldCache.delete(this.foldCache.keys().next().value!)
+      this.foldCache.set(ck, folded)
+      return folded
+    }))
+  }
+
+  /** RFC 9162 §2.1.3.1 inclusion proof for `index` in the tree of `size`. */
+  async inclusionProof(st: TreeState, index: number, size: number): Promise<Uint8Array[]> {
+    if (size > st.size) throw new LedgerError('OUT_OF_RANGE', `${st.origin} holds ${st.size} entries, not ${size}`)
+    return this.fillPlan(st, inclusionProofPlan(index, size))
+  }
+
+  /** RFC 9162 §2.1.4.1 consistency proof between sizes m ≤ n. */
+  async consistencyProof(st: TreeState, m: number, n: number): Promise<Uint8Array[]> {
+    if (n > st.size) throw new LedgerError('OUT_OF_RANGE', `${st.origin} holds ${st.size} entries, not ${n}`)
+    return this.fillPlan(st, consistencyProofPlan(m, n))
+  }
+
+  /** Tile bytes per tlog-tiles: full (width 256) or the first `width` hashes; undefined if not (yet) that large. */
+  async tile(st: TreeState, level: number, index: number, width = TILE_WIDTH): Promise<Uint8Array | undefined> {
+    const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** level)
+    if (index * TILE_WIDTH + width > hashesAtLevel) return undefined
+    const t = await this.readTile(st, level, index)
+    if (!t || t.length < width * HASH_SIZE) throw new LedgerError('STORAGE_CORRUPT', `tile ${level}/${index} of ${st.origin} is missing`)
+    return t.subarray(0, width * HASH_SIZE)
+  }
+}
