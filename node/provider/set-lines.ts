@@ -32,6 +32,7 @@ import { LedgerError } from '../../protocol/errors.ts'
 import type { Store, AppendItem, RedactedItem, StoreObserver } from '../storage/store.ts'
 import { readStoredRecord } from '../../protocol/stored-record.ts'
 import type { Logger } from '../logger.ts'
+import { putJsonlLine, lineLength, type LineFields } from './jsonl-line.ts'
 
 const STATE_FORMAT = 'cairn-set-lines/1'
 const MARK_EVERY = 1024
@@ -40,102 +41,6 @@ const FLUSH_MS = 1000
 const READ_CHUNK = 256 * 1024
 const NL = 10
 const OPEN_BRACE = 0x7b
-
-/** The fields of an indicator that its snapshot line shows. */
-export interface LineFields {
-  alg?: string
-  value?: Uint8Array
-  category?: string
-  kind?: string
-  media?: string
-  time: number
-}
-
-/** The constant parts of a jsonl line, in order, around its nine values. */
-const LINE_PARTS = ['{"alg":"', '","value":"', '","category":"', '","kind":"', '","media":"', '","id":"', '","log":"', '","seq":', ',"time":', '}\n']
-const LINE_FIXED = LINE_PARTS.reduce((n, p) => n + p.length, 0)
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
-
-/** Decimal digits of a safe integer ≥ 0. */
-function digitCount(n: number): number {
-  let d = 1
-  while (n >= 10) {
-    n = Math.floor(n / 10)
-    d++
-  }
-  return d
-}
-
-/** Bytes of the line putJsonlLine writes. */
-function lineLength(origin: string, index: number, id: Uint8Array, r: LineFields): number {
-  return LINE_FIXED + r.alg!.length + 2 * r.value!.length + r.category!.length + r.kind!.length + r.media!.length +
-    2 * id.length + origin.length + digitCount(index) + digitCount(r.time)
-}
-
-/** Writes an ASCII string at `at`; a character beyond ASCII means a line that cannot be (lines are one byte per character). */
-function putAscii(buf: Uint8Array, at: number, s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c > 0x7f) throw new LedgerError('STORAGE_CORRUPT', 'a snapshot line is not ASCII')
-    buf[at++] = c
-  }
-  return at
-}
-
-function putHex(buf: Uint8Array, at: number, b: Uint8Array): number {
-  for (let i = 0; i < b.length; i++) {
-    buf[at++] = HEX_DIGITS[b[i]! >> 4]!
-    buf[at++] = HEX_DIGITS[b[i]! & 15]!
-  }
-  return at
-}
-
-function putUint(buf: Uint8Array, at: number, n: number): number {
-  const end = at + digitCount(n)
-  for (let i = end - 1; i >= at; i--) {
-    buf[i] = 0x30 + (n % 10)
-    n = Math.floor(n / 10)
-  }
-  return end
-}
-
-/**
- * One jsonl snapshot line, written as bytes at `at` (lineLength of them);
- * returns the offset after it. Every field is lowercase hex, a code word from
- * a closed list, a validated origin or an integer: nothing needs escaping, so
- * the line is written directly, with no string built for it or its hex
- * (JSON.stringify of an object per line was slow; strings per line were the
- * largest garbage of publishing after the store's).
- */
-export function putJsonlLine(buf: Uint8Array, at: number, origin: string, index: number, id: Uint8Array, r: LineFields): number {
-  const p = LINE_PARTS
-  at = putAscii(buf, at, p[0]!)
-  at = putAscii(buf, at, r.alg!)
-  at = putAscii(buf, at, p[1]!)
-  at = putHex(buf, at, r.value!)
-  at = putAscii(buf, at, p[2]!)
-  at = putAscii(buf, at, r.category!)
-  at = putAscii(buf, at, p[3]!)
-  at = putAscii(buf, at, r.kind!)
-  at = putAscii(buf, at, p[4]!)
-  at = putAscii(buf, at, r.media!)
-  at = putAscii(buf, at, p[5]!)
-  at = putHex(buf, at, id)
-  at = putAscii(buf, at, p[6]!)
-  at = putAscii(buf, at, origin)
-  at = putAscii(buf, at, p[7]!)
-  at = putUint(buf, at, index)
-  at = putAscii(buf, at, p[8]!)
-  at = putUint(buf, at, r.time)
-  return putAscii(buf, at, p[9]!)
-}
-
-/** putJsonlLine's line as a string (the snapshot route's live rendering). */
-export function jsonlLine(origin: string, index: number, id: Uint8Array, r: LineFields): string {
-  const buf = Buffer.allocUnsafe(lineLength(origin, index, id, r))
-  putJsonlLine(buf, 0, origin, index, id, r)
-  return buf.toString('latin1')
-}
 
 interface Durable {
   origin: string
