@@ -18,7 +18,7 @@ import { generateKeyPair } from '../protocol/ed25519.ts'
 import { verifierKey, parseVerifierKey, SIG_TYPE_ED25519 } from '../protocol/note.ts'
 import { witnessVerifierKey } from '../protocol/cosignature.ts'
 import { isValidOrigin } from '../protocol/records.ts'
-import { checkGenesis, parseGenesis, type Genesis, type GenesisMember } from '../protocol/genesis.ts'
+import { checkGenesis, Genesis, type GenesisMember } from '../protocol/genesis.ts'
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits')
 
@@ -111,13 +111,9 @@ export function saveNodeFile(dir: string, node: NodeFile): void {
 
 /** Loads and checks a genesis roster: unique names/origins/peers, keys that parse and match their origin. */
 export function loadGenesis(path: string): Genesis {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (e) {
-    throw new LedgerError('BAD_CONFIG', `cannot read genesis roster at ${path}: ${(e as Error).message}`)
-  }
-  return parseGenesis(text, path)
+  const g = parseJsonFile(path, Genesis, 'genesis roster')
+  checkGenesis(g)
+  return g
 }
 
 export function writeGenesis(path: string, g: Genesis): void {

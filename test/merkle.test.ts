@@ -19,17 +19,12 @@ import {
   verifyInclusion,
 } from '../protocol/merkle.ts'
 import { throws as throwsCode } from './helpers.ts'
+import { mulberry32 } from '../testnet/random.ts'
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
+/** Deterministic PRNG so failures reproduce: a whole number below n. */
 function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * n | 0
-  }
+  const random = mulberry32(seed)
+  return (n) => (random() * n) | 0
 }
 
 

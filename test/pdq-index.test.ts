@@ -8,18 +8,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PdqIndex, bruteForce, hammingDistance, popcount32, PDQ_BYTES, type PdqMatch } from '../client/pdq-index.ts'
+import { mulberry32 } from '../testnet/random.ts'
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const rng = mulberry32
 
 const randomHash = (random: () => number) => Uint8Array.from({ length: PDQ_BYTES }, () => Math.floor(random() * 256))
 

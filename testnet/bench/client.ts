@@ -90,14 +90,5 @@ export async function pool(total: number, concurrency: number, fn: (i: number) =
   }))
 }
 
-/** A small deterministic PRNG (mulberry32), so runs pick the same samples. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A small deterministic PRNG, so runs pick the same samples. */
+export { mulberry32 as rng } from '../random.ts'
