@@ -11,6 +11,8 @@ import { registerAuditCommands } from './commands-audit.ts'
 import { registerSyncCommands } from './commands-sync.ts'
 import { registerReportCommands } from './commands-report.ts'
 import { registerHashCommands } from './commands-hash.ts'
+import { registerMatchCommands } from './commands-match.ts'
+import { registerExportCommands } from './commands-export.ts'
 import { LedgerError } from '../protocol/errors.ts'
 
 const program = new Command()
@@ -29,6 +31,8 @@ registerAuditCommands(program)
 registerSyncCommands(program)
 registerReportCommands(program)
 registerHashCommands(program)
+registerMatchCommands(program)
+registerExportCommands(program)
 
 export const targetOptions = [
   new Option('--dir <dir>', 'node directory (on the node\'s machine: uses its URL and operator token)'),

@@ -12,7 +12,9 @@
  *   3. the entries hash, on top of the saved Merkle frontier, to a tree that
  *      the consistency proof places inside that checkpoint.
  * Changes are then derived from the entries themselves (indicator = add,
- * revocation = remove its target); the node's `items` are not trusted. A
+ * with its log, seq and PDQ quality; revocation = remove its target;
+ * attestation = an opinion kept beside its target); the node's `items` are
+ * not trusted. A
  * redaction marker in place of an entry must carry a notice signed by the
  * log's key for that index; its id is the leaf, and the redacted indicator
  * is removed from the copy if it is there (spec/redaction.md).
@@ -31,7 +33,7 @@ import { isRedactionMarker, openRedactionMarker } from '../protocol/redaction.ts
 import { readGenesisFile } from './genesis.ts'
 import { encodeCursor } from '../protocol/feed-cursor.ts'
 import { readStoredRecord } from '../protocol/stored-record.ts'
-import { readState, emptyState, removeUnreferenced, takeLock, commit, compact, Journal, CAT_CODE, type LocalState, type LogState } from './local-copy.ts'
+import { stateForSync, originIndex, removeUnreferenced, takeLock, commit, compact, Journal, CAT_CODE, type LocalState, type LogState } from './local-copy.ts'
 
 // ------------------------------------------------------------------ the feed, checked
 
@@ -82,6 +84,8 @@ export interface SyncOptions {
 export interface SyncResult {
   added: number
   removed: number
+  /** Attestations (confirmations and disputes) recorded. */
+  opinions: number
   pages: number
   entries: number
   cursor: string
@@ -132,7 +136,10 @@ async function learnKeys(o: SyncOptions, state: LocalState): Promise<string[]> {
   return added
 }
 
-type Change = { op: 'add'; id: Uint8Array; alg: string; category: string; value: Uint8Array } | { op: 'remove'; id: Uint8Array }
+type Change =
+  | { op: 'add'; id: Uint8Array; alg: string; category: string; value: Uint8Array; seq: number; quality?: number }
+  | { op: 'remove'; id: Uint8Array }
+  | { op: 'attest'; id: Uint8Array; target: Uint8Array; opinion: 'confirm' | 'dispute'; seq: number }
 
 interface CheckedBlock {
   origin: string
@@ -217,9 +224,14 @@ function checkBlock(b: FeedBlock, state: LocalState, minWitnesses: number): Chec
       const w = ALG_LENGTHS[r.alg as keyof typeof ALG_LENGTHS]
       const okLength = w === undefined ? false : typeof w === 'number' ? r.value!.length === w : r.value!.length >= 1 && r.value!.length <= MAX_TMK_PDQF_BYTES
       if (!okLength || CAT_CODE[r.category!] === undefined) refuse('MALFORMED_ENTRY', b.origin, `entry ${b.from + i} is not a valid indicator`)
-      changes.push({ op: 'add', id, alg: r.alg!, category: r.category!, value: r.value! })
+      const quality = r.alg === 'pdq' ? r.quality : undefined
+      if (r.alg === 'pdq' && (quality === undefined || quality > 100)) refuse('MALFORMED_ENTRY', b.origin, `entry ${b.from + i} is a PDQ indicator without a valid quality`)
+      changes.push({ op: 'add', id, alg: r.alg!, category: r.category!, value: r.value!, seq: r.seq, quality })
     } else if (r.type === 'revocation') {
       changes.push({ op: 'remove', id: r.target! })
+    } else if (r.type === 'attestation') {
+      if (!(r.target instanceof Uint8Array) || r.target.length !== 32 || (r.opinion !== 'confirm' && r.opinion !== 'dispute')) refuse('MALFORMED_ENTRY', b.origin, `entry ${b.from + i} is not a valid attestation`)
+      changes.push({ op: 'attest', id, target: r.target, opinion: r.opinion, seq: r.seq })
     }
   })
   try {
@@ -237,12 +249,13 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
   mkdirSync(o.dir, { recursive: true })
   const unlock = takeLock(o.dir)
   try {
-    const state = readState(o.dir) ?? emptyState()
-    removeUnreferenced(o.dir, state)
+    const { state, rebuilding } = stateForSync(o.dir, warn)
+    // An old-format copy's files stay until the rebuilt copy commits (its state.json names them till then).
+    if (!rebuilding) removeUnreferenced(o.dir, state)
     await establishKeys(o, state, warn)
     const limit = Math.min(Math.max(o.limit ?? 10_000, 1), 10_000)
     const commitEvery = o.commitEvery ?? 200_000
-    const result: SyncResult = { added: 0, removed: 0, pages: 0, entries: 0, cursor: '', logs: [] }
+    const result: SyncResult = { added: 0, removed: 0, opinions: 0, pages: 0, entries: 0, cursor: '', logs: [] }
     const warned = new Set<string>()
     const warnOnce = (key: string, m: string) => {
       if (!warned.has(key)) warn(m)
@@ -289,10 +302,14 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
         if (c.entries > 0) progressed = true
         state.logs[c.origin] = c.log
         result.entries += c.entries
+        const log = c.changes.length > 0 ? originIndex(state, c.origin) : 0
         for (const ch of c.changes) {
           if (ch.op === 'add') {
-            journal.add(ch.id, ch.alg, ch.category, ch.value)
+            journal.add(ch.id, ch.alg, ch.category, ch.value, log, ch.seq, ch.quality)
             result.added++
+          } else if (ch.op === 'attest') {
+            journal.attest(ch.id, ch.target, ch.opinion, log, ch.seq)
+            result.opinions++
           } else {
             journal.remove(ch.id)
             result.removed++

@@ -1,7 +1,8 @@
 /**
  * ValueTable: the values of one algorithm in a provider's local copy, packed
  * into one byte array, with an open-addressing index for exact lookups
- * (`cairn match`, LocalSet.has).
+ * (`cairn match`, LocalCopy.lookup). Several records may name one value;
+ * the table holds it once and `insert` returns its index either way.
  *
  * Layout, chosen so that a lookup touches as few cache lines as possible when
  * the table is far larger than the CPU caches (10M values):
@@ -126,12 +127,18 @@ export class ValueTable {
     }
   }
 
-  /** Adds the value b[at..at + len) with category `cat` unless already held. */
-  insert(b: Uint8Array, at: number, len: number, cat: number): void {
+  /** The stored value at `index` (a view into `values`). */
+  valueAt(index: number): Uint8Array {
+    if (this.width !== 0) return this.values.subarray(index * this.width, (index + 1) * this.width)
+    return this.values.subarray(this.starts![index]!, this.starts![index + 1]!)
+  }
+
+  /** Adds the value b[at..at + len) with category `cat` unless already held; returns its index either way. */
+  insert(b: Uint8Array, at: number, len: number, cat: number): number {
     if (this.width !== 0 && len !== this.width) throw new RangeError(`a ${len}-byte value in a table of ${this.width}-byte values`)
     if (len < 1) throw new RangeError('an empty value')
     const r = this.probe(b, at, len)
-    if (r >= 0) return
+    if (r >= 0) return r
     if (this.count === this.categories.length) throw new RangeError('ValueTable is full')
     if (this.used + len > this.values.length) throw new RangeError('ValueTable has no room for the value bytes')
     const index = this.count++
@@ -142,5 +149,6 @@ export class ValueTable {
     const s = -r - 1
     this.slots[s * 2] = index + 1
     this.slots[s * 2 + 1] = this.width !== 0 ? word(b, at + 8) : mix(wholeHash(b, at, len) ^ 0x5bd1e995)
+    return index
   }
 }

@@ -360,24 +360,28 @@ test('lookups in a loaded copy (rate printed, not asserted)', () => {
   // Write a copy of 300,000 sha256 values in the documented file format.
   const dir = newDir()
   const n = 300_000
-  const rec = 36 + 32
+  const rec = 48 + 32
   const base = Buffer.alloc(8 + n * rec)
-  base.write('CAIRNSB1', 0)
+  base.write('CAIRNSB2', 0)
   const values: Buffer[] = []
   for (let i = 0; i < n; i++) {
     const off = 8 + i * rec
-    randomBytes(32).copy(base, off)
-    base[off + 32] = 3
-    base[off + 33] = 1
-    base.writeUInt16BE(32, off + 34)
+    base[off] = 1 // indicator
+    randomBytes(32).copy(base, off + 1)
+    base[off + 33] = 3 // sha256
+    base[off + 34] = 1 // A1
+    base[off + 35] = 0xff // no quality
+    base.writeUInt16BE(0, off + 36) // origins[0]
+    base.writeUInt32BE(i, off + 42) // seq (low word)
+    base.writeUInt16BE(32, off + 46)
     const v = randomBytes(32)
-    v.copy(base, off + 36)
+    v.copy(base, off + 48)
     values.push(v)
   }
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, 'base-00000001.bin'), base)
   writeFileSync(join(dir, 'state.json'), JSON.stringify({
-    format: STATE_FORMAT, trust: 'genesis', keys: {}, logs: {}, generation: 1, journals: [],
+    format: STATE_FORMAT, trust: 'genesis', keys: {}, logs: {}, origins: ['test.cairn/bench'], generation: 1, journals: [],
     base: { file: 'base-00000001.bin', sha256: createHash('sha256').update(base).digest('hex'), records: n },
   }))
   let t = performance.now()

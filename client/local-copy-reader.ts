@@ -1,0 +1,299 @@
+/**
+ * openLocalCopy(dir): a provider's verified local copy, in memory, ready to
+ * match against: exact lookups per algorithm (ValueTable), PDQ within a
+ * Hamming distance (PdqIndex over the copy's PDQ values), every
+ * record with its log, seq, category and quality, and the confirmations and
+ * disputes other centres recorded about it.
+ *
+ * Everything is built from the files state.json names, after checking their
+ * SHA-256 (spec/local-copy.md), so it is always what `cairn sync` last
+ * committed; the PDQ index is rebuilt on open (about a second per million
+ * values) rather than persisted, so it cannot fall out of step.
+ *
+ * Memory per record: id 32 B, 30 B of fields, the value (exact algs: once
+ * per distinct value, plus its table slot); PDQ values are kept once per
+ * record inside the PdqIndex (~130 B per PDQ record with its tables).
+ */
+import { LedgerError } from '../protocol/errors.ts'
+import { encodeCursor } from '../protocol/feed-cursor.ts'
+import { ALG_LENGTHS } from '../protocol/records.ts'
+import { ValueTable } from './value-table.ts'
+import { PdqIndex } from './pdq-index.ts'
+import { ALG_CODE, ALG_NAME, CAT_NAME, OPINION_NAME, NO_QUALITY, readState, readChecked, forEachRecord, type FileRef, type LocalState } from './local-copy-format.ts'
+
+/** Which centres confirmed and which disputed a record (origins, sorted); a centre's latest attestation counts. */
+export interface Opinions {
+  confirmations: string[]
+  disputes: string[]
+}
+
+export interface CopyRecord extends Opinions {
+  /** Record id, hex (the entry's leaf hash). */
+  id: string
+  /** Origin of the log that wrote it (the centre). */
+  log: string
+  /** Its index in that log. */
+  seq: number
+  alg: string
+  category: string
+  value: Uint8Array
+  /** PDQ quality (0..100), for PDQ records. */
+  quality?: number
+}
+
+export interface PdqMatchResult {
+  record: CopyRecord
+  distance: number
+}
+
+/** The exact-match view (what loadLocalSet gave before openLocalCopy). */
+export interface LocalSet {
+  /** Live indicator records in the copy. */
+  readonly size: number
+  /** Live records per algorithm. */
+  readonly counts: Record<string, number>
+  /** The feed cursor the copy stands at. */
+  readonly cursor: string
+  /** Is this exact value of `alg` in the set? */
+  has(alg: string, value: Uint8Array): boolean
+  /** The category of a value in the set (the first record's, if several name it). */
+  category(alg: string, value: Uint8Array): string | undefined
+  /** The values of one fixed-width algorithm, packed `width` bytes apiece (distinct ones; for PDQ every record's, in record order). */
+  packed(alg: string): { width: number; count: number; values: Uint8Array } | undefined
+}
+
+export interface LocalCopy extends LocalSet {
+  /** Per log: entries applied and the size of the last verified checkpoint. */
+  readonly logs: { origin: string; size: number; checkpoint: number }[]
+  /** Every live record holding exactly `value` under `alg`, by log then seq. */
+  lookup(alg: string, value: Uint8Array): CopyRecord[]
+  /** Every live PDQ record within `maxDistance` bits of `hash` (32 bytes), by distance, then log, then seq: exactly a brute-force scan's answer. */
+  matchPdq(hash: Uint8Array, maxDistance: number): PdqMatchResult[]
+  /** Every live record, in file order. */
+  records(): Generator<CopyRecord>
+  /** The opinions recorded about a record id (hex or bytes). */
+  opinions(id: string | Uint8Array): Opinions
+}
+
+const PDQ_CODE = ALG_CODE.pdq!
+
+export interface OpenOptions {
+  /** Build the PDQ index on open (default) or at the first matchPdq. */
+  pdqIndex?: 'on-open' | 'on-first-use'
+}
+
+/**
+ * Loads the local copy in `dir` (checksums, magics, record counts and field
+ * ranges checked). A sync that commits while this reads may delete a file
+ * the state.json read first names: then, if state.json changed, read again.
+ */
+export function openLocalCopy(dir: string, options: OpenOptions = {}): LocalCopy {
+  for (let attempt = 1; ; attempt++) {
+    const state = readState(dir)
+    if (!state) throw new LedgerError('NOT_FOUND', `no local copy in ${dir}: run cairn sync --dir ${dir} first`)
+    try {
+      return openState(dir, state, options)
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof LedgerError) || e.code !== 'STORAGE_CORRUPT' || sameFiles(state, readState(dir))) throw e
+    }
+  }
+}
+
+function sameFiles(a: LocalState, b: LocalState | undefined): boolean {
+  return b !== undefined && JSON.stringify([a.base, a.journals]) === JSON.stringify([b.base, b.journals])
+}
+
+function openState(dir: string, state: LocalState, options: OpenOptions): LocalCopy {
+  const origins = state.origins
+  const files: { ref: FileRef; kind: 'base' | 'journal'; buf: Buffer }[] = []
+  if (state.base) files.push({ ref: state.base, kind: 'base', buf: readChecked(dir, state.base) })
+  for (const j of state.journals) files.push({ ref: j, kind: 'journal', buf: readChecked(dir, j) })
+
+  // Pass 1: what was removed (revocations and redactions, in journals only).
+  const removed = new Set<string>()
+  for (const f of files) if (f.kind === 'journal') forEachRecord(f.buf, f.ref, f.kind, origins.length, { remove: (buf, at) => removed.add(buf.toString('hex', at + 1, at + 33)) })
+  const gone = (buf: Buffer, at: number) => removed.size > 0 && removed.has(buf.toString('hex', at, at + 32))
+
+  // Pass 2: how many live indicators (and value bytes) per algorithm; the attestations.
+  const per = new Map<number, { n: number; bytes: number }>()
+  let size = 0
+  /** target id hex → attesting log index → its latest opinion. */
+  const attested = new Map<string, Map<number, { seq: number; opinion: number }>>()
+  for (const f of files) {
+    forEachRecord(f.buf, f.ref, f.kind, origins.length, {
+      indicator(buf, at, alg, _cat, _q, _log, _seq, _valueAt, len) {
+        if (gone(buf, at + 1)) return
+        const w = ALG_LENGTHS[ALG_NAME[alg] as keyof typeof ALG_LENGTHS]
+        if (typeof w === 'number' && len !== w) throw new LedgerError('STORAGE_CORRUPT', `${f.ref.file} holds a ${ALG_NAME[alg]} value of ${len} bytes; delete ${dir} and sync again`)
+        const p = per.get(alg)
+        if (p) {
+          p.n++
+          p.bytes += len
+        } else per.set(alg, { n: 1, bytes: len })
+        size++
+      },
+      attestation(buf, at, opinion, log, seq) {
+        if (gone(buf, at + 1)) return
+        const target = buf.toString('hex', at + 33, at + 65)
+        let byLog = attested.get(target)
+        if (!byLog) attested.set(target, (byLog = new Map()))
+        const had = byLog.get(log)
+        if (!had || had.seq < seq) byLog.set(log, { seq, opinion })
+      },
+    })
+  }
+
+  // Pass 3: fill the tables and the per-record fields. PDQ values go to one
+  // packed array in record order, which the PdqIndex keeps as its hashes (no
+  // copy, no exact-match table: an exact PDQ lookup is a search at distance 0).
+  const tables = new Map<string, ValueTable>()
+  const byCode: (ValueTable | undefined)[] = []
+  /** Per alg code, per distinct value index: the last record holding it (chained through `sameValue`). */
+  const heads: (Int32Array | undefined)[] = []
+  const pdqCount = per.get(PDQ_CODE)?.n ?? 0
+  const pdqValues = new Uint8Array(pdqCount * 32)
+  const pdqRecord = new Uint32Array(pdqCount)
+  let k = 0
+  for (const [code, p] of per) {
+    if (code === PDQ_CODE) continue
+    const name = ALG_NAME[code]!
+    const w = ALG_LENGTHS[name as keyof typeof ALG_LENGTHS]
+    const t = new ValueTable(typeof w === 'number' ? w : 0, p.n, p.bytes)
+    tables.set(name, t)
+    byCode[code] = t
+    heads[code] = new Int32Array(p.n).fill(-1)
+  }
+  const ids = Buffer.allocUnsafe(size * 32)
+  const algs = new Uint8Array(size)
+  const cats = new Uint8Array(size)
+  const quals = new Uint8Array(size)
+  const logs = new Uint16Array(size)
+  const seqs = new Float64Array(size)
+  const valueIndex = new Uint32Array(size)
+  const sameValue = new Int32Array(size)
+  let r = 0
+  for (const f of files) {
+    forEachRecord(f.buf, f.ref, f.kind, origins.length, {
+      indicator(buf, at, alg, cat, quality, log, seq, valueAt, len) {
+        if (gone(buf, at + 1)) return
+        // 32-byte copies in a loop: Buffer.copy's per-call cost dominates at this size.
+        for (let b = 0, o = r * 32; b < 32; b++) ids[o + b] = buf[at + 1 + b]!
+        algs[r] = alg
+        cats[r] = cat
+        quals[r] = quality
+        logs[r] = log
+        seqs[r] = seq
+        if (alg === PDQ_CODE) {
+          for (let b = 0, o = k * 32; b < 32; b++) pdqValues[o + b] = buf[valueAt + b]!
+          pdqRecord[k] = r
+          valueIndex[r] = k++
+          r++
+          return
+        }
+        const v = byCode[alg]!.insert(buf, valueAt, len, cat)
+        valueIndex[r] = v
+        const head = heads[alg]!
+        sameValue[r] = head[v]!
+        head[v] = r
+        r++
+      },
+    })
+  }
+  files.length = 0 // the file buffers are no longer needed
+
+  let pdq: PdqIndex | undefined
+  const buildIndex = () => (pdq ??= PdqIndex.build(pdqValues, pdqCount))
+  if (pdqCount > 0 && (options.pdqIndex ?? 'on-open') === 'on-open') buildIndex()
+  /** PDQ records within d of `hash`, by distance then log then seq. */
+  const searchPdq = (hash: Uint8Array, d: number): PdqMatchResult[] => {
+    if (pdqCount === 0) {
+      if (hash.length !== 32) throw new RangeError(`a PDQ hash is 32 bytes, got ${hash.length}`)
+      return []
+    }
+    const out = buildIndex().search(hash, d).map((m) => ({ record: recordAt(pdqRecord[m.index]!), distance: m.distance }))
+    return out.sort((a, b) => a.distance - b.distance || byLogSeq(a.record.log, a.record.seq, b.record.log, b.record.seq))
+  }
+  const valueOf = (i: number): Uint8Array => (algs[i] === PDQ_CODE ? pdqValues.slice(valueIndex[i]! * 32, valueIndex[i]! * 32 + 32) : new Uint8Array(byCode[algs[i]!]!.valueAt(valueIndex[i]!)))
+
+  const opinionsOf = (idHex: string): Opinions => {
+    const byLog = attested.get(idHex)
+    const out: Opinions = { confirmations: [], disputes: [] }
+    if (!byLog) return out
+    for (const [log, o] of byLog) (OPINION_NAME[o.opinion] === 'confirm' ? out.confirmations : out.disputes).push(origins[log]!)
+    out.confirmations.sort()
+    out.disputes.sort()
+    return out
+  }
+  const recordAt = (i: number): CopyRecord => {
+    const id = ids.toString('hex', i * 32, i * 32 + 32)
+    const alg = ALG_NAME[algs[i]!]!
+    const rec: CopyRecord = {
+      id, log: origins[logs[i]!]!, seq: seqs[i]!, alg, category: CAT_NAME[cats[i]!]!,
+      value: valueOf(i),
+      confirmations: [], disputes: [],
+    }
+    if (quals[i] !== NO_QUALITY) rec.quality = quals[i]
+    const o = opinionsOf(id)
+    rec.confirmations = o.confirmations
+    rec.disputes = o.disputes
+    return rec
+  }
+  /** Records holding distinct value `v` of alg `code`, by log then seq. */
+  const holding = (code: number, v: number): number[] => {
+    const out: number[] = []
+    for (let i = heads[code]![v]!; i >= 0; i = sameValue[i]!) out.push(i)
+    return out.sort((a, b) => byLogSeq(origins[logs[a]!]!, seqs[a]!, origins[logs[b]!]!, seqs[b]!))
+  }
+  const codeOf = (alg: string) => {
+    const t = tables.get(alg)
+    return t ? byCode.indexOf(t) : -1
+  }
+
+  return {
+    size,
+    counts: Object.fromEntries([...per].map(([code, p]) => [ALG_NAME[code]!, p.n])),
+    cursor: encodeCursor(new Map(Object.entries(state.logs).map(([o, l]) => [o, l.size]))),
+    logs: Object.entries(state.logs).sort(([a], [b]) => (a < b ? -1 : 1)).map(([origin, l]) => ({ origin, size: l.size, checkpoint: l.checkpoint?.size ?? 0 })),
+    has(alg, value) {
+      if (alg === 'pdq') return value.length === 32 && searchPdq(value, 0).length > 0
+      const t = tables.get(alg)
+      return t !== undefined && t.indexOf(value) >= 0
+    },
+    category(alg, value) {
+      if (alg === 'pdq') return value.length === 32 ? searchPdq(value, 0)[0]?.record.category : undefined
+      const t = tables.get(alg)
+      const i = t ? t.indexOf(value) : -1
+      return i >= 0 ? CAT_NAME[t!.categories[i]!] : undefined
+    },
+    packed(alg) {
+      if (alg === 'pdq') return pdqCount > 0 ? { width: 32, count: pdqCount, values: pdqValues } : undefined
+      const t = tables.get(alg)
+      return t && t.width !== 0 ? { width: t.width, count: t.count, values: t.values.subarray(0, t.count * t.width) } : undefined
+    },
+    lookup(alg, value) {
+      if (alg === 'pdq') return value.length === 32 ? searchPdq(value, 0).map((m) => m.record) : []
+      const t = tables.get(alg)
+      const v = t ? t.indexOf(value) : -1
+      return v < 0 ? [] : holding(codeOf(alg), v).map(recordAt)
+    },
+    matchPdq(hash, maxDistance) {
+      return searchPdq(hash, maxDistance)
+    },
+    *records() {
+      for (let i = 0; i < size; i++) yield recordAt(i)
+    },
+    opinions(id) {
+      return opinionsOf(typeof id === 'string' ? id.toLowerCase() : Buffer.from(id).toString('hex'))
+    },
+  }
+}
+
+function byLogSeq(la: string, sa: number, lb: string, sb: number): number {
+  return la < lb ? -1 : la > lb ? 1 : sa - sb
+}
+
+/** The exact-match view of the copy in `dir` (PDQ index built only if matchPdq is called). */
+export function loadLocalSet(dir: string): LocalCopy {
+  return openLocalCopy(dir, { pdqIndex: 'on-first-use' })
+}
+
