@@ -22,7 +22,8 @@ import { LevelKV } from '../node/storage/kv.ts'
 import { keys, readU32 } from '../node/storage/keys.ts'
 import type { CairnNode } from '../node/node.ts'
 import type { RecordBody } from '../node/publisher.ts'
-import { verifyNode, verifyBatch, VerifyPool, lookupValue, loadState, type VerifyState, type VerifyReport, mapLimit } from '../client/verify.ts'
+import { verifyNode, lookupValue, loadState, type VerifyState, type VerifyReport, mapLimit } from '../client/verify.ts'
+import { verifyBatch, VerifyPool } from '../client/verify-batch.ts'
 import { formatLookup } from '../cli/commands-audit.ts'
 
 let cluster: Cluster
