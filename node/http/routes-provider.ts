@@ -13,11 +13,12 @@ import type { SetLines } from '../provider/set-lines.ts'
 import { jsonlLine } from '../provider/jsonl-line.ts'
 import type { ApiRole } from '../tokens.ts'
 import { requireRole, MAX_BODY_BYTES, type Env } from './request.ts'
-import { feedPage, publishedSizes, scanSet, openTimeline, revokedIndicator, revokedBelow, FEED_DEFAULT_LIMIT, FEED_MAX_LIMIT, type TimelineEvent } from '../provider/feed.ts'
+import { feedPage, publishedSizes, scanSet, FEED_DEFAULT_LIMIT, FEED_MAX_LIMIT } from '../provider/feed.ts'
 import { decodeCursor, encodeCursor, type Sizes } from '../../protocol/feed-cursor.ts'
 import {
   stixIndicator, stixIdentity, stixTime, bundleStixId, collectionId, STIX_MEDIA_TYPE, type StixObject,
 } from '../provider/stix.ts'
+import { taxiiPage, dateHeaders, envelope, type TaxiiFilter, type TaxiiPageRequest } from '../provider/taxii.ts'
 
 const READERS: ApiRole[] = ['provider', 'auditor', 'oversight']
 
@@ -35,8 +36,6 @@ export const TAXII_MEDIA_TYPE = 'application/taxii+json;version=2.1'
 export const CURSOR_HEADER = 'Cairn-Cursor'
 const TAXII_DEFAULT_LIMIT = 1000
 const TAXII_MAX_LIMIT = 10_000
-/** Timeline events one TAXII request may look at before it answers (with `more`) — bounds id lookups. */
-const TAXII_SCAN_BUDGET = 100_000
 
 function parseLimit(raw: string | undefined, dflt: number, max: number): number {
   if (raw === undefined || raw === '') return dflt
@@ -155,14 +154,6 @@ function parseTimestamp(raw: string, what: string): number {
   return ms
 }
 
-interface TaxiiFilter {
-  ids?: Set<string>
-  types?: Set<string>
-  /** 'first' | 'last' | 'all' and/or explicit versions, as canonical STIX timestamps. */
-  versions: Set<string>
-  specVersions?: Set<string>
-}
-
 function listParam(c: Context, name: string): string[] | undefined {
   const raw = c.req.query(name)
   if (raw === undefined) return undefined
@@ -184,82 +175,13 @@ function parseFilter(c: Context, objectId?: string, allVersions = false): TaxiiF
   return f
 }
 
-interface Version {
-  object: StixObject
-  dateAdded: number
-}
-
-/** The object versions a timeline event adds to the collection, after the filter. */
-async function versionsOf(store: Store, sizes: Sizes, ev: TimelineEvent, f: TaxiiFilter): Promise<Version[]> {
-  if (f.specVersions && !f.specVersions.has('2.1')) return []
-  const wantType = (t: string) => !f.types || f.types.has(t)
-  const wantVersion = (modified: string, isFirst: boolean, isLast: boolean) =>
-    f.versions.has('all') || (isFirst && f.versions.has('first')) || (isLast && f.versions.has('last')) || f.versions.has(modified)
-  const keep = (o: StixObject, isFirst: boolean, isLast: boolean): Version[] =>
-    (!f.ids || f.ids.has(o.id)) && wantType(o.type) && wantVersion(o.modified as string, isFirst, isLast) ? [{ object: o, dateAdded: ev.time }] : []
-  if (ev.kind === 'log') return wantType('identity') ? keep(stixIdentity(ev.origin, ev.time), true, true) : []
-  if (!wantType('indicator')) return []
-  const size = sizes.get(ev.origin)!
-  if (ev.kind === 'indicator') {
-    const o = stixIndicator({ id: ev.id!, seq: ev.pos - 1, record: ev.record! })
-    if (f.ids && !f.ids.has(o.id)) return []
-    const onlyLast = !f.versions.has('all') && !f.versions.has('first') && !f.versions.has(o.modified as string)
-    const revoked = onlyLast ? await revokedBelow(store, ev.origin, size, ev.id!, await store.inCurrentSet(ev.id!)) : false
-    return keep(o, true, !revoked)
-  }
-  const target = ev.record!.target!
-  const ind = await revokedIndicator(store, ev.origin, ev.pos - 1, target)
-  const o = stixIndicator({ id: target, seq: ind.seq, record: ind }, { id: ev.id!, seq: ev.pos - 1, record: ev.record! })
-  return keep(o, false, true)
-}
-
-interface TaxiiPage {
-  versions: Version[]
-  more: boolean
-  next?: string
-}
-
-async function taxiiPage(store: Store, c: Context, filter: TaxiiFilter): Promise<TaxiiPage> {
-  const limit = parseLimit(c.req.query('limit'), TAXII_DEFAULT_LIMIT, TAXII_MAX_LIMIT)
-  const addedAfterRaw = c.req.query('added_after')
-  const addedAfter = addedAfterRaw === undefined ? undefined : parseTimestamp(addedAfterRaw, 'added_after')
-  const nextRaw = c.req.query('next')
-  let positions: Sizes | undefined
-  if (nextRaw !== undefined) {
-    // The token holds each log's timeline position plus one (so position 0 survives the cursor codec).
-    positions = new Map([...decodeCursor(nextRaw, 'next')].map(([o, p]) => [o, p - 1]))
-  }
-  const sizes = publishedSizes(store)
-  const tl = await openTimeline(store, sizes, positions, addedAfter)
-  const out: Version[] = []
-  let scanned = 0
-  while (out.length < limit && scanned < TAXII_SCAN_BUDGET) {
-    const ev = await tl.next()
-    if (!ev) break
-    scanned++
-    out.push(...(await versionsOf(store, sizes, ev, filter)))
-  }
-  let more = false
-  for (const r of tl.readers) if (await r.head()) more = true
-  const page: TaxiiPage = { versions: out, more }
-  if (more) page.next = encodeCursor(new Map([...tl.positions()].map(([o, p]) => [o, p + 1])))
-  return page
-}
-
-function dateHeaders(versions: Version[]): Record<string, string> {
-  if (versions.length === 0) return {}
-  const times = versions.map((v) => v.dateAdded)
+function pageRequest(c: Context): TaxiiPageRequest {
+  const addedAfter = c.req.query('added_after')
   return {
-    'X-TAXII-Date-Added-First': stixTime(Math.min(...times)),
-    'X-TAXII-Date-Added-Last': stixTime(Math.max(...times)),
+    limit: parseLimit(c.req.query('limit'), TAXII_DEFAULT_LIMIT, TAXII_MAX_LIMIT),
+    addedAfter: addedAfter === undefined ? undefined : parseTimestamp(addedAfter, 'added_after'),
+    next: c.req.query('next'),
   }
-}
-
-function envelope(page: TaxiiPage, key: string, items: unknown[]): Record<string, unknown> {
-  const body: Record<string, unknown> = { more: page.more }
-  if (page.next) body.next = page.next
-  if (items.length > 0) body[key] = items
-  return body
 }
 
 function taxiiRoutes(deps: ProviderRouteDeps) {
@@ -328,27 +250,27 @@ function taxiiRoutes(deps: ProviderRouteDeps) {
 
   get(`${API}collections/:cid/objects/`, async (c) => {
     checkCollection(c)
-    const page = await taxiiPage(deps.store, c, parseFilter(c))
+    const page = await taxiiPage(deps.store, pageRequest(c), parseFilter(c))
     return taxiiJson(c, envelope(page, 'objects', page.versions.map((v) => v.object)), 200, dateHeaders(page.versions))
   })
 
   get(`${API}collections/:cid/manifest/`, async (c) => {
     checkCollection(c)
-    const page = await taxiiPage(deps.store, c, parseFilter(c))
+    const page = await taxiiPage(deps.store, pageRequest(c), parseFilter(c))
     const records = page.versions.map((v) => ({ id: v.object.id, date_added: stixTime(v.dateAdded), version: v.object.modified, media_type: STIX_MEDIA_TYPE }))
     return taxiiJson(c, envelope(page, 'objects', records), 200, dateHeaders(page.versions))
   })
 
   get(`${API}collections/:cid/objects/:oid/`, async (c) => {
     checkCollection(c)
-    const page = await taxiiPage(deps.store, c, parseFilter(c, c.req.param('oid')))
+    const page = await taxiiPage(deps.store, pageRequest(c), parseFilter(c, c.req.param('oid')))
     if (page.versions.length === 0 && !page.more) throw new TaxiiError(404, 'Not Found', `no object ${c.req.param('oid')} in this collection`)
     return taxiiJson(c, envelope(page, 'objects', page.versions.map((v) => v.object)), 200, dateHeaders(page.versions))
   })
 
   get(`${API}collections/:cid/objects/:oid/versions/`, async (c) => {
     checkCollection(c)
-    const page = await taxiiPage(deps.store, c, parseFilter(c, c.req.param('oid'), true))
+    const page = await taxiiPage(deps.store, pageRequest(c), parseFilter(c, c.req.param('oid'), true))
     if (page.versions.length === 0 && !page.more) throw new TaxiiError(404, 'Not Found', `no object ${c.req.param('oid')} in this collection`)
     return taxiiJson(c, envelope(page, 'versions', page.versions.map((v) => v.object.modified)), 200, dateHeaders(page.versions))
   })
