@@ -14,7 +14,7 @@ export function registerExportCommands(program: Command) {
     .option('--out <file>', 'write to this file (replaced when complete) instead of stdout')
     .addHelpText('after', [
       '',
-      'Formats (spec/local-copy.md §5):',
+      'Formats (spec/local-copy.md §L.6):',
       '  jsonl  one object per record: {"id","log","seq","alg","value","category","quality" (PDQ only),"confirmations":[origins],"disputes":[origins]}',
       `  csv    header ${CSV_HEADER}; quality empty except for PDQ; confirmations and disputes are space-separated origins`,
       '  txt    "<alg> <hex>" per record, as GET /feed/snapshot?format=txt',
@@ -43,11 +43,15 @@ export function registerExportCommands(program: Command) {
       }
       const out: NodeJS.WritableStream = tmp ? createWriteStream(tmp, { fd }) : process.stdout
       try {
-        for (const line of exportLines(copy, o.format as ExportFormat)) if (!out.write(line)) await new Promise((r) => out.once('drain', r))
+        let lines = 0
+        for (const line of exportLines(copy, o.format as ExportFormat)) {
+          lines++
+          if (!out.write(line)) await new Promise((r) => out.once('drain', r))
+        }
         if (tmp) {
           await new Promise<void>((resolve, reject) => (out as WriteStream).end((e?: Error | null) => (e ? reject(e) : resolve())))
           renameSync(tmp, o.out!)
-          console.error(`wrote ${copy.size} records' ${o.format} export to ${o.out}`)
+          console.error(`wrote ${lines} ${o.format} line${lines === 1 ? '' : 's'} to ${o.out} (${copy.size} records in the copy${o.format === 'hma' ? '; hma has one line per distinct PDQ value' : ''})`)
         }
       } catch (e) {
         if (tmp) try { unlinkSync(tmp) } catch { /* never written */ }

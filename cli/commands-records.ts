@@ -33,7 +33,7 @@ export function registerRecordCommands(program: Command) {
     .requiredOption('--category <c>', 'A1 | A2 | B1 | B2')
     .option('--kind <kind>', 'known_material | new_material | solicitation | url')
     .option('--media <media>', 'image | video | text | url')
-    .option('--quality <q>', 'PDQ quality 0–100 (required for pdq)')
+    .option('--quality <q>', 'PDQ quality 0–100, as cairn hash prints it (required for pdq)')
     .option('--ref <ref>', 'opaque case reference (≤ 64 chars, no personal data)')
     .option('--expires <ms>', 'expiry, ms since epoch'))
     .action(async (o) => {
@@ -42,7 +42,12 @@ export function registerRecordCommands(program: Command) {
         kind: o.kind ?? (o.alg === 'url_sha256' ? 'url' : 'known_material'),
         media: o.media ?? ({ pdq: 'image', photodna: 'image', tmk_pdqf: 'video', url_sha256: 'url' } as Record<string, string>)[o.alg] ?? 'image',
       }
-      if (o.quality !== undefined) body.quality = Number(o.quality)
+      if (o.quality !== undefined) {
+        if (!/^\d+$/.test(String(o.quality)) || Number(o.quality) > 100) throw new LedgerError('BAD_FIELD', `--quality is a whole number from 0 to 100, got ${o.quality}`)
+        body.quality = Number(o.quality)
+      } else if (o.alg === 'pdq') {
+        throw new LedgerError('MISSING_FIELD', '--quality is required with --alg pdq: give the PDQ quality (0–100) that cairn hash prints beside the hash')
+      }
       if (o.ref) body.ref = o.ref
       if (o.expires) body.expires = Number(o.expires)
       printPublished(await publishOne(resolveTarget(o), body))

@@ -87,6 +87,11 @@ test('the cairn export command: stdout or --out (replaced when complete); a bad 
   assert.is(r.code, 0, r.stderr)
   assert.equal(readFileSync(out, 'utf8'), [...exportLines(openLocalCopy(dir), 'csv')].join(''))
   assert.not.ok(existsSync(out + '.tmp'))
+  // The closing line counts the lines written, not the records: hma folds the two PDQ records into one line.
+  const hmaOut = await cairn(['export', '--copy', dir, '--format', 'hma', '--out', join(scratch, 'pdq.txt')])
+  assert.is(hmaOut.code, 0, hmaOut.stderr)
+  assert.match(hmaOut.stderr, /^wrote 1 hma line to .*pdq\.txt \(4 records in the copy; hma has one line per distinct PDQ value\)\n$/)
+  assert.match(r.stderr, /^wrote 5 csv lines to /)
   const hma = await cairn(['export', '--copy', dir, '--format', 'hma'])
   assert.equal([hma.code, hma.stdout], [0, `pdq ${hex(v('pdq', 32))}\n`])
   assert.is((await cairn(['export', '--copy', dir, '--format', 'xml'])).code, 2)
