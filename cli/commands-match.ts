@@ -16,7 +16,7 @@ export function registerMatchCommands(program: Command) {
     .option('--dihedral', 'also match the 8 rotations and flips of each image (reports the variant)')
     .option('--json', 'one JSON object per line: a match {"file","alg","distance","variant"?,"id","log","seq","category","value","quality"?,"confirmations","disputes"}, a low-quality image {"file","pdq","quality","low_quality":true}, or an unreadable file {"file","error":{"code","message"}}')
     .option('--quiet', 'no progress bar and no summary')
-    .addHelpText('after', `\nEach match names the record, the centre (log) that published it, its category, and the centres that confirmed or disputed it.\nImages whose PDQ quality is below ${MIN_QUERY_QUALITY} are reported as low quality and not PDQ-matched.\nExit status: 0 no match; 1 at least one match; 2 a usage error or a local copy that cannot be used. A file that cannot be read is reported and the walk goes on.`)
+    .addHelpText('after', `\nEach match names the record, the centre (log) that published it, its category, and the centres that confirmed or disputed it.\nImages whose PDQ quality is below ${MIN_QUERY_QUALITY} are reported as low quality and not PDQ-matched.\nExit status: 1 at least one match; otherwise 2 if a file could not be read or decoded (each is reported and the walk goes on), on a usage error or a local copy that cannot be used; 0 every file was checked and none matched.`)
     .action(async function (this: Command, paths: string[], o: { copy: string; maxDistance: string; dihedral?: boolean; json?: boolean; quiet?: boolean }) {
       if (!/^\d+$/.test(o.maxDistance) || Number(o.maxDistance) > MAX_MAX_DISTANCE) this.error(`error: --max-distance is a whole number from 0 to ${MAX_MAX_DISTANCE}, got ${o.maxDistance}`)
       let copy: LocalCopy
@@ -58,7 +58,8 @@ export function registerMatchCommands(program: Command) {
         bar?.stop()
       }
       if (!o.quiet && !o.json) process.stderr.write(`${files} file(s) checked against ${copy.size} indicators: ${matches} match(es) in ${matched} file(s)${lowQuality ? `, ${lowQuality} low quality` : ''}${errors ? `, ${errors} could not be read` : ''}\n`)
-      process.exitCode = matches > 0 ? 1 : 0
+      // A match is what a caller must never miss; next, a file that was not checked must not pass for a clean one.
+      process.exitCode = matches > 0 ? 1 : errors > 0 ? 2 : 0
     })
 }
 

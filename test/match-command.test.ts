@@ -104,6 +104,10 @@ if (ref) {
     assert.equal(lines.map((l) => [l.file, l.error?.code ?? (l.low_quality ? 'low' : l.alg)]), [
       [missing, 'NOT_FOUND'], [broken, 'BAD_IMAGE'], [join(photos, 'bridge-small.jpg'), 'pdq'], [image('labelme-subset/q0003.jpg'), 'low'],
     ])
+    // Without a match, a file that could not be read makes the run exit 2: it never passes for a clean one.
+    const unread = await cairn(['match', missing, image('labelme-subset/q0122.jpg'), '--copy', copy])
+    assert.is(unread.code, 2, unread.stderr)
+    assert.match(unread.stderr, /no-such-file\.jpg: error NOT_FOUND/)
   })
 
   test('--dihedral matches a rotated copy and names the variant; usage errors and an unusable copy exit 2', async () => {
