@@ -55,8 +55,8 @@ export function registerRecordCommands(program: Command) {
 
   withTarget(program
     .command('import <file>')
-    .description('bulk-import indicators (CSV with a header, JSON lines, or "<alg> <hex>" lines); bad lines are reported, good ones imported')
-    .addHelpText('after', '\nCSV columns: alg,value[,category,kind,media,quality,ref,expires]')
+    .description('bulk-import indicators (CSV with a header, JSON lines, or "<alg> <hex>" lines); bad lines are reported in line order, good ones imported; exit 1 if any line was rejected')
+    .addHelpText('after', '\nCSV (RFC 4180: quoted cells, a BOM and CRLF are fine): a header naming alg and value, and any of category,kind,media,quality,ref,expires; a row may leave trailing columns out.\nExit status: 0 every line imported; 1 any line rejected (counts on the last line).')
     .option('--format <f>', 'csv | jsonl | txt (default: from the file name)')
     .option('--category <c>', 'category for lines that give none')
     .option('--kind <k>', 'kind for lines that give none', 'known_material')
@@ -74,24 +74,26 @@ export function registerRecordCommands(program: Command) {
       const bar = o.quiet || !process.stderr.isTTY ? undefined : new cliProgress.SingleBar({ format: 'import [{bar}] {percentage}% | {imported} imported, {failed} rejected', stream: process.stderr }, cliProgress.Presets.shades_classic)
       bar?.start(100, 0, { imported: 0, failed: 0 })
       let imported = 0, failed = 0, lines = 0
-      const errors: string[] = []
+      // Rejections come back per batch, two batches in flight: kept with their line and shown in line order.
+      const errors: { line: number; text: string }[] = []
+      const reject = (line: number, text: string) => {
+        failed++
+        if (errors.length < 10_000) errors.push({ line, text })
+      }
       const batchSize = Math.min(Math.max(Number(o.batch), 1), 10_000)
       let batch: { line: number; body: Record<string, unknown> }[] = []
       const inflight: Promise<void>[] = []
       const send = async (b: typeof batch) => {
         const r = await api<{ results: Result[] }>(t, 'POST', '/records', { records: b.map((x) => x.body) })
         r.results.forEach((res, i) => {
-          if ('error' in res) {
-            failed++
-            if (errors.length < 20) errors.push(`line ${b[i]!.line}: ${res.error.code}: ${res.error.message}`)
-          } else imported++
+          if ('error' in res) reject(b[i]!.line, `${res.error.code}: ${res.error.message}`)
+          else imported++
         })
       }
       for await (const p of readIndicators(file, format, { category: o.category, kind: o.kind, media: o.media, pdqQuality })) {
         lines = p.line
         if ('error' in p) {
-          failed++
-          if (errors.length < 20) errors.push(`line ${p.line}: ${p.error}`)
+          reject(p.line, p.error)
           continue
         }
         batch.push(p)
@@ -107,10 +109,12 @@ export function registerRecordCommands(program: Command) {
       await Promise.all(inflight)
       bar?.update(100, { imported, failed })
       bar?.stop()
-      for (const e of errors) console.error(e)
-      if (failed > errors.length) console.error(`… and ${failed - errors.length} more rejected lines (the first ${errors.length} are shown)`)
+      const shown = errors.sort((a, b) => a.line - b.line).slice(0, 20)
+      for (const e of shown) console.error(`line ${e.line}: ${e.text}`)
+      if (failed > shown.length) console.error(`… and ${failed - shown.length} more rejected lines (the first ${shown.length} in line order are shown)`)
       console.log(`imported ${imported} indicators, rejected ${failed}`)
-      if (imported === 0 && failed > 0) process.exitCode = 1
+      // Any rejected line is a failure the operator must see, even when the rest went in.
+      if (failed > 0) process.exitCode = 1
     })
 
   withTarget(program
