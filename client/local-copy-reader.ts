@@ -7,8 +7,10 @@
  *
  * Everything is built from the files state.json names, after checking their
  * SHA-256 (spec/local-copy.md), so it is always what `cairn sync` last
- * committed; the PDQ index is rebuilt on open (about a second per million
- * values) rather than persisted, so it cannot fall out of step.
+ * committed. The PDQ index is read from pdq-index.idx beside the copy when
+ * that file was made from exactly these PDQ values and passes its SHA-256
+ * (client/pdq-index-file.ts), else built (about a second per million values)
+ * and saved there: a cache keyed to the values, so it cannot fall out of step.
  *
  * Memory per record: id 32 B, 30 B of fields, the value (exact algs: once
  * per distinct value, plus its table slot); PDQ values are kept once per
@@ -18,7 +20,8 @@ import { LedgerError } from '../protocol/errors.ts'
 import { encodeCursor } from '../protocol/feed-cursor.ts'
 import { ALG_LENGTHS } from '../protocol/records.ts'
 import { ValueTable } from './value-table.ts'
-import { PdqIndex } from './pdq-index.ts'
+import type { PdqIndex } from './pdq-index.ts'
+import { openPdqIndex, type PdqIndexSource } from './pdq-index-file.ts'
 import { ALG_CODE, ALG_NAME, CAT_NAME, OPINION_NAME, NO_QUALITY, readState, readChecked, forEachRecord, type FileRef, type LocalState } from './local-copy-format.ts'
 
 /** Which centres confirmed and which disputed a record (origins, sorted); a centre's latest attestation counts. */
@@ -73,6 +76,8 @@ export interface LocalCopy extends LocalSet {
   records(): Generator<CopyRecord>
   /** The opinions recorded about a record id (hex or bytes). */
   opinions(id: string | Uint8Array): Opinions
+  /** The PDQ index (entry i is the i-th PDQ value of `packed('pdq')`); undefined if the copy holds no PDQ record. With `shared`, its `state()` can be posted to worker threads. */
+  pdqIndex(): PdqIndex | undefined
 }
 
 const PDQ_CODE = ALG_CODE.pdq!
@@ -80,6 +85,12 @@ const PDQ_CODE = ALG_CODE.pdq!
 export interface OpenOptions {
   /** Build the PDQ index on open (default) or at the first matchPdq. */
   pdqIndex?: 'on-open' | 'on-first-use'
+  /** Read and keep the index in pdq-index.idx beside the copy (default true). */
+  persistPdqIndex?: boolean
+  /** Hold the PDQ values and index in SharedArrayBuffers, for worker threads. */
+  shared?: boolean
+  /** Told where the PDQ index came from and how long it took. */
+  onPdqIndex?: (info: PdqIndexSource) => void
 }
 
 /**
@@ -151,7 +162,7 @@ function openState(dir: string, state: LocalState, options: OpenOptions): LocalC
   /** Per alg code, per distinct value index: the last record holding it (chained through `sameValue`). */
   const heads: (Int32Array | undefined)[] = []
   const pdqCount = per.get(PDQ_CODE)?.n ?? 0
-  const pdqValues = new Uint8Array(pdqCount * 32)
+  const pdqValues = new Uint8Array(options.shared ? new SharedArrayBuffer(pdqCount * 32) : new ArrayBuffer(pdqCount * 32))
   const pdqRecord = new Uint32Array(pdqCount)
   let k = 0
   for (const [code, p] of per) {
@@ -202,7 +213,14 @@ function openState(dir: string, state: LocalState, options: OpenOptions): LocalC
   files.length = 0 // the file buffers are no longer needed
 
   let pdq: PdqIndex | undefined
-  const buildIndex = () => (pdq ??= PdqIndex.build(pdqValues, pdqCount))
+  const buildIndex = () => {
+    if (!pdq) {
+      const opened = openPdqIndex(dir, pdqValues, pdqCount, { shared: options.shared, persist: options.persistPdqIndex })
+      pdq = opened.index
+      options.onPdqIndex?.(opened.info)
+    }
+    return pdq
+  }
   if (pdqCount > 0 && (options.pdqIndex ?? 'on-open') === 'on-open') buildIndex()
   /** PDQ records within d of `hash`, by distance then log then seq. */
   const searchPdq = (hash: Uint8Array, d: number): PdqMatchResult[] => {
@@ -281,6 +299,9 @@ function openState(dir: string, state: LocalState, options: OpenOptions): LocalC
     },
     *records() {
       for (let i = 0; i < size; i++) yield recordAt(i)
+    },
+    pdqIndex() {
+      return pdqCount > 0 ? buildIndex() : undefined
     },
     opinions(id) {
       return opinionsOf(typeof id === 'string' ? id.toLowerCase() : Buffer.from(id).toString('hex'))

@@ -8,7 +8,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PdqIndex, bruteForce, hammingDistance, popcount32, PDQ_BYTES, type PdqMatch } from '../client/pdq-index.ts'
+import { openPdqIndex, PDQ_INDEX_FILE } from '../client/pdq-index-file.ts'
 import { mulberry32 } from '../testnet/random.ts'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync, chmodSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const rng = mulberry32
 
@@ -157,6 +161,67 @@ test('an empty index, an unaligned input, and bad arguments', () => {
   assert.throws(() => index.search(new Uint8Array(32), -1), RangeError)
   assert.throws(() => index.search(new Uint8Array(32), 1.5), RangeError)
   assert.throws(() => PdqIndex.build(new Uint8Array(64), 3), RangeError)
+})
+
+test('pdq-index.idx: saved when missing, read when it is of these values, rebuilt when stale or damaged; answers stay exact', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-pdq-index-'))
+  try {
+    const random = rng(7801)
+    const set = makeSet(3000, true, random)
+    const values = packed(set)
+    const queries = makeQueries(set, 30, random)
+    const check = (index: PdqIndex, what: string) => {
+      for (const q of queries) expectSame(index.search(q, 31), bruteForce(values, set.length, q, 31), what)
+    }
+    const first = openPdqIndex(dir, values, set.length)
+    assert.is(first.info.source, 'built')
+    assert.is(first.info.rebuilt, 'missing')
+    assert.is(first.info.written, true)
+    check(first.index, 'built')
+    const path = join(dir, PDQ_INDEX_FILE)
+    const again = openPdqIndex(dir, values, set.length, { shared: true })
+    assert.is(again.info.source, 'file')
+    check(again.index, 'read from the file')
+    assert.ok(again.index.state().ids[0]!.buffer instanceof SharedArrayBuffer, 'shared when asked')
+
+    // Other values (one bit of one hash changed): stale, rebuilt, rewritten.
+    const other = values.slice()
+    other[5]! ^= 1
+    assert.is(openPdqIndex(dir, other, set.length).info.rebuilt, 'stale')
+    assert.is(openPdqIndex(dir, other, set.length).info.source, 'file')
+    assert.is(openPdqIndex(dir, values, set.length).info.rebuilt, 'stale')
+
+    // Any byte changed, the file cut short, or another version: never used.
+    const good = readFileSync(path)
+    for (const [what, bad] of [
+      ['a table byte flipped', (b: Buffer) => { b[b.length >> 1]! ^= 0x10; return b }],
+      ['the checksum flipped', (b: Buffer) => { b[b.length - 1]! ^= 1; return b }],
+      ['cut short', (b: Buffer) => b.subarray(0, b.length - 100)],
+      ['another version', (b: Buffer) => { b.writeUInt32LE(99, 8); return b }],
+      ['empty', () => Buffer.alloc(0)],
+    ] as const) {
+      writeFileSync(path, bad(Buffer.from(good)))
+      const r = openPdqIndex(dir, values, set.length)
+      assert.is(r.info.source, 'built', what)
+      check(r.index, what)
+      assert.ok(readFileSync(path).equals(good), `${what}: rewritten`)
+    }
+    assert.equal(readdirSync(dir), [PDQ_INDEX_FILE], 'no temporary file left')
+
+    // persist: false reads and writes nothing; a folder that cannot be written is not fatal.
+    rmSync(path)
+    assert.is(openPdqIndex(dir, values, set.length, { persist: false }).info.written, undefined)
+    assert.not.ok(existsSync(path))
+    if (process.getuid?.() !== 0) {
+      chmodSync(dir, 0o555)
+      const r = openPdqIndex(dir, values, set.length)
+      chmodSync(dir, 0o755)
+      assert.is(r.info.written, false)
+      check(r.index, 'unwritable folder')
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test('popcount32 and hammingDistance', () => {

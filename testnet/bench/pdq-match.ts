@@ -59,7 +59,7 @@ export interface PdqMatchResult {
 }
 
 /** xorshift128: fast seeded words for 10M hashes (Math.random is neither seeded nor fast). */
-function fillRandom(words: Uint32Array, seed: number): void {
+export function fillRandom(words: Uint32Array, seed: number): void {
   let x = seed | 0 || 1
   let y = 362436069
   let z = 521288629
@@ -75,7 +75,7 @@ function fillRandom(words: Uint32Array, seed: number): void {
 }
 
 /** QUERIES queries, packed: even ones a stored hash with 0..31 distinct bits flipped, odd ones random. */
-function makeQueries(hashes: Uint8Array, n: number, count: number): Uint8Array {
+export function makeQueries(hashes: Uint8Array, n: number, count: number): Uint8Array {
   const queries = new Uint8Array(new SharedArrayBuffer(count * 32))
   fillRandom(new Uint32Array(queries.buffer), 7)
   const picks = new Uint32Array(count * 2)
@@ -97,7 +97,7 @@ function makeQueries(hashes: Uint8Array, n: number, count: number): Uint8Array {
 }
 
 /** Answers queries[from..to) at distance d; returns the seconds taken and the matches found. */
-function answer(index: PdqIndex, queries: Uint8Array, from: number, to: number, d: number): { seconds: number; matches: number } {
+export function answer(index: PdqIndex, queries: Uint8Array, from: number, to: number, d: number): { seconds: number; matches: number } {
   let matches = 0
   const t0 = performance.now()
   for (let i = from; i < to; i++) matches += index.search(queries.subarray(i * 32, i * 32 + 32), d).length
@@ -133,7 +133,7 @@ export function pdqMatchWorker(input: WorkerInput, port: NonNullable<typeof pare
 }
 
 /** Queries/s of `threads` workers sharing `index`, each answering its share of queries[from..to). */
-async function parallelRate(index: PdqIndex, queries: Uint8Array, from: number, to: number, d: number, threads: number): Promise<{ perS: number; matches: number }> {
+export async function parallelRate(index: PdqIndex, queries: Uint8Array, from: number, to: number, d: number, threads: number): Promise<{ perS: number; matches: number }> {
   const state = index.state()
   const share = Math.floor((to - from) / threads)
   const workers = Array.from({ length: threads }, (_, t) => {

@@ -8,11 +8,16 @@
  * target against those is reported beside the verdict, not used for it (a
  * one-second sample next to a minute-long measure is no steadier than the
  * run's: this machine's speed moves by a third within a minute).
+ *
+ * The measures of issue 18 carry their own baseline, measured beside them
+ * (`Measured.reference`): pdq_hash_per_s against sharp's decode-only rate
+ * over the same files, pdq_match_per_s with the brute-force rate beside it.
  */
 
 export const MEASURE_KEYS = [
   'ingest_per_s', 'sync_per_s', 'propagation_p95_ms', 'snapshot_10m_s', 'delta_10k_ms',
   'lookup_p99_ms', 'proof_per_s', 'match_exact_per_s', 'rss_10m_mib', 'verify_per_s',
+  'pdq_hash_per_s', 'pdq_match_per_s', 'provider_rss_10m_mib',
 ] as const
 export type MeasureKey = (typeof MEASURE_KEYS)[number]
 
@@ -31,6 +36,10 @@ export interface Measured {
   method: string
   reason?: string
   details?: Record<string, unknown>
+  /** The measure's own baseline, measured beside it in the same run (issue 18's measures). */
+  reference?: { value: number; what: string }
+  /** A condition of the target besides the value (e.g. recall 1.0); set: the measure fails with this reason. */
+  failed?: string
   /** Ed25519 baselines measured just before and just after this measure (relative measures only). */
   adjacent?: { before: AdjacentBaseline; after: AdjacentBaseline }
 }
@@ -60,10 +69,10 @@ interface Target {
   unit: string
   better: 'higher' | 'lower'
   /** The threshold for this run; `scale` shrinks size-proportional targets in quick runs. */
-  need(b: Baselines, cores: number, scale: number): number
-  words(b: Baselines, cores: number, scale: number): string
+  need(b: Baselines, cores: number, scale: number, m?: Measured): number
+  words(b: Baselines, cores: number, scale: number, m?: Measured): string
   /** Baseline reference for the ratio column (relative targets only). */
-  reference?: (b: Baselines, cores: number) => { value: number; what: string }
+  reference?: (b: Baselines, cores: number, m?: Measured) => { value: number; what: string }
   /** The Ed25519 baseline a relative target scales with: also measured just before and after the measure. */
   baseline?: keyof AdjacentBaseline
 }
@@ -101,6 +110,19 @@ export const TARGETS: Record<MeasureKey, Target> = {
     words: (b, c) => `≥ 0.7 × verify/s × ${twoCores(c)} (${fmt(0.7 * b.verify_per_s * twoCores(c))})`,
     reference: (b, c) => ({ value: b.verify_per_s * twoCores(c), what: `raw verify/s × ${twoCores(c)} cores` }),
   },
+  pdq_hash_per_s: {
+    unit: 'images/s', better: 'higher',
+    need: (_b, _c, _s, m) => 0.8 * (m?.reference?.value ?? NaN),
+    words: (_b, _c, _s, m) => `≥ 0.8 × decode/s (${fmt(0.8 * (m?.reference?.value ?? NaN))})`,
+    reference: (_b, _c, m) => m?.reference ?? { value: NaN, what: 'decode-only/s' },
+  },
+  pdq_match_per_s: {
+    unit: 'queries/s', better: 'higher',
+    need: () => 4000,
+    words: () => '≥ 4,000, recall 1.0',
+    reference: (_b, _c, m) => m?.reference ?? { value: NaN, what: 'brute force/s' },
+  },
+  provider_rss_10m_mib: { unit: 'MiB', better: 'lower', need: () => 2048, words: () => '< 2,048' },
 }
 
 export function fmt(n: number | null | undefined): string {
@@ -120,11 +142,11 @@ function withAdjacent(b: Baselines, a: Measured['adjacent']): Baselines | undefi
 
 export function judge(m: Measured, b: Baselines, cores: number, scale: number): Verdict {
   const t = TARGETS[m.key]
-  const need = t.need(b, cores, scale)
+  const need = t.need(b, cores, scale, m)
   const passes = (value: number, n: number) => (t.better === 'higher' ? value >= n : value < n)
-  const v: Verdict = { key: m.key, value: m.value, unit: t.unit, target: t.words(b, cores, scale), need, better: t.better, pass: null }
+  const v: Verdict = { key: m.key, value: m.value, unit: t.unit, target: t.words(b, cores, scale, m), need, better: t.better, pass: null }
   if (t.reference) {
-    const ref = t.reference(b, cores)
+    const ref = t.reference(b, cores, m)
     v.ratioOf = ref.what
     if (m.value !== null) v.ratio = m.value / ref.value
     const around = withAdjacent(b, m.adjacent)
@@ -138,8 +160,9 @@ export function judge(m: Measured, b: Baselines, cores: number, scale: number): 
     }
   }
   if (m.value === null || Number.isNaN(need)) return v // not measured, or no baselines (--no-baselines)
-  v.pass = passes(m.value, need)
-  if (!v.pass) {
+  v.pass = passes(m.value, need) && m.failed === undefined
+  if (m.failed !== undefined) v.gap = m.failed
+  else if (!v.pass) {
     v.gap = t.better === 'higher'
       ? `${fmt(m.value)} ${t.unit} is ${fmt((m.value / need) * 100)} % of the ${fmt(need)} needed: ${fmt(need / m.value)}× faster needed`
       : `${fmt(m.value)} ${t.unit} is ${fmt(m.value / need)}× the limit ${fmt(need)}: ${fmt((1 - need / m.value) * 100)} % less needed`

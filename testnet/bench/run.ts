@@ -22,8 +22,10 @@
  *
  * Order: baselines, ingest, propagation (5 fresh node processes), the
  * `signed` fixture (verify, then sync into an empty node), the `big` fixture
- * (lookup, proof, delta, snapshot, match, memory), baselines again. The
- * baselines used are the mean of both runs; both are recorded.
+ * (lookup, proof, delta, snapshot, match, memory), PDQ (hashing against
+ * sharp's decode-only rate; matching and memory in provider processes over
+ * the cached copy of 10M PDQ records), baselines again. The baselines used
+ * are the mean of both runs; both are recorded.
  */
 import { cpus, loadavg, availableParallelism, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -45,6 +47,9 @@ import { measureSnapshot } from './snapshot.ts'
 import { measureMatch, ensureLocalCopy } from './match.ts'
 import { memoryOf, sleep } from './client.ts'
 import { measureCeilings, type Ceilings } from './ceilings.ts'
+import { measurePdqHash } from './pdq-hash.ts'
+import { measurePdqCopy } from './pdq-copy-measures.ts'
+import { ensurePdqCopy } from './pdq-copy.ts'
 import { MEASURE_KEYS, TARGETS, judge, judgeCeilings, ceilingLines, table, fmt, type MeasureKey, type Measured } from './report.ts'
 
 interface Options {
@@ -211,6 +216,20 @@ async function main() {
     }
   }
 
+  await run('pdq_hash_per_s', () => measurePdqHash(o.cache, Math.max(4, Math.round(40 * s)), o.quick ? 3 : 5, say))
+  const pdqKeys = ['pdq_match_per_s', 'provider_rss_10m_mib'] as const
+  if (wants(...pdqKeys)) {
+    try {
+      say(`fixture pdq copy (${Math.max(1000, Math.round(10_000_000 * s)).toLocaleString('en')} PDQ records)…`)
+      const { match, rss, copy } = await measurePdqCopy(o.cache, s, say)
+      fixtures.pdq_copy = { dir: copy.dir, records: copy.records, cached: copy.cached, made: copy.made, generation_seconds: copy.seconds }
+      await run('pdq_match_per_s', async () => match)
+      await run('provider_rss_10m_mib', async () => rss)
+    } catch (e) {
+      for (const k of pdqKeys) if (wants(k) && !results.has(k)) fail(k, e)
+    }
+  }
+
   say('baselines (end)…')
   const b1 = o.baselines ? await measureBaselines(roundMs) : NO_BASELINES
   const c1 = o.baselines ? await measureCeilings(roundMs) : NO_CEILINGS
@@ -270,6 +289,7 @@ async function main() {
       return [v.key, {
         target: v.target, need: v.need, better: v.better, pass: v.pass,
         ...(v.ratio !== undefined ? { ratio: v.ratio, ratio_of: v.ratioOf } : {}), ...(v.gap ? { gap: v.gap } : {}),
+        ...(results.get(v.key)?.reference ? { baseline_in_run: results.get(v.key)!.reference } : {}),
         ...(adjacent && v.adjacent ? { adjacent_baselines: adjacent, against_adjacent_baselines: v.adjacent } : {}),
         ...(cv ? { ceiling: cv } : {}),
       }]
@@ -304,6 +324,8 @@ async function prepare(o: Options, base: string, signedEntries: number, bigEntri
   } finally {
     await stopNode(big)
   }
+  const pdq = ensurePdqCopy(o.cache, Math.max(1000, Math.round(10_000_000 * o.scale)), say)
+  say(`local copy of PDQ records ready (${pdq.cached ? 'cached' : `made in ${fmt(pdq.seconds)} s`})`)
   say(`prepared in ${fmt((Date.now() - t0) / 1000)} s: ${base}`)
 }
 
