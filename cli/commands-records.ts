@@ -1,7 +1,5 @@
 /** Writing to the node's own log: publish, import, revoke, attest, roster changes. */
-import { statSync } from 'node:fs'
 import type { Command } from 'commander'
-import cliProgress from 'cli-progress'
 import { LedgerError } from '../protocol/errors.ts'
 import { parseJsonFile } from '../node/config.ts'
 import { GenesisMember } from '../protocol/genesis.ts'
@@ -9,10 +7,9 @@ import { parseVerifierKey } from '../protocol/note.ts'
 import { toHex } from '../protocol/bytes.ts'
 import { api, type Endpoint as Target } from '../client/http.ts'
 import { resolveTarget } from './target.ts'
-import { readIndicators, detectFormat, type ImportFormat } from './import-file.ts'
+import { runImport } from './import/run.ts'
 
 type Published = { id: string; seq: number; log: string }
-type Result = Published | { error: { code: string; message: string } }
 
 const withTarget = (c: Command) => c.option('--dir <dir>', 'node directory').option('--node <url>', 'API base URL').option('--token <token>', 'operator token')
 
@@ -55,67 +52,31 @@ export function registerRecordCommands(program: Command) {
 
   withTarget(program
     .command('import <file>')
-    .description('bulk-import indicators (CSV with a header, JSON lines, or "<alg> <hex>" lines); bad lines are reported in line order, good ones imported; exit 1 if any line was rejected')
-    .addHelpText('after', '\nCSV (RFC 4180: quoted cells, a BOM and CRLF are fine): a header naming alg and value, and any of category,kind,media,quality,ref,expires; a row may leave trailing columns out.\nExit status: 0 every line imported; 1 any line rejected (counts on the last line).')
-    .option('--format <f>', 'csv | jsonl | txt (default: from the file name)')
+    .description('bulk-import indicators (CSV, JSON lines, "<alg> <hex>" lines, HMA text, pdq-photo-hasher output, a STIX 2.1 bundle, a MISP event or feed directory, NCMEC entries XML); rejected lines or entries are reported by number and reason, good ones imported; exit 1 if any was rejected')
+    .addHelpText('after', [
+      '',
+      'Formats (spec/formats.md):',
+      '  csv               a header naming alg and value, and any of category,kind,media,quality,ref,expires (RFC 4180)',
+      '  jsonl             JSON lines with the same keys',
+      '  txt               "<alg> <hex> [category]" lines',
+      '  hma               "<signal type> <signal>" lines (python-threatexchange local files): pdq, video_md5, video_sha256',
+      '  pdq-photo-hasher  "<hash>,<quality>,<filename>" lines of Meta\'s PDQ hashers (the file name is not kept)',
+      '  stix              a STIX 2.1 bundle of file-hash indicators (revoked or expired ones skipped)',
+      '  misp              a MISP event file, or a feed directory with manifest.json (deleted attributes skipped)',
+      '  ncmec-xml         NCMEC hash-sharing entries XML; a deleted entry revokes what this centre imported from it',
+      'PDQ values need a quality: from the line (pdq-photo-hasher, csv, jsonl, cairn\'s own STIX and MISP), else --pdq-quality; never assumed.',
+      'Exit status: 0 everything imported or skipped on purpose; 1 any line or entry rejected (counts on the last line).',
+    ].join('\n'))
+    .option('--format <f>', 'csv | jsonl | txt | hma | pdq-photo-hasher | stix | misp | ncmec-xml (default: from the file name: .csv, .jsonl/.ndjson, .xml → ncmec-xml, .stix.json, else txt)')
     .option('--category <c>', 'category for lines that give none')
     .option('--kind <k>', 'kind for lines that give none', 'known_material')
     .option('--media <m>', 'media for lines that give none (derived from the alg where fixed)')
     .option('--pdq-quality <n>', 'PDQ quality 0-100 for pdq lines that give none (without it such lines are rejected)')
+    .option('--deleted-reason <reason>', 'ncmec-xml: revocation reason for deleted entries (false_positive | legal_order | duplicate | reclassified | expired); without it they are rejected')
+    .option('--auditor-token <token>', 'ncmec-xml with deleted entries: a token of this node with the auditor role, to read this centre\'s own log and find the records to revoke')
     .option('--batch <n>', 'records per request', '5000')
     .option('--quiet', 'no progress bar'))
-    .action(async (file, o) => {
-      const t = resolveTarget(o)
-      const format = (o.format ?? detectFormat(file)) as ImportFormat
-      if (!['csv', 'jsonl', 'txt'].includes(format)) throw new LedgerError('BAD_REQUEST', 'format must be csv, jsonl or txt')
-      const pdqQuality = o.pdqQuality === undefined ? undefined : Number(o.pdqQuality)
-      if (pdqQuality !== undefined && !(Number.isInteger(pdqQuality) && pdqQuality >= 0 && pdqQuality <= 100)) throw new LedgerError('BAD_REQUEST', '--pdq-quality must be an integer 0..100')
-      const total = statSync(file).size
-      const bar = o.quiet || !process.stderr.isTTY ? undefined : new cliProgress.SingleBar({ format: 'import [{bar}] {percentage}% | {imported} imported, {failed} rejected', stream: process.stderr }, cliProgress.Presets.shades_classic)
-      bar?.start(100, 0, { imported: 0, failed: 0 })
-      let imported = 0, failed = 0, lines = 0
-      // Rejections come back per batch, two batches in flight: kept with their line and shown in line order.
-      const errors: { line: number; text: string }[] = []
-      const reject = (line: number, text: string) => {
-        failed++
-        if (errors.length < 10_000) errors.push({ line, text })
-      }
-      const batchSize = Math.min(Math.max(Number(o.batch), 1), 10_000)
-      let batch: { line: number; body: Record<string, unknown> }[] = []
-      const inflight: Promise<void>[] = []
-      const send = async (b: typeof batch) => {
-        const r = await api<{ results: Result[] }>(t, 'POST', '/records', { records: b.map((x) => x.body) })
-        r.results.forEach((res, i) => {
-          if ('error' in res) reject(b[i]!.line, `${res.error.code}: ${res.error.message}`)
-          else imported++
-        })
-      }
-      for await (const p of readIndicators(file, format, { category: o.category, kind: o.kind, media: o.media, pdqQuality })) {
-        lines = p.line
-        if ('error' in p) {
-          reject(p.line, p.error)
-          continue
-        }
-        batch.push(p)
-        if (batch.length >= batchSize) {
-          inflight.push(send(batch))
-          batch = []
-          // Two requests in flight keep the node's publisher busy without flooding it.
-          if (inflight.length >= 2) await inflight.shift()
-          bar?.update(Math.min(99, Math.round((lines / Math.max(1, total / 40)) * 100) % 100), { imported, failed })
-        }
-      }
-      if (batch.length) inflight.push(send(batch))
-      await Promise.all(inflight)
-      bar?.update(100, { imported, failed })
-      bar?.stop()
-      const shown = errors.sort((a, b) => a.line - b.line).slice(0, 20)
-      for (const e of shown) console.error(`line ${e.line}: ${e.text}`)
-      if (failed > shown.length) console.error(`… and ${failed - shown.length} more rejected lines (the first ${shown.length} in line order are shown)`)
-      console.log(`imported ${imported} indicators, rejected ${failed}`)
-      // Any rejected line is a failure the operator must see, even when the rest went in.
-      if (failed > 0) process.exitCode = 1
-    })
+    .action(async (file, o) => runImport(file, resolveTarget(o), o))
 
   withTarget(program
     .command('revoke <record-id>')

@@ -1,65 +1,65 @@
 /**
- * Reading indicator files for `cairn import`: CSV with a header row (RFC 4180,
- * through csv-parse: quotes, a BOM, CRLF, optional trailing columns), JSON
- * lines, or `<alg> <hex>` lines. Each line becomes a record body or an error
- * with its line number; bad lines never stop the good ones.
+ * Reading indicator files for `cairn import`. Each line (text formats) or
+ * entry (JSON and XML documents) becomes a record body, an error with its
+ * number, a skip with its reason, or a revocation to resolve; bad ones never
+ * stop the good ones. Formats (spec/formats.md):
+ *
+ *   csv               a header row naming alg and value (RFC 4180, through csv-parse: quotes, a BOM, CRLF, optional trailing columns)
+ *   jsonl             JSON lines with the same keys
+ *   txt               `<alg> <hex> [category]` lines
+ *   hma               `<signal type> <signal>` lines, python-threatexchange's local file format (cli/import/hma.ts)
+ *   pdq-photo-hasher  `<hash>,<quality>,<filename>` lines of Meta's PDQ hashers (cli/import/pdq-photo-hasher.ts)
+ *   stix              a STIX 2.1 bundle of file-hash indicators (cli/import/stix.ts)
+ *   misp              a MISP event file or feed directory (cli/import/misp.ts)
+ *   ncmec-xml         NCMEC hash-sharing entries XML (cli/import/ncmec-xml.ts)
  */
-import { createReadStream } from 'node:fs'
-import { createInterface } from 'node:readline'
+import { createReadStream, existsSync, statSync } from 'node:fs'
 import { parse as parseCsv, CsvError } from 'csv-parse'
+import { complete, type Defaults, type ParsedLine } from './import/indicator.ts'
+import { numberedLines, MAX_LINE_CHARS } from './import/lines.ts'
+import { readHma } from './import/hma.ts'
+import { readPdqPhotoHasher } from './import/pdq-photo-hasher.ts'
+import { readStix } from './import/stix.ts'
+import { readMisp } from './import/misp.ts'
+import { readNcmecXml } from './import/ncmec-xml.ts'
 
-export type ImportFormat = 'csv' | 'jsonl' | 'txt'
+export type { Defaults, ParsedLine }
 
-export interface Defaults {
-  category?: string
-  kind?: string
-  media?: string
-  /** Quality for PDQ lines that give none, as the user states it (`--pdq-quality`); never assumed. */
-  pdqQuality?: number
+export const IMPORT_FORMATS = ['csv', 'jsonl', 'txt', 'hma', 'pdq-photo-hasher', 'stix', 'misp', 'ncmec-xml'] as const
+export type ImportFormat = (typeof IMPORT_FORMATS)[number]
+
+/** What a number in a report counts: lines of a text file, or entries of a document (1 = the first). */
+export function unitOf(format: ImportFormat): 'line' | 'entry' {
+  return format === 'stix' || format === 'misp' || format === 'ncmec-xml' ? 'entry' : 'line'
 }
 
-export type ParsedLine = { line: number; body: Record<string, unknown> } | { line: number; error: string }
-
-const MEDIA_FOR_ALG: Record<string, string> = { pdq: 'image', photodna: 'image', tmk_pdqf: 'video', url_sha256: 'url' }
-
-/** Fills the fields a short line leaves out: kind/media follow from the alg where the rules fix them. */
-function complete(body: Record<string, unknown>, d: Defaults): Record<string, unknown> {
-  const alg = String(body.alg ?? '')
-  const out: Record<string, unknown> = { type: 'indicator', ...body }
-  out.category ??= d.category
-  out.media ??= MEDIA_FOR_ALG[alg] ?? d.media ?? 'image'
-  out.kind ??= alg === 'url_sha256' ? 'url' : d.kind ?? 'known_material'
-  if (alg === 'pdq' && (out.quality === undefined || out.quality === '')) {
-    if (d.pdqQuality === undefined) throw new Error('a pdq line needs its quality (0-100, as `cairn hash` prints it): give it on the line or state it for the file with --pdq-quality N; none is assumed')
-    out.quality = d.pdqQuality
-  }
-  if (typeof out.quality === 'string') out.quality = Number(out.quality)
-  if (typeof out.expires === 'string') out.expires = Number(out.expires)
-  for (const k of Object.keys(out)) if (out[k] === undefined || out[k] === '') delete out[k]
-  return out
-}
-
+/** From the file name (a directory is a MISP feed); formats without a telling extension (hma, pdq-photo-hasher, a MISP event file) need --format. */
 export function detectFormat(path: string): ImportFormat {
+  if (existsSync(path) && statSync(path).isDirectory()) return 'misp'
   if (path.endsWith('.csv')) return 'csv'
   if (path.endsWith('.jsonl') || path.endsWith('.ndjson')) return 'jsonl'
+  if (path.endsWith('.xml')) return 'ncmec-xml'
+  if (path.endsWith('.stix.json')) return 'stix'
   return 'txt'
 }
 
-const MAX_LINE_CHARS = 20_000
 const CSV_COLUMNS = ['alg', 'value', 'category', 'kind', 'media', 'quality', 'ref', 'expires']
 
 export async function* readIndicators(path: string, format: ImportFormat, d: Defaults): AsyncGenerator<ParsedLine> {
-  if (format === 'csv') return yield* readCsv(path, d)
-  const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity })
-  let n = 0
-  for await (const raw of rl) {
-    n++
-    const line = (n === 1 ? raw.replace(/^\uFEFF/, '') : raw).trim()
-    if (line === '' || line.startsWith('#')) continue
-    if (line.length > MAX_LINE_CHARS) {
-      yield { line: n, error: `line longer than ${MAX_LINE_CHARS.toLocaleString('en')} characters` }
+  switch (format) {
+    case 'csv': return yield* readCsv(path, d)
+    case 'hma': return yield* readHma(path, d)
+    case 'pdq-photo-hasher': return yield* readPdqPhotoHasher(path, d)
+    case 'stix': return yield* readStix(path, d)
+    case 'misp': return yield* readMisp(path, d)
+    case 'ncmec-xml': return yield* readNcmecXml(path, d)
+  }
+  for await (const l of numberedLines(path)) {
+    if ('error' in l) {
+      yield l
       continue
     }
+    const n = l.line, line = l.text
     try {
       if (format === 'jsonl') {
         const j = JSON.parse(line)

@@ -35,7 +35,7 @@ test('CSV: a BOM, CRLF, quoted cells and rows without their trailing columns rea
     `sha1,${hex('c', 20)}\r\n`
   const lines = await read('ok.csv', text, 'csv')
   assert.equal(lines.map((l) => l.line), [2, 3, 4])
-  const bodies = lines.map((l) => ('body' in l ? l.body : l.error))
+  const bodies = lines.map((l) => ('body' in l ? l.body : 'error' in l ? l.error : l))
   assert.equal(bodies[0], { type: 'indicator', alg: 'sha256', value: hex('a', 32), category: 'A2', kind: 'known_material', media: 'image' })
   assert.equal((bodies[1] as Record<string, unknown>).category, 'B1')
   assert.equal((bodies[2] as Record<string, unknown>).category, 'A1', 'the --category default fills a row that leaves it out')
