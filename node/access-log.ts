@@ -4,6 +4,11 @@
  * previous row's canonical JSON, so deleting or editing a row breaks the chain
  * that `verify()` (and oversight, from an export) recomputes. Rows are
  * buffered and written in batches so logging never slows a request down.
+ * A batch that cannot be written (a full disk) stays buffered, in order, and
+ * is written again every second until it lands; every failure is counted
+ * and reported to `onWriteError` (the node log). Rows beyond
+ * MAX_BUFFERED_ROWS waiting are dropped and counted: the chain then shows
+ * the gap (`verify()`), as it should.
  */
 import { sha256, toHex, utf8, fromUtf8 } from '../protocol/bytes.ts'
 import { keys, P, readU64 } from './storage/keys.ts'
@@ -33,6 +38,8 @@ export interface AccessQuery {
 }
 
 const GENESIS = '0'.repeat(64)
+const MAX_BUFFERED_ROWS = 100_000
+const RETRY_MS = 1000
 
 export function rowHash(row: AccessRow): string {
   return toHex(sha256(utf8(JSON.stringify(row))))
@@ -44,6 +51,10 @@ export class AccessLog {
   private buffer: AccessRow[] = []
   private timer: NodeJS.Timeout | undefined
   private writing: Promise<void> = Promise.resolve()
+  /** Batches that failed to be written, rows dropped because too many waited. */
+  readonly stats = { writeFailures: 0, droppedRows: 0 }
+  /** Told of every failed write (the HTTP layer logs it); the rows stay buffered. */
+  onWriteError: ((e: unknown, info: { rows: number; buffered: number; dropped: number }) => void) | undefined
 
   private constructor(private readonly kv: KV) {}
 
@@ -59,20 +70,44 @@ export class AccessLog {
   append(row: Omit<AccessRow, 'seq' | 'prev'>): AccessRow {
     const full: AccessRow = { seq: this.seq++, ...row, prev: this.prev }
     this.prev = rowHash(full)
+    if (this.buffer.length >= MAX_BUFFERED_ROWS) {
+      this.stats.droppedRows++
+      return full
+    }
     this.buffer.push(full)
-    if (!this.timer) this.timer = setTimeout(() => void this.flush(), 100)
+    this.schedule(100)
     return full
   }
 
+  private schedule(ms: number): void {
+    if (!this.timer) this.timer = setTimeout(() => void this.flush(), ms)
+  }
+
+  /** Writes what is buffered; never rejects (a failed batch goes back to the buffer, see above). */
   flush(): Promise<void> {
     clearTimeout(this.timer)
     this.timer = undefined
     const rows = this.buffer
     this.buffer = []
     if (rows.length === 0) return this.writing
-    this.writing = this.writing.then(() =>
-      this.kv.batch(rows.map((r) => ({ type: 'put' as const, key: keys.access(r.seq), value: utf8(JSON.stringify(r)) }))),
-    )
+    this.writing = this.writing.then(async () => {
+      try {
+        await this.kv.batch(rows.map((r) => ({ type: 'put' as const, key: keys.access(r.seq), value: utf8(JSON.stringify(r)) })))
+      } catch (e) {
+        this.stats.writeFailures++
+        this.buffer = rows.concat(this.buffer)
+        if (this.buffer.length > MAX_BUFFERED_ROWS) {
+          this.stats.droppedRows += this.buffer.length - MAX_BUFFERED_ROWS
+          this.buffer.length = MAX_BUFFERED_ROWS
+        }
+        this.schedule(RETRY_MS)
+        try {
+          this.onWriteError?.(e, { rows: rows.length, buffered: this.buffer.length, dropped: this.stats.droppedRows })
+        } catch {
+          // a reporter that fails must not stop the retries
+        }
+      }
+    })
     return this.writing
   }
 
@@ -105,21 +140,29 @@ export class AccessLog {
     return 0
   }
 
-  /** Recomputes the chain; returns the first broken sequence number, or undefined when intact. */
-  async verify(): Promise<{ rows: number; brokenAt?: number }> {
+  /**
+   * Recomputes the chain: `rows` rows hold together, the first broken
+   * sequence number (undefined when intact), and `head`, the hash of the last
+   * row that holds (null for none). From the start, or from a check made
+   * before (`after`: its rows and head), reading only the rows since.
+   */
+  async verify(after?: { rows: number; head: string }): Promise<{ rows: number; brokenAt?: number; head: string | null }> {
     await this.flush()
-    let prev = GENESIS
-    let n = 0
-    for await (const [, v] of this.kv.iterate({ gte: new Uint8Array([P.access]), lt: new Uint8Array([P.access + 1]) })) {
+    let prev = after?.head ?? GENESIS
+    let n = after?.rows ?? 0
+    for await (const [, v] of this.kv.iterate({ gte: keys.access(n), lt: new Uint8Array([P.access + 1]) })) {
       const r = JSON.parse(fromUtf8(v)) as AccessRow
-      if (r.prev !== prev || r.seq !== n) return { rows: n, brokenAt: r.seq }
+      if (r.prev !== prev || r.seq !== n) return { rows: n, brokenAt: r.seq, head: n === 0 ? null : prev }
       prev = rowHash(r)
       n++
     }
-    return { rows: n }
+    return { rows: n, head: n === 0 ? null : prev }
   }
 
+  /** Writes what is buffered (one last try) and stops retrying. */
   async close(): Promise<void> {
     await this.flush()
+    clearTimeout(this.timer)
+    this.timer = undefined
   }
 }

@@ -20,6 +20,7 @@ import { cosignatureTimestamp, COSIGNATURE_V1_BYTES } from '../protocol/cosignat
 import type { LogCounters, StoreReader } from './storage/store.ts'
 import type { AccessLog } from './access-log.ts'
 import type { NodeStatus } from './status.ts'
+import { unhandledStorageErrors } from './logger.ts'
 
 // ---------------------------------------------------------------------------
 // GET /stats
@@ -130,10 +131,18 @@ export interface MetricsDeps {
   startedAt: number
   status: () => NodeStatus
   store: Pick<StoreReader, 'checkpoint'>
-  accessLog: Pick<AccessLog, 'rows'>
+  accessLog: Pick<AccessLog, 'rows' | 'stats'>
 }
 
-interface NodeMetrics {
+/** Counters the HTTP layer increments as things happen (node/http/guard.ts, app.ts, server.ts). */
+export interface HttpCounters {
+  authFailures: Counter<'reason'>
+  rateLimited: Counter<'scope'>
+  serverErrors: Counter<'code'>
+  connectionsRefused: Counter<'reason'>
+}
+
+interface NodeMetrics extends HttpCounters {
   registry: Registry
   http: Counter<'method' | 'route' | 'status'>
   refresh(deps: MetricsDeps): Promise<void>
@@ -159,6 +168,13 @@ function createMetrics(): NodeMetrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const http = new Counter({ name: 'cairn_http_requests_total', help: 'HTTP API requests by method, route pattern and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] })
+  const authFailures = new Counter({ name: 'cairn_http_auth_failures_total', help: 'Requests answered 401: a bad (unknown, malformed, revoked) token, or none on a route that needs one', labelNames: ['reason'] as const, registers: [registry] })
+  const rateLimited = new Counter({ name: 'cairn_http_rate_limited_total', help: 'Requests refused with 429 by the rate limits, by bucket (token, or address for requests without a valid token)', labelNames: ['scope'] as const, registers: [registry] })
+  const serverErrors = new Counter({ name: 'cairn_http_server_errors_total', help: 'Requests answered with a 5xx, by error code (each is in the node log with its request id)', labelNames: ['code'] as const, registers: [registry] })
+  const connectionsRefused = new Counter({ name: 'cairn_http_connections_refused_total', help: 'HTTP connections closed at once because a connection cap was reached', labelNames: ['reason'] as const, registers: [registry] })
+  const accessWriteFailures = mirrorCounter(registry, 'cairn_access_log_write_failures_total', 'Access-log batches that could not be written (kept and retried)')
+  const accessDropped = mirrorCounter(registry, 'cairn_access_log_dropped_rows_total', 'Access-log rows dropped because too many waited to be written')
+  const storageRejections = mirrorCounter(registry, 'cairn_unhandled_storage_errors_total', 'Storage errors (full disk, I/O) that no caller handled; logged, and the node went on')
 
   const logSize = mirrorGauge(registry, 'cairn_log_entries', 'Entries held per log', ['log'])
   const logCp = mirrorGauge(registry, 'cairn_log_checkpoint_size', 'Size of the latest checkpoint held per log', ['log'])
@@ -213,6 +229,9 @@ function createMetrics(): NodeMetrics {
     members.set({ state: 'removed' }, s.roster.members.filter((m) => !m.active).length)
     startTime.set(Math.floor(deps.startedAt / 1000))
     accessRows.set(await deps.accessLog.rows())
+    accessWriteFailures(deps.accessLog.stats.writeFailures)
+    accessDropped(deps.accessLog.stats.droppedRows)
+    storageRejections(unhandledStorageErrors())
     openStreams.set(s.peer.openStreams)
 
     syncEntries(s.sync.entriesSynced)
@@ -235,7 +254,7 @@ function createMetrics(): NodeMetrics {
     p2pRequests({ sent: s.peer.requests.sent, failed: s.peer.requests.failed, served: s.peer.requests.served, serve_errors: s.peer.requests.serveErrors }, 'outcome')
     p2pRedials({ attempts: s.peer.redials.attempts, failures: s.peer.redials.failures }, 'outcome')
   }
-  return { registry, http, refresh }
+  return { registry, http, authFailures, rateLimited, serverErrors, connectionsRefused, refresh }
 }
 
 function metricsFor(deps: MetricsDeps): NodeMetrics {
@@ -245,6 +264,11 @@ function metricsFor(deps: MetricsDeps): NodeMetrics {
     registries.set(deps, m)
   }
   return m
+}
+
+/** The counters the HTTP layer of the node with these deps increments. */
+export function httpCounters(deps: MetricsDeps): HttpCounters {
+  return metricsFor(deps)
 }
 
 /** The Prometheus exposition of a node's metrics. */

@@ -20,9 +20,9 @@ import { parseNote } from '../protocol/note.ts'
 import { parseCheckpoint } from '../protocol/checkpoint.ts'
 import { ALGS, CATEGORIES, KINDS, MEDIA, REVOCATION_REASONS, ATTESTATION_REASONS, RECORD_TYPES } from '../protocol/records.ts'
 import { REDACTION_REASONS } from '../protocol/redaction.ts'
-import { rowHash, type AccessLog } from './access-log.ts'
-import type { StoreReader } from './storage/store.ts'
-import { bump, logRecords, recordById } from './dashboard/scan.ts'
+import type { AccessLog, AccessRow } from './access-log.ts'
+import type { Store, StoreReader } from './storage/store.ts'
+import { bump, logRecords, recordById, type IndexedRecord } from './dashboard/scan.ts'
 import { cosignerNames } from './dashboard/view.ts'
 
 /** What a report is computed from: the logs this node holds and its access log. */
@@ -30,7 +30,7 @@ export interface ReportDeps {
   origin: string
   federation: string
   now: () => number
-  store: Pick<StoreReader, 'listLogs' | 'checkpoint' | 'checkpointHistory' | 'entries' | 'entry' | 'locate'>
+  store: Pick<StoreReader, 'listLogs' | 'checkpoint' | 'checkpointHistory' | 'entries' | 'entry' | 'locate'> & Pick<Store, 'redactionDigest'>
   accessLog: Pick<AccessLog, 'query' | 'verify'>
 }
 
@@ -140,85 +140,267 @@ async function chooseCheckpoint(store: ReportDeps['store'], origin: string, minS
   return best?.note ?? store.checkpoint(origin)
 }
 
-export async function computeReport(deps: ReportDeps, opts: ReportOptions): Promise<TransparencyReport> {
-  const { store } = deps
-  const { from, to } = opts
-  const tallies = new Map<string, Tally>()
-  const tally = (origin: string) => {
-    let t = tallies.get(origin)
-    if (!t) tallies.set(origin, (t = newTally()))
-    return t
-  }
-  const lastBefore = new Map<string, number>()
-  // Indicators that revocations and disputes name: their time and log, looked up once each.
-  const targets = new Map<string, { hex: string; time: number | null; origin?: string }>()
-  const lookup = async (target: Uint8Array) => {
-    const hex = toHex(target)
-    let found = targets.get(hex)
-    if (!found) {
-      const r = await recordById(store, target)
-      found = { hex, time: r?.record?.type === 'indicator' ? r.record.time : null, origin: r?.origin }
-      targets.set(hex, found)
-    }
-    return found
+/**
+ * A report is computed incrementally: the pass over the logs and the access
+ * log for a period is kept (per `from`, up to MAX_PERIODS of them) and a
+ * later request for the same period, or for a later `to` (the default period
+ * ends now), goes on from where the pass stopped: only entries and rows added
+ * since are read. What the pass left aside because it was timed at or after
+ * `to` (a log whose times go backwards, a peer's clock ahead of ours) is
+ * looked at again when `to` moves. A pass starts over when a redaction
+ * changed a counted entry, when an attestation named a record this node did
+ * not hold yet, when too much was left aside, and at least every
+ * FULL_PASS_MS (the access-log chain is then checked in full again; between
+ * passes only new rows are checked against the last verified one).
+ */
+export class ReportCache {
+  private readonly passes: Pass[] = []
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(private readonly deps: ReportDeps, private readonly o: { maxPeriods?: number; fullPassMs?: number; clock?: () => number } = {}) {}
+
+  /** The report for [from, to); one at a time per cache (a report reads every log). */
+  report(opts: ReportOptions): Promise<TransparencyReport> {
+    const run = this.queue.then(() => this.compute(opts))
+    this.queue = run.catch(() => undefined)
+    return run
   }
 
-  // One pass over each log's published entries.
+  /** True when a pass kept can answer for this period (no full read of the logs), as far as can be told before it runs. */
+  kept(opts: Pick<ReportOptions, 'from' | 'to'>): boolean {
+    return this.passes.some((p) => this.usable(p, opts))
+  }
+
+  private usable(p: Pass, opts: Pick<ReportOptions, 'from' | 'to'>): boolean {
+    return p.from === opts.from && (p.to === opts.to || (p.extensible && p.to < opts.to))
+  }
+
+  private async compute(opts: ReportOptions): Promise<TransparencyReport> {
+    const clock = this.o.clock ?? (() => performance.now())
+    const redactions = toHex(await this.deps.store.redactionDigest())
+    const fresh = (p: Pass) => !p.stale && p.redactions === redactions && clock() - p.started < (this.o.fullPassMs ?? FULL_PASS_MS)
+    for (let i = this.passes.length - 1; i >= 0; i--) if (!fresh(this.passes[i]!)) this.passes.splice(i, 1)
+    let pass = this.passes.find((p) => this.usable(p, opts))
+    if (pass) this.passes.splice(this.passes.indexOf(pass), 1)
+    else pass = newPass(opts.from, opts.to, redactions, clock())
+    this.passes.push(pass) // most recently used last
+    while (this.passes.length > (this.o.maxPeriods ?? MAX_PERIODS)) this.passes.shift()
+    try {
+      await extendPass(this.deps, pass, opts.to)
+    } catch (e) {
+      this.passes.splice(this.passes.indexOf(pass), 1) // half-read: never reused
+      throw e
+    }
+    return buildReport(this.deps, pass, opts)
+  }
+}
+
+/** The report of one period, computed from scratch. */
+export async function computeReport(deps: ReportDeps, opts: ReportOptions): Promise<TransparencyReport> {
+  return new ReportCache(deps, { maxPeriods: 1 }).report(opts)
+}
+
+const MAX_PERIODS = 8
+const FULL_PASS_MS = 3_600_000
+/** Entries (or access rows) left aside for a later `to`, per log, before a pass gives up following `to`. */
+const MAX_LEFT_ASIDE = 10_000
+
+interface LogProgress {
+  /** Entries [0, scanned) have been read. */
+  scanned: number
+  /** The last index timed before `to` (-1: none). */
+  last: number
+  /** Indexes timed at or after `to`. */
+  aside: number[]
+  /** Revocations counted, whose target is timed at or after `to`: in force at the end once `to` passes it. */
+  revokedLater: { hex: string; time: number }[]
+}
+
+interface AccessPass {
+  /** Rows up to this seq have been read. */
+  after?: number
+  aside: number[]
+  byRole: Record<string, number>
+  byProvider: Record<string, number>
+  providerOk: number
+  /** The chain, checked up to `rows` (head: hash of the last row checked). */
+  chain: { rows: number; head: string | null; brokenAt?: number }
+}
+
+interface Pass {
+  from: number
+  to: number
+  started: number
+  redactions: string
+  /** False once too much was left aside to follow a later `to`: then only this `to` can use it. */
+  extensible: boolean
+  /** Figures may be wrong now (a dispute named a record not held then): start over next time. */
+  stale: boolean
+  tallies: Map<string, Tally>
+  logs: Map<string, LogProgress>
+  /** Indicators that revocations and disputes name: their time and log, looked up once each. */
+  targets: Map<string, { hex: string; time: number | null; origin?: string }>
+  access: AccessPass
+}
+
+function newPass(from: number, to: number, redactions: string, started: number): Pass {
+  return {
+    from, to, started, redactions, extensible: true, stale: false, tallies: new Map(), logs: new Map(), targets: new Map(),
+    access: { aside: [], byRole: {}, byProvider: {}, providerOk: 0, chain: { rows: 0, head: null } },
+  }
+}
+
+function tallyOf(pass: Pass, origin: string): Tally {
+  let t = pass.tallies.get(origin)
+  if (!t) pass.tallies.set(origin, (t = newTally()))
+  return t
+}
+
+async function lookupTarget(store: ReportDeps['store'], pass: Pass, target: Uint8Array) {
+  const hex = toHex(target)
+  let found = pass.targets.get(hex)
+  if (!found) {
+    const r = await recordById(store, target)
+    found = { hex, time: r?.record?.type === 'indicator' ? r.record.time : null, origin: r?.origin }
+    pass.targets.set(hex, found)
+  }
+  return found
+}
+
+/** Counts one entry of `origin` into the pass; false when it is timed at or after `to` (left aside, nothing counted). */
+async function countEntry(store: ReportDeps['store'], pass: Pass, origin: string, p: LogProgress, item: IndexedRecord): Promise<boolean> {
+  const { from, to } = pass
+  const t = tallyOf(pass, origin)
+  const { index, record: r, redaction } = item
+  if (redaction) {
+    // A redacted indicator: only the notice is left, timed when it was redacted.
+    if (redaction.time >= to) return false
+    p.last = Math.max(p.last, index)
+    if (redaction.time >= from) {
+      t.redacted.total++
+      bump(t.redacted.reason, redaction.reason)
+    }
+    return true
+  }
+  if (r.time >= to) return false
+  p.last = Math.max(p.last, index)
+  const inPeriod = r.time >= from
+  if (r.type === 'indicator') {
+    t.addedBefore.end++
+    if (!inPeriod) t.addedBefore.start++
+  }
+  if (r.type === 'revocation') {
+    const target = await lookupTarget(store, pass, r.target)
+    if (target.time !== null && target.time < to) t.revokedBefore.end.add(target.hex)
+    else if (target.time !== null) p.revokedLater.push({ hex: target.hex, time: target.time })
+    if (target.time !== null && target.time < from && !inPeriod) t.revokedBefore.start.add(target.hex)
+    if (inPeriod && target.time !== null) t.ttr.push(r.time - target.time)
+  }
+  if (!inPeriod) return true
+  bump(t.records, r.type)
+  if (r.type === 'indicator') {
+    t.added.total++
+    bump(t.added.category, r.category)
+    bump(t.added.alg, r.alg)
+    bump(t.added.kind, r.kind)
+    bump(t.added.media, r.media)
+  } else if (r.type === 'revocation') {
+    t.removed.total++
+    bump(t.removed.reason, r.reason)
+  } else if (r.type === 'attestation') {
+    if (r.opinion === 'confirm') t.confirmations++
+    else {
+      const target = await lookupTarget(store, pass, r.target)
+      const owner = target.origin ?? 'unknown'
+      t.disputes.total++
+      bump(t.disputes.reason, r.reason ?? 'unspecified')
+      bump(t.disputes.against, owner)
+      if (target.origin) {
+        tallyOf(pass, target.origin).disputedTargets.add(target.hex)
+        tallyOf(pass, target.origin).disputedBy.add(origin)
+      } else pass.stale = true
+    }
+  }
+  return true
+}
+
+function leaveAside(pass: Pass, aside: number[], index: number): void {
+  if (!pass.extensible) return
+  aside.push(index)
+  if (aside.length > MAX_LEFT_ASIDE) pass.extensible = false
+}
+
+/** Brings the pass to `to` (≥ its own) and to the published size of every log and the end of the access log. */
+async function extendPass(deps: ReportDeps, pass: Pass, to: number): Promise<void> {
+  const { store } = deps
+  const later = to > pass.to
+  pass.to = to
+  if (!pass.extensible) for (const p of pass.logs.values()) p.aside = []
   for (const l of store.listLogs()) {
-    const t = tally(l.origin)
-    let last = -1
-    for await (const { index, record: r, redaction } of logRecords(store, l.origin, 0, l.checkpointSize)) {
-      if (redaction) {
-        // A redacted indicator: only the notice is left, timed when it was redacted.
-        if (redaction.time >= to) continue
-        last = index
-        if (redaction.time >= from) {
-          t.redacted.total++
-          bump(t.redacted.reason, redaction.reason)
-        }
-        continue
-      }
-      if (r.time >= to) continue
-      last = index
-      const inPeriod = r.time >= from
-      if (r.type === 'indicator') {
-        t.addedBefore.end++
-        if (!inPeriod) t.addedBefore.start++
-      }
-      if (r.type === 'revocation') {
-        const target = await lookup(r.target)
-        if (target.time !== null && target.time < to) t.revokedBefore.end.add(target.hex)
-        if (target.time !== null && target.time < from && !inPeriod) t.revokedBefore.start.add(target.hex)
-        if (inPeriod && target.time !== null) t.ttr.push(r.time - target.time)
-      }
-      if (!inPeriod) continue
-      bump(t.records, r.type)
-      if (r.type === 'indicator') {
-        t.added.total++
-        bump(t.added.category, r.category)
-        bump(t.added.alg, r.alg)
-        bump(t.added.kind, r.kind)
-        bump(t.added.media, r.media)
-      } else if (r.type === 'revocation') {
-        t.removed.total++
-        bump(t.removed.reason, r.reason)
-      } else if (r.type === 'attestation') {
-        if (r.opinion === 'confirm') t.confirmations++
-        else {
-          const target = await lookup(r.target)
-          const owner = target.origin ?? 'unknown'
-          t.disputes.total++
-          bump(t.disputes.reason, r.reason ?? 'unspecified')
-          bump(t.disputes.against, owner)
-          if (target.origin) {
-            tally(target.origin).disputedTargets.add(target.hex)
-            tally(target.origin).disputedBy.add(l.origin)
-          }
+    let p = pass.logs.get(l.origin)
+    if (!p) pass.logs.set(l.origin, (p = { scanned: 0, last: -1, aside: [], revokedLater: [] }))
+    if (later) {
+      const t = tallyOf(pass, l.origin)
+      p.revokedLater = p.revokedLater.filter((x) => (x.time < to ? (t.revokedBefore.end.add(x.hex), false) : true))
+      const aside = p.aside
+      p.aside = []
+      for (const index of aside) {
+        for await (const item of logRecords(store, l.origin, index, index + 1)) {
+          if (!(await countEntry(store, pass, l.origin, p, item))) leaveAside(pass, p.aside, index)
         }
       }
     }
-    lastBefore.set(l.origin, last)
+    for await (const item of logRecords(store, l.origin, p.scanned, l.checkpointSize)) {
+      if (!(await countEntry(store, pass, l.origin, p, item))) leaveAside(pass, p.aside, item.index)
+    }
+    p.scanned = Math.max(p.scanned, l.checkpointSize)
   }
+  await extendAccess(deps.accessLog, pass, later)
+}
+
+async function extendAccess(accessLog: ReportDeps['accessLog'], pass: Pass, later: boolean): Promise<void> {
+  const a = pass.access
+  const { from, to } = pass
+  const count = (r: AccessRow) => {
+    if (r.time >= to) return false
+    if (r.time >= from) {
+      bump(a.byRole, r.role)
+      if (r.role === 'provider') {
+        bump(a.byProvider, r.name)
+        if (r.status < 400) a.providerOk++
+      }
+    }
+    return true
+  }
+  if (!pass.extensible) a.aside = []
+  if (later && a.aside.length > 0) {
+    const aside = a.aside
+    a.aside = []
+    for (const seq of aside) {
+      const row = (await accessLog.query({ after: seq === 0 ? undefined : seq - 1, limit: 1 })).rows[0]
+      if (row && !count(row)) leaveAside(pass, a.aside, seq)
+    }
+  }
+  for (;;) {
+    const page = await accessLog.query({ after: a.after, limit: 1000 })
+    for (const r of page.rows) {
+      a.after = r.seq
+      if (!count(r)) leaveAside(pass, a.aside, r.seq)
+    }
+    if (page.next === undefined) break
+  }
+  // The chain: rows added since the last check, against the last row checked; once broken it stays so.
+  if (a.chain.brokenAt === undefined) {
+    const c = await accessLog.verify(a.chain.rows > 0 ? { rows: a.chain.rows, head: a.chain.head! } : undefined)
+    a.chain = { rows: c.rows, head: c.head, brokenAt: c.brokenAt }
+  }
+}
+
+async function buildReport(deps: ReportDeps, pass: Pass, opts: ReportOptions): Promise<TransparencyReport> {
+  const { store } = deps
+  const { from, to } = pass
+  const tally = (origin: string) => tallyOf(pass, origin)
+  const lastBefore = new Map([...pass.logs].map(([o, p]) => [o, p.last]))
 
   // The checkpoints the figures rest on.
   const checkpoints: ReportCheckpoint[] = []
@@ -280,7 +462,7 @@ export async function computeReport(deps: ReportDeps, opts: ReportOptions): Prom
     add('indicators_held', log, 'at', 'end', total((t) => t.addedBefore.end - t.revokedBefore.end.size), basis)
   }
 
-  const access = await accessFigures(deps.accessLog, opts)
+  const access = accessFigures(pass.access, opts.providerNames)
   figures.push(...access.figures)
   const iso = (ms: number) => new Date(ms).toISOString()
   return {
@@ -304,38 +486,16 @@ export async function computeReport(deps: ReportDeps, opts: ReportOptions): Prom
   }
 }
 
-async function accessFigures(accessLog: ReportDeps['accessLog'], opts: ReportOptions): Promise<{ figures: ReportFigure[]; info: TransparencyReport['access_log'] }> {
-  const byRole: Record<string, number> = {}
-  const byProvider: Record<string, number> = {}
-  let providerOk = 0
-  let after: number | undefined
-  for (;;) {
-    const page = await accessLog.query({ after, limit: 1000, from: opts.from, to: opts.to })
-    for (const r of page.rows) {
-      bump(byRole, r.role)
-      if (r.role === 'provider') {
-        bump(byProvider, r.name)
-        if (r.status < 400) providerOk++
-      }
-    }
-    if (page.next === undefined) break
-    after = page.next
-  }
-  const chain = await accessLog.verify()
-  let head: string | null = null
-  if (chain.rows > 0) {
-    const last = await accessLog.query({ after: chain.rows - 2 < 0 ? undefined : chain.rows - 2, limit: 1 })
-    if (last.rows[0]) head = rowHash(last.rows[0])
-  }
+function accessFigures(a: AccessPass, providerNames: boolean): { figures: ReportFigure[]; info: TransparencyReport['access_log'] } {
   const figures: ReportFigure[] = []
   const add = (figure: string, dimension: string, key: string, value: number) =>
     figures.push({ figure, log: 'all', dimension, key, value, basis: [], source: 'access-log' })
-  add('provider_requests', 'total', '', byRole.provider ?? 0)
-  add('provider_requests', 'outcome', 'successful', providerOk)
-  add('provider_requests', 'distinct', 'providers', Object.keys(byProvider).length)
-  if (opts.providerNames) for (const k of Object.keys(byProvider).sort()) add('provider_requests', 'provider', k, byProvider[k]!)
-  for (const role of ['provider', 'auditor', 'oversight', 'operator']) add('requests', 'role', role, byRole[role] ?? 0)
-  return { figures, info: { rows: chain.rows, chain_intact: chain.brokenAt === undefined, head, provider_names: opts.providerNames } }
+  add('provider_requests', 'total', '', a.byRole.provider ?? 0)
+  add('provider_requests', 'outcome', 'successful', a.providerOk)
+  add('provider_requests', 'distinct', 'providers', Object.keys(a.byProvider).length)
+  if (providerNames) for (const k of Object.keys(a.byProvider).sort()) add('provider_requests', 'provider', k, a.byProvider[k]!)
+  for (const role of ['provider', 'auditor', 'oversight', 'operator']) add('requests', 'role', role, a.byRole[role] ?? 0)
+  return { figures, info: { rows: a.chain.rows, chain_intact: a.chain.brokenAt === undefined, head: a.chain.head, provider_names: providerNames } }
 }
 
 /** A value of the report: the one figure with these coordinates (0 when absent). */

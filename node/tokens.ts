@@ -11,7 +11,8 @@ import { LedgerError } from '../protocol/errors.ts'
 import { keys, P } from './storage/keys.ts'
 import type { KV } from './storage/kv.ts'
 
-export const ROLES = ['provider', 'auditor', 'oversight', 'operator'] as const
+/** `metrics` may read GET /metrics and nothing else (a Prometheus scraper's token). */
+export const ROLES = ['provider', 'auditor', 'oversight', 'operator', 'metrics'] as const
 export type ApiRole = (typeof ROLES)[number]
 
 export interface TokenInfo {
@@ -26,7 +27,9 @@ export interface TokenInfo {
 const TOKEN_PREFIX = 'cairn_'
 
 export class TokenStore {
-  private readonly cache = new Map<string, TokenInfo | null>()
+  /** Token hash (hex) → holder, for tokens seen; apart from unknown ones, so a flood of made-up tokens cannot push real ones out. */
+  private readonly cache = new Map<string, TokenInfo>()
+  private readonly unknown = new Set<string>()
 
   constructor(private readonly kv: KV, private readonly now: () => number) {}
 
@@ -37,20 +40,35 @@ export class TokenStore {
     const hash = sha256(utf8(token))
     const info: TokenInfo = { id: toHex(hash).slice(0, 16), name, role, created: this.now() }
     await this.kv.batch([{ type: 'put', key: keys.token(hash), value: utf8(JSON.stringify(info)) }], { durable: true })
+    this.unknown.delete(toHex(hash))
     return { token, info }
   }
 
   /** The token's holder, or undefined for an unknown or revoked token. */
   async check(token: string): Promise<TokenInfo | undefined> {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 100) return undefined
-    const h = toHex(sha256(utf8(token)))
+    const hash = sha256(utf8(token))
+    const h = toHex(hash)
     let info = this.cache.get(h)
     if (info === undefined) {
-      const v = await this.kv.get(keys.token(sha256(utf8(token))))
-      info = v ? (JSON.parse(fromUtf8(v)) as TokenInfo) : null
-      if (this.cache.size > 10_000) this.cache.clear()
+      if (this.unknown.has(h)) return undefined
+      const v = await this.kv.get(keys.token(hash))
+      if (!v) {
+        if (this.unknown.size >= 10_000) this.unknown.clear()
+        this.unknown.add(h)
+        return undefined
+      }
+      info = JSON.parse(fromUtf8(v)) as TokenInfo
+      if (this.cache.size >= 10_000) this.cache.clear()
       this.cache.set(h, info)
     }
+    return info.revoked ? undefined : info
+  }
+
+  /** The holder of a valid token this store has already looked up; undefined otherwise (no read). */
+  known(token: string): TokenInfo | undefined {
+    if (!token.startsWith(TOKEN_PREFIX) || token.length > 100) return undefined
+    const info = this.cache.get(toHex(sha256(utf8(token))))
     return info && !info.revoked ? info : undefined
   }
 
@@ -65,6 +83,7 @@ export class TokenStore {
           await this.kv.batch([{ type: 'put', key: k, value: utf8(JSON.stringify(info)) }], { durable: true })
         }
         this.cache.clear()
+        this.unknown.clear()
         return info
       }
     }

@@ -59,6 +59,9 @@ export const ERROR_CODES = [
   'PEER_UNREACHABLE', // dial failed, timed out, or the stream ended before the message was complete
   'PEER_ERROR', // the peer answered a request with an error (its code is in `cause`)
   'STORAGE_CORRUPT',
+  'STORAGE_FULL', // the disk holding the node's store is full: writes are refused until space returns
+  'INTERNAL', // an unexpected failure in the node (a bug, or an operating-system error); details in the node log
+  'RATE_LIMITED', // too many requests from one token or address: retry after the Retry-After header's seconds
   'BAD_CONFIG',
   'BAD_REDACTION', // a redaction notice or marker that is malformed or does not name the leaf at its index
   // client-side hashing

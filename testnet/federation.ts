@@ -74,6 +74,8 @@ export interface PlanOptions {
   threshold?: number
   roles?: (name: string) => string[]
   batch?: NodeFile['batch']
+  /** HTTP abuse limits (node.json `limits`); the defaults when left out. */
+  limits?: NodeFile['limits']
   /** Names that get keys but are left out of the genesis roster (to join later by a vote). */
   outsiders?: string[]
 }
@@ -87,7 +89,7 @@ export async function planFederation(o: PlanOptions): Promise<{ nodes: PlannedNo
     const p2pPort = await freePort()
     const httpPort = await freePort()
     const listen = `/ip4/127.0.0.1/tcp/${p2pPort}`
-    const { keys } = await initNodeDir(dir, origin, { listen: [listen], http: { host: '127.0.0.1', port: httpPort }, ...(o.batch ? { batch: o.batch } : {}) })
+    const { keys } = await initNodeDir(dir, origin, { listen: [listen], http: { host: '127.0.0.1', port: httpPort }, ...(o.batch ? { batch: o.batch } : {}), ...(o.limits ? { limits: o.limits } : {}) })
     const member = memberEntry(origin, keys, o.roles?.(name) ?? ['publisher', 'witness'], [listen])
     writeFileSync(join(dir, 'member.json'), JSON.stringify(member, null, 2) + '\n')
     return { name, origin, dir, p2pPort, httpPort, member }

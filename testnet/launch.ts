@@ -2,7 +2,7 @@
  * Bringing up a federation of node processes and feeding it sample records:
  * shared by the testnet harness, the demo and the fault scenarios.
  */
-import { planFederation, type PlannedNode } from './federation.ts'
+import { planFederation, type PlannedNode, type PlanOptions } from './federation.ts'
 import { spawnNode, stopNode, call, type NodeProcess } from './processes.ts'
 import { checkConvergence } from './convergence.ts'
 import { sampleIndicator } from './samples.ts'
@@ -13,8 +13,8 @@ export interface Launched {
   stop(): Promise<void>
 }
 
-export async function launch(dir: string, names: string[], federation: string): Promise<Launched> {
-  const { nodes: planned } = await planFederation({ dir, federation, names })
+export async function launch(dir: string, names: string[], federation: string, plan: Pick<PlanOptions, 'limits'> = {}): Promise<Launched> {
+  const { nodes: planned } = await planFederation({ dir, federation, names, ...plan })
   const procs = await Promise.all(planned.map((p) => spawnNode(p.dir)))
   let stopped = false
   return {

@@ -1,12 +1,14 @@
 /**
  * What every route may ask of a request: who is calling (the bearer token's
- * holder, set by the auth middleware in ./app.ts) and its JSON body.
+ * holder, set by the auth middleware in ./app.ts), its request id and the
+ * node's logger (set first thing in ./app.ts), and its JSON body.
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import { LedgerError } from '../../protocol/errors.ts'
 import type { ApiRole, TokenInfo } from '../tokens.ts'
+import type { Logger } from '../logger.ts'
 
-export type Env = { Variables: { who?: TokenInfo } }
+export type Env = { Variables: { who?: TokenInfo; requestId: string; log: Logger } }
 
 export const MAX_BODY_BYTES = 4 * 1024 * 1024
 

@@ -4,7 +4,7 @@
  *   GET /lookup/<alg>/<hex>  auditor, oversight  provenance of one value (node/provenance.ts); a value no
  *                                                log holds is 200 with `records: []` (an answer, not a missing route)
  *   GET /stats               public              aggregate counts only (node/metrics.ts)
- *   GET /metrics             operator            Prometheus text format
+ *   GET /metrics             operator, metrics   Prometheus text format
  *   GET /access-log          oversight           who called what, when; paging, filters, CSV; chain check
  */
 import { Hono } from 'hono'
@@ -17,15 +17,18 @@ import { buildProvenance } from '../provenance.ts'
 import { parseLookupValue } from '../../protocol/provenance.ts'
 import { nodeStats, renderMetrics, type MetricsDeps, type StatsDeps } from '../metrics.ts'
 import { requireRole, type Env } from './request.ts'
+import { UNAUTHENTICATED } from './guard.ts'
 
 /** What these routes read: the store and roster (provenance), the statistics' and metrics' sources, the access log. */
 export interface AuditorRouteDeps extends StatsDeps, MetricsDeps {
   store: StoreReader
   roster: Pick<Roster, 'member' | 'all'>
-  accessLog: Pick<AccessLog, 'query' | 'verify' | 'rows'>
+  accessLog: Pick<AccessLog, 'query' | 'verify' | 'rows' | 'stats'>
 }
 
 const MAX_ACCESS_PAGE = 1000
+/** Roles rows carry: a token's, or `unauthenticated` for a request answered 401 (./guard.ts). */
+const ROW_ROLES: string[] = [...ROLES, UNAUTHENTICATED]
 const ACCESS_COLUMNS = ['seq', 'time', 'token', 'name', 'role', 'method', 'path', 'status', 'bytes', 'prev'] as const
 
 function intParam(raw: string | undefined, what: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -71,7 +74,7 @@ export function auditorRoutes(deps: AuditorRouteDeps) {
     return c.json(nodeStats(deps))
   })
 
-  r.get('/metrics', requireRole('operator'), async (c) => {
+  r.get('/metrics', requireRole('operator', 'metrics'), async (c) => {
     const m = await renderMetrics(deps)
     return c.body(m.body, 200, { 'Content-Type': m.contentType, 'Cache-Control': 'no-store' })
   })
@@ -80,8 +83,9 @@ export function auditorRoutes(deps: AuditorRouteDeps) {
     const q = c.req.query()
     const format = q.format ?? 'json'
     if (format !== 'json' && format !== 'csv') throw new LedgerError('BAD_REQUEST', 'format must be json or csv')
-    if (q.role !== undefined && !(ROLES as readonly string[]).includes(q.role)) throw new LedgerError('BAD_REQUEST', `role must be one of ${ROLES.join(', ')}`)
-    if (q.name !== undefined && !/^[A-Za-z0-9 ._@-]{1,64}$/.test(q.name)) throw new LedgerError('BAD_REQUEST', 'name is a token holder name: 1–64 letters, digits, spaces or ._@-')
+    if (q.role !== undefined && !ROW_ROLES.includes(q.role)) throw new LedgerError('BAD_REQUEST', `role must be one of ${ROW_ROLES.join(', ')}`)
+    // A token holder's name, or the client address of a failed authentication (IPv6 has colons).
+    if (q.name !== undefined && !/^[A-Za-z0-9 ._@:-]{1,64}$/.test(q.name)) throw new LedgerError('BAD_REQUEST', 'name is a token holder name (1–64 letters, digits, spaces or ._@-) or a client address')
     const query: AccessQuery = {
       after: intParam(q.after, 'after'),
       limit: intParam(q.limit, 'limit', MAX_ACCESS_PAGE) ?? 100,

@@ -12,17 +12,18 @@ import { Hono, type Context } from 'hono'
 import { LedgerError } from '../../protocol/errors.ts'
 import { ASSET_PATHS, DASHBOARD_CSP, dashboardAsset } from '../dashboard/assets.ts'
 import { dashboardData, type DashboardDeps } from '../dashboard/view.ts'
-import { computeReport, parseReportTime, reportPeriod, type ReportDeps, type TransparencyReport } from '../report.ts'
+import { ReportCache, parseReportTime, reportPeriod, type ReportDeps } from '../report.ts'
 import { reportCsv, reportHtml } from '../dashboard/report-page.ts'
 import type { Env } from './request.ts'
+import { RateLimiter } from './rate-limit.ts'
 
 /** What the dashboard and the transparency report read. */
 export interface OversightRouteDeps extends DashboardDeps, ReportDeps {
   store: DashboardDeps['store'] & ReportDeps['store']
 }
 
-const REPORT_CACHE_MS = 10_000
-const REPORT_CACHE_ENTRIES = 8
+/** New report periods public callers may have computed: a burst of 4, then one every 15 s. */
+const NEW_PUBLIC_PASSES = { rate_per_s: 1 / 15, burst: 4 }
 
 function sendAsset(c: Context<Env>, path: string) {
   const a = dashboardAsset(path)
@@ -40,15 +41,12 @@ function sendAsset(c: Context<Env>, path: string) {
 
 export function oversightRoutes(deps: OversightRouteDeps) {
   const r = new Hono<Env>()
-  // Made once per node's app, so the cache and the queue are the node's own.
-  const entries = new Map<string, { at: number; report: TransparencyReport }>()
-  // One report is computed at a time per node: a report scans every log, and it is a public route.
-  let queue: Promise<unknown> = Promise.resolve()
-  const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = queue.then(fn, fn)
-    queue = run.catch(() => undefined)
-    return run
-  }
+  // Made once per node's app, so the passes kept are the node's own. It computes one report at a time,
+  // and each from where the last pass over its period stopped: a public caller cannot make it re-read every log.
+  const reports = new ReportCache(deps)
+  // A period no kept pass covers costs a full read of every log (seconds at 10^5 entries): callers without a
+  // token may start at most NEW_PUBLIC_PASSES.burst such reads, and one more every 1/rate_per_s seconds, together.
+  const newPublicPasses = new RateLimiter(NEW_PUBLIC_PASSES)
 
   for (const path of ASSET_PATHS) r.get(path, (c) => sendAsset(c, path))
 
@@ -63,18 +61,14 @@ export function oversightRoutes(deps: OversightRouteDeps) {
     if (format !== 'json' && format !== 'csv' && format !== 'html') throw new LedgerError('BAD_REQUEST', 'format must be json, csv or html')
     const { from, to } = reportPeriod(deps.now(), parseReportTime(q.from, 'from'), parseReportTime(q.to, 'to'))
     const providerNames = c.get('who')?.role === 'oversight'
-    // A report scans the logs: recent ones are kept briefly, keyed by what they depend on.
-    const key = [from, to, providerNames, ...deps.store.listLogs().map((l) => `${l.origin}:${l.checkpointSize}`)].join('|')
-    const report = await oneAtATime(async () => {
-      let hit = entries.get(key)
-      if (!hit || deps.now() - hit.at > REPORT_CACHE_MS) {
-        hit = { at: deps.now(), report: await computeReport(deps, { from, to, providerNames }) }
-        entries.delete(key)
-        entries.set(key, hit)
-        while (entries.size > REPORT_CACHE_ENTRIES) entries.delete(entries.keys().next().value!)
+    if (!c.get('who') && !reports.kept({ from, to })) {
+      const wait = newPublicPasses.take('public')
+      if (wait) {
+        c.header('Retry-After', String(wait))
+        throw new LedgerError('RATE_LIMITED', `reports for new periods are being computed for others; retry in ${wait} s, ask for the default period (this year so far), or call with a token`)
       }
-      return hit.report
-    })
+    }
+    const report = await reports.report({ from, to, providerNames })
     c.header('Cache-Control', providerNames ? 'private, no-store' : 'no-cache')
     const name = `cairn-report-${report.period.from_iso.slice(0, 10)}-${report.period.to_iso.slice(0, 10)}`
     if (format === 'csv') {

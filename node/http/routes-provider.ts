@@ -13,6 +13,8 @@ import type { SetLines } from '../provider/set-lines.ts'
 import { jsonlLine } from '../provider/jsonl-line.ts'
 import type { ApiRole } from '../tokens.ts'
 import { requireRole, MAX_BODY_BYTES, type Env } from './request.ts'
+import { asLedgerError, httpStatus } from './errors.ts'
+import { routePath } from 'hono/route'
 import { feedPage, publishedSizes, scanSet, FEED_DEFAULT_LIMIT, FEED_MAX_LIMIT } from '../provider/feed.ts'
 import { decodeCursor, encodeCursor, type Sizes } from '../../protocol/feed-cursor.ts'
 import {
@@ -51,12 +53,23 @@ function parseFlag(raw: string | undefined, what: string): boolean {
 
 // ------------------------------------------------------------------ streaming
 
-/** A streamed response fed by `chunks`, pulled as the client reads (back-pressure). */
-function streamBytes(chunks: AsyncIterable<Uint8Array>, headers: Record<string, string>): Response {
+/**
+ * A streamed response fed by `chunks`, pulled as the client reads
+ * (back-pressure). A failure after the status was sent cuts the answer short
+ * (the client sees it end early) and is logged under the request id.
+ */
+function streamBytes(c: Context<Env>, chunks: AsyncIterable<Uint8Array>, headers: Record<string, string>): Response {
   const it = chunks[Symbol.asyncIterator]()
   const body = new ReadableStream<Uint8Array>({
     async pull(ctrl) {
-      const { value, done } = await it.next()
+      let next: IteratorResult<Uint8Array>
+      try {
+        next = await it.next()
+      } catch (e) {
+        c.get('log').error({ request_id: c.get('requestId'), route: routePath(c, -1), code: asLedgerError(e).code, err: e }, 'answer cut short: reading what it streams failed after the status was sent')
+        throw e
+      }
+      const { value, done } = next
       if (done) ctrl.close()
       else ctrl.enqueue(value)
     },
@@ -68,12 +81,12 @@ function streamBytes(chunks: AsyncIterable<Uint8Array>, headers: Record<string, 
 }
 
 /** A streamed response of text chunks (snapshotLines yields ~64 KiB strings), UTF-8 encoded as the client reads. */
-function streamText(chunks: AsyncIterable<string>, headers: Record<string, string>): Response {
+function streamText(c: Context<Env>, chunks: AsyncIterable<string>, headers: Record<string, string>): Response {
   const enc = new TextEncoder()
   async function* encoded() {
     for await (const text of chunks) yield enc.encode(text)
   }
-  return streamBytes(encoded(), headers)
+  return streamBytes(c, encoded(), headers)
 }
 
 const csvField = (s: string | number) => String(s) // every field is hex, a code word, an origin or a number: no quoting needed
@@ -191,12 +204,13 @@ function taxiiRoutes(deps: ProviderRouteDeps) {
   const API = `${ROOT}api/`
 
   t.onError((e, c) => {
-    if (e instanceof TaxiiError) return taxiiJson(c, { title: e.title, description: e.message, http_status: String(e.status) }, e.status, e.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {})
-    if (e instanceof LedgerError) {
-      const status = e.code === 'BAD_REQUEST' ? 400 : e.code === 'NOT_FOUND' || e.code === 'UNKNOWN_LOG' ? 404 : 500
-      return taxiiJson(c, { title: e.code, description: e.message, http_status: String(status), error_code: e.code }, status)
-    }
-    return taxiiJson(c, { title: 'Internal Error', description: 'internal error; the operator can find details in the node log', http_status: '500' }, 500)
+    // error_id (TAXII 2.1 §3.6.1) is the request id, also in the Request-Id header and, for a 5xx, in the node log.
+    const id = c.get('requestId')
+    if (e instanceof TaxiiError) return taxiiJson(c, { title: e.title, description: e.message, error_id: id, http_status: String(e.status) }, e.status, e.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {})
+    // Not a TaxiiError: a LedgerError, or what one stands for (STORAGE_FULL, INTERNAL) with the node's status for it.
+    const le = asLedgerError(e)
+    const status = le.code === 'BAD_REQUEST' ? 400 : le.code === 'NOT_FOUND' || le.code === 'UNKNOWN_LOG' ? 404 : Math.max(500, httpStatus(le.code))
+    return taxiiJson(c, { title: le.code, description: le.message, error_id: id, http_status: String(status), error_code: le.code }, status)
   })
 
   t.use(`${ROOT}*`, async (c, next) => {
@@ -314,8 +328,8 @@ export function providerRoutes(deps: ProviderRouteDeps) {
     const cursor = encodeCursor(sizes)
     const headers = { 'Content-Type': type, [CURSOR_HEADER]: cursor, 'Cache-Control': 'no-store' }
     // jsonl comes from the set-line files once they hold these sizes (node/set-lines.ts); else it is rendered from the store.
-    if (format === 'jsonl' && await setLines.ready(sizes)) return streamBytes(setLines.stream(sizes, cursor), headers)
-    return streamText(snapshotLines(store, sizes, cursor, format), headers)
+    if (format === 'jsonl' && await setLines.ready(sizes)) return streamBytes(c, setLines.stream(sizes, cursor), headers)
+    return streamText(c, snapshotLines(store, sizes, cursor, format), headers)
   })
 
   r.route('/', taxiiRoutes(deps))

@@ -29,12 +29,18 @@ import { jsonlLine } from '../../node/provider/jsonl-line.ts'
 import { sha256, utf8 } from '../../protocol/bytes.ts'
 import { Store, type AppendItem } from '../../node/storage/store.ts'
 import { WorkerPool, defaultPoolSize } from '../../workers/pool.ts'
-import { loadKeys, loadGenesis, loadNodeFile, saveNodeFile, writeGenesis } from '../../node/config.ts'
+import { loadKeys, loadGenesis, loadNodeFile, saveNodeFile, writeGenesis, LIMIT_DEFAULTS } from '../../node/config.ts'
 import { signCheckpoint } from '../../protocol/checkpoint.ts'
 import { planFederation, freePort } from '../federation.ts'
 import { makeEntriesJob, BLOCK, type MakeEntriesInput, type MakeEntriesOutput } from './records.ts'
 
 export const FEDERATION = 'bench.cairn'
+/**
+ * node.json `limits` of every bench node: the measures send thousands of requests a second from one
+ * token and one address (loopback), which the default rate limits would refuse. No rate limits; the
+ * connection caps and timeouts stay as by default.
+ */
+export const BENCH_LIMITS = { ...LIMIT_DEFAULTS, token: { rate_per_s: 0, burst: 1 }, address: { rate_per_s: 0, burst: 1 } }
 /** Bump when the fixtures change in a way the sample below cannot show (fixture shape, federation layout). 2: the current set moved into the record index. */
 const FIXTURE_VERSION = 2
 /** Entries per worker job and per Store.append batch (a multiple of BLOCK). */
@@ -226,7 +232,7 @@ export async function freshPorts(f: FixtureInfo): Promise<void> {
     const listen = `/ip4/127.0.0.1/tcp/${await freePort()}`
     const nodeDir = join(f.dir, m.name)
     const settings = loadNodeFile(nodeDir)
-    saveNodeFile(nodeDir, { ...settings, listen: [listen], http: { host: '127.0.0.1', port: 0 } })
+    saveNodeFile(nodeDir, { ...settings, listen: [listen], http: { host: '127.0.0.1', port: 0 }, limits: BENCH_LIMITS })
     m.addrs = [listen]
   }
   writeGenesis(join(f.dir, 'genesis.json'), g)

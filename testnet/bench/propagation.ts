@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { launch, waitConverged } from '../launch.ts'
 import { call } from '../processes.ts'
-import { FEDERATION } from './loader.ts'
+import { FEDERATION, BENCH_LIMITS } from './loader.ts'
 import { getJson, percentile, median, sleep, rng } from './client.ts'
 import { toHex } from '../../protocol/bytes.ts'
 import { indicatorBody } from './records.ts'
@@ -27,7 +27,7 @@ const NODES = 5
 export async function measurePropagation(samples: number): Promise<Measured> {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-bench-propagation-'))
   const names = Array.from({ length: NODES }, (_, i) => `p${i + 1}`)
-  const l = await launch(dir, names, FEDERATION)
+  const l = await launch(dir, names, FEDERATION, { limits: BENCH_LIMITS })
   try {
     const urls = l.procs.map((p) => p.url)
     await waitConverged(urls, undefined, 120_000)
