@@ -4,12 +4,14 @@ import { join } from 'node:path'
 import type { Command } from 'commander'
 import { initNodeDir, loadNodeFile, memberEntry, writeGenesis, parseJsonFile } from '../node/config.ts'
 import { GenesisMember, type Genesis } from '../protocol/genesis.ts'
-import { startNode } from '../node/node.ts'
+import { startNode, type CairnNode } from '../node/node.ts'
 import { ensureOperatorToken } from '../node/tokens.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { api } from '../client/http.ts'
 import { resolveTarget } from './target.ts'
 import type { NodeStatus } from '../node/status.ts'
+import { takeBackup } from '../node/backup/take.ts'
+import { restoreBackup } from '../node/backup/restore.ts'
 
 export function registerNodeCommands(program: Command) {
   program
@@ -58,29 +60,57 @@ export function registerNodeCommands(program: Command) {
     .option('--genesis <file>', 'genesis roster to copy into the directory')
     .option('--http-port <port>', 'override the HTTP port')
     .option('--peer <multiaddr...>', 'extra peers to keep connected to (multiaddr with /p2p/<id>)')
+    .option('--alone', 'sign the own log at once, without first asking the other members how far it goes (only when none can hold a copy of it; see docs/reference.md)')
     .action(async (o) => {
       if (o.genesis) copyFileSync(o.genesis, join(o.dir, 'genesis.json'))
       if (!existsSync(join(o.dir, 'genesis.json'))) throw new LedgerError('BAD_CONFIG', `no genesis.json in ${o.dir}: run cairn federation init, or pass --genesis`)
       const settings = loadNodeFile(o.dir)
-      const node = await startNode({ dir: o.dir, httpPort: o.httpPort ? Number(o.httpPort) : undefined, bootstrap: o.peer ? [...settings.bootstrap, ...o.peer] : undefined })
+      const node = await startNode({ dir: o.dir, httpPort: o.httpPort ? Number(o.httpPort) : undefined, bootstrap: o.peer ? [...settings.bootstrap, ...o.peer] : undefined, alone: o.alone ? true : undefined })
       await ensureOperatorToken(o.dir, node.tokens)
       writeFileSync(join(o.dir, 'node.url'), node.url + '\n')
       writeFileSync(join(o.dir, 'node.addrs'), node.peer.multiaddrs().join('\n') + '\n')
-      console.log(`cairn node ${node.origin} running`)
-      console.log(`  API       ${node.url}`)
-      console.log(`  peer id   ${node.keys.peerId}`)
-      for (const a of node.peer.multiaddrs()) console.log(`  listening ${a}`)
+      // node.log is JSON lines only: the banner is one of them.
+      node.log.info({ api: node.url, peer_id: node.keys.peerId, listening: node.peer.multiaddrs().map(String) }, `cairn node ${node.origin} running`)
+      reportOwnLog(node.ownLog)
       let stopping = false
       const stop = async (sig: string) => {
         if (stopping) return
         stopping = true
-        console.log(`${sig}: stopping ${node.origin}…`)
+        node.log.info({ signal: sig }, `stopping ${node.origin}`)
         await node.stop()
         rmSync(join(o.dir, 'node.url'), { force: true })
         process.exit(0)
       }
       process.on('SIGINT', () => void stop('SIGINT'))
       process.on('SIGTERM', () => void stop('SIGTERM'))
+    })
+
+  nodeCmd
+    .command('backup')
+    .description('write a consistent copy of a node (running or stopped) to one file: store, keys, settings, roster; the file holds the secret keys')
+    .requiredOption('--dir <dir>', 'node directory')
+    .requiredOption('--out <file>', 'backup file to write (written under a temporary name, renamed when complete)')
+    .option('--force', 'replace --out if it exists')
+    .action(async (o) => {
+      const r = await takeBackup({ dir: o.dir, out: o.out, force: Boolean(o.force) })
+      console.log(`backup of ${r.manifest.origin} (${r.manifest.source} node) written to ${r.out}: ${r.bytes} bytes, ${r.store.rows} store rows, files ${r.files.join(', ')}`)
+      for (const l of r.store.logs) console.log(`  ${l.origin.padEnd(36)} ${String(l.size).padStart(10)} entries`)
+      if (r.skipped.length) console.error(`left out (larger than 1 MiB, not node configuration): ${r.skipped.join(', ')}`)
+      console.error('the backup holds the node\'s secret keys (keys.json): keep it as safe as the node itself')
+    })
+  nodeCmd
+    .command('restore <file>')
+    .description('restore a backup into a new or empty node directory (checked completely first; all or nothing)')
+    .requiredOption('--dir <dir>', 'node directory to create')
+    .option('--force', 'restore into a directory that is not empty: its contents are moved to <dir>.before-restore-<time>')
+    .action(async (file, o) => {
+      const r = await restoreBackup({ file, dir: o.dir, force: Boolean(o.force) })
+      console.log(`restored ${r.manifest.origin} from the backup of ${r.manifest.created} into ${r.dir}`)
+      for (const l of r.store.logs) console.log(`  ${l.origin.padEnd(36)} ${String(l.size).padStart(10)} entries`)
+      if (r.setAside) console.log(`the directory's previous contents are in ${r.setAside}`)
+      console.log(`start it with: cairn node start --dir ${o.dir}`)
+      console.log('  it syncs back from its peers whatever its log gained since the backup before it signs anything new;')
+      console.log('  tokens granted or revoked since the backup are as they were then: check `cairn token list`')
     })
 
   program
@@ -94,6 +124,7 @@ export function registerNodeCommands(program: Command) {
       console.log(`${s.origin}  ${s.url}  peer ${s.peerId}`)
       console.log(`peers: ${s.peers.map((p) => p.origin ?? p.peerId).join(', ') || '(none)'}`)
       console.log(`current indicator set: ${s.currentSetSize}`)
+      if (s.ownLog && s.ownLog.state !== 'ready') console.log(`own log: ${s.ownLog.state}: ${s.ownLog.note} (publishing waits)`)
       console.log('log'.padEnd(36) + 'size'.padStart(10) + 'checkpoint'.padStart(12) + 'cosigs'.padStart(8) + '  state')
       for (const l of s.logs) {
         console.log(l.origin.padEnd(36) + String(l.size).padStart(10) + String(l.checkpointSize).padStart(12) + String(l.cosignatures).padStart(8) + '  ' + (l.frozen ? 'FROZEN (equivocation)' : l.target && l.target > l.size ? `syncing to ${l.target}` : 'ok'))
@@ -106,7 +137,7 @@ export function registerNodeCommands(program: Command) {
   token
     .command('grant')
     .description('create a token; it is printed once, the node keeps only its hash')
-    .requiredOption('--role <role>', 'provider | auditor | oversight | operator')
+    .requiredOption('--role <role>', 'provider | auditor | oversight | operator | metrics (reads /metrics only)')
     .requiredOption('--name <who>', 'who holds it (appears in the access log)')
     .option('--dir <dir>').option('--node <url>').option('--token <token>')
     .action(async (o) => {
@@ -128,4 +159,17 @@ export function registerNodeCommands(program: Command) {
       const list = await api<{ id: string; name: string; role: string; created: number; revoked?: number }[]>(resolveTarget(o), 'GET', '/admin/tokens')
       for (const t of list) console.log(`${t.id}  ${t.role.padEnd(9)} ${t.name}  ${new Date(t.created).toISOString()}${t.revoked ? '  revoked ' + new Date(t.revoked).toISOString() : ''}`)
     })
+}
+
+/** `node start` says how the own-log check goes: a restored node syncs back before it signs. */
+function reportOwnLog(ownLog: CairnNode['ownLog']): void {
+  let said = ''
+  const say = () => {
+    const s = ownLog.status()
+    const line = s.state === 'ready' ? `  own log   ready to sign (${s.note})` : `  own log   ${s.state}: ${s.note}; publishing waits`
+    if (line !== said) console.log(line)
+    said = line
+    if (s.state !== 'ready') setTimeout(say, 500).unref()
+  }
+  say()
 }

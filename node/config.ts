@@ -3,12 +3,12 @@
  * roster every member starts from. All JSON, validated with zod so a typo in a
  * file is a clear BAD_CONFIG error, not a crash later.
  *
- *   <dir>/keys.json     (0600) log, witness and libp2p seeds
+ *   <dir>/keys.json     (0600) log, witness and libp2p seeds, and the keys rotated in since
  *   <dir>/node.json     member name, origin, listen addresses, bootstrap peers
  *   <dir>/genesis.json  the federation's genesis roster (same file on every node)
  *   <dir>/db/           the level store
  */
-import { readFileSync, writeFileSync, existsSync, mkdirSync, chmodSync } from 'node:fs'
+import { readFileSync, writeFileSync, existsSync, mkdirSync, chmodSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { peerIdFromSeed } from './replication/peer.ts'
@@ -22,8 +22,25 @@ import { checkGenesis, Genesis, type GenesisMember } from '../protocol/genesis.t
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits')
 
-export const KeysFile = z.object({ log_seed: hex32, witness_seed: hex32, p2p_seed: hex32 }).strict()
+/** Keys made by `cairn roster rotate-key` (or for a compromise), oldest first; the node signs with whichever the roster says is valid. */
+const RotatedKeys = z.object({ log_seed: hex32.optional(), witness_seed: hex32.optional() }).strict()
+export const KeysFile = z.object({ log_seed: hex32, witness_seed: hex32, p2p_seed: hex32, rotations: z.array(RotatedKeys).max(1000).optional() }).strict()
 export type KeysFile = z.infer<typeof KeysFile>
+
+/** The HTTP API's abuse limits when node.json does not set them. */
+export const LIMIT_DEFAULTS = {
+  token: { rate_per_s: 500, burst: 1000 },
+  address: { rate_per_s: 50, burst: 500 },
+  auth_failure_cost: 10,
+  max_connections: 1000,
+  connections_per_address: 100,
+  headers_timeout_s: 10,
+  request_timeout_s: 30,
+}
+
+/** A token bucket: credits per second (0: no limit) and the most it holds. */
+const bucket = (d: { rate_per_s: number; burst: number }) =>
+  z.object({ rate_per_s: z.number().min(0).max(1_000_000).default(d.rate_per_s), burst: z.number().int().min(1).max(10_000_000).default(d.burst) }).strict().default(d)
 
 export const NodeFile = z.object({
   name: z.string().regex(/^[A-Za-z0-9._-]+$/),
@@ -34,12 +51,28 @@ export const NodeFile = z.object({
   bootstrap: z.array(z.string()).default([]),
   /** Publishing batches, one signed checkpoint each: at most max_records records; a batch starts at most max_ms after its first record arrived (at once when the log was idle) and at least max_ms after the batch before, unless full. */
   batch: z.object({ max_records: z.number().int().min(1).max(100_000).default(2000), max_ms: z.number().int().min(5).max(60_000).default(100) }).default({ max_records: 2000, max_ms: 100 }),
+  /** Sign the own log at start without asking the other members how far it goes (replication/own-log.ts). */
+  alone: z.boolean().default(false),
+  /** Abuse limits of the HTTP API (node/http/guard.ts, node/http/server.ts); docs/reference.md gives each field's meaning. */
+  limits: z.object({
+    token: bucket(LIMIT_DEFAULTS.token),
+    address: bucket(LIMIT_DEFAULTS.address),
+    auth_failure_cost: z.number().int().min(1).max(1000).default(LIMIT_DEFAULTS.auth_failure_cost),
+    max_connections: z.number().int().min(1).max(100_000).default(LIMIT_DEFAULTS.max_connections),
+    connections_per_address: z.number().int().min(1).max(100_000).default(LIMIT_DEFAULTS.connections_per_address),
+    headers_timeout_s: z.number().int().min(1).max(300).default(LIMIT_DEFAULTS.headers_timeout_s),
+    request_timeout_s: z.number().int().min(1).max(3600).default(LIMIT_DEFAULTS.request_timeout_s),
+  }).strict().default(LIMIT_DEFAULTS),
 }).strict()
 export type NodeFile = z.infer<typeof NodeFile>
 
 export interface NodeKeys {
+  /** The first log key (genesis); every log key the file holds is in logSeeds. */
   logSeed: Uint8Array
   logPublicKey: Uint8Array
+  /** Every log and witness seed in keys.json, the first ones first, then the rotations in order. */
+  logSeeds: Uint8Array[]
+  witnessSeeds: Uint8Array[]
   witnessSeed: Uint8Array
   witnessPublicKey: Uint8Array
   p2pSeed: Uint8Array
@@ -66,7 +99,46 @@ export async function loadKeys(dir: string): Promise<NodeKeys> {
   const log = generateKeyPair(fromHex(k.log_seed))
   const witness = generateKeyPair(fromHex(k.witness_seed))
   const p2pSeed = fromHex(k.p2p_seed)
-  return { logSeed: log.seed, logPublicKey: log.publicKey, witnessSeed: witness.seed, witnessPublicKey: witness.publicKey, p2pSeed, peerId: await peerIdFromSeed(p2pSeed) }
+  const { logSeeds, witnessSeeds } = loadKeySeeds(dir)
+  return { logSeed: log.seed, logPublicKey: log.publicKey, witnessSeed: witness.seed, witnessPublicKey: witness.publicKey, logSeeds, witnessSeeds, p2pSeed, peerId: await peerIdFromSeed(p2pSeed) }
+}
+
+/** Every log and witness seed keys.json holds now (a running node re-reads it after `cairn roster rotate-key`). */
+export function loadKeySeeds(dir: string): { logSeeds: Uint8Array[]; witnessSeeds: Uint8Array[] } {
+  const k = parseJsonFile(join(dir, 'keys.json'), KeysFile, 'key file')
+  const rotations = k.rotations ?? []
+  return {
+    logSeeds: [k.log_seed, ...rotations.flatMap((r) => r.log_seed ? [r.log_seed] : [])].map((h) => fromHex(h)),
+    witnessSeeds: [k.witness_seed, ...rotations.flatMap((r) => r.witness_seed ? [r.witness_seed] : [])].map((h) => fromHex(h)),
+  }
+}
+
+/**
+ * Adds fresh keys to keys.json (kept beside the old ones, which still sign
+ * the log's earlier checkpoints' proofs of history) and returns their public
+ * halves. Written to a temporary file and renamed, so a crash leaves the old
+ * file or the new one.
+ */
+export function addRotationKeys(dir: string, which: { log: boolean; witness: boolean }): { logPublicKey?: Uint8Array; witnessPublicKey?: Uint8Array } {
+  const path = join(dir, 'keys.json')
+  const k = parseJsonFile(path, KeysFile, 'key file')
+  const entry: z.infer<typeof RotatedKeys> = {}
+  const out: { logPublicKey?: Uint8Array; witnessPublicKey?: Uint8Array } = {}
+  if (which.log) {
+    const pair = generateKeyPair()
+    entry.log_seed = toHex(pair.seed)
+    out.logPublicKey = pair.publicKey
+  }
+  if (which.witness) {
+    const pair = generateKeyPair()
+    entry.witness_seed = toHex(pair.seed)
+    out.witnessPublicKey = pair.publicKey
+  }
+  const next: KeysFile = { ...k, rotations: [...(k.rotations ?? []), entry] }
+  writeFileSync(`${path}.tmp`, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 })
+  renameSync(`${path}.tmp`, path)
+  chmodSync(path, 0o600)
+  return out
 }
 
 /** The public half of a member, as it goes into the genesis roster. */

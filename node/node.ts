@@ -5,8 +5,6 @@
  */
 import './polyfill.ts'
 import { join } from 'node:path'
-import { serve, type ServerType } from '@hono/node-server'
-import type { AddressInfo } from 'node:net'
 import { signCheckpoint } from '../protocol/checkpoint.ts'
 import { decodeEntry } from '../protocol/entry.ts'
 import { decodeCheckedRecord, type CairnRecord } from '../protocol/records.ts'
@@ -15,8 +13,9 @@ import { LedgerError } from '../protocol/errors.ts'
 import { LevelKV } from './storage/kv.ts'
 import { Store } from './storage/store.ts'
 import { SetLines, setLinesDir } from './provider/set-lines.ts'
-import { loadKeys, loadNodeFile, loadGenesis, type NodeKeys, type NodeFile } from './config.ts'
+import { loadKeys, loadKeySeeds, loadNodeFile, loadGenesis, type NodeKeys, type NodeFile } from './config.ts'
 import { Roster } from './roster.ts'
+import { OwnKeys, watchOwnKeyChanges } from './own-keys.ts'
 import { Publisher } from './publisher.ts'
 import { CryptoPools } from './crypto-pools.ts'
 import { RetentionSweeper } from './retention.ts'
@@ -25,11 +24,14 @@ import { AccessLog } from './access-log.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { nodeStatus, type NodeStatus } from './status.ts'
 import { createApp } from './http/app.ts'
+import { listen } from './http/listen.ts'
 import { createPeer, type Peer } from './replication/peer.ts'
 import { SyncManager, serveSyncRanges } from './replication/sync.ts'
 import { RedactionService } from './replication/redaction.ts'
 import { WitnessService, CosignCollector, serveWitness } from './replication/witness.ts'
 import { StatusLoop, serveStatus } from './replication/status.ts'
+import { OwnLogCatchUp } from './replication/own-log.ts'
+import { backupRoutes } from './http/routes-backup.ts'
 import { Gossip } from './replication/gossip.ts'
 import { testBlocklist } from './replication/test-blocklist.ts'
 import { PROTO_WITNESS, decodeWitnessResponse, textFrame } from './replication/messages.ts'
@@ -49,6 +51,9 @@ export interface StartOptions {
   /** Sync: entries per range request, and bytes ranges fetched ahead may hold (tests set them small). */
   syncRangeSize?: number
   syncAheadMaxBytes?: number
+  /** Sign the own log without first asking peers how far it goes (node.json `alone`; replication/own-log.ts), and how long to wait for them. */
+  alone?: boolean
+  ownLogTimeoutMs?: number
 }
 
 export interface CairnNode {
@@ -63,6 +68,8 @@ export interface CairnNode {
   readonly roster: Roster
   readonly peer: Peer
   readonly publisher: Publisher
+  /** Whether the node may sign its own log yet (it first catches up from its peers). */
+  readonly ownLog: OwnLogCatchUp
   readonly redactions: RedactionService
   readonly retention: RetentionSweeper
   readonly sync: SyncManager
@@ -89,11 +96,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   const now = opts.now ?? (() => Date.now())
   const log = createLogger(origin, opts.logLevel)
   const roster = new Roster(genesis)
-  const me = roster.member(origin)
-  if (me && me.peerId !== keys.peerId) throw new LedgerError('BAD_CONFIG', `the roster lists peer id ${me.peerId} for ${origin}, but keys.json gives ${keys.peerId}`)
-  if (me && Buffer.compare(Buffer.from(me.logKey), Buffer.from(keys.logPublicKey)) !== 0) {
-    throw new LedgerError('BAD_CONFIG', `the roster's log key for ${origin} is not the one in keys.json`)
-  }
+  const ownKeys = new OwnKeys(roster, origin, keys, () => loadKeySeeds(opts.dir)) // which of keys.json's keys signs, by the roster (own-keys.ts)
 
   const kv = await LevelKV.open(join(opts.dir, 'db'))
   let upgradeSaid = performance.now()
@@ -113,6 +116,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   }
   for (const m of roster.all()) if (!store.hasLog(m.origin)) await store.registerLog(m.origin)
   if (!store.hasLog(origin)) await store.registerLog(origin)
+  ownKeys.checkAtStart(store.size(origin), keys.peerId) // after the replay: the roster's keys now, not genesis's
   const setLines = await SetLines.open(setLinesDir(opts.dir), store, log)
   if (!roster.member(origin)?.active) {
     log.warn(`${origin} is not (yet) a member of ${genesis.federation}: the node syncs the members' logs and may write once a roster change adds it`)
@@ -156,7 +160,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     log: (level, msg) => log[level](msg),
   })
 
-  const witness = new WitnessService(store, roster, { origin, witnessSeed: keys.witnessSeed }, () => Math.floor(now() / 1000), (note) => void sync.onAnnouncement(note))
+  const witness = new WitnessService(store, roster, { origin, witnessSeed: (t) => ownKeys.witnessSeedAt(t) }, () => Math.floor(now() / 1000), (note) => void sync.onAnnouncement(note))
 
   const collector = new CosignCollector(store, roster, origin, async (w, body) => {
     const frames = await peer.requestAll(w.peerId, PROTO_WITNESS, [textFrame(body)], { timeoutMs: 5000 })
@@ -164,8 +168,9 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     return decodeWitnessResponse(frames[0]!)
   }, (note) => gossip.checkpoint(note), (msg) => log.debug(msg))
 
+  const ownLog = new OwnLogCatchUp({ origin, store, roster, peer, sync, alone: opts.alone ?? settings.alone, timeoutMs: opts.ownLogTimeoutMs, log: (level, msg) => log[level](msg) })
   const publisher = new Publisher({
-    store, roster, origin, logSeed: keys.logSeed, sign: pools.sign,
+    store, roster, origin, logSeed: keys.logSeed, sign: pools.sign, gate: ownLog, seedAt: (i) => ownKeys.logSeedAt(i), endsBatch: (r) => ownKeys.endsBatch(r),
     maxRecords: settings.batch.max_records, maxMs: settings.batch.max_ms, now,
     onRecord: (id, r) => onRecord(origin, id, r),
     onCheckpoint: (note) => {
@@ -176,8 +181,9 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
 
   const submit = (body: Parameters<Publisher['submit']>[0]) => publisher.submit(body)
   const redactions = new RedactionService({
-    store, roster, peer, origin, logSeed: keys.logSeed, submit, now, rejected: sync.stats.rejected, log: (level, msg) => log[level](msg),
+    store, roster, peer, origin, get logSeed() { return ownKeys.currentLogSeed() }, submit, now, rejected: sync.stats.rejected, log: (level, msg) => log[level](msg),
   })
+  watchOwnKeyChanges({ store, roster, origin, submit, log: (msg) => log.info(msg) })
   const retention = new RetentionSweeper({ store, origin, submit, now, log: (level, msg) => log[level](msg) })
 
   // Our own log starts with a signed checkpoint of the empty tree, so it can be witnessed and served at once.
@@ -199,6 +205,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
 
   await peer.start()
   peer.keepConnected(bootstrapAddrs())
+  ownLog.start()
   redactions.start()
   retention.start()
   const statusLoop = new StatusLoop({ peer, store, roster, sync, collector, origin, log })
@@ -206,38 +213,30 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
 
   let node!: CairnNode
   const startedAt = now()
-  const app = createApp({ origin, federation: genesis.federation, now, startedAt, store, setLines, roster, tokens, accessLog, witness, submit, redactions,
-    rejected: sync.stats.rejected, status: () => node.status() })
-  let server: ServerType
-  const url = await new Promise<string>((resolve, reject) => {
-    server = serve({ fetch: app.fetch, port: opts.httpPort ?? settings.http.port, hostname: settings.http.host }, (info: AddressInfo) => {
-      resolve(`http://${settings.http.host}:${info.port}`)
-    })
-    server.once('error', reject)
-  })
-  // Keep idle connections longer than clients do (undici: 4 s), so a client never reuses a socket
-  // the server is closing at that moment (an ECONNRESET on a busy machine).
-  const http = server! as unknown as { keepAliveTimeout: number; headersTimeout: number }
-  http.keepAliveTimeout = 65_000
-  http.headersTimeout = 66_000
+  const api = { origin, federation: genesis.federation, now, startedAt, store, setLines, roster, tokens, accessLog, witness, submit, redactions,
+    rejected: sync.stats.rejected, status: () => node.status(), log, limits: settings.limits }
+  const app = createApp(api)
+  app.route('/', backupRoutes({ origin, kv }))
+  const server = await listen(app.fetch, settings.http.host, opts.httpPort ?? settings.http.port, api)
+  const url = server.url
 
   let stopping = false
   node = {
-    origin, name: settings.name, federation: genesis.federation, keys, settings, store, setLines, roster, peer, publisher, redactions, retention, sync, witness, collector, tokens, accessLog, log,
+    origin, name: settings.name, federation: genesis.federation, keys, settings, store, setLines, roster, peer, publisher, ownLog, redactions, retention, sync, witness, collector, tokens, accessLog, log,
     startedAt, url, now,
     announce(o?: string) {
       for (const l of store.listLogs()) if (l.checkpoint && (!o || l.origin === o)) gossip.checkpoint(l.checkpoint)
     },
-    status: () => nodeStatus({ origin, peerId: keys.peerId, url, store, roster, peer, publisher, sync, witness, collector }),
+    status: () => nodeStatus({ origin, peerId: keys.peerId, url, store, roster, peer, publisher, ownLog, sync, witness, collector }),
     async stop() {
       if (stopping) return
       stopping = true
       blocked.stop()
       await statusLoop.stop()
-      await Promise.all([retention.stop(), redactions.stop()])
+      await Promise.all([retention.stop(), redactions.stop(), ownLog.stop()])
       await publisher.stop()
       await Promise.all([sync.stop(), collector.stop()])
-      await new Promise<void>((r) => server.close(() => r()))
+      await server.close()
       await peer.stop()
       await pools.close()
       await accessLog.close()

@@ -60,6 +60,24 @@ export interface PublisherOptions {
   onRecord: (id: Uint8Array, record: CairnRecord) => void
   /** Largest number of records waiting; beyond it submissions are refused (back-pressure). */
   maxQueue?: number
+  /**
+   * Holds signing back until the node knows it holds the whole of its own log
+   * (replication/own-log.ts): records queue meanwhile, or are refused with
+   * the gate's error. Absent: signs at once.
+   */
+  gate?: SigningGate
+  /** The seed that signs entry `index` (after a key rotation: the roster's key at that index); default logSeed. Throws while none is valid. */
+  seedAt?: (index: number) => Uint8Array
+  /** True for a record after which the batch must end (a key rotation: the entries after it need the next key). */
+  endsBatch?: (record: CairnRecord) => boolean
+}
+
+export interface SigningGate {
+  readonly ready: boolean
+  /** Throws the error a submission gets now, if any. */
+  admit(): void
+  /** Resolves when the node may sign; rejects with the error the queued records get. */
+  whenReady(): Promise<void>
 }
 
 /**
@@ -92,6 +110,12 @@ export class Publisher {
 
   submit(body: RecordBody): Promise<Published> {
     if (this.stopped) return Promise.reject(new LedgerError('CONFLICT', 'the node is shutting down'))
+    try {
+      this.o.gate?.admit()
+    } catch (e) {
+      this.countRejected(e)
+      return Promise.reject(e)
+    }
     if (this.queue.length >= (this.o.maxQueue ?? 1_000_000)) {
       return Promise.reject(new LedgerError('CONFLICT', 'the publishing queue is full; retry shortly'))
     }
@@ -128,9 +152,13 @@ export class Publisher {
   }
 
   private reject(p: Pending, e: unknown) {
+    this.countRejected(e)
+    p.reject(e)
+  }
+
+  private countRejected(e: unknown) {
     const code = e instanceof LedgerError ? e.code : 'BAD_REQUEST'
     this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1
-    p.reject(e)
   }
 
   private async lastRecordTime(): Promise<number> {
@@ -145,6 +173,14 @@ export class Publisher {
    * batch is validated while this one is signed and the one before written.
    */
   private async flush(): Promise<void> {
+    if (this.o.gate && !this.o.gate.ready) {
+      try {
+        await this.o.gate.whenReady()
+      } catch (e) {
+        for (const p of this.queue.splice(0)) this.reject(p, e)
+        return
+      }
+    }
     while (this.inFlight.length >= MAX_BATCHES_IN_FLIGHT) await this.inFlight[0]
     const batch = this.queue.splice(0, this.o.maxRecords)
     if (batch.length === 0) return
@@ -161,7 +197,19 @@ export class Publisher {
     const recordBytes: Uint8Array[] = []
     const accepted: Pending[] = []
     const none: BatchContext = new Map() // a record can only name records already stored: ids exist once signed
-    for (const p of batch) {
+    let seed: Uint8Array
+    try {
+      seed = this.o.seedAt?.(start) ?? this.o.logSeed
+    } catch (e) {
+      for (const p of batch) this.reject(p, e)
+      return
+    }
+    let ended = false
+    for (const [k, p] of batch.entries()) {
+      if (ended) {
+        this.queue.unshift(...batch.slice(k)) // signed with the next key, once the roster knows it
+        break
+      }
       try {
         // The body read in place, with the header the node fills in laid over it.
         const { record, bytes } = validateAndEncode(p.body, { v: 1, log: origin, seq: start + records.length, time })
@@ -170,14 +218,16 @@ export class Publisher {
         records.push(record)
         recordBytes.push(bytes)
         accepted.push(p)
+        ended = this.o.endsBatch?.(record) ?? false
       } catch (e) {
         this.reject(p, e)
       }
     }
     if (records.length === 0) return
-    const signing = this.o.sign({ seed: this.o.logSeed, records: recordBytes })
+    const signing = this.o.sign({ seed, records: recordBytes })
     signing.catch(() => undefined) // awaited below, in turn; not an unhandled rejection meanwhile
-    this.nextSeq = start + records.length
+    // After a rotation, the next batch is numbered once this one is stored (and the roster has seen it).
+    this.nextSeq = ended ? undefined : start + records.length
     const append = this.appending.then(async () => {
       let items: AppendItem[]
       try {
@@ -185,7 +235,7 @@ export class Publisher {
         items = records.map((record, i) => ({ entry: signed.entries[i]!, id: signed.ids.subarray(32 * i, 32 * i + 32), record }))
         const r = await store.append(origin, start, items, {
           durable: true,
-          checkpoint: (size, root) => signCheckpoint({ origin, size, root }, { name: origin, seed: this.o.logSeed }),
+          checkpoint: (size, root) => signCheckpoint({ origin, size, root }, { name: origin, seed }),
         })
         this.stats.batches++
         this.stats.accepted += items.length

@@ -8,6 +8,7 @@ import type { Roster } from './roster.ts'
 import type { Publisher } from './publisher.ts'
 import type { Peer } from './replication/peer.ts'
 import type { SyncManager } from './replication/sync.ts'
+import type { OwnLogCatchUp, OwnLogStatus } from './replication/own-log.ts'
 import type { WitnessService, CosignCollector } from './replication/witness.ts'
 
 export interface NodeStatus {
@@ -19,6 +20,8 @@ export interface NodeStatus {
   logs: { origin: string; name: string; size: number; checkpointSize: number; cosignatures: number; frozen: boolean; target?: number }[]
   currentSetSize: number
   publisher: Publisher['stats']
+  /** Whether the node may sign its own log yet, or is still catching it up from its peers. */
+  ownLog: OwnLogStatus
   sync: SyncManager['stats']
   witness: WitnessService['stats']
   cosign: CosignCollector['stats']
@@ -34,6 +37,7 @@ export interface StatusSources {
   roster: Roster
   peer: Peer
   publisher: Publisher
+  ownLog: Pick<OwnLogCatchUp, 'status'>
   sync: SyncManager
   witness: WitnessService
   collector: CosignCollector
@@ -49,7 +53,7 @@ export function nodeStatus(s: StatusSources): NodeStatus {
       cosignatures: l.checkpoint ? countCosignatures(l.checkpoint) : 0, frozen: l.frozen, target: sync.targetSizes()[l.origin],
     })),
     currentSetSize: store.currentSetSize(),
-    publisher: s.publisher.stats, sync: sync.stats, witness: s.witness.stats, cosign: s.collector.stats, peer: peer.stats(),
+    publisher: s.publisher.stats, ownLog: s.ownLog.status(), sync: sync.stats, witness: s.witness.stats, cosign: s.collector.stats, peer: peer.stats(),
     roster: {
       threshold: roster.threshold,
       members: roster.all().map((m) => ({ origin: m.origin, roles: [...m.roles], active: m.active, peerId: m.peerId })),

@@ -21,6 +21,25 @@ export async function serveStatus(peer: Peer, store: Store): Promise<void> {
   }, { maxRequestFrames: 1, maxRequestBytes: 1024 })
 }
 
+/**
+ * Asks one peer for every checkpoint it holds and hands each to sync as an
+ * announcement from that peer (verified there, like gossip). Throws when the
+ * peer does not answer (PEER_UNREACHABLE, PEER_ERROR).
+ */
+export async function askStatus(peer: Peer, sync: Pick<SyncManager, 'onAnnouncement' | 'count'>, peerId: string, timeoutMs = 5000): Promise<void> {
+  const frames = await peer.requestAll(peerId, PROTO_STATUS, [new Uint8Array(0)], { timeoutMs, maxResponseFrames: 1000 })
+  for (const f of frames) {
+    let note: string
+    try {
+      note = frameText(f)
+    } catch (e) {
+      sync.count(e)
+      continue
+    }
+    await sync.onAnnouncement(note, peerId)
+  }
+}
+
 export interface StatusLoopDeps {
   peer: Peer
   store: Store
@@ -53,17 +72,7 @@ export class StatusLoop {
     const { peer, sync, store, roster, collector, origin } = this.d
     await Promise.all(peer.connectedPeers().map(async (p) => {
       try {
-        const frames = await peer.requestAll(p, PROTO_STATUS, [new Uint8Array(0)], { timeoutMs: 5000, maxResponseFrames: 1000 })
-        for (const f of frames) {
-          let note: string
-          try {
-            note = frameText(f)
-          } catch (e) {
-            sync.count(e)
-            continue
-          }
-          await sync.onAnnouncement(note, p)
-        }
+        await askStatus(peer, sync, p)
       } catch (e) {
         this.d.log.debug({ peer: p, err: String(e) }, 'status exchange failed')
       }

@@ -30,6 +30,12 @@ export interface KV {
   iterate(range: Range): AsyncIterable<[Uint8Array, Uint8Array]>
   /** The values of a range, in key order, read in bulk (for ranges known to be small enough to hold). */
   values(range: Range): Promise<Uint8Array[]>
+  /**
+   * Every row of the store, in key order, in chunks of up to `rows`, as of
+   * the moment the scan begins: later writes are not seen, and the scan
+   * blocks none of them (node/backup reads the whole store this way).
+   */
+  snapshot(rows?: number): AsyncIterable<[Uint8Array, Uint8Array][]>
   close(): Promise<void>
 }
 
@@ -77,6 +83,12 @@ export class MemoryKV implements KV {
     const out: Uint8Array[] = []
     for await (const [, v] of this.iterate(range)) out.push(v)
     return out
+  }
+
+  async *snapshot(rows = 1000): AsyncIterable<[Uint8Array, Uint8Array][]> {
+    this.check()
+    const all = [...this.map.values()].sort((a, b) => compareBytes(a[0], b[0])).map(([k, v]): [Uint8Array, Uint8Array] => [k.slice(), v.slice()])
+    for (let i = 0; i < all.length; i += rows) yield all.slice(i, i + rows)
   }
 
   async close() {
@@ -138,6 +150,20 @@ export class LevelKV implements KV {
     if (range.gte) opts.gte = range.gte
     if (range.lt) opts.lt = range.lt
     return (await this.db.values(opts).all()) as Uint8Array[]
+  }
+
+  async *snapshot(rows = 1000): AsyncIterable<[Uint8Array, Uint8Array][]> {
+    // A LevelDB iterator reads from the snapshot taken when it is created, whatever is written meanwhile.
+    const it = this.db.iterator()
+    try {
+      for (;;) {
+        const chunk = (await it.nextv(rows)) as [Uint8Array, Uint8Array][]
+        if (chunk.length === 0) return
+        yield chunk
+      }
+    } finally {
+      await it.close()
+    }
   }
 
   async close() {

@@ -13,8 +13,11 @@ import { intruder } from './intruder.ts'
 import { garbage } from './garbage.ts'
 import { lateJoiner } from './late-joiner.ts'
 import { revocation } from './revocation.ts'
+import { restore } from './restore.ts'
+import { rotate } from './rotate.ts'
+import { compromise } from './compromise.ts'
 
-export const SCENARIOS: Scenario[] = [crash, partition, equivocation, intruder, garbage, lateJoiner, revocation]
+export const SCENARIOS: Scenario[] = [crash, partition, equivocation, intruder, garbage, lateJoiner, revocation, restore, rotate, compromise]
 
 export interface ScenarioReport {
   name: string
