@@ -71,7 +71,7 @@ export function registerNodeCommands(program: Command) {
       writeFileSync(join(o.dir, 'node.addrs'), node.peer.multiaddrs().join('\n') + '\n')
       // node.log is JSON lines only: the banner is one of them.
       node.log.info({ api: node.url, peer_id: node.keys.peerId, listening: node.peer.multiaddrs().map(String) }, `cairn node ${node.origin} running`)
-      reportOwnLog(node.ownLog)
+      reportOwnLog(node.ownLog, node.log)
       let stopping = false
       const stop = async (sig: string) => {
         if (stopping) return
@@ -162,12 +162,13 @@ export function registerNodeCommands(program: Command) {
 }
 
 /** `node start` says how the own-log check goes: a restored node syncs back before it signs. */
-function reportOwnLog(ownLog: CairnNode['ownLog']): void {
+function reportOwnLog(ownLog: CairnNode['ownLog'], log: CairnNode['log']): void {
   let said = ''
   const say = () => {
     const s = ownLog.status()
-    const line = s.state === 'ready' ? `  own log   ready to sign (${s.note})` : `  own log   ${s.state}: ${s.note}; publishing waits`
-    if (line !== said) console.log(line)
+    const line = s.state === 'ready' ? `own log ready to sign (${s.note})` : `own log ${s.state}: ${s.note}; publishing waits`
+    // node.log is JSON lines only: the state goes through the logger like the banner.
+    if (line !== said) log.info({ own_log: s.state }, line)
     said = line
     if (s.state !== 'ready') setTimeout(say, 500).unref()
   }
