@@ -9,6 +9,7 @@ import '../node/polyfill.ts'
 import { Command, Option } from 'commander'
 import { registerNodeCommands } from './commands-node.ts'
 import { registerRecordCommands } from './commands-records.ts'
+import { registerRefCommand } from './commands-ref.ts'
 import { registerRosterCommands } from './commands-roster.ts'
 import { registerAuditCommands } from './commands-audit.ts'
 import { registerSyncCommands } from './commands-sync.ts'
@@ -30,6 +31,7 @@ program
 
 registerNodeCommands(program)
 registerRecordCommands(program)
+registerRefCommand(program)
 registerRosterCommands(program)
 registerAuditCommands(program)
 registerSyncCommands(program)

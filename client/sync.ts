@@ -27,6 +27,9 @@ import { fromHex, toHex, fromBase64 } from '../protocol/bytes.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { CompactRange, verifyConsistency } from '../protocol/merkle.ts'
 import { openCheckpoint } from '../protocol/checkpoint.ts'
+import { openCheckpointWithKeys, openEntryWithKeys, openRedactionMarkerWithKeys, logKeyFromVkey } from '../protocol/log-keys.ts'
+import { cosigners } from '../protocol/roster.ts'
+import { FollowedRoster, type SavedRosterEntry } from './roster-follow.ts'
 import { parseVerifierKey } from '../protocol/note.ts'
 import { ALG_LENGTHS, MAX_TMK_PDQF_BYTES } from '../protocol/records.ts'
 import { isRedactionMarker, openRedactionMarker } from '../protocol/redaction.ts'
@@ -149,15 +152,31 @@ interface CheckedBlock {
 }
 
 /** Checks one log's part of a page against the state (signatures, cosignatures, consistency, entries); throws on any failure. */
-function checkBlock(b: FeedBlock, state: LocalState, minWitnesses: number): CheckedBlock {
-  const keys = state.keys[b.origin]!
+function checkBlock(b: FeedBlock, state: LocalState, minWitnesses: number, follow?: FollowedRoster): CheckedBlock {
   const prev: LogState = state.logs[b.origin] ?? { size: 0, frontier: [] }
-  const witnesses = Object.entries(state.keys).filter(([o]) => o !== b.origin).map(([, k]) => k.witness_vkey)
+  const decodedEntries = (b.entries ?? []).map((text, i) => {
+    try {
+      return fromBase64(text, 'entry')
+    } catch {
+      return refuse('MALFORMED_ENTRY', b.origin, `entry ${b.from + i} is not base64`)
+    }
+  })
+  // With a genesis roster: the log's roster entries first (each under its key at its index), then its keys as the roster now says.
+  if (follow) followRosterEntries(b, decodedEntries, follow)
+  const keys = follow ? follow.roster.logKeys(b.origin) : [logKeyFromVkey(state.keys[b.origin]!.vkey)]
   let opened
   try {
-    opened = openCheckpoint(b.checkpoint!, keys.vkey, { witnesses, quorum: b.size === 0 ? 0 : minWitnesses })
+    if (follow) {
+      opened = openCheckpointWithKeys(b.checkpoint!, keys)
+      cosigners(b.checkpoint!, follow.roster.cosignerKeys(b.origin), b.size === 0 ? 0 : minWitnesses)
+    } else {
+      const witnesses = Object.entries(state.keys).filter(([o]) => o !== b.origin).map(([, k]) => k.witness_vkey)
+      opened = openCheckpoint(b.checkpoint!, state.keys[b.origin]!.vkey, { witnesses, quorum: b.size === 0 ? 0 : minWitnesses })
+    }
   } catch (e) {
     const err = e as LedgerError
+    // Keys or witness keys a roster change this copy has not read yet would give (read in another block, or a later page).
+    if (follow && (err.code === 'UNKNOWN_KEY' || err.code === 'BAD_SIGNATURE' || err.code === 'BAD_COSIGNATURE')) throw new NotYet(err)
     return refuse(err.code ?? 'BAD_SIGNATURE', b.origin, `its checkpoint does not verify: ${err.message}`)
   }
   const cp = opened.checkpoint
@@ -183,8 +202,10 @@ function checkBlock(b: FeedBlock, state: LocalState, minWitnesses: number): Chec
   // 2. The entries extend what this copy holds, up to a prefix of that checkpoint.
   if (b.from !== prev.size) refuse('SEQ_MISMATCH', b.origin, `the page starts at entry ${b.from}, but this copy holds ${prev.size}`)
   if (b.to < b.from || b.to > cp.size) refuse('OUT_OF_RANGE', b.origin, `the page covers entries ${b.from}..${b.to} of a tree of size ${cp.size}`)
-  const entries = b.entries ?? []
+  const entries = decodedEntries
   if (entries.length !== b.to - b.from) refuse('MALFORMED_ENTRY', b.origin, `the page covers ${b.to - b.from} entries but carries ${entries.length}`)
+  // From the first index a compromised key lost, each entry's signature says whether it counts (spec/federation.md §10.8).
+  const compromisedFrom = Math.min(...keys.filter((k) => k.compromised).map((k) => k.until ?? Infinity))
   let range: CompactRange
   try {
     range = new CompactRange(0, prev.size, prev.frontier.map((h) => fromHex(h)))
@@ -192,18 +213,11 @@ function checkBlock(b: FeedBlock, state: LocalState, minWitnesses: number): Chec
     throw new LedgerError('STORAGE_CORRUPT', `the saved frontier of ${b.origin} is damaged; delete the local copy and sync again`)
   }
   const changes: Change[] = []
-  const logKey = parseVerifierKey(keys.vkey).publicKey
-  entries.forEach((text, i) => {
-    let entry: Uint8Array
-    try {
-      entry = fromBase64(text, 'entry')
-    } catch {
-      return refuse('MALFORMED_ENTRY', b.origin, `entry ${b.from + i} is not base64`)
-    }
+  entries.forEach((entry, i) => {
     if (isRedactionMarker(entry)) {
       let id: Uint8Array
       try {
-        id = openRedactionMarker(entry, logKey, { log: b.origin, index: b.from + i }).notice.id
+        id = openRedactionMarkerWithKeys(entry, keys, { log: b.origin, index: b.from + i }).notice.id
       } catch (e) {
         return refuse((e as LedgerError).code ?? 'BAD_REDACTION', b.origin, `entry ${b.from + i} is a redaction marker that does not verify: ${(e as Error).message}`)
       }
@@ -220,6 +234,7 @@ function checkBlock(b: FeedBlock, state: LocalState, minWitnesses: number): Chec
       return refuse('MALFORMED_ENTRY', b.origin, `entry ${b.from + i}: ${(e as Error).message}`)
     }
     if (r.log !== b.origin || r.seq !== b.from + i) refuse('WRONG_LOG', b.origin, `entry ${b.from + i} says it is ${r.log} #${r.seq}`)
+    if (b.from + i >= compromisedFrom && isCompromised(entry, keys, b.origin, b.from + i)) return // tree content only: changes nothing
     if (r.type === 'indicator') {
       const w = ALG_LENGTHS[r.alg as keyof typeof ALG_LENGTHS]
       const okLength = w === undefined ? false : typeof w === 'number' ? r.value!.length === w : r.value!.length >= 1 && r.value!.length <= MAX_TMK_PDQF_BYTES
@@ -242,6 +257,43 @@ function checkBlock(b: FeedBlock, state: LocalState, minWitnesses: number): Chec
   const frontier = range.nodes().map((n) => toHex(n.hash))
   return { origin: b.origin, entries: entries.length, changes, log: { size: b.to, frontier, checkpoint: { size: cp.size, root: toHex(cp.root) } } }
 }
+/** A block this copy cannot check yet: its keys depend on roster changes it has not read (another log, a later page). */
+class NotYet extends Error {
+  constructor(readonly error: LedgerError) {
+    super(error.message)
+  }
+}
+
+/** Feeds the roster the block's proposals and confirmations, in order, each checked under its log's key at its index. */
+function followRosterEntries(b: FeedBlock, entries: Uint8Array[], follow: FollowedRoster): void {
+  entries.forEach((entry, i) => {
+    if (isRedactionMarker(entry)) return
+    let r
+    try {
+      r = readStoredRecord(entry)
+    } catch {
+      return // refused with its position by the entry pass
+    }
+    if (!FollowedRoster.matters(r as never)) return
+    try {
+      follow.observe(b.origin, b.from + i, entry)
+    } catch (e) {
+      const err = e as LedgerError
+      if (err.code === 'BAD_SIGNATURE' || err.code === 'UNKNOWN_KEY') throw new NotYet(err)
+      refuse(err.code ?? 'MALFORMED_ENTRY', b.origin, `entry ${b.from + i}: ${err.message}`)
+    }
+  })
+}
+
+/** True when only a compromised key past its range signed the entry (any other failure refuses the feed). */
+function isCompromised(entry: Uint8Array, keys: ReturnType<FollowedRoster['roster']['logKeys']>, origin: string, index: number): boolean {
+  try {
+    return openEntryWithKeys(entry, keys, origin, index).compromised === true
+  } catch (e) {
+    return refuse((e as LedgerError).code ?? 'BAD_SIGNATURE', origin, `entry ${index} is not signed by a key of the log valid there: ${(e as Error).message}`)
+  }
+}
+
 /** Brings the local copy in `o.dir` up to date with the node's feed, verifying everything it keeps. */
 export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
   const warn = o.warn ?? ((m: string) => console.error(`warning: ${m}`))
@@ -253,6 +305,8 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
     // An old-format copy's files stay until the rebuilt copy commits (its state.json names them till then).
     if (!rebuilding) removeUnreferenced(o.dir, state)
     await establishKeys(o, state, warn)
+    const saved = state as LocalState & { roster?: SavedRosterEntry[] }
+    const follow = o.genesis ? new FollowedRoster(readGenesisFile(o.genesis), saved.roster ?? []) : undefined
     const limit = Math.min(Math.max(o.limit ?? 10_000, 1), 10_000)
     const commitEvery = o.commitEvery ?? 200_000
     const result: SyncResult = { added: 0, removed: 0, opinions: 0, pages: 0, entries: 0, cursor: '', logs: [] }
@@ -272,9 +326,14 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
       result.pages++
       // Check every block before keeping anything from this page.
       const checked: CheckedBlock[] = []
+      const later: { b: FeedBlock; why: NotYet }[] = []
       let total = 0
       for (const b of page.logs) {
-        if (!state.keys[b.origin]) {
+        if (follow && !follow.roster.member(b.origin)) {
+          later.push({ b, why: new NotYet(new LedgerError('UNKNOWN_LOG', `${b.origin} is not (yet) a member of the roster this copy follows`)) })
+          continue
+        }
+        if (!follow && !state.keys[b.origin]) {
           if (state.trust === 'tofu') {
             const added = await learnKeys(o, state)
             if (added.length) warn(`trusting the keys of new log(s) ${added.join(', ')} on first use`)
@@ -293,9 +352,45 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
           if (b.to !== b.from || b.from !== (state.logs[b.origin]?.size ?? 0)) refuse('MALFORMED_CHECKPOINT', b.origin, 'entries without a checkpoint')
           continue
         }
-        const c = checkBlock(b, state, o.minWitnesses)
-        checked.push(c)
-        total += b.size - b.to
+        try {
+          checked.push(checkBlock(b, state, o.minWitnesses, follow))
+          total += b.size - b.to
+        } catch (e) {
+          if (!(e instanceof NotYet)) throw e
+          later.push({ b, why: e })
+        }
+      }
+      // Roster changes read in this page may let blocks set aside be checked now (a new member, a rotation's quorum).
+      for (let again = true; again && later.length > 0;) {
+        again = false
+        for (const l of [...later]) {
+          if (!follow!.roster.member(l.b.origin)) continue
+          try {
+            checked.push(checkBlock(l.b, state, o.minWitnesses, follow))
+            total += l.b.size - l.b.to
+            later.splice(later.indexOf(l), 1)
+            again = true
+          } catch (e) {
+            if (!(e instanceof NotYet)) throw e
+            l.why = e
+          }
+        }
+      }
+      const stuck = later.filter((l) => l.why.error.code !== 'UNKNOWN_LOG')
+      if (stuck.length > 0 && !checked.some((c) => c.entries > 0 || c.changes.length > 0)) {
+        const l = stuck[0]!
+        refuse(l.why.error.code, l.b.origin, `its checkpoint or roster entries do not verify under the keys the roster gives it: ${l.why.message}`)
+      }
+      if (later.length > stuck.length && !page.more) {
+        const l = later[0]!
+        if (l.why.error.code === 'UNKNOWN_LOG') {
+          for (const x of later) warnOnce(`unknown:${x.b.origin}`, `skipping log ${x.b.origin}: not a member of the roster this copy follows`)
+        } else refuse(l.why.error.code, l.b.origin, `its checkpoint or roster entries do not verify under the keys the roster gives it: ${l.why.message}`)
+      }
+      if (follow) {
+        saved.roster = follow.entries()
+        // Members voted in later are listed beside the genesis ones (whose entries stay as pinned: the genesis check compares them).
+        for (const m of follow.roster.all()) state.keys[m.origin] ??= { vkey: m.vkey, witness_vkey: m.witnessVkey }
       }
       let progressed = false
       for (const c of checked) {
@@ -321,7 +416,7 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
         commit(o.dir, state, journal)
         journal = new Journal()
       }
-      if (!page.more) break
+      if (!page.more && stuck.length === 0) break
       if (!progressed) throw new LedgerError('PEER_ERROR', `${o.node} says there is more but sent no entries this copy can use; try again later or another node`)
     }
     commit(o.dir, state, journal)

@@ -34,6 +34,10 @@ export interface BatchResult {
   leaves: Uint8Array
   failures: EntryFailure[]
   types: Record<string, number>
+  /** Roster proposals and confirmations that opened, with their index: what the verifier follows the roster with. */
+  roster: { index: number; entry: Uint8Array }[]
+  /** Indexes of entries only a compromised key past its range signed: tree content, not records (spec/federation.md §10.8). */
+  compromised: number[]
 }
 
 /**
@@ -46,6 +50,8 @@ export function verifyBatch(b: EntryBatch): BatchResult {
   const leaves = new Uint8Array(32 * n)
   const failures: EntryFailure[] = []
   const types: Record<string, number> = {}
+  const roster: BatchResult['roster'] = []
+  const compromised: number[] = []
   let i = 0
   for (const entries of bundles) {
     for (const entry of entries) {
@@ -65,7 +71,9 @@ export function verifyBatch(b: EntryBatch): BatchResult {
       try {
         const o = openEntryWithKeys(entry, b.keys, b.origin, index)
         leaves.set(o.id, 32 * i)
-        types[o.record.type] = (types[o.record.type] ?? 0) + 1
+        if (o.compromised) compromised.push(index)
+        else types[o.record.type] = (types[o.record.type] ?? 0) + 1
+        if (!o.compromised && (o.record.type === 'roster' || (o.record.type === 'attestation' && o.record.opinion === 'confirm'))) roster.push({ index, entry })
       } catch (e) {
         leaves.set(leafHash(entry), 32 * i)
         failures.push({ index, code: e instanceof LedgerError ? e.code : 'MALFORMED_ENTRY', message: (e as Error)?.message ?? String(e) })
@@ -73,7 +81,7 @@ export function verifyBatch(b: EntryBatch): BatchResult {
       i++
     }
   }
-  return { leaves, failures, types }
+  return { leaves, failures, types, roster, compromised }
 }
 
 /** verifyBatch as a worker job: the leaf hashes move back instead of being copied. */

@@ -22,8 +22,10 @@ import { VerifyPool, type BatchResult } from './verify-batch.ts'
 import { defaultPoolSize } from '../workers/pool.ts'
 import { readGenesisFile } from './genesis.ts'
 import { toBase64, fromBase64, equalBytes } from '../protocol/bytes.ts'
-import { logKeyFromVkey } from '../protocol/log-keys.ts'
-import { openCheckpoint } from '../protocol/checkpoint.ts'
+import { logKeyFromVkey, openCheckpointWithKeys } from '../protocol/log-keys.ts'
+import { openCheckpoint, parseCheckpointNote } from '../protocol/checkpoint.ts'
+import { cosigners } from '../protocol/roster.ts'
+import { FollowedRoster } from './roster-follow.ts'
 import { CompactRange, consistencyProof, verifyConsistency, type NodeHashAt } from '../protocol/merkle.ts'
 import { tilesForTree, tilePath, entriesPath, authenticateTiles, TILE_WIDTH, type FetchedTile } from '../protocol/tiles.ts'
 import { verifyProvenance, type Provenance, type ProvenanceTrust, type VerifiedProvenance } from '../protocol/provenance.ts'
@@ -132,6 +134,8 @@ export interface TrustedKeys {
   /** Witness verifier key per member origin (witness role only when from the genesis roster). */
   witnesses: Record<string, string>
   source: 'genesis' | 'state' | 'node'
+  /** With a genesis roster: the roster followed from the logs (members voted in, keys by index). */
+  follow?: FollowedRoster
 }
 
 export async function genesisKeys(path: string): Promise<TrustedKeys> {
@@ -142,11 +146,20 @@ export async function genesisKeys(path: string): Promise<TrustedKeys> {
     vkeys[m.origin] = m.vkey
     if (m.roles.includes('witness')) witnesses[m.origin] = m.witness_vkey
   }
-  return { vkeys, witnesses, source: 'genesis' }
+  return { vkeys, witnesses, source: 'genesis', follow: new FollowedRoster(g) }
 }
 
 // ---------------------------------------------------------------------------
 // cairn verify
+
+/** Rounds of re-verification while the followed roster keeps changing (each change needs a record in some log). */
+const MAX_ROSTER_ROUNDS = 8
+
+/** What a round can change: members and their keys. */
+function rosterFingerprint(follow: FollowedRoster | undefined): string {
+  if (!follow) return ''
+  return JSON.stringify(follow.roster.all().map((m) => [m.origin, m.active, m.logKeys.map((k) => [k.vkey, k.from, k.until]), m.witnessKeys]))
+}
 
 export interface VerifyOptions extends Endpoint {
   statePath?: string
@@ -177,6 +190,10 @@ export interface LogReport {
   checkpoint: string
   previous?: { size: number; root: string }
   problems: string[]
+  /** Entries only a compromised key past its range signed (spec/federation.md §10.8). */
+  compromised?: number
+  /** Roster proposals and confirmations read (following the roster). */
+  roster?: { index: number; entry: Uint8Array }[]
 }
 
 export interface VerifyReport {
@@ -219,6 +236,7 @@ export async function verifyNode(o: VerifyOptions): Promise<VerifyReport> {
   }
   const problems: string[] = []
   for (const l of listing) {
+    if (trust.follow) continue // the roster followed from the logs says which keys each log has (below)
     const pinned = trust.vkeys[l.origin]
     if (pinned) {
       if (l.vkey !== pinned) problems.push(`${l.origin}: the node gives log key ${l.vkey}, but ${keySource[l.origin]} has ${pinned}`)
@@ -237,17 +255,37 @@ export async function verifyNode(o: VerifyOptions): Promise<VerifyReport> {
   const pool = new VerifyPool(workers)
   const reports: LogReport[] = []
   try {
-    for (const l of [...listing].sort((a, b) => (a.origin < b.origin ? -1 : 1))) {
-      if (!trust.vkeys[l.origin] || l.vkey !== trust.vkeys[l.origin]) continue // refused above
-      const r = await verifyLog(ep, l, trust, state?.logs[l.origin], pool, o, say)
-      reports.push(r)
+    const sorted = [...listing].sort((a, b) => (a.origin < b.origin ? -1 : 1))
+    // Following the roster: each round verifies every member's log with the keys known so far and feeds the
+    // roster what it read; a round that changes the roster (a member voted in, a rotation applied) is followed by another.
+    for (let round = 0; round < MAX_ROSTER_ROUNDS; round++) {
+      const before = rosterFingerprint(trust.follow)
+      reports.length = 0
+      for (const l of sorted) {
+        if (trust.follow ? !trust.follow.roster.member(l.origin) : !trust.vkeys[l.origin] || l.vkey !== trust.vkeys[l.origin]) continue // refused above
+        const r = await verifyLog(ep, l, trust, state?.logs[l.origin], pool, o, say)
+        reports.push(r)
+        for (const e of r.roster ?? []) {
+          try {
+            trust.follow!.observe(l.origin, e.index, e.entry)
+          } catch {
+            // reported as the entry's problem
+          }
+        }
+      }
+      if (!trust.follow || rosterFingerprint(trust.follow) === before) break
+      say('the roster changed (a member voted in or a key rotated): verifying again with the keys it now gives')
+    }
+    if (trust.follow) {
+      for (const l of listing) if (!trust.follow.roster.member(l.origin)) problems.push(`${l.origin}: served by the node but not a member of the roster followed from the genesis file`)
+      for (const m of trust.follow.roster.all()) trust.vkeys[m.origin] = m.vkey
     }
   } finally {
     await pool.close()
   }
   for (const r of reports) for (const p of r.problems) problems.push(`${r.origin}: ${p}`)
   if (trust.source === 'genesis') {
-    for (const origin of Object.keys(trust.vkeys)) if (!listing.some((l) => l.origin === origin)) problems.push(`${origin}: in the genesis roster but not served by the node`)
+    for (const origin of Object.keys(trust.follow ? Object.fromEntries(trust.follow.roster.all().map((m) => [m.origin, 1])) : trust.vkeys)) if (!listing.some((l) => l.origin === origin)) problems.push(`${origin}: in the genesis roster but not served by the node`)
   }
 
   const ok = problems.length === 0
@@ -291,18 +329,36 @@ async function verifyLog(
     problem(`checkpoint: ${describe(e)}`)
     return r
   }
+  const follow = trust.follow
+  const cosignerKeys = follow?.roster.all().filter((m) => m.origin !== l.origin && m.roles.has('witness')).map((m) => ({ origin: m.origin, keys: m.witnessKeys }))
   const witnesses = Object.entries(trust.witnesses).filter(([origin]) => origin !== l.origin).map(([, v]) => v)
-  const quorum = o.minWitnesses ?? (witnesses.length > 0 ? 1 : 0)
+  const quorum = o.minWitnesses ?? ((cosignerKeys ?? witnesses).length > 0 ? 1 : 0)
   let size: number
   let root: Uint8Array
   try {
-    const cp = openCheckpoint(note, vkey, { witnesses, quorum, now: Math.floor(Date.now() / 1000) + 300 })
-    size = cp.checkpoint.size
-    root = cp.checkpoint.root
-    r.cosignedBy = cp.cosignatures.map((c) => c.name)
+    if (follow) {
+      // The key valid at the checkpoint's last entry, and witness keys valid at each cosignature's time.
+      const cp = openCheckpointWithKeys(note, follow.roster.logKeys(l.origin), { now: Math.floor(Date.now() / 1000) + 300 })
+      r.cosignedBy = [...cosigners(note, cosignerKeys!, quorum)]
+      size = cp.checkpoint.size
+      root = cp.checkpoint.root
+    } else {
+      const cp = openCheckpoint(note, vkey, { witnesses, quorum, now: Math.floor(Date.now() / 1000) + 300 })
+      size = cp.checkpoint.size
+      root = cp.checkpoint.root
+      r.cosignedBy = cp.cosignatures.map((c) => c.name)
+    }
   } catch (e) {
     problem(`checkpoint: ${describe(e)}`)
-    return r
+    if (!follow) return r
+    // Its roster entries may give the key it needs: read the log against the unverified root, report, and go round again.
+    try {
+      const cp = parseCheckpointNote(note)
+      size = cp.checkpoint.size
+      root = cp.checkpoint.root
+    } catch {
+      return r
+    }
   }
   r.size = size
   r.root = toBase64(root)
@@ -348,7 +404,7 @@ async function verifyLog(
   }
 
   // 4. Every entry: fetched in bundles, opened in the worker pool, folded into the tree in order.
-  const keys = [logKeyFromVkey(vkey)]
+  const keys = follow ? follow.roster.logKeys(l.origin) : [logKeyFromVkey(vkey)]
   const bundles = Math.ceil(size / TILE_WIDTH)
   const perBatch = Math.max(1, Math.round((o.batchSize ?? 2048) / TILE_WIDTH))
   const groups: number[][] = []
@@ -370,7 +426,9 @@ async function verifyLog(
       const res = g.result!
       for (const f of res.failures) problem(`entry ${f.index}: ${f.code}: ${f.message}`)
       for (const [t, n] of Object.entries(res.types)) r.types[t] = (r.types[t] ?? 0) + n
-      r.entries += res.leaves.length / 32 - res.failures.length
+      r.entries += res.leaves.length / 32 - res.failures.length - res.compromised.length
+      if (res.compromised.length) r.compromised = (r.compromised ?? 0) + res.compromised.length
+      if (follow) (r.roster ??= []).push(...res.roster)
       for (let i = 0; i < res.leaves.length / 32; i++) {
         const index = g.start + i
         const leaf = res.leaves.subarray(32 * i, 32 * i + 32)
@@ -412,7 +470,7 @@ async function verifyLog(
   }
   if (treeBroken || applied !== groups.length) problem('the tree could not be rebuilt: not every entry bundle could be checked')
   else if (!equalBytes(range.root(), root)) problem(`the tree rebuilt from the ${range.end} entries has root ${toBase64(range.root())}, not the checkpoint's ${r.root}`)
-  say(`${l.origin}: ${r.entries} of ${size} entries verified${r.problems.length ? `, ${r.problems.length} problems` : ''}`)
+  say(`${l.origin}: ${r.entries} of ${size} entries verified${r.compromised ? `, ${r.compromised} signed by a compromised key (tree content, not records)` : ''}${r.problems.length ? `, ${r.problems.length} problems` : ''}`)
   return r
 }
 

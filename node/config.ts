@@ -6,7 +6,10 @@
  *   <dir>/keys.json     (0600) log, witness and libp2p seeds, and the keys rotated in since
  *   <dir>/node.json     member name, origin, listen addresses, bootstrap peers
  *   <dir>/genesis.json  the federation's genesis roster (same file on every node)
+ *   <dir>/case-ref.key  (0600) the secret under which case references become pseudonyms
  *   <dir>/db/           the level store
+ *
+ * The directory is 0700 and every file 0600, whatever the umask (privateDir, writePrivate).
  */
 import { readFileSync, writeFileSync, existsSync, mkdirSync, chmodSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
@@ -14,6 +17,8 @@ import { z } from 'zod'
 import { peerIdFromSeed } from './replication/peer.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { fromHex, toHex } from '../protocol/bytes.ts'
+import { REF_SECRET_BYTES } from '../protocol/case-ref.ts'
+import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '../protocol/ed25519.ts'
 import { verifierKey, parseVerifierKey, SIG_TYPE_ED25519 } from '../protocol/note.ts'
 import { witnessVerifierKey } from '../protocol/cosignature.ts'
@@ -79,6 +84,33 @@ export interface NodeKeys {
   peerId: string
 }
 
+/** Creates `dir` (and missing parents) and makes it 0700: a node directory holds secrets. */
+export function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  chmodSync(dir, 0o700)
+}
+
+/** Writes a file of a node directory, mode 0600 whatever the umask (a crash leaves the old file or the new one). */
+export function writePrivate(path: string, data: string | Uint8Array): void {
+  writeFileSync(`${path}.tmp`, data, { mode: 0o600 })
+  chmodSync(`${path}.tmp`, 0o600)
+  renameSync(`${path}.tmp`, path)
+}
+
+/**
+ * The centre's case-reference secret (<dir>/case-ref.key, 64 hex digits,
+ * 0600), made at keygen or, for a directory made before, at first start.
+ * Backups carry it (a top-level file); losing it means the pseudonyms of
+ * new records no longer match those of the old ones.
+ */
+export function loadOrCreateRefSecret(dir: string): Uint8Array {
+  const path = join(dir, 'case-ref.key')
+  if (!existsSync(path)) writePrivate(path, toHex(randomBytes(REF_SECRET_BYTES)) + '\n')
+  const text = readFileSync(path, 'utf8').trim()
+  if (!/^[0-9a-f]{64}$/.test(text)) throw new LedgerError('BAD_CONFIG', `${path} must hold the case-reference secret: 64 lowercase hex digits (restore it from a backup; a new one changes every pseudonym)`)
+  return fromHex(text)
+}
+
 export function parseJsonFile<T>(path: string, schema: z.ZodType<T>, what: string): T {
   let raw: unknown
   try {
@@ -135,9 +167,7 @@ export function addRotationKeys(dir: string, which: { log: boolean; witness: boo
     out.witnessPublicKey = pair.publicKey
   }
   const next: KeysFile = { ...k, rotations: [...(k.rotations ?? []), entry] }
-  writeFileSync(`${path}.tmp`, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 })
-  renameSync(`${path}.tmp`, path)
-  chmodSync(path, 0o600)
+  writePrivate(path, JSON.stringify(next, null, 2) + '\n')
   return out
 }
 
@@ -158,7 +188,7 @@ export function memberEntry(origin: string, keys: NodeKeys, roles: readonly stri
 /** Creates a node directory with fresh keys and node.json; refuses to overwrite existing keys. */
 export async function initNodeDir(dir: string, origin: string, settings: Partial<NodeFile> = {}): Promise<{ keys: NodeKeys; node: NodeFile }> {
   if (!isValidOrigin(origin)) throw new LedgerError('BAD_CONFIG', `origin ${origin} must look like <federation>/<member>`)
-  mkdirSync(dir, { recursive: true })
+  privateDir(dir)
   const keysPath = join(dir, 'keys.json')
   if (existsSync(keysPath)) throw new LedgerError('CONFLICT', `${keysPath} already exists; refusing to overwrite a node's keys`)
   const seeds: KeysFile = {
@@ -166,10 +196,10 @@ export async function initNodeDir(dir: string, origin: string, settings: Partial
     witness_seed: toHex(generateKeyPair().seed),
     p2p_seed: toHex(generateKeyPair().seed),
   }
-  writeFileSync(keysPath, JSON.stringify(seeds, null, 2) + '\n', { mode: 0o600 })
-  chmodSync(keysPath, 0o600)
+  writePrivate(keysPath, JSON.stringify(seeds, null, 2) + '\n')
+  loadOrCreateRefSecret(dir)
   const node = NodeFile.parse({ name: origin.split('/')[1], origin, ...settings })
-  writeFileSync(join(dir, 'node.json'), JSON.stringify(node, null, 2) + '\n')
+  writePrivate(join(dir, 'node.json'), JSON.stringify(node, null, 2) + '\n')
   return { keys: await loadKeys(dir), node }
 }
 
@@ -178,7 +208,7 @@ export function loadNodeFile(dir: string): NodeFile {
 }
 
 export function saveNodeFile(dir: string, node: NodeFile): void {
-  writeFileSync(join(dir, 'node.json'), JSON.stringify(NodeFile.parse(node), null, 2) + '\n')
+  writePrivate(join(dir, 'node.json'), JSON.stringify(NodeFile.parse(node), null, 2) + '\n')
 }
 
 /** Loads and checks a genesis roster: unique names/origins/peers, keys that parse and match their origin. */
@@ -190,5 +220,5 @@ export function loadGenesis(path: string): Genesis {
 
 export function writeGenesis(path: string, g: Genesis): void {
   checkGenesis(g)
-  writeFileSync(path, JSON.stringify(g, null, 2) + '\n')
+  writePrivate(path, JSON.stringify(g, null, 2) + '\n')
 }

@@ -13,7 +13,8 @@ import { LedgerError } from '../protocol/errors.ts'
 import { LevelKV } from './storage/kv.ts'
 import { Store } from './storage/store.ts'
 import { SetLines, setLinesDir } from './provider/set-lines.ts'
-import { loadKeys, loadKeySeeds, loadNodeFile, loadGenesis, type NodeKeys, type NodeFile } from './config.ts'
+import { loadKeys, loadKeySeeds, loadNodeFile, loadGenesis, loadOrCreateRefSecret, type NodeKeys, type NodeFile } from './config.ts'
+import { IdempotencyKeys } from './idempotency.ts'
 import { Roster } from './roster.ts'
 import { OwnKeys, watchOwnKeyChanges } from './own-keys.ts'
 import { Publisher } from './publisher.ts'
@@ -179,7 +180,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     },
   })
 
-  const submit = (body: Parameters<Publisher['submit']>[0]) => publisher.submit(body)
+  const submit: Publisher['submit'] = (body, o) => publisher.submit(body, o)
   const redactions = new RedactionService({
     store, roster, peer, origin, get logSeed() { return ownKeys.currentLogSeed() }, submit, now, rejected: sync.stats.rejected, log: (level, msg) => log[level](msg),
   })
@@ -213,7 +214,9 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
 
   let node!: CairnNode
   const startedAt = now()
-  const api = { origin, federation: genesis.federation, now, startedAt, store, setLines, roster, tokens, accessLog, witness, submit, redactions,
+  const refSecret = loadOrCreateRefSecret(opts.dir)
+  const idempotency = new IdempotencyKeys(kv, now)
+  const api = { origin, federation: genesis.federation, now, startedAt, store, setLines, roster, tokens, accessLog, witness, submit, redactions, refSecret, idempotency,
     rejected: sync.stats.rejected, status: () => node.status(), log, limits: settings.limits }
   const app = createApp(api)
   app.route('/', backupRoutes({ origin, kv }))

@@ -13,6 +13,8 @@ import { signCheckpoint } from '../protocol/checkpoint.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { validateAndEncode, decodeCheckedRecord, type CairnRecord } from '../protocol/records.ts'
 import type { Store, AppendItem } from './storage/store.ts'
+import type { BatchOp } from './storage/kv.ts'
+import { findInForce, valueKey } from './in-force.ts'
 import type { Roster } from './roster.ts'
 import { checkRecordSemantics, type BatchContext } from './replication/ingest.ts'
 
@@ -26,8 +28,17 @@ export interface Published {
   log: string
 }
 
+/** How one submission is published. */
+export interface SubmitOptions {
+  /** Publish an indicator even when this log has the same alg+value in force (e.g. under another category). */
+  allowDuplicate?: boolean
+  /** Store rows written in the same atomic batch as the record (an Idempotency-Key's answer for it). */
+  alsoWrite?: (p: Published) => BatchOp[]
+}
+
 interface Pending {
   body: RecordBody
+  opts: SubmitOptions
   resolve: (p: Published) => void
   reject: (e: unknown) => void
 }
@@ -108,7 +119,10 @@ export class Publisher {
 
   constructor(private readonly o: PublisherOptions) {}
 
-  submit(body: RecordBody): Promise<Published> {
+  /** Indicators validated and not yet stored, by alg+value: each is in force for the duplicate check. */
+  private publishing = new Map<string, Promise<Published>>()
+
+  submit(body: RecordBody, opts: SubmitOptions = {}): Promise<Published> {
     if (this.stopped) return Promise.reject(new LedgerError('CONFLICT', 'the node is shutting down'))
     try {
       this.o.gate?.admit()
@@ -120,7 +134,7 @@ export class Publisher {
       return Promise.reject(new LedgerError('CONFLICT', 'the publishing queue is full; retry shortly'))
     }
     return new Promise<Published>((resolve, reject) => {
-      this.queue.push({ body, resolve, reject })
+      this.queue.push({ body, opts, resolve, reject })
       this.kick(this.wait())
     })
   }
@@ -205,6 +219,10 @@ export class Publisher {
       return
     }
     let ended = false
+    // In force already (spec/api.md §DUPLICATE_VALUE): looked up for the whole batch at once, before any is numbered.
+    const inForce = await Promise.all(batch.map((p) => p.body.type === 'indicator' && !p.opts.allowDuplicate
+      ? findInForce(store, origin, p.body.alg, p.body.value, time).catch(() => undefined) : undefined))
+    const publishingNow: { key: string; done: Promise<Published>; settle: (p: Published | undefined) => void }[] = []
     for (const [k, p] of batch.entries()) {
       if (ended) {
         this.queue.unshift(...batch.slice(k)) // signed with the next key, once the roster knows it
@@ -215,6 +233,22 @@ export class Publisher {
         const { record, bytes } = validateAndEncode(p.body, { v: 1, log: origin, seq: start + records.length, time })
         if (record.type === 'revocation') await checkRecordSemantics(store, roster, origin, record, none)
         else roster.checkWriter(origin, record.type)
+        if (record.type === 'indicator' && !p.opts.allowDuplicate) {
+          const key = valueKey(record.alg, record.value)
+          const existing = inForce[k]
+          if (existing) throw duplicate(record.alg, existing)
+          const earlier = this.publishing.get(key)
+          if (earlier) {
+            // The same value is being published: refused once the first has its id (or failed).
+            earlier.then((first) => this.reject(p, duplicate(record.alg, first.id)), () => this.reject(p, new LedgerError('CONFLICT', `the same ${record.alg} value was being published and failed; retry`)))
+            continue
+          }
+          let settle!: (x: Published | undefined) => void
+          const done = new Promise<Published>((res, rej) => { settle = (x) => (x ? res(x) : rej(new Error('not stored'))) })
+          done.catch(() => undefined)
+          this.publishing.set(key, done)
+          publishingNow.push({ key, done, settle })
+        }
         records.push(record)
         recordBytes.push(bytes)
         accepted.push(p)
@@ -223,7 +257,15 @@ export class Publisher {
         this.reject(p, e)
       }
     }
-    if (records.length === 0) return
+    const published: (Published | undefined)[] = []
+    const settleDuplicates = () => {
+      for (const x of publishingNow) {
+        if (this.publishing.get(x.key) === x.done) this.publishing.delete(x.key)
+        const i = accepted.findIndex((a) => valueKey((a.body as { alg: string }).alg, (a.body as { value: Uint8Array }).value) === x.key)
+        x.settle(i >= 0 ? published[i] : undefined)
+      }
+    }
+    if (records.length === 0) return settleDuplicates()
     const signing = this.o.sign({ seed, records: recordBytes })
     signing.catch(() => undefined) // awaited below, in turn; not an unhandled rejection meanwhile
     // After a rotation, the next batch is numbered once this one is stored (and the roster has seen it).
@@ -233,22 +275,28 @@ export class Publisher {
       try {
         const signed: SignedBatch = await signing
         items = records.map((record, i) => ({ entry: signed.entries[i]!, id: signed.ids.subarray(32 * i, 32 * i + 32), record }))
+        items.forEach((it, i) => { published[i] = { id: toHex(it.id), seq: start + i, log: origin } })
+        const extra = accepted.flatMap((p, i) => p.opts.alsoWrite?.(published[i]!) ?? [])
         const r = await store.append(origin, start, items, {
           durable: true,
+          extra,
           checkpoint: (size, root) => signCheckpoint({ origin, size, root }, { name: origin, seed }),
         })
         this.stats.batches++
         this.stats.accepted += items.length
         items.forEach((it, i) => {
           this.o.onRecord(it.id, it.record)
-          accepted[i]!.resolve({ id: toHex(it.id), seq: start + i, log: origin })
+          accepted[i]!.resolve(published[i]!)
         })
         if (r.checkpoint) this.o.onCheckpoint(r.checkpoint)
       } catch (e) {
         // Later batches were numbered after this one: they fail in turn (their start is not the
         // log's size); the next batch validated starts again from what is stored.
         this.nextSeq = undefined
+        published.length = 0
         for (const p of accepted) this.reject(p, e)
+      } finally {
+        settleDuplicates()
       }
     })
     this.appending = append
@@ -271,4 +319,8 @@ export class Publisher {
     }
     await this.appending
   }
+}
+
+function duplicate(alg: string, id: string): LedgerError {
+  return new LedgerError('DUPLICATE_VALUE', `this log already has this ${alg} value in force as record ${id}; revoke that record first, or send allow_duplicate (cairn publish/import --allow-duplicate) to publish a second record, e.g. under another category`)
 }

@@ -14,8 +14,12 @@
  *    notice is signed after the entry, perhaps by a key rotated in since; a
  *    key retired before entry i was written cannot have signed it).
  *
- * Today the roster has no cut-over index: every key it ever gave a log is
- * valid over the whole log (`from` 0, no `until`).
+ * The roster (protocol/roster.ts) sets the ranges: a rotation ends the old
+ * key at its cut-over, a compromise ends every key at the stated index and
+ * marks it `compromised` (spec/federation.md §10.7-10.8). An entry at or past
+ * a compromised key's `until` that this key signed opens as `compromised`:
+ * tree content only, admitted when a checkpoint signed by a valid key covers
+ * it; a checkpoint never opens under a key past its `until`.
  */
 import { LedgerError } from './errors.ts'
 import { decodeEntry, openEntry, type OpenedEntry } from './entry.ts'
@@ -34,7 +38,12 @@ export interface LogKey {
   from: number
   /** First index it may no longer sign; absent: still valid. */
   until?: number
+  /** The federation recorded this key as compromised from `until` on. */
+  compromised?: true
 }
+
+/** An entry opened with a log's keys; `compromised` when only a compromised key past its `until` signed it. */
+export type OpenedEntryWithKeys = OpenedEntry & { compromised?: true }
 
 /** A log's keys, the current one first. */
 export type LogKeys = readonly LogKey[]
@@ -51,6 +60,11 @@ export function validAt(key: LogKey, index: number): boolean {
   return index >= key.from && (key.until === undefined || index < key.until)
 }
 
+/** The key that may sign index `index` (ranges never overlap), or undefined. */
+export function keyAt(keys: LogKeys, index: number): LogKey | undefined {
+  return keys.find((k) => validAt(k, index))
+}
+
 /** The index a checkpoint of `size` is tied to: its last entry (see the header). */
 export function checkpointIndex(size: number): number {
   return Math.max(0, size - 1)
@@ -62,13 +76,22 @@ export function checkpointIndex(size: number): number {
  * turn. Only BAD_SIGNATURE moves on to the next key; the first error is
  * thrown. No key valid at `index`: BAD_SIGNATURE (after the entry decodes).
  */
-export function openEntryWithKeys(entry: Uint8Array, keys: LogKeys, origin: string, index: number): OpenedEntry {
+export function openEntryWithKeys(entry: Uint8Array, keys: LogKeys, origin: string, index: number): OpenedEntryWithKeys {
   const expect = { log: origin, seq: index }
   let first: unknown
   for (const key of keys) {
     if (!validAt(key, index)) continue
     try {
       return openEntry(entry, key.publicKey, expect)
+    } catch (e) {
+      if (!(e instanceof LedgerError) || e.code !== 'BAD_SIGNATURE') throw e
+      first ??= e
+    }
+  }
+  for (const key of keys) {
+    if (!key.compromised || key.until === undefined || index < key.until) continue
+    try {
+      return { ...openEntry(entry, key.publicKey, expect), compromised: true }
     } catch (e) {
       if (!(e instanceof LedgerError) || e.code !== 'BAD_SIGNATURE') throw e
       first ??= e

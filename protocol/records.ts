@@ -16,6 +16,7 @@
 import { assertValidPublicKey } from './ed25519.ts'
 import { LedgerError, type ErrorCode } from './errors.ts'
 import { fromHex, toHex } from './bytes.ts'
+import { isRefPseudonym, MAX_RAW_REF_LENGTH } from './case-ref.ts'
 import { decodeCanonical, decodeChecked, encodeCanonical, encodeFlat, KeyTable, type CborValue } from './cbor.ts'
 
 export const RECORD_VERSION = 1
@@ -41,10 +42,10 @@ export const MAX_PDQ_QUALITY = 100
 export const CATEGORIES = ['A1', 'A2', 'B1', 'B2'] as const
 export const KINDS = ['known_material', 'new_material', 'solicitation', 'url'] as const
 export const MEDIA = ['image', 'video', 'text', 'url'] as const
-export const REVOCATION_REASONS = ['false_positive', 'legal_order', 'duplicate', 'reclassified', 'expired'] as const
+export const REVOCATION_REASONS = ['false_positive', 'legal_order', 'duplicate', 'reclassified', 'expired', 'key_compromise'] as const
 export const OPINIONS = ['confirm', 'dispute'] as const
 export const ATTESTATION_REASONS = ['false_positive', 'wrong_category', 'duplicate', 'low_quality', 'reviewed'] as const
-export const ROSTER_CHANGES = ['add_member', 'remove_member', 'rotate_key', 'set_roles', 'set_threshold'] as const
+export const ROSTER_CHANGES = ['add_member', 'remove_member', 'rotate_key', 'set_roles', 'set_threshold', 'compromise'] as const
 export const ROLES = ['publisher', 'witness'] as const
 
 export type Category = (typeof CATEGORIES)[number]
@@ -57,7 +58,8 @@ export type RosterChangeKind = (typeof ROSTER_CHANGES)[number]
 export type Role = (typeof ROLES)[number]
 
 export const MAX_ORIGIN_LENGTH = 128
-export const MAX_REF_LENGTH = 64
+/** Longest raw case reference a node pseudonymises (protocol/case-ref.ts); a record holds only the pseudonym. */
+export const MAX_REF_LENGTH = MAX_RAW_REF_LENGTH
 export const MAX_PEER_ID_LENGTH = 128
 export const RECORD_ID_BYTES = 32
 export const KEY_BYTES = 32
@@ -66,7 +68,6 @@ export const MAX_RECORD_BYTES = 65_535
 
 const SEGMENT_RE = /^[A-Za-z0-9._-]+$/
 const ORIGIN_RE = /^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/
-const REF_RE = /^[A-Za-z0-9._:/-]+$/
 const PEER_ID_RE = /^[A-Za-z0-9]+$/
 
 export interface RecordHeader {
@@ -133,7 +134,15 @@ export interface SetThresholdChange {
   change: 'set_threshold'
   threshold: number
 }
-export type RosterChange = AddMemberChange | RemoveMemberChange | RotateKeyChange | SetRolesChange | SetThresholdChange
+/** The federation records that `member`'s log key was compromised from index `from`; `key` is its log key from there on. */
+export interface CompromiseChange {
+  change: 'compromise'
+  member: string
+  from: number
+  key: Uint8Array
+  witness_key?: Uint8Array
+}
+export type RosterChange = AddMemberChange | RemoveMemberChange | RotateKeyChange | SetRolesChange | SetThresholdChange | CompromiseChange
 export type RosterRecord = RecordHeader & { type: 'roster' } & RosterChange
 
 export type CairnRecord = IndicatorRecord | RevocationRecord | AttestationRecord | RosterRecord
@@ -150,6 +159,7 @@ const CHANGE_KEYS: Record<RosterChangeKind, string[]> = {
   rotate_key: ['change', 'member', 'key', 'witness_key', 'peer_id'],
   set_roles: ['change', 'member', 'roles'],
   set_threshold: ['change', 'threshold'],
+  compromise: ['change', 'member', 'from', 'key', 'witness_key'],
 }
 const allowedKeys = (body: string[]): ReadonlySet<string> => new Set([...COMMON_KEYS, ...body])
 const ALLOWED_BODY = new Map(Object.entries(BODY_KEYS).map(([t, keys]) => [t, allowedKeys(keys)]))
@@ -392,8 +402,9 @@ function validateIndicator(g: Fields, header: RecordHeader): IndicatorRecord {
   }
   if (g.has('ref')) {
     const ref = g.text('ref')
-    if (ref.length < 1 || ref.length > MAX_REF_LENGTH || !REF_RE.test(ref)) {
-      fail('BAD_REF', `${what}: "ref" is an opaque case reference of 1..${MAX_REF_LENGTH} characters from A-Z a-z 0-9 . _ : / - (never names or free text)`)
+    // Only the pseudonym a centre's node derives from its case reference: never the reference itself.
+    if (!isRefPseudonym(ref)) {
+      fail('BAD_REF', `${what}: "ref" must be a case-reference pseudonym, "p1:" and 32 lowercase hex digits; a raw case reference is never recorded (the centre's node turns it into its pseudonym)`)
     }
     rec.ref = ref
   }
@@ -455,6 +466,14 @@ function validateChange(g: Fields, change: RosterChangeKind, log: string): Roste
       const threshold = g.uint('threshold')
       if (threshold < 1) fail('BAD_ROSTER_CHANGE', `${what}: "threshold" must be at least 1`)
       return { change, threshold }
+    }
+    case 'compromise': {
+      const rec: CompromiseChange = { change, member: g.segment('member'), from: g.uint('from'), key: g.publicKey('key') }
+      if (g.has('witness_key')) {
+        rec.witness_key = g.publicKey('witness_key')
+        if (toHex(rec.key) === toHex(rec.witness_key)) fail('BAD_ROSTER_CHANGE', `${what}: the witness key must differ from the log key`)
+      }
+      return rec
     }
   }
 }

@@ -136,7 +136,7 @@ test('openRedactionWithKeys: any key still valid at the notice\'s index or later
   throws(() => openRedactionMarkerWithKeys(marker, rotated, { log: ORIGIN, index: 8 }), 'SEQ_MISMATCH')
 })
 
-test('roster.logKeys: the current key first, then the rotated-out ones, each valid over the whole log', () => {
+test('roster.logKeys: a member\'s own rotation at index r: the old key signs up to r, the new one from r + 1', () => {
   const roster = new Roster({
     federation: 'test.cairn', threshold: 1,
     members: [{
@@ -145,12 +145,14 @@ test('roster.logKeys: the current key first, then the rotated-out ones, each val
     }],
   })
   assert.equal(roster.logKeys(ORIGIN).map((k) => [k.vkey, k.from, k.until]), [[verifierKey(ORIGIN, oldKey.publicKey), 0, undefined]])
-  const rotate = { v: 1, type: 'roster', log: ORIGIN, seq: 0, time: 0, change: 'rotate_key', member: 'eu-centre', key: newKey.publicKey } as CairnRecord
+  const rotate = { v: 1, type: 'roster', log: ORIGIN, seq: 2, time: 0, change: 'rotate_key', member: 'eu-centre', key: newKey.publicKey } as CairnRecord
   assert.ok(roster.observe(ORIGIN, sha256(utf8('rotate')), rotate))
   const keys = roster.logKeys(ORIGIN)
-  assert.equal(keys.map((k) => k.publicKey), [newKey.publicKey, oldKey.publicKey])
-  assert.ok(keys.every((k) => k.from === 0 && k.until === undefined))
-  assert.is(openEntryWithKeys(entry(oldKey, 3), keys, ORIGIN, 3).record.seq, 3)
+  assert.equal(keys.map((k) => [k.publicKey, k.from, k.until]), [[newKey.publicKey, 3, undefined], [oldKey.publicKey, 0, 3]])
+  assert.is(openEntryWithKeys(entry(oldKey, 2), keys, ORIGIN, 2).record.seq, 2)
+  throws(() => openEntryWithKeys(entry(oldKey, 3), keys, ORIGIN, 3), 'BAD_SIGNATURE')
+  assert.is(openEntryWithKeys(entry(newKey, 3), keys, ORIGIN, 3).record.seq, 3)
+  throws(() => openEntryWithKeys(entry(newKey, 2), keys, ORIGIN, 2), 'BAD_SIGNATURE')
   throws(() => roster.logKeys('test.cairn/nobody'), 'UNKNOWN_LOG')
 })
 

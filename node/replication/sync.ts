@@ -24,7 +24,7 @@
 import { parseCheckpoint, parseCheckpointNote, type CheckpointNote } from '../../protocol/checkpoint.ts'
 import { CompactRange, subtreesOfRange, verifyConsistency } from '../../protocol/merkle.ts'
 import { parseNote } from '../../protocol/note.ts'
-import { openCheckpointWithKeys, openRedactionMarkerWithKeys, type LogKeys } from '../../protocol/log-keys.ts'
+import { checkpointIndex, openCheckpointWithKeys, openRedactionMarkerWithKeys, type LogKeys } from '../../protocol/log-keys.ts'
 import { detectEquivocation } from '../../protocol/equivocation.ts'
 import { equalBytes } from '../../protocol/bytes.ts'
 import { LedgerError } from '../../protocol/errors.ts'
@@ -200,15 +200,16 @@ export class SyncManager {
     if (store.frozenProof(origin)) return
     // Equivocation: a signed checkpoint we hold at the same size with another root.
     const mine = await store.checkpointAt(origin, size)
-    const m = this.o.roster.member(origin)!
+    // The key that may sign a checkpoint of this size (spec/federation.md §10.7): the one an equivocation proof names.
+    const vkey = this.o.roster.logKeyAt(origin, checkpointIndex(size))?.vkey ?? this.o.roster.member(origin)!.vkey
     // The same body (origin, size, root) cannot conflict; only another body is opened and compared.
     if (mine && noteBody(mine) !== cp.note.body) {
-      const proof = this.tryDetect(mine, cp.text, m.vkey)
+      const proof = this.tryDetect(mine, cp.text, vkey)
       if (proof) return this.o.onEquivocation(origin, proof)
     }
     const t = this.targets.get(origin)
     if (t && t.size === size && !equalBytes(t.root, root)) {
-      const proof = this.tryDetect(t.cp.text, cp.text, m.vkey)
+      const proof = this.tryDetect(t.cp.text, cp.text, vkey)
       if (proof) return this.o.onEquivocation(origin, proof)
     }
     if (size <= store.size(origin)) {
@@ -270,7 +271,7 @@ export class SyncManager {
   private mergeLines(base: CheckpointNote, incoming: CheckpointNote): CheckpointNote {
     if (base.note.body !== incoming.note.body) return base
     const origin = base.checkpoint.origin
-    const witnesses = this.o.roster.all().filter((m) => m.origin !== origin).map((m) => m.witnessVkey)
+    const witnesses = this.o.roster.cosignerKeys(origin)
     return mergeCosignatureLines(base, incoming.note.signatures.map((s) => s.line), witnesses, (e) => this.count(e))
   }
 
@@ -370,27 +371,7 @@ export class SyncManager {
     }
     if (!header) throw new LedgerError('PEER_ERROR', 'empty sync response')
     if (entries.length !== header.count) throw new LedgerError('PEER_ERROR', `peer sent ${entries.length} of ${header.count} entries`)
-    const keys = roster.logKeys(origin)
-    // Runs of entries between redaction markers; markers carry their leaf hash in a signed notice.
-    const markers = new Map<number, RedactedItem>()
-    entries.forEach((e, i) => {
-      if (!isRedactionMarker(e)) return
-      const { notice, signed } = openRedactionMarkerWithKeys(e, keys, { log: origin, index: start + i })
-      markers.set(i, { marker: e, id: notice.id, notice: signed })
-    })
-    const runs: { from: number; to: number }[] = []
-    for (let i = 0; i < entries.length;) {
-      let j = i
-      const isMarker = markers.has(i)
-      while (j < entries.length && markers.has(j) === isMarker) j++
-      runs.push({ from: i, to: j })
-      i = j
-    }
-    const opened = await Promise.all(runs.map(({ from, to }) => {
-      if (markers.has(from)) return []
-      const slice = entries.slice(from, to)
-      return this.o.openRangeImpl ? this.o.openRangeImpl(origin, start + from, slice, keys) : openRange(origin, start + from, slice, keys)
-    }))
+    const { markers, runs, opened } = await openFetchedRange(origin, start, entries, roster.logKeys(origin), this.o.openRangeImpl)
     return { start, end, proof: header.proof, entries, bytes, markers, runs, opened }
   }
 
@@ -427,11 +408,52 @@ export class SyncManager {
     return true
   }
 
+  /**
+   * Catching up this node's own log (node/replication/own-log.ts): syncs
+   * `origin` towards the best checkpoint heard for it, exactly as any other
+   * log, and resolves when that run ends (caught up, or out of peers to
+   * try); the caller compares the sizes.
+   */
+  async catchUp(origin: string): Promise<void> {
+    this.kick(origin)
+    await this.running.get(origin)
+  }
+
   /** Stops syncing; resolves when the ranges in flight are done. */
   async stop(): Promise<void> {
     this.stopped = true
     await Promise.all(this.running.values())
   }
+}
+
+/**
+ * Opens entries a peer sent for [start, start + entries.length) of `origin`
+ * as sync does before the tree check: redaction markers with the log's keys
+ * (their notice names the leaf), runs of entries between them with
+ * `openImpl` (signature of a log key valid at the index, record rules, log,
+ * seq). Throws the first failure. Also used by replication/heal.ts.
+ */
+export async function openFetchedRange(
+  origin: string, start: number, entries: Uint8Array[], keys: LogKeys,
+  openImpl: (origin: string, start: number, entries: Uint8Array[], keys: LogKeys) => CheckedEntry[] | Promise<CheckedEntry[]> = openRange,
+): Promise<{ markers: Map<number, RedactedItem>; runs: { from: number; to: number }[]; opened: CheckedEntry[][] }> {
+  // Runs of entries between redaction markers; markers carry their leaf hash in a signed notice.
+  const markers = new Map<number, RedactedItem>()
+  entries.forEach((e, i) => {
+    if (!isRedactionMarker(e)) return
+    const { notice, signed } = openRedactionMarkerWithKeys(e, keys, { log: origin, index: start + i })
+    markers.set(i, { marker: e, id: notice.id, notice: signed })
+  })
+  const runs: { from: number; to: number }[] = []
+  for (let i = 0; i < entries.length;) {
+    let j = i
+    const isMarker = markers.has(i)
+    while (j < entries.length && markers.has(j) === isMarker) j++
+    runs.push({ from: i, to: j })
+    i = j
+  }
+  const opened = await Promise.all(runs.map(({ from, to }) => (markers.has(from) ? [] : openImpl(origin, start + from, entries.slice(from, to), keys))))
+  return { markers, runs, opened }
 }
 
 /** The checkpoint text a note signs (up to the blank line before its signatures). */

@@ -23,6 +23,9 @@ import { fromBase64, toBase64, fromUtf8, utf8 } from '../../protocol/bytes.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import type { Store } from '../storage/store.ts'
 import type { Roster, Member } from '../roster.ts'
+import { witnessKeyValidAt, type WitnessKey } from '../../protocol/roster.ts'
+import { checkpointIndex } from '../../protocol/log-keys.ts'
+import { verifierKey } from '../../protocol/note.ts'
 import type { Peer } from './peer.ts'
 import { PROTO_WITNESS, encodeWitnessResponse } from './messages.ts'
 
@@ -41,7 +44,8 @@ export class WitnessService {
   constructor(
     private readonly store: Store,
     private readonly roster: Roster,
-    private readonly self: { origin: string; witnessSeed: Uint8Array },
+    /** This node's origin and witness seed: fixed, or the one valid at a time (seconds; undefined while a rotation waits for its quorum). */
+    private readonly self: { origin: string; witnessSeed: Uint8Array | ((seconds: number) => Uint8Array | undefined) },
     private readonly nowSeconds: () => number,
     /** Told about every checkpoint that was cosigned (the node then syncs that log). */
     private readonly onCosigned: (cp: CheckpointNote) => void = () => {},
@@ -75,14 +79,25 @@ export class WitnessService {
     } catch {
       last = undefined
     }
+    const ts = this.nowSeconds()
+    const seed = typeof this.self.witnessSeed === 'function' ? this.self.witnessSeed(ts) : this.self.witnessSeed
+    if (!seed) {
+      return this.refuse({ kind: 'forbidden', status: 403, code: 'FORBIDDEN', message: 'this witness rotates its key and cosigns again once the federation confirms the rotation' } as AddCheckpointDecision)
+    }
+    // Only the key valid at the checkpoint's last entry may sign it (spec/federation.md §10.7).
+    const size = request?.signed.checkpoint.size ?? 0
+    const claimed = request && this.roster.member(request.signed.checkpoint.origin)
+    if (claimed?.active && !this.roster.logKeyAt(claimed.origin, checkpointIndex(size))) {
+      return this.refuse({ kind: 'forbidden', status: 403, code: 'UNKNOWN_KEY', message: `no key of ${claimed.origin} is valid for a checkpoint of size ${size}` } as AddCheckpointDecision)
+    }
     const decision = decideAddCheckpoint(request ?? body, (o) => {
       const m = this.roster.member(o)
       if (!m || !m.active || o === this.self.origin) return undefined
-      return { vkey: m.vkey, last }
+      const key = this.roster.logKeyAt(o, checkpointIndex(size))!
+      return { vkey: key.vkey ?? verifierKey(o, key.publicKey), last }
     })
     if (decision.kind !== 'ok') return this.refuse(decision)
-    const ts = this.nowSeconds()
-    const line = cosign(decision.body, { name: this.self.origin, seed: this.self.witnessSeed }, ts)
+    const line = cosign(decision.body, { name: this.self.origin, seed }, ts)
     await this.store.putMeta(`witness/${decision.checkpoint.origin}`, utf8(JSON.stringify({ size: decision.checkpoint.size, root: toBase64(decision.checkpoint.root) })))
     this.stats.cosigned++
     this.onCosigned(decision.signed)
@@ -103,26 +118,38 @@ export function signerNames(cp: CheckpointNote | string): Set<string> {
   return new Set(note.signatures.map((s) => s.name))
 }
 
+/** Witness keys lines are checked against: plain verifier keys, or members' keys with their time ranges (roster.cosignerKeys). */
+export type CosignerKeys = readonly string[] | readonly { origin: string; keys: readonly WitnessKey[] }[]
+
 /**
- * Adds to `base` the valid cosignatures in `lines` by witnesses (given by
- * vkey) that have not cosigned `base` yet: one line per witness, so repeated
- * requests never pile up lines. Invalid lines are dropped and counted.
+ * Adds to `base` the valid cosignatures in `lines` by witnesses that have not
+ * cosigned `base` yet: one line per witness, so repeated requests never pile
+ * up lines. A line counts only under a witness key valid at its timestamp
+ * (spec/federation.md §10.7). Invalid lines are dropped and counted.
  */
-export function mergeCosignatureLines(base: CheckpointNote, lines: readonly string[], witnessVkeys: readonly string[], onInvalid: (e: unknown) => void = () => {}): CheckpointNote {
+export function mergeCosignatureLines(base: CheckpointNote, lines: readonly string[], witnesses: CosignerKeys, onInvalid: (e: unknown) => void = () => {}): CheckpointNote {
   const { body } = base.note
   const have = signerNames(base)
   const add: string[] = []
+  const keys: WitnessKey[] = witnesses.flatMap((w) => typeof w === 'string' ? [{ vkey: w, from: 0 }] : w.keys)
   for (const line of lines) {
-    for (const vkey of witnessVkeys) {
-      const name = vkey.slice(0, vkey.indexOf('+'))
+    for (const key of keys) {
+      const name = key.vkey.slice(0, key.vkey.indexOf('+'))
       if (!line.startsWith(`— ${name} `) || have.has(name)) continue
+      let c
       try {
-        verifyCosignature(body, line, vkey)
-        add.push(line.endsWith('\n') ? line : line + '\n')
-        have.add(name)
+        c = verifyCosignature(body, line, key.vkey)
       } catch (e) {
+        if (e instanceof LedgerError && e.code === 'BAD_COSIGNATURE' && / not witness /.test(e.message)) continue // made by another key of that witness
         onInvalid(e)
+        continue
       }
+      if (!witnessKeyValidAt(key, c.timestamp)) {
+        onInvalid(new LedgerError('BAD_COSIGNATURE', `${name}'s witness key ${key.vkey} was not valid at ${c.timestamp}`))
+        continue
+      }
+      add.push(line.endsWith('\n') ? line : line + '\n')
+      have.add(name)
     }
   }
   return add.length ? appendCheckpointSignatures(base, add) : base
@@ -189,7 +216,7 @@ export class CosignCollector {
     if (good.length === 0) return
     // Merge into whatever is stored now for that size (it may have gained lines meanwhile).
     const stored = (await this.storedAt(size)) ?? cp
-    const merged = mergeCosignatureLines(stored, good, witnesses.map((w) => w.witnessVkey))
+    const merged = mergeCosignatureLines(stored, good, this.roster.cosignerKeys(this.origin))
     if (merged.text === stored.text) return
     await this.store.setCheckpoint(this.origin, merged.text)
     this.stats.cosignatures += signerNames(merged).size - signerNames(stored).size

@@ -1,0 +1,378 @@
+/**
+ * The federation's membership as the logs define it: the genesis roster plus
+ * every roster change that reached its threshold of confirmations, with each
+ * member's log keys and witness keys and the range where each is valid
+ * (spec/federation.md §10.4, §10.7, §10.8). Pure: nodes (node/roster.ts) and
+ * clients (client/roster-follow.ts) feed it the records they verified and
+ * read the same answers.
+ *
+ * A roster record is a proposal; it counts as its writer's confirmation, and
+ * every `attestation` with opinion `confirm` whose target is the proposal's
+ * record id counts as the confirmation of the attestation's log. When the
+ * number of distinct active members confirming reaches `threshold`, the
+ * change applies, once.
+ *
+ * Key ranges (log keys by entry index, witness keys by cosignature time in
+ * seconds) are fixed by records alone, so every node and client computes the
+ * same ones whatever order the logs arrive in:
+ *  - rotate_key by the member itself at index r of its own log: its log key
+ *    stops at r + 1 as soon as the proposal is stored (a key may retire
+ *    itself without anyone's leave); the new key signs from r + 1 once the
+ *    change applies. Witness key: the old one is valid for cosignatures dated
+ *    up to the proposal's time (seconds), the new one after it.
+ *  - compromise of member M from index f (written by another member): once
+ *    it applies, every log key of M stops at f and is marked compromised;
+ *    the new key signs from f.
+ */
+import { parseVerifierKey, verifierKey } from './note.ts'
+import { witnessVerifierKey, verifyCosignatures } from './cosignature.ts'
+import { toHex } from './bytes.ts'
+import { LedgerError } from './errors.ts'
+import { keyAt, validAt, type LogKey, type LogKeys } from './log-keys.ts'
+import type { ParsedNote } from './note.ts'
+import type { CairnRecord, CompromiseChange, RecordType, Role, RosterRecord, RotateKeyChange } from './records.ts'
+import type { Genesis } from './genesis.ts'
+
+/** A witness key of a member, valid for cosignatures dated [from, until) (seconds since the epoch). */
+export interface WitnessKey {
+  vkey: string
+  from: number
+  until?: number
+}
+
+/** A log-key rotation the member proposed that has not applied yet: its log signs nothing from `from` on. */
+export interface PendingRotation {
+  id: string
+  from: number
+}
+
+export interface Member {
+  name: string
+  origin: string
+  /** The newest log key's verifier key (the one that signs the log's next entries once any pending change applies). */
+  vkey: string
+  /** The newest witness key's verifier key. */
+  witnessVkey: string
+  logKey: Uint8Array
+  /** Every log key the roster gave this log, newest first, each with its range of entry indexes. */
+  logKeys: LogKey[]
+  /** Every witness key, newest first, each with its range of cosignature times. */
+  witnessKeys: WitnessKey[]
+  pending?: PendingRotation
+  peerId: string
+  roles: Set<Role>
+  addrs: string[]
+  active: boolean
+}
+
+interface Proposal {
+  origin: string
+  record: RosterRecord
+  confirmations: Set<string>
+  applied: boolean
+}
+
+/** Told of every change applied: the member it concerns (any member for set_threshold) and the proposal's record id. */
+export type RosterListener = (m: Member, change: string, proposalId: string) => void
+
+/** Which record types each role allows; attestations and roster votes are open to every member. */
+function allowedTypes(roles: Set<Role>): Set<RecordType> {
+  const s = new Set<RecordType>(['attestation', 'roster'])
+  if (roles.has('publisher')) {
+    s.add('indicator')
+    s.add('revocation')
+  }
+  return s
+}
+
+/** Cosignature times are whole seconds; a record's time is in ms. */
+const seconds = (ms: number) => Math.floor(ms / 1000)
+
+export class Roster {
+  readonly federation: string
+  threshold: number
+  private readonly members = new Map<string, Member>()
+  private readonly proposals = new Map<string, Proposal>()
+  /** Confirmations seen before their proposal arrived (logs replicate in any order). */
+  private readonly earlyVotes = new Map<string, Set<string>>()
+  private readonly listeners: RosterListener[] = []
+
+  constructor(genesis: Genesis) {
+    this.federation = genesis.federation
+    this.threshold = genesis.threshold
+    for (const g of genesis.members) {
+      const logKey = parseVerifierKey(g.vkey).publicKey
+      this.members.set(g.origin, {
+        name: g.name, origin: g.origin, vkey: g.vkey, witnessVkey: g.witness_vkey, logKey,
+        logKeys: [{ publicKey: logKey, vkey: g.vkey, from: 0 }], witnessKeys: [{ vkey: g.witness_vkey, from: 0 }],
+        peerId: g.peer_id, roles: new Set(g.roles), addrs: g.addrs, active: true,
+      })
+    }
+  }
+
+  onChange(fn: RosterListener): void {
+    this.listeners.push(fn)
+  }
+
+  /** Every member ever known, removed ones included (their logs stay readable). */
+  all(): Member[] {
+    return [...this.members.values()]
+  }
+
+  active(): Member[] {
+    return this.all().filter((m) => m.active)
+  }
+
+  member(origin: string): Member | undefined {
+    return this.members.get(origin)
+  }
+
+  byPeerId(peerId: string): Member | undefined {
+    return this.active().find((m) => m.peerId === peerId)
+  }
+
+  allowedPeerIds(): Set<string> {
+    return new Set(this.active().map((m) => m.peerId))
+  }
+
+  witnesses(): Member[] {
+    return this.active().filter((m) => m.roles.has('witness'))
+  }
+
+  private known(origin: string): Member {
+    const m = this.members.get(origin)
+    if (!m) throw new LedgerError('UNKNOWN_LOG', `${origin} is not a member of federation ${this.federation}`)
+    return m
+  }
+
+  /** The keys `origin`'s log may be signed with, newest first, each with its range. UNKNOWN_LOG if the roster never knew it. */
+  logKeys(origin: string): LogKeys {
+    return this.known(origin).logKeys
+  }
+
+  /** The one key that may sign index `index` of `origin`'s log, or undefined (none yet: a rotation waits for its quorum). */
+  logKeyAt(origin: string, index: number): LogKey | undefined {
+    return keyAt(this.known(origin).logKeys, index)
+  }
+
+  /** Witness keys of every member but `except` (the log being cosigned), with their time ranges. */
+  cosignerKeys(except?: string): { origin: string; keys: WitnessKey[] }[] {
+    return this.all().filter((m) => m.origin !== except).map((m) => ({ origin: m.origin, keys: m.witnessKeys }))
+  }
+
+  /** Every witness verifier key of every member but `except`: what a cosignature line may be checked against. */
+  witnessVkeys(except?: string): string[] {
+    return this.cosignerKeys(except).flatMap((c) => c.keys.map((k) => k.vkey))
+  }
+
+  /** Throws unless `origin` is an active member allowed to write `type`. */
+  checkWriter(origin: string, type: RecordType): void {
+    const m = this.known(origin)
+    if (!m.active) throw new LedgerError('UNKNOWN_LOG', `${origin} was removed from the federation and may not write`)
+    if (!allowedTypes(m.roles).has(type)) {
+      throw new LedgerError('ROLE_FORBIDDEN', `${origin} has roles [${[...m.roles].join(', ')}], which do not allow ${type} records`)
+    }
+  }
+
+  /**
+   * Feeds a record stored at index record.seq of `origin`'s log (its
+   * signature checked by the caller). Returns true when a change was applied
+   * (callers then re-read gates, e.g. allowed peers).
+   */
+  observe(origin: string, id: Uint8Array, record: CairnRecord): boolean {
+    const idHex = toHex(id)
+    if (record.type === 'roster') {
+      if (this.proposals.has(idHex)) return false
+      const p: Proposal = { origin, record, confirmations: new Set([origin, ...(this.earlyVotes.get(idHex) ?? [])]), applied: false }
+      this.earlyVotes.delete(idHex)
+      this.proposals.set(idHex, p)
+      if (record.change === 'rotate_key') this.retireOnProposal(origin, idHex, record)
+      return this.maybeApply(idHex, p)
+    }
+    if (record.type === 'attestation' && record.opinion === 'confirm') {
+      const t = toHex(record.target)
+      const p = this.proposals.get(t)
+      if (!p) {
+        const early = this.earlyVotes.get(t) ?? new Set<string>()
+        if (early.size < 1000) early.add(origin)
+        if (this.earlyVotes.size < 10_000) this.earlyVotes.set(t, early)
+        return false
+      }
+      p.confirmations.add(origin)
+      return this.maybeApply(t, p)
+    }
+    return false
+  }
+
+  proposalStatus(): { id: string; change: string; member?: string; confirmations: string[]; applied: boolean }[] {
+    return [...this.proposals.entries()].map(([id, p]) => ({
+      id, change: p.record.change, member: 'member' in p.record ? p.record.member : undefined,
+      confirmations: [...p.confirmations].sort(), applied: p.applied,
+    }))
+  }
+
+  /** Active members that confirmed proposal `id` so far (undefined: unknown proposal). */
+  confirmationsOf(id: string): number | undefined {
+    const p = this.proposals.get(id)
+    return p && [...p.confirmations].filter((o) => this.members.get(o)?.active).length
+  }
+
+  /** True when `origin` wrote `r` about its own keys: only then do its key parts count. */
+  private isSelfRotation(origin: string, r: RotateKeyChange): boolean {
+    return origin === `${this.federation}/${r.member}` && this.members.has(origin)
+  }
+
+  /** A member's own rotation retires its current keys at once: the log key after index seq, the witness key after the proposal's second. */
+  private retireOnProposal(origin: string, id: string, r: RosterRecord & RotateKeyChange): void {
+    if (!this.isSelfRotation(origin, r)) return
+    const m = this.members.get(origin)!
+    if (r.key) {
+      const k = keyAt(m.logKeys, r.seq)
+      if (k) k.until = r.seq + 1
+      m.pending = { id, from: r.seq + 1 }
+    }
+    if (r.witness_key) {
+      const t = seconds(r.time)
+      for (const w of m.witnessKeys) if (w.until === undefined || w.until > t + 1) w.until = Math.max(w.from, t + 1)
+    }
+  }
+
+  private maybeApply(id: string, p: Proposal): boolean {
+    if (p.applied) return false
+    const votes = [...p.confirmations].filter((o) => this.members.get(o)?.active).length
+    if (votes < this.threshold) return false
+    p.applied = true
+    this.apply(id, p)
+    return true
+  }
+
+  private apply(id: string, p: Proposal): void {
+    const r = p.record
+    const origin = 'member' in r ? `${this.federation}/${r.member}` : ''
+    switch (r.change) {
+      case 'add_member': {
+        if (r.origin !== origin) return // a proposal naming a foreign origin never applies
+        const existing = this.members.get(origin)
+        if (existing) {
+          // Known already (perhaps removed): its keys change only by rotate_key or compromise.
+          existing.peerId = r.peer_id
+          existing.roles = new Set(r.roles)
+          existing.active = true
+          return this.emit(existing, 'add_member', id)
+        }
+        const vkey = verifierKey(origin, r.key)
+        const witnessVkey = witnessVerifierKey(origin, r.witness_key)
+        const m: Member = {
+          name: r.member, origin, vkey, witnessVkey, logKey: r.key,
+          logKeys: [{ publicKey: r.key, vkey, from: 0 }], witnessKeys: [{ vkey: witnessVkey, from: 0 }],
+          peerId: r.peer_id, roles: new Set(r.roles), addrs: [], active: true,
+        }
+        this.members.set(origin, m)
+        return this.emit(m, 'add_member', id)
+      }
+      case 'remove_member': {
+        const m = this.members.get(origin)
+        if (!m) return
+        m.active = false
+        return this.emit(m, 'remove_member', id)
+      }
+      case 'rotate_key': {
+        const m = this.members.get(origin)
+        if (!m) return
+        if (this.isSelfRotation(p.origin, r)) {
+          if (r.key && m.pending?.id === id) {
+            this.addLogKey(m, r.key, m.pending.from)
+            m.pending = undefined
+          }
+          if (r.witness_key) this.addWitnessKey(m, r.witness_key, seconds(r.time) + 1)
+        }
+        if (r.peer_id) m.peerId = r.peer_id
+        return this.emit(m, 'rotate_key', id)
+      }
+      case 'compromise':
+        return this.applyCompromise(id, p.origin, origin, r)
+      case 'set_roles': {
+        const m = this.members.get(origin)
+        if (!m) return
+        m.roles = new Set(r.roles)
+        return this.emit(m, 'set_roles', id)
+      }
+      case 'set_threshold': {
+        const n = this.active().length
+        this.threshold = Math.min(r.threshold, Math.max(n, 1))
+        const any = this.active()[0]
+        if (any) this.emit(any, 'set_threshold', id)
+      }
+    }
+  }
+
+  /** Every key of the member stops at `from` and is marked compromised; the new key signs from `from`. */
+  private applyCompromise(id: string, writer: string, origin: string, r: RosterRecord & CompromiseChange): void {
+    const m = this.members.get(origin)
+    if (!m || writer === origin) return // a member cannot vouch for its own compromised key
+    const newHex = toHex(r.key)
+    if (m.logKeys.some((k) => toHex(k.publicKey) === newHex)) return // a key it held before is no way out
+    for (const k of m.logKeys) {
+      if (k.until === undefined || k.until > r.from) k.until = Math.max(k.from, r.from)
+      k.compromised = true
+    }
+    m.pending = undefined
+    this.addLogKey(m, r.key, r.from)
+    if (r.witness_key) {
+      const t = seconds(r.time)
+      for (const w of m.witnessKeys) if (w.until === undefined || w.until > t + 1) w.until = Math.max(w.from, t + 1)
+      this.addWitnessKey(m, r.witness_key, t + 1)
+    }
+    this.emit(m, 'compromise', id)
+  }
+
+  private addLogKey(m: Member, key: Uint8Array, from: number): void {
+    const vkey = verifierKey(m.origin, key)
+    m.logKeys.unshift({ publicKey: key, vkey, from })
+    m.vkey = vkey
+    m.logKey = key
+  }
+
+  private addWitnessKey(m: Member, key: Uint8Array, from: number): void {
+    const vkey = witnessVerifierKey(m.origin, key)
+    m.witnessKeys.unshift({ vkey, from })
+    m.witnessVkey = vkey
+  }
+
+  private emit(m: Member, change: string, id: string): void {
+    for (const fn of this.listeners) fn(m, change, id)
+  }
+}
+
+/** True when a witness key may have made a cosignature dated `timestamp` (seconds). */
+export function witnessKeyValidAt(key: WitnessKey, timestamp: number): boolean {
+  return timestamp >= key.from && (key.until === undefined || timestamp < key.until)
+}
+
+/**
+ * The members that validly cosigned a checkpoint note: a line counts when it
+ * verifies under one of the member's witness keys valid at the line's
+ * timestamp; each member counts once. A line that fails under a known key is
+ * BAD_COSIGNATURE (verifyCosignatures); fewer than `quorum` members, too.
+ */
+export function cosigners(note: string | ParsedNote, cosignerKeys: readonly { origin: string; keys: readonly WitnessKey[] }[], quorum = 0): Set<string> {
+  const byVkey = new Map<string, { origin: string; key: WitnessKey }>()
+  for (const c of cosignerKeys) for (const key of c.keys) byVkey.set(key.vkey, { origin: c.origin, key })
+  const valid = verifyCosignatures(note, [...byVkey.keys()])
+  const out = new Set<string>()
+  for (const c of valid) {
+    const k = byVkey.get(c.vkey)
+    if (k && witnessKeyValidAt(k.key, c.timestamp)) out.add(k.origin)
+  }
+  if (out.size < quorum) {
+    throw new LedgerError('BAD_COSIGNATURE', `checkpoint has cosignatures from ${out.size} of the required ${quorum} witnesses (${[...out].join(', ') || 'none'})`)
+  }
+  return out
+}
+
+/** The witness key of `keys` valid at `timestamp`, if any. */
+export function witnessKeyAt(keys: readonly WitnessKey[], timestamp: number): WitnessKey | undefined {
+  return keys.find((k) => witnessKeyValidAt(k, timestamp))
+}
+
+export { validAt }
