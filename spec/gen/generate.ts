@@ -2,7 +2,7 @@
  * Writes spec/vectors/<topic>/<case>.json from the per-topic generators.
  * Deterministic: keys come from fixed seeds (see seeds.ts), no clock, no randomness,
  * so re-running produces identical files (a test checks this).
- * Usage: npm run gen-vectors
+ * Usage: npm run gen-vectors [-- topic...]   (default: every topic)
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -10,7 +10,9 @@ import { allTopics } from './topics.ts'
 
 const outDir = new URL('../vectors', import.meta.url).pathname
 
+const only = process.argv.slice(2)
 for (const { topic, cases } of allTopics()) {
+  if (only.length && !only.includes(topic)) continue
   const dir = join(outDir, topic)
   mkdirSync(dir, { recursive: true })
   for (const f of readdirSync(dir)) if (f.endsWith('.json')) rmSync(join(dir, f))

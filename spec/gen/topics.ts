@@ -1,10 +1,11 @@
-/** The vector topics of DESIGN §6 and the generator of each. */
+/** The vector topics of DESIGN §6 (plus redactions/ and rosters/) and the generator of each. */
 import type { VectorCase } from './seeds.ts'
 import { entryCases } from './entries.ts'
 import { treeCases } from './trees.ts'
 import { checkpointCases } from './checkpoints.ts'
 import { proofCases } from './proofs.ts'
 import { redactionCases } from './redactions.ts'
+import { rosterCases } from './rosters.ts'
 
 export function allTopics(): { topic: string; cases: VectorCase[] }[] {
   return [
@@ -13,5 +14,6 @@ export function allTopics(): { topic: string; cases: VectorCase[] }[] {
     { topic: 'checkpoints', cases: checkpointCases() },
     { topic: 'proofs', cases: proofCases() },
     { topic: 'redactions', cases: redactionCases() },
+    { topic: 'rosters', cases: rosterCases() },
   ]
 }
