@@ -1,8 +1,8 @@
 /** Node lifecycle commands: keygen, federation init, node start, status, token. */
-import { writeFileSync, existsSync, copyFileSync, rmSync } from 'node:fs'
+import { existsSync, copyFileSync, chmodSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { initNodeDir, loadNodeFile, memberEntry, writeGenesis, parseJsonFile } from '../node/config.ts'
+import { initNodeDir, loadNodeFile, memberEntry, writeGenesis, parseJsonFile, writePrivate } from '../node/config.ts'
 import { GenesisMember, type Genesis } from '../protocol/genesis.ts'
 import { startNode, type CairnNode } from '../node/node.ts'
 import { ensureOperatorToken } from '../node/tokens.ts'
@@ -12,6 +12,7 @@ import { resolveTarget } from './target.ts'
 import type { NodeStatus } from '../node/status.ts'
 import { takeBackup } from '../node/backup/take.ts'
 import { restoreBackup } from '../node/backup/restore.ts'
+import { checkNodeStore } from '../node/storage/check.ts'
 
 export function registerNodeCommands(program: Command) {
   program
@@ -27,7 +28,7 @@ export function registerNodeCommands(program: Command) {
       const listen = `/ip4/${o.host}/tcp/${Number(o.p2pPort)}`
       const { keys } = await initNodeDir(o.dir, o.origin, { listen: [listen], http: { host: o.host, port: Number(o.httpPort) } })
       const member = memberEntry(o.origin, keys, String(o.roles).split(',').filter(Boolean), Number(o.p2pPort) ? [listen] : [])
-      writeFileSync(join(o.dir, 'member.json'), JSON.stringify(member, null, 2) + '\n')
+      writePrivate(join(o.dir, 'member.json'), JSON.stringify(member, null, 2) + '\n')
       console.log(JSON.stringify(member, null, 2))
       console.error(`keys written to ${join(o.dir, 'keys.json')} (keep it secret); member entry in ${join(o.dir, 'member.json')}`)
     })
@@ -48,7 +49,10 @@ export function registerNodeCommands(program: Command) {
       const threshold = o.threshold ? Number(o.threshold) : Math.floor(members.length / 2) + 1
       const g: Genesis = { federation: o.federation, threshold, members }
       writeGenesis(o.out, g)
-      for (const d of o.nodeDir ?? []) copyFileSync(o.out, join(d, 'genesis.json'))
+      for (const d of o.nodeDir ?? []) {
+        copyFileSync(o.out, join(d, 'genesis.json'))
+        chmodSync(join(d, 'genesis.json'), 0o600)
+      }
       console.log(`genesis roster of ${o.federation}: ${members.length} members, threshold ${threshold}, written to ${o.out}`)
     })
 
@@ -62,13 +66,16 @@ export function registerNodeCommands(program: Command) {
     .option('--peer <multiaddr...>', 'extra peers to keep connected to (multiaddr with /p2p/<id>)')
     .option('--alone', 'sign the own log at once, without first asking the other members how far it goes (only when none can hold a copy of it; see docs/reference.md)')
     .action(async (o) => {
-      if (o.genesis) copyFileSync(o.genesis, join(o.dir, 'genesis.json'))
+      if (o.genesis) {
+        copyFileSync(o.genesis, join(o.dir, 'genesis.json'))
+        chmodSync(join(o.dir, 'genesis.json'), 0o600)
+      }
       if (!existsSync(join(o.dir, 'genesis.json'))) throw new LedgerError('BAD_CONFIG', `no genesis.json in ${o.dir}: run cairn federation init, or pass --genesis`)
       const settings = loadNodeFile(o.dir)
       const node = await startNode({ dir: o.dir, httpPort: o.httpPort ? Number(o.httpPort) : undefined, bootstrap: o.peer ? [...settings.bootstrap, ...o.peer] : undefined, alone: o.alone ? true : undefined })
       await ensureOperatorToken(o.dir, node.tokens)
-      writeFileSync(join(o.dir, 'node.url'), node.url + '\n')
-      writeFileSync(join(o.dir, 'node.addrs'), node.peer.multiaddrs().join('\n') + '\n')
+      writePrivate(join(o.dir, 'node.url'), node.url + '\n')
+      writePrivate(join(o.dir, 'node.addrs'), node.peer.multiaddrs().join('\n') + '\n')
       // node.log is JSON lines only: the banner is one of them.
       node.log.info({ api: node.url, peer_id: node.keys.peerId, listening: node.peer.multiaddrs().map(String) }, `cairn node ${node.origin} running`)
       reportOwnLog(node.ownLog, node.log)
@@ -97,6 +104,21 @@ export function registerNodeCommands(program: Command) {
       for (const l of r.store.logs) console.log(`  ${l.origin.padEnd(36)} ${String(l.size).padStart(10)} entries`)
       if (r.skipped.length) console.error(`left out (larger than 1 MiB, not node configuration): ${r.skipped.join(', ')}`)
       console.error('the backup holds the node\'s secret keys (keys.json): keep it as safe as the node itself')
+    })
+  nodeCmd
+    .command('check')
+    .description('check a stopped node\'s store completely: every entry against its leaf hash, every tile against the tree, each log\'s root against its signed checkpoint (exit 1 on damage)')
+    .requiredOption('--dir <dir>', 'node directory (the node must be stopped)')
+    .action(async (o) => {
+      const logs = await checkNodeStore(o.dir, (c) => {
+        console.log(`${c.problems.length === 0 ? 'ok  ' : 'FAIL'} ${c.origin.padEnd(36)} ${String(c.entriesChecked).padStart(10)} entries ${String(c.tilesChecked).padStart(7)} full tiles, checkpoint at ${c.checkpointSize}`)
+        for (const p of c.problems) console.log(`     ${p}`)
+      })
+      const bad = logs.filter((c) => c.problems.length > 0)
+      if (bad.length > 0) {
+        throw new LedgerError('STORAGE_CORRUPT', `${bad.length} of ${logs.length} logs are damaged (${bad.map((c) => c.origin).join(', ')}); a node started on this store withholds them and heals them from its peers`)
+      }
+      console.log(`all ${logs.length} logs check out against their signed trees`)
     })
   nodeCmd
     .command('restore <file>')

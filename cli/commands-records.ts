@@ -9,7 +9,7 @@ import { api, type Endpoint as Target } from '../client/http.ts'
 import { resolveTarget } from './target.ts'
 import { runImport } from './import/run.ts'
 
-type Published = { id: string; seq: number; log: string }
+type Published = { id: string; seq: number; log: string; ref?: string }
 
 const withTarget = (c: Command) => c.option('--dir <dir>', 'node directory').option('--node <url>', 'API base URL').option('--token <token>', 'operator token')
 
@@ -18,7 +18,7 @@ async function publishOne(t: Target, body: Record<string, unknown>): Promise<Pub
 }
 
 function printPublished(p: Published) {
-  console.log(`${p.id}  (${p.log} #${p.seq})`)
+  console.log(`${p.id}  (${p.log} #${p.seq})${p.ref ? `  ref ${p.ref}` : ''}`)
 }
 
 export function registerRecordCommands(program: Command) {
@@ -31,7 +31,8 @@ export function registerRecordCommands(program: Command) {
     .option('--kind <kind>', 'known_material | new_material | solicitation | url')
     .option('--media <media>', 'image | video | text | url')
     .option('--quality <q>', 'PDQ quality 0–100, as cairn hash prints it (required for pdq)')
-    .option('--ref <ref>', 'opaque case reference (≤ 64 chars, no personal data)')
+    .option('--ref <ref>', 'your case reference (≤ 64 chars of A-Z a-z 0-9 . _ : / -); the node records only its pseudonym p1:… (cairn ref)')
+    .option('--allow-duplicate', 'publish even if this log already has this value in force (e.g. under another category)')
     .option('--expires <ms>', 'expiry, ms since epoch'))
     .action(async (o) => {
       const body: Record<string, unknown> = {
@@ -47,6 +48,7 @@ export function registerRecordCommands(program: Command) {
       }
       if (o.ref) body.ref = o.ref
       if (o.expires) body.expires = Number(o.expires)
+      if (o.allowDuplicate) body.allow_duplicate = true
       printPublished(await publishOne(resolveTarget(o), body))
     })
 
@@ -75,7 +77,8 @@ export function registerRecordCommands(program: Command) {
     .option('--deleted-reason <reason>', 'ncmec-xml: revocation reason for deleted entries (false_positive | legal_order | duplicate | reclassified | expired); without it they are rejected')
     .option('--auditor-token <token>', 'ncmec-xml with deleted entries: a token of this node with the auditor role, to read this centre\'s own log and find the records to revoke')
     .option('--batch <n>', 'records per request', '5000')
-    .option('--quiet', 'no progress bar'))
+    .option('--quiet', 'no progress bar')
+    .option('--allow-duplicate', 'publish values this log already has in force as further records (else they are rejected with DUPLICATE_VALUE)'))
     .action(async (file, o) => runImport(file, resolveTarget(o), o))
 
   withTarget(program

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { signCheckpoint } from '../protocol/checkpoint.ts'
 import { decodeEntry } from '../protocol/entry.ts'
 import { decodeCheckedRecord, type CairnRecord } from '../protocol/records.ts'
+import { entrySigner } from '../protocol/log-keys.ts'
 import { EMPTY_ROOT, leafHash } from '../protocol/hash.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { LevelKV } from './storage/kv.ts'
@@ -34,6 +35,7 @@ import { StatusLoop, serveStatus } from './replication/status.ts'
 import { OwnLogCatchUp } from './replication/own-log.ts'
 import { backupRoutes } from './http/routes-backup.ts'
 import { Gossip } from './replication/gossip.ts'
+import { Healer } from './replication/heal.ts'
 import { testBlocklist } from './replication/test-blocklist.ts'
 import { PROTO_WITNESS, decodeWitnessResponse, textFrame } from './replication/messages.ts'
 
@@ -111,10 +113,26 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   if (store.upgradedSetMembers > 0) log.info(`store upgraded: ${store.upgradedSetMembers} current-set members moved into the record index`)
   for (const m of roster.all()) if (!store.hasLog(m.origin)) await store.registerLog(m.origin)
   // Replay roster changes stored in any log.
+  // Each is fed with the key that signed it (roster.observe decides from it whether a rotation counts); a
+  // member's own rotation signed by a key the roster learns only from a later record waits for it.
+  const waiting: { origin: string; entry: Uint8Array; record: CairnRecord }[] = []
+  const replayed = (origin: string, entry: Uint8Array, record: CairnRecord, last = false): boolean => {
+    const signer = entrySigner(entry, roster.member(origin)?.logKeys ?? [])
+    const ownRotation = record.type === 'roster' && record.change === 'rotate_key' && origin === `${genesis.federation}/${record.member}`
+    if (!signer && ownRotation && !last) return false
+    roster.observe(origin, leafHash(entry), record, signer)
+    return true
+  }
   for await (const ev of store.rosterEvents()) {
     const entry = await store.entry(ev.origin, ev.index)
-    roster.observe(ev.origin, leafHash(entry), decodeCheckedRecord(decodeEntry(entry).recordBytes))
+    const record = decodeCheckedRecord(decodeEntry(entry).recordBytes)
+    if (!replayed(ev.origin, entry, record)) waiting.push({ origin: ev.origin, entry, record })
   }
+  for (let n = -1; waiting.length && n !== waiting.length;) {
+    n = waiting.length
+    waiting.splice(0, waiting.length, ...waiting.filter((w) => !replayed(w.origin, w.entry, w.record)))
+  }
+  for (const w of waiting) replayed(w.origin, w.entry, w.record, true)
   for (const m of roster.all()) if (!store.hasLog(m.origin)) await store.registerLog(m.origin)
   if (!store.hasLog(origin)) await store.registerLog(origin)
   ownKeys.checkAtStart(store.size(origin), keys.peerId) // after the replay: the roster's keys now, not genesis's
@@ -141,9 +159,9 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   })
   const gossip = new Gossip({ peer, store, roster, log })
 
-  const onRecord = (o: string, id: Uint8Array, record: CairnRecord) => {
+  const onRecord = (o: string, id: Uint8Array, record: CairnRecord, signer?: Uint8Array) => {
     if (record.type !== 'roster' && record.type !== 'attestation') return
-    if (roster.observe(o, id, record)) {
+    if (roster.observe(o, id, record, signer)) {
       log.info({ log: o }, 'roster change applied')
       for (const m of roster.all()) if (!store.hasLog(m.origin)) void store.registerLog(m.origin)
       void peer.enforceAllowed()
@@ -206,6 +224,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
 
   await peer.start()
   peer.keepConnected(bootstrapAddrs())
+  const healer = await Healer.start({ store, roster, peer, log: (level, obj, msg) => log[level](obj, msg), onHealed: (o) => setLines.resume(o) })
   ownLog.start()
   redactions.start()
   retention.start()
@@ -238,7 +257,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
       await statusLoop.stop()
       await Promise.all([retention.stop(), redactions.stop(), ownLog.stop()])
       await publisher.stop()
-      await Promise.all([sync.stop(), collector.stop()])
+      await Promise.all([sync.stop(), collector.stop(), healer.stop()])
       await server.close()
       await peer.stop()
       await pools.close()

@@ -52,6 +52,8 @@ export const ERROR_CODES = [
   'UNKNOWN_TARGET',
   'NOT_FOUND',
   'CONFLICT',
+  'DUPLICATE_VALUE', // the centre already has this alg+value in force in its own log (allow_duplicate to publish another record)
+  'IDEMPOTENCY_KEY_REUSED', // an Idempotency-Key sent again with a different request body
   'UNAUTHORIZED',
   'FORBIDDEN',
   'BAD_REQUEST',

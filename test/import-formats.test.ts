@@ -24,6 +24,8 @@ import { encodeEntryBundle, parseTilePath } from '../protocol/tiles.ts'
 import { decodeEntry } from '../protocol/entry.ts'
 import { decodeRecord } from '../protocol/records.ts'
 import { toHex, sha256, utf8 } from '../protocol/bytes.ts'
+import { minimiseRef, refPseudonym } from '../protocol/case-ref.ts'
+const REF_SECRET = sha256(utf8('import-formats test: case-ref secret'))
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'cairn-import-formats-'))
@@ -213,6 +215,7 @@ function stubNode(): Promise<{ server: Server; url: string; entries: Uint8Array[
         const { records } = JSON.parse(text) as { records: Record<string, unknown>[] }
         const results = records.map((b) => {
           try {
+            if (b.ref !== undefined) b.ref = minimiseRef(REF_SECRET, b.ref) // as the node: only the pseudonym is recorded
             const record = recordFromJson({ ...b, v: 1, log: ORIGIN, seq: entries.length, time: 1_700_000_000_000 + entries.length })
             if (record.type === 'revocation') {
               // As the node: the target must be an indicator of this log.
@@ -221,13 +224,14 @@ function stubNode(): Promise<{ server: Server; url: string; entries: Uint8Array[
             }
             const entry = signEntry(SEED, record)
             entries.push(entry)
-            return { id: toHex(leafHash(entry)), seq: entries.length - 1, log: ORIGIN }
+            return { id: toHex(leafHash(entry)), seq: entries.length - 1, log: ORIGIN, ...(b.ref ? { ref: b.ref } : {}) }
           } catch (e) {
             return { error: { code: 'UNKNOWN_TARGET', message: (e as Error).message } }
           }
         })
         return json(200, { results })
       }
+      if (req.method === 'POST' && url === '/refs') return json(200, { pseudonyms: (JSON.parse(text) as { refs: string[] }).refs.map((r) => refPseudonym(REF_SECRET, r)) })
       json(404, { error: { code: 'NOT_FOUND', message: url } })
     })
   })
@@ -273,8 +277,8 @@ test('cairn import --format ncmec-xml: a deleted entry revokes exactly the recor
     const del = await run('del2.xml', doc(deletedXml('e1'), deletedXml('nope')), '--deleted-reason', 'false_positive', '--auditor-token', AUDITOR)
     assert.is(del.code, 1, del.stderr)
     assert.match(del.stdout, /imported 0 indicators, rejected 1, revoked 2/)
-    assert.match(del.stderr, /^entry 2 \(deletedImage nope\): no current record with ref ncmec:nope in test\.cairn\/centre's log/m)
-    const e1 = [hex('1', 16), hex('2', 16)].map((v) => idOf((r) => r.ref === 'ncmec:e1' && toHex(r.value as Uint8Array) === v)).sort()
+    assert.match(del.stderr, /^entry 2 \(deletedImage nope\): no current record with ref ncmec:nope \(p1:[0-9a-f]{32}\) in test\.cairn\/centre's log/m)
+    const e1 = [hex('1', 16), hex('2', 16)].map((v) => idOf((r) => r.ref === refPseudonym(REF_SECRET, 'ncmec:e1') && toHex(r.value as Uint8Array) === v)).sort()
     assert.equal(revocations().sort(), e1)
     assert.not.ok(revocations().includes(idOf((r) => r.ref === undefined && r.type === 'indicator')), 'the same value from another source stays')
 
@@ -282,7 +286,7 @@ test('cairn import --format ncmec-xml: a deleted entry revokes exactly the recor
     const again = await run('del3.xml', doc(deletedXml('e1'), entryXml('e3', [hex('4', 16)]), deletedXml('e3')), '--deleted-reason', 'duplicate', '--auditor-token', AUDITOR)
     assert.match(again.stderr, /entry 1 \(deletedImage e1\): no current record .*already revoked/)
     assert.match(again.stdout, /imported 1 indicators, rejected 1, revoked 1/)
-    assert.ok(revocations().includes(idOf((r) => r.ref === 'ncmec:e3')))
+    assert.ok(revocations().includes(idOf((r) => r.ref === refPseudonym(REF_SECRET, 'ncmec:e3'))))
     assert.is(revocations().length, 3)
   } finally {
     server.close()

@@ -44,7 +44,7 @@ test('generated records of every type and optional field read the same through b
   const value = (tag: string, n: number) => sha256(utf8(tag)).slice(0, n)
   const bodies: Record<string, unknown>[] = [
     { type: 'indicator', alg: 'sha256', value: value('a', 32), category: 'A1', kind: 'known_material', media: 'image' },
-    { type: 'indicator', alg: 'md5', value: value('b', 16), category: 'B2', kind: 'new_material', media: 'video', ref: 'case-7f3a', expires: 1_900_000_000_000 },
+    { type: 'indicator', alg: 'md5', value: value('b', 16), category: 'B2', kind: 'new_material', media: 'video', ref: 'p1:00112233445566778899aabbccddeeff', expires: 1_900_000_000_000 },
     { type: 'indicator', alg: 'pdq', value: value('c', 32), category: 'A2', kind: 'known_material', media: 'image', quality: 87 },
     { type: 'indicator', alg: 'url_sha256', value: value('d', 32), category: 'B1', kind: 'url', media: 'url' },
     { type: 'revocation', target: value('e', 32), reason: 'false_positive' },

@@ -67,7 +67,7 @@ function bytes(tag: string, n: number): Uint8Array {
 
 function indicators(tag: string): RecordBody[] {
   return [
-    { type: 'indicator', alg: 'sha256', value: bytes(`${tag}-s256`, 32), category: 'A1', kind: 'known_material', media: 'image', ref: 'case:2024/17' },
+    { type: 'indicator', alg: 'sha256', value: bytes(`${tag}-s256`, 32), category: 'A1', kind: 'known_material', media: 'image', ref: 'p1:00112233445566778899aabbccddeeff' },
     { type: 'indicator', alg: 'md5', value: bytes(`${tag}-md5`, 16), category: 'A2', kind: 'known_material', media: 'video' },
     { type: 'indicator', alg: 'sha1', value: bytes(`${tag}-sha1`, 20), category: 'B1', kind: 'known_material', media: 'image' },
     { type: 'indicator', alg: 'pdq', value: bytes(`${tag}-pdq`, 32), category: 'B1', kind: 'new_material', media: 'image', quality: 88 },
@@ -262,7 +262,7 @@ test('objects: latest versions, revocations as revoked: true, ascending date_add
   assert.is(pdq.x_cairn_quality, 88)
   assert.is(pdq.pattern, `[file:hashes.PDQ = '${pdq.x_cairn_value_hex}']`)
   assert.ok(inds.find((o) => o.x_cairn_alg === 'url_sha256')!.valid_until)
-  assert.is(inds.find((o) => o.x_cairn_alg === 'sha256' && o.x_cairn_log === nodes[1]!.origin)!.x_cairn_ref, 'case:2024/17')
+  assert.is(inds.find((o) => o.x_cairn_alg === 'sha256' && o.x_cairn_log === nodes[1]!.origin)!.x_cairn_ref, 'p1:00112233445566778899aabbccddeeff')
 
   // The same objects, byte for byte, from another node.
   const onC = await pageAll(nodes[2]!, `${API}collections/${collection}/objects/`, 50)

@@ -4,8 +4,15 @@
  * deleted entries into revocations of the records they name
  * (cli/import/revocations.ts), and reports every rejected line or entry by
  * number and reason, in file order, and skipped ones counted by reason.
+ *
+ * Exactly once: each request carries an Idempotency-Key derived from the
+ * file's SHA-256, the batch's position and its body, so a request retried
+ * after a lost answer, or a whole import run again after a crash, stores
+ * nothing twice; the node answers such a batch as it did the first time
+ * and the summary counts it as already imported.
  */
-import { statSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { createReadStream, statSync } from 'node:fs'
 import cliProgress from 'cli-progress'
 import { LedgerError } from '../../protocol/errors.ts'
 import { REVOCATION_REASONS, type RevocationReason } from '../../protocol/records.ts'
@@ -13,7 +20,22 @@ import { api, type Endpoint } from '../../client/http.ts'
 import { readIndicators, detectFormat, unitOf, IMPORT_FORMATS, type ImportFormat } from '../import-file.ts'
 import { RevocationTargets } from './revocations.ts'
 
-type Result = { id: string; seq: number; log: string } | { error: { code: string; message: string } }
+type Result = { id: string; seq: number; log: string; ref?: string } | { error: { code: string; message: string } }
+
+/** Codes after which the same request is sent again (safe: it carries its Idempotency-Key). */
+const RETRY = new Set(['PEER_UNREACHABLE', 'PEER_ERROR', 'INTERNAL', 'CONFLICT', 'RATE_LIMITED', 'STORAGE_FULL'])
+const RETRIES = 6
+
+async function fileSha256(file: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer)
+  return h.digest('hex')
+}
+
+/** The batch's key: the same file, batch and body give the same key on every run. */
+export function importKey(fileHash: string, batchIndex: number, body: string): string {
+  return 'cairn-import/1:' + createHash('sha256').update(`${fileHash}\n${batchIndex}\n`).update(body).digest('hex')
+}
 
 export interface ImportOptions {
   format?: string
@@ -25,6 +47,7 @@ export interface ImportOptions {
   auditorToken?: string
   batch: string
   quiet?: boolean
+  allowDuplicate?: boolean
 }
 
 interface Item { line: number; where?: string; body: Record<string, unknown> }
@@ -39,7 +62,9 @@ export async function runImport(file: string, t: Endpoint, o: ImportOptions): Pr
   const total = statSync(file).size
   const bar = o.quiet || !process.stderr.isTTY ? undefined : new cliProgress.SingleBar({ format: 'import [{bar}] {percentage}% | {imported} imported, {failed} rejected', stream: process.stderr }, cliProgress.Presets.shades_classic)
   bar?.start(100, 0, { imported: 0, failed: 0 })
-  let imported = 0, revoked = 0, failed = 0, lines = 0
+  let imported = 0, revoked = 0, failed = 0, lines = 0, already = 0
+  const fileHash = await fileSha256(file)
+  let batchIndex = 0
   const skipped = new Map<string, number>()
   // Rejections come back per batch, two batches in flight: kept with their number and shown in file order.
   const errors: { line: number; text: string }[] = []
@@ -53,7 +78,27 @@ export async function runImport(file: string, t: Endpoint, o: ImportOptions): Pr
   let batch: Item[] = []
   const inflight: Promise<void>[] = []
   const send = async (b: Item[]) => {
-    const r = await api<{ results: Result[] }>(t, 'POST', '/records', { records: b.map((x) => x.body) })
+    const body = JSON.stringify({ records: b.map((x) => x.body), ...(o.allowDuplicate ? { allow_duplicate: true } : {}) })
+    const key = importKey(fileHash, batchIndex++, body)
+    let replayed = false
+    const keyed: Endpoint = {
+      ...t,
+      fetch: async (url, init) => {
+        const res = await (t.fetch ?? fetch)(url, { ...init, body, headers: { ...(init?.headers as Record<string, string>), 'idempotency-key': key } })
+        replayed = res.headers.get('idempotent-replayed') === 'true'
+        return res
+      },
+    }
+    let r!: { results: Result[] }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        r = await api<{ results: Result[] }>(keyed, 'POST', '/records', {})
+        break
+      } catch (e) {
+        if (!(e instanceof LedgerError && RETRY.has(e.code)) || attempt >= RETRIES) throw e
+        await new Promise((res) => setTimeout(res, 250 * 2 ** attempt))
+      }
+    }
     r.results.forEach((res, i) => {
       const item = b[i]!
       if ('error' in res) return reject(item.line, item.where, `${res.error.code}: ${res.error.message}`)
@@ -62,12 +107,19 @@ export async function runImport(file: string, t: Endpoint, o: ImportOptions): Pr
         targets.noteRevoked(String(item.body.target))
       } else {
         imported++
-        if (typeof item.body.ref === 'string') targets.noteImported(item.body.ref, res.id)
+        if (replayed) already++
+        if (res.ref) targets.noteImported(res.ref, res.id)
       }
     })
   }
+  // A failed batch is reported where it is awaited; meanwhile its rejection is not "unhandled" (no stack trace).
+  const start = (b: Item[]) => {
+    const p = send(b)
+    p.catch(() => undefined)
+    return p
+  }
   const flush = async () => {
-    if (batch.length) inflight.push(send(batch))
+    if (batch.length) inflight.push(start(batch))
     batch = []
     await Promise.all(inflight.splice(0))
   }
@@ -85,14 +137,15 @@ export async function runImport(file: string, t: Endpoint, o: ImportOptions): Pr
     if ('revoke' in p) {
       // Everything above it in the file is published first, so the deletion sees what the file itself added.
       await flush()
-      const found = await targets.targets(p.revoke.ref)
-      if ('error' in found) reject(p.line, p.where, found.error)
+      const pseudonym = await pseudonymOf(t, p.revoke.ref)
+      const found = await targets.targets(pseudonym)
+      if ('error' in found) reject(p.line, p.where, found.error.replace(pseudonym, `${p.revoke.ref} (${pseudonym})`))
       else for (const id of found.ids) batch.push({ line: p.line, where: p.where, body: { type: 'revocation', target: id, reason: p.revoke.reason } })
       continue
     }
     batch.push(p)
     if (batch.length >= batchSize) {
-      inflight.push(send(batch))
+      inflight.push(start(batch))
       batch = []
       // Two requests in flight keep the node's publisher busy without flooding it.
       if (inflight.length >= 2) await inflight.shift()
@@ -108,7 +161,13 @@ export async function runImport(file: string, t: Endpoint, o: ImportOptions): Pr
   if (failed > shown.length) console.error(`… and ${failed - shown.length} more rejected ${unit}s (the first ${shown.length} in file order are shown)`)
   for (const [reason, n] of skipped) console.error(`skipped ${n}: ${reason}`)
   const skippedAll = [...skipped.values()].reduce((a, b) => a + b, 0)
-  console.log(`imported ${imported} indicators, rejected ${failed}${revoked ? `, revoked ${revoked}` : ''}${skippedAll ? `, skipped ${skippedAll}` : ''}`)
+  console.log(`imported ${imported} indicators${already ? ` (${already} of them already stored by an earlier run)` : ''}, rejected ${failed}${revoked ? `, revoked ${revoked}` : ''}${skippedAll ? `, skipped ${skippedAll}` : ''}`)
   // Any rejected line is a failure the operator must see, even when the rest went in.
   if (failed > 0) process.exitCode = 1
+}
+
+/** The pseudonym this node records for a case reference (the ledger holds no raw one). */
+async function pseudonymOf(t: Endpoint, ref: string): Promise<string> {
+  if (/^p1:[0-9a-f]{32}$/.test(ref)) return ref
+  return (await api<{ pseudonyms: string[] }>(t, 'POST', '/refs', { refs: [ref] })).pseudonyms[0]!
 }

@@ -24,10 +24,9 @@
  * caught up from the store in the background, and until every log is caught
  * up to the sizes asked for, `stream` says so and the caller renders live.
  */
-import { open, mkdir, readFile, rename, type FileHandle } from 'node:fs/promises'
+import { open, mkdir, chmod, readFile, rename, type FileHandle } from 'node:fs/promises'
 import { constants } from 'node:fs'
 import { join } from 'node:path'
-import { leafHash } from '../../protocol/hash.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import type { Store, AppendItem, RedactedItem, StoreObserver } from '../storage/store.ts'
 import { readStoredRecord } from '../../protocol/stored-record.ts'
@@ -104,7 +103,8 @@ export class SetLines implements StoreObserver {
    * with the store in the background (`caughtUp()` resolves when done).
    */
   static async open(dir: string, store: Store, log?: Logger): Promise<SetLines> {
-    await mkdir(dir, { recursive: true })
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await chmod(dir, 0o700)
     const s = new SetLines(dir, store, log)
     let saved: Record<string, Durable> = {}
     try {
@@ -124,6 +124,16 @@ export class SetLines implements StoreObserver {
     return s
   }
 
+  /** Catches up with a log again (after it was healed: reading it failed while it was damaged). */
+  resume(origin: string): void {
+    const l = this.logs.get(origin)
+    if (!l || this.closed) return
+    // Lines reserved by a catch-up that failed were never written: start again from the last line written.
+    this.catchingUp = this.catchingUp.catch(() => undefined)
+      .then(() => this.enqueue(async () => { l.next = l.written }))
+      .then(() => this.catchUp(origin))
+  }
+
   /** Resolves once every log's lines are written up to the store's size at the time of the call. */
   async caughtUp(): Promise<void> {
     await this.catchingUp
@@ -132,7 +142,7 @@ export class SetLines implements StoreObserver {
 
   private async openLog(num: number, origin: string, saved: Durable | undefined): Promise<LogFiles> {
     // Read-write without O_APPEND: lines are written at known offsets, and a redaction overwrites one in place.
-    const file = (ext: string) => open(join(this.dir, `${num}.${ext}`), constants.O_RDWR | constants.O_CREAT, 0o644)
+    const file = (ext: string) => open(join(this.dir, `${num}.${ext}`), constants.O_RDWR | constants.O_CREAT, 0o600)
     const lines = await file('jsonl')
     const removedFile = await file('removed')
     const marksFile = await file('marks')
@@ -309,7 +319,7 @@ export class SetLines implements StoreObserver {
       const start = l.next
       const end = Math.min(this.store.size(origin), start + CATCH_UP_CHUNK)
       l.next = end // reserved now, so a batch committed meanwhile is not taken twice
-      const rows = this.store.entries(origin, start, end).then((entries) => entries.map((e) => rowOf(leafHash(e), readStoredRecord(e))))
+      const rows = this.store.entriesWithIds(origin, start, end).then(({ entries, ids }) => entries.map((e, i) => rowOf(ids[i]!, readStoredRecord(e))))
       await this.enqueue(async () => this.write(l, start, await rows))
     }
   }
@@ -329,7 +339,7 @@ export class SetLines implements StoreObserver {
       const logs: Record<string, Durable> = {}
       for (const l of this.logs.values()) logs[String(l.num)] = l.durable
       const tmp = join(this.dir, 'state.json.tmp')
-      const fh = await open(tmp, 'w')
+      const fh = await open(tmp, 'w', 0o600)
       try {
         await fh.writeFile(JSON.stringify({ format: STATE_FORMAT, logs }) + '\n')
         await fh.sync()

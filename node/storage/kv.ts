@@ -5,6 +5,9 @@
  * is wired in node/node.ts.
  */
 import { Level } from 'level'
+import { chmodSync, mkdirSync, readdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { isMainThread } from 'node:worker_threads'
 import { compareBytes, toHex } from '../../protocol/bytes.ts'
 
 export type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
@@ -104,6 +107,7 @@ export class LevelKV implements KV {
   private constructor(private readonly db: Level<Uint8Array, Uint8Array>) {}
 
   static async open(location: string): Promise<LevelKV> {
+    keepPrivate(location)
     // LevelDB keeps `maxOpenFiles` table files open (with their index blocks in memory). Its default, 1000,
     // is about half the tables of a 10M-entry store (~2 MiB each): random reads (proofs, lookups) then
     // reopen a table, reading its footer and index, on most calls. 4096 covers ~8 GiB of tables.
@@ -169,4 +173,19 @@ export class LevelKV implements KV {
   async close() {
     await this.db.close()
   }
+}
+
+/**
+ * The store is readable by its owner only, whatever the umask: LevelDB
+ * creates its files as it goes with mode 0644 less the umask, so the
+ * process's umask becomes 077 (every file a node writes is then 0600, every
+ * folder 0700); the directory, its parent (the node directory) and the files
+ * already there (a store made before) are set once more.
+ */
+function keepPrivate(location: string): void {
+  if (isMainThread) process.umask(0o077) // a worker may not set it; the main thread that opens the node's store does
+  mkdirSync(location, { recursive: true, mode: 0o700 })
+  chmodSync(dirname(location), 0o700)
+  chmodSync(location, 0o700)
+  for (const f of readdirSync(location, { withFileTypes: true })) chmodSync(join(location, f.name), f.isDirectory() ? 0o700 : 0o600)
 }

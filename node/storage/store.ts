@@ -27,11 +27,14 @@ import { keys, P, u32, u64, readU32, readU64, prefixEnd, key, logIndex, slab, ty
 import { ALG_CODES, CATEGORY_CODES, TYPE_CODES, ALG_NAMES, CATEGORY_NAMES } from './codes.ts'
 import { concat, compareBytes, equalBytes, fromUtf8, sha256, toHex, utf8 } from '../../protocol/bytes.ts'
 import { HASH_SIZE } from '../../protocol/hash.ts'
-import { TreeReader, edgeRoot, innerRows, innerNodesOf, TILE_WIDTH } from './tree.ts'
+import { TreeReader, edgeRoot, innerRows, innerNodesOf, TILE_WIDTH, type TreeDamage } from './tree.ts'
+import { leafOf, damageMessage, type Damage, type LogCheck } from './integrity.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import { decodeCheckedRecord, type CairnRecord } from '../../protocol/records.ts'
 import { decodeEntry } from '../../protocol/entry.ts'
 import { encodeRedactionMarker, isRedactionMarker, readNoticeUnverified, type RedactionNotice } from '../../protocol/redaction.ts'
+import { parseCheckpoint } from '../../protocol/checkpoint.ts'
+import { parseNote } from '../../protocol/note.ts'
 
 /** An 'I' value is log u32 ‖ index u64, then alg ‖ category ‖ value while the indicator is in the current set. */
 const LOG_INDEX_BYTES = 12
@@ -81,6 +84,8 @@ export interface LogInfo {
   checkpoint?: string
   checkpointSize: number
   frozen: boolean
+  /** Stored data of this log did not match its tree: its entries, tiles and proofs are not served until it is repaired. */
+  damaged?: Damage
 }
 
 interface LogState {
@@ -95,6 +100,8 @@ interface LogState {
   counters: LogCounters
   /** Signed notices for indexes ≥ size, applied when the entry arrives. */
   pending: Map<number, Uint8Array>
+  /** Set when stored data did not match the tree (integrity.ts); cleared by a repair. */
+  damaged?: Damage
 }
 
 export interface SetMember {
@@ -144,11 +151,13 @@ export class Store {
   private readonly expiryLogs = new Set<number>()
   private redactionDigestCache: Uint8Array | undefined
   private observer: StoreObserver | undefined
+  /** Hears of every damage found (once per log until it is repaired): the node logs it and heals the log from a peer. */
+  onDamage: ((d: Damage) => void) | undefined
   /** Current-set members moved from the old 'S' table into the record index when this store was opened (0: nothing to upgrade). */
   upgradedSetMembers = 0
 
   private constructor(readonly kv: KV) {
-    this.tree = new TreeReader(kv)
+    this.tree = new TreeReader(kv, (st, d) => this.corrupt(st.origin, d))
   }
 
   /**
@@ -250,6 +259,7 @@ export class Store {
   listLogs(): LogInfo[] {
     return [...this.logs.values()].map((l) => ({
       origin: l.origin, size: l.size, checkpoint: l.checkpoint, checkpointSize: l.checkpointSize, frozen: l.frozen !== undefined,
+      ...(l.damaged ? { damaged: l.damaged } : {}),
     }))
   }
 
@@ -275,6 +285,30 @@ export class Store {
     return st
   }
 
+  /** The state of a log whose data may be served: not one found damaged and not repaired yet. */
+  private served(origin: string): LogState {
+    const st = this.state(origin)
+    if (st.damaged) throw new LedgerError('STORAGE_CORRUPT', damageMessage(st.damaged, true))
+    return st
+  }
+
+  /**
+   * Records that stored data of `origin` does not match its tree, tells
+   * `onDamage` (once, until repaired) and throws STORAGE_CORRUPT naming the
+   * log, the index and the key.
+   */
+  corrupt(origin: string, d: TreeDamage | { what: 'entry' | 'edge'; index: number; level?: number }): never {
+    const st = this.state(origin)
+    const level = d.level ?? 0
+    const key = d.what === 'entry' ? keys.entry(st.num, d.index) : d.what === 'inner' ? keys.inner(st.num, level, d.index) : keys.tile(st.num, level, d.index)
+    const damage: Damage = { origin, what: d.what, level, index: d.index, key: toHex(key) }
+    if (!st.damaged) {
+      st.damaged = damage
+      this.onDamage?.(damage)
+    }
+    throw new LedgerError('STORAGE_CORRUPT', damageMessage(damage, false))
+  }
+
   async registerLog(origin: string): Promise<void> {
     await this.exclusive(async () => {
       if (this.logs.has(origin)) return
@@ -298,7 +332,7 @@ export class Store {
     origin: string,
     firstIndex: number,
     items: readonly (AppendItem | RedactedItem)[],
-    options: { checkpoint?: string | ((size: number, root: Uint8Array) => string); durable?: boolean } = {},
+    options: { checkpoint?: string | ((size: number, root: Uint8Array) => string); durable?: boolean; /** Rows written in the same atomic batch (the publisher's idempotency answers). */ extra?: readonly BatchOp[] } = {},
   ): Promise<{ size: number; root: Uint8Array; checkpoint?: string; redacted: number[]; droppedNotices: number[] }> {
     return this.exclusive(async () => {
       const st = this.state(origin)
@@ -427,6 +461,7 @@ export class Store {
         ops.push({ type: 'put', key: keys.checkpoint(st.num), value: utf8(note) })
         ops.push({ type: 'put', key: keys.history(st.num, size), value: utf8(note) })
       }
+      if (options.extra) ops.push(...options.extra)
       await this.kv.batch(ops, { durable: options.durable ?? true })
       st.edge = edge
       st.size = size
@@ -471,37 +506,273 @@ export class Store {
     return this.tree.root(this.state(origin), size)
   }
 
-  /** RFC 9162 §2.1.3.1 inclusion proof for `index` in the tree of `size`. */
+  /** RFC 9162 §2.1.3.1 inclusion proof for `index` in the tree of `size` (from checked tiles). */
   inclusionProof(origin: string, index: number, size: number): Promise<Uint8Array[]> {
-    return this.tree.inclusionProof(this.state(origin), index, size)
+    return this.tree.inclusionProof(this.served(origin), index, size)
   }
 
-  /** RFC 9162 §2.1.4.1 consistency proof between sizes m ≤ n. */
+  /** RFC 9162 §2.1.4.1 consistency proof between sizes m ≤ n (from checked tiles). */
   consistencyProof(origin: string, m: number, n: number): Promise<Uint8Array[]> {
-    return this.tree.consistencyProof(this.state(origin), m, n)
+    return this.tree.consistencyProof(this.served(origin), m, n)
   }
 
-  /** Tile bytes per tlog-tiles: full (width 256) or the first `width` hashes; undefined if not (yet) that large. */
+  /** Tile bytes per tlog-tiles, checked against the tree: full (width 256) or the first `width` hashes; undefined if not (yet) that large. */
   tile(origin: string, level: number, index: number, width = TILE_WIDTH): Promise<Uint8Array | undefined> {
-    return this.tree.tile(this.state(origin), level, index, width)
+    return this.tree.tile(this.served(origin), level, index, width)
   }
 
-  /** The stored bytes at `index`: the entry, or the marker of a redacted entry (spec/redaction.md). */
+  /** The stored bytes at `index`, checked against its leaf hash: the entry, or the marker of a redacted entry (spec/redaction.md). */
   async entry(origin: string, index: number): Promise<Uint8Array> {
-    const st = this.state(origin)
+    const st = this.served(origin)
     if (index < 0 || index >= st.size) throw new LedgerError('OUT_OF_RANGE', `${origin} has no entry ${index}`)
-    const e = await this.kv.get(keys.entry(st.num, index))
-    if (!e) throw new LedgerError('STORAGE_CORRUPT', `entry ${index} of ${origin} is missing from the store`)
-    return e
+    return (await this.checkedEntries(st, index, index + 1)).entries[0]!
   }
 
-  /** Entries [start, end), in order; a redacted position gives its marker. */
+  /** Entries [start, end), in order, each checked against its leaf hash; a redacted position gives its marker. */
   async entries(origin: string, start: number, end: number): Promise<Uint8Array[]> {
-    const st = this.state(origin)
+    return (await this.entriesWithIds(origin, start, end)).entries
+  }
+
+  /** entries() with their leaf hashes (record ids; a marker's is its notice's id), read from the checked tiles. */
+  async entriesWithIds(origin: string, start: number, end: number): Promise<{ entries: Uint8Array[]; ids: Uint8Array[] }> {
+    const st = this.served(origin)
     if (start < 0 || end > st.size || start > end) throw new LedgerError('OUT_OF_RANGE', `${origin} has no entries ${start}..${end}`)
-    const out = await this.kv.values({ gte: keys.entry(st.num, start), lt: keys.entry(st.num, end) })
-    if (out.length !== end - start) throw new LedgerError('STORAGE_CORRUPT', `entries ${start}..${end} of ${origin} are incomplete in the store`)
+    return this.checkedEntries(st, start, end)
+  }
+
+  private async checkedEntries(st: LogState, start: number, end: number): Promise<{ entries: Uint8Array[]; ids: Uint8Array[] }> {
+    const [entries, ids] = await Promise.all([this.rawEntries(st, start, end), this.tree.leafHashes(st, start, end)])
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]
+      const leaf = e === undefined ? undefined : leafOf(e)
+      if (!leaf || !equalBytes(leaf, ids[i]!)) this.corrupt(st.origin, { what: 'entry', index: start + i })
+    }
+    return { entries: entries as Uint8Array[], ids }
+  }
+
+  /** Stored entries [start, end) as they are (undefined where one is missing or unreadable); nothing checked. */
+  private async rawEntries(st: LogState, start: number, end: number): Promise<(Uint8Array | undefined)[]> {
+    let out: (Uint8Array | undefined)[]
+    try {
+      out = await this.kv.values({ gte: keys.entry(st.num, start), lt: keys.entry(st.num, end) })
+    } catch (e) {
+      if (!isLevelCorruption(e)) throw e
+      out = []
+    }
+    if (out.length === end - start) return out
+    // Some are missing or LevelDB could not read their block: find which, one by one.
+    const one: (Uint8Array | undefined)[] = []
+    for (let i = start; i < end; i++) {
+      try {
+        one.push(await this.kv.get(keys.entry(st.num, i)))
+      } catch (e) {
+        if (!isLevelCorruption(e)) throw e
+        one.push(undefined)
+      }
+    }
+    return one
+  }
+
+  // ------------------------------------------------------------- integrity
+
+  /** The root the log's stored checkpoint signs (undefined: none held). */
+  private checkpointRoot(st: LogState): Uint8Array | undefined {
+    if (!st.checkpoint) return undefined
+    return parseCheckpoint(parseNote(st.checkpoint).body).root
+  }
+
+  /**
+   * The check at start (integrity.ts): the root at the stored checkpoint's
+   * size, from the in-memory edge and the checked full tiles on its right
+   * border, must be the one the checkpoint signs, and the newest entries
+   * (the last full and the partial level-0 tile) must match their leaves.
+   * A log that fails is marked damaged (onDamage); returns what was found.
+   */
+  async quickCheck(): Promise<Damage[]> {
+    const found: Damage[] = []
+    for (const st of this.logs.values()) {
+      if (st.damaged) {
+        found.push(st.damaged)
+        continue
+      }
+      try {
+        const root = this.checkpointRoot(st)
+        if (root && st.checkpointSize <= st.size && !equalBytes(await this.tree.root(st, st.checkpointSize), root)) {
+          this.corrupt(st.origin, { what: 'edge', index: st.checkpointSize, level: 0 })
+        }
+        const from = Math.max(0, (Math.floor(st.size / TILE_WIDTH) - 1) * TILE_WIDTH)
+        if (st.size > from) await this.checkedEntries(st, from, st.size)
+      } catch (e) {
+        if (!(e instanceof LedgerError) || e.code !== 'STORAGE_CORRUPT') throw e
+        if (!st.damaged) this.corrupt(st.origin, { what: 'edge', index: st.checkpointSize, level: 0 })
+        found.push(st.damaged!)
+      }
+    }
+    return found
+  }
+
+  /**
+   * The full check of one log (`cairn node check`): every full tile against
+   * the tree, top level first, the root against the checkpoint, every entry
+   * against its leaf. Problems are listed (at most `maxProblems`), not thrown.
+   */
+  async fullCheck(origin: string, onProgress?: (entries: number) => void, maxProblems = 100): Promise<LogCheck> {
+    const st = this.state(origin)
+    const out: LogCheck = { origin, size: st.size, checkpointSize: st.checkpointSize, entriesChecked: 0, tilesChecked: 0, problems: [] }
+    const note = (e: unknown) => {
+      if (!(e instanceof LedgerError) || e.code !== 'STORAGE_CORRUPT') throw e
+      if (out.problems.length < maxProblems) out.problems.push(e.message)
+    }
+    const root = this.checkpointRoot(st)
+    try {
+      if (root && !equalBytes(await this.tree.root(st, st.checkpointSize), root)) {
+        this.corrupt(origin, { what: 'edge', index: st.checkpointSize, level: 0 })
+      }
+    } catch (e) {
+      note(e)
+    }
+    const levels: number[] = []
+    for (let level = 0; Math.floor(st.size / TILE_WIDTH ** (level + 1)) > 0; level++) levels.push(level)
+    for (const level of levels.reverse()) {
+      const full = Math.floor(st.size / TILE_WIDTH ** (level + 1))
+      for (let index = 0; index < full; index++) {
+        try {
+          await this.tree.checkTile(st, level, index)
+          out.tilesChecked++
+        } catch (e) {
+          note(e)
+        }
+      }
+    }
+    for (let start = 0; start < st.size; start += 4096) {
+      const end = Math.min(st.size, start + 4096)
+      try {
+        await this.checkedEntries(st, start, end)
+      } catch (e) {
+        note(e)
+        for (let i = start; i < end && out.problems.length < maxProblems; i++) {
+          try {
+            await this.checkedEntries(st, i, i + 1)
+          } catch (e2) {
+            if (!(e2 instanceof LedgerError) || !e2.message.includes(`entry ${i} `)) continue
+            note(e2)
+          }
+        }
+      }
+      out.entriesChecked = end
+      onProgress?.(end)
+    }
     return out
+  }
+
+  /**
+   * Leaf hashes of [start, end) from the checked tiles, for a repair: the
+   * log may be damaged (that is why it is repaired), but the tiles these come
+   * from are checked against the tree.
+   */
+  leafHashesForRepair(origin: string, start: number, end: number): Promise<Uint8Array[]> {
+    return this.tree.leafHashes(this.state(origin), start, end)
+  }
+
+  /**
+   * Replaces stored entries of a damaged log by `entries` (from a peer): each
+   * must have the leaf hash its checked tile holds; a position this node
+   * redacted keeps its marker. Then the log is checked and served again.
+   */
+  async repairEntries(origin: string, start: number, entries: readonly Uint8Array[]): Promise<number> {
+    return this.exclusive(async () => {
+      const st = this.state(origin)
+      const ids = await this.tree.leafHashes(st, start, start + entries.length)
+      const stored = await this.rawEntries(st, start, start + entries.length)
+      const ops: BatchOp[] = []
+      for (let i = 0; i < entries.length; i++) {
+        const have = stored[i]
+        if (have && equalBytes(leafOf(have) ?? new Uint8Array(0), ids[i]!)) continue
+        let e = entries[i]!
+        if (!equalBytes(leafOf(e) ?? new Uint8Array(0), ids[i]!)) throw new LedgerError('BAD_PROOF', `entry ${start + i} of ${origin} from the peer does not have the leaf hash of the tree`)
+        const notice = await this.kv.get(keys.redaction(st.num, start + i))
+        if (notice && !isRedactionMarker(e)) e = encodeRedactionMarker(notice)
+        ops.push({ type: 'put', key: keys.entry(st.num, start + i), value: e })
+      }
+      await this.kv.batch(ops, { durable: true })
+      return ops.length
+    })
+  }
+
+  /** Rewrites a full tile of a damaged log (recomputed from below and matched against the level above by the caller). */
+  async repairTile(origin: string, level: number, index: number, tile: Uint8Array): Promise<void> {
+    await this.exclusive(async () => {
+      const st = this.state(origin)
+      await this.kv.batch([
+        { type: 'put', key: keys.tile(st.num, level, index), value: tile },
+        { type: 'put', key: keys.inner(st.num, level, index), value: innerNodesOf(innerRows(tile)) },
+      ], { durable: true })
+      this.tree.forget(st.num)
+    })
+  }
+
+  /**
+   * Replaces the edge (the partial right-most tile of each level) of a
+   * damaged log by `edge`, recomputed from below by the caller: its root at
+   * the stored checkpoint's size must be the one the checkpoint signs.
+   */
+  async repairEdge(origin: string, edge: Uint8Array[]): Promise<void> {
+    await this.exclusive(async () => {
+      const st = this.state(origin)
+      const root = this.checkpointRoot(st)
+      this.tree.forget(st.num)
+      const candidate = { ...st, edge }
+      if (root && !equalBytes(await this.tree.root(candidate, st.checkpointSize), root)) {
+        throw new LedgerError('BAD_PROOF', `the edge recomputed for ${origin} does not give the root its checkpoint signs`)
+      }
+      const ops: BatchOp[] = []
+      edge.forEach((hashes, level) => {
+        if (hashes.length > 0) ops.push({ type: 'put', key: keys.tile(st.num, level, Math.floor(st.size / TILE_WIDTH ** level / TILE_WIDTH)), value: hashes })
+      })
+      await this.kv.batch(ops, { durable: true })
+      st.edge = edge
+    })
+  }
+
+  /** The size and the in-memory edge of a log (for a repair that recomputes the edge). */
+  edgeForRepair(origin: string): { size: number; edge: Uint8Array[] } {
+    const st = this.state(origin)
+    return { size: st.size, edge: st.edge.slice() }
+  }
+
+  /** A full tile's stored bytes as they are, or undefined (for a repair that recomputes the level above). */
+  rawTile(origin: string, level: number, index: number): Uint8Array | undefined {
+    try {
+      return this.kv.getSync(keys.tile(this.state(origin).num, level, index))
+    } catch (e) {
+      if (!isLevelCorruption(e)) throw e
+      return undefined
+    }
+  }
+
+  /** Stored entries as they are (for a repair that recomputes a level-0 tile). */
+  rawEntriesForRepair(origin: string, start: number, end: number): Promise<(Uint8Array | undefined)[]> {
+    return this.rawEntries(this.state(origin), start, end)
+  }
+
+  /**
+   * After a repair: forgets what was checked, checks the log again (the
+   * quick check, plus the range repaired) and serves it again if it passes;
+   * else it stays damaged (the new damage is reported) and this throws.
+   */
+  async recheck(origin: string, start: number, end: number): Promise<void> {
+    const st = this.state(origin)
+    this.tree.forget(st.num)
+    const was = st.damaged
+    st.damaged = undefined
+    try {
+      const root = this.checkpointRoot(st)
+      if (root && !equalBytes(await this.tree.root(st, st.checkpointSize), root)) this.corrupt(origin, { what: 'edge', index: st.checkpointSize, level: 0 })
+      if (end > start) await this.checkedEntries(st, start, end)
+    } catch (e) {
+      if (!st.damaged) st.damaged = was
+      throw e
+    }
   }
 
   async setCheckpoint(origin: string, note: string): Promise<void> {
@@ -752,5 +1023,11 @@ export class Store {
 export type StoreReader = Pick<Store,
   | 'listLogs' | 'hasLog' | 'counters' | 'currentSetSize'
   | 'checkpoint' | 'checkpointHistory' | 'frozenProof'
-  | 'entry' | 'entries' | 'tile' | 'inclusionProof'
+  | 'entry' | 'entries' | 'entriesWithIds' | 'tile' | 'inclusionProof'
   | 'locate' | 'idsForValue' | 'references' | 'redactions' | 'getMeta'>
+
+/** True when LevelDB could not read a block (a checksum or decompression failure): damaged data, as a mismatch is. */
+function isLevelCorruption(e: unknown): boolean {
+  const { code, message } = (e ?? {}) as { code?: unknown; message?: unknown }
+  return code === 'LEVEL_CORRUPTION' || (typeof message === 'string' && /\bCorruption:/.test(message))
+}

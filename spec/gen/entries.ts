@@ -18,6 +18,7 @@ import { sign } from '../../protocol/ed25519.ts'
 import { encodeEntry, openEntry, signEntry, signedMessage, MAX_ENTRY_BYTES } from '../../protocol/entry.ts'
 import { isLedgerError, type ErrorCode } from '../../protocol/errors.ts'
 import { recordToJson, type CairnRecord } from '../../protocol/records.ts'
+import { refPseudonym } from '../../protocol/case-ref.ts'
 import { vectorKey, VECTOR_TIME_MS, type VectorCase } from './seeds.ts'
 
 export const ENTRY_VECTOR_ORIGIN = 'vectors.cairn/eu-centre'
@@ -48,6 +49,8 @@ const VALUES = {
 }
 /** A record id some other entry has. */
 const TARGET = sha256(utf8('cairn-entry-vector/target'))
+/** The pseudonym of the case reference "case:2026/0001-A" under the secret SHA-256("cairn-entry-vector/ref-secret"). */
+const VECTOR_REF = refPseudonym(sha256(utf8('cairn-entry-vector/ref-secret')), 'case:2026/0001-A')
 
 // ------------------------------------------------------------ records
 
@@ -246,7 +249,7 @@ function validCases(): VectorCase[] {
     valid('valid-indicator-tmk-pdqf-4096-bytes', 'a TMK+PDQF value at the 4 KiB limit', indicator({ alg: 'tmk_pdqf', value: sample('tmk_pdqf-max', 4096), media: 'video' })),
     valid('valid-indicator-url-sha256', 'a URL indicator (SHA-256 of the normalised URL)', indicator({ alg: 'url_sha256', value: VALUES.url_sha256, kind: 'url', media: 'url', category: 'B2' })),
     valid('valid-indicator-solicitation-text', 'a SHA-256 indicator of solicitation text', indicator({ kind: 'solicitation', media: 'text' })),
-    valid('valid-indicator-all-optional-keys', 'a PDQ indicator with ref, quality and expires', pdqIndicator({ ref: 'case:2026/0001-A', expires: T + 365 * 86_400_000, seq: 4_294_967_296 })),
+    valid('valid-indicator-all-optional-keys', 'a PDQ indicator with ref, quality and expires', pdqIndicator({ ref: VECTOR_REF, expires: T + 365 * 86_400_000, seq: 4_294_967_296 })),
     valid('valid-revocation', 'a revocation of a record of the same log', revocation()),
     valid('valid-attestation-confirm', 'an attestation confirming a record, without a reason', attestation()),
     valid('valid-attestation-dispute-with-reason', 'an attestation disputing a record as a false positive', attestation({ opinion: 'dispute', reason: 'false_positive' })),
@@ -374,6 +377,11 @@ function recordRuleCases(): VectorCase[] {
     bad('invalid-indicator-ref-free-text', 'ref "Jane Doe report" (spaces: free text, possibly personal data)', indicator({ ref: 'Jane Doe report' }), 'BAD_REF'),
     bad('invalid-indicator-ref-too-long', 'ref of 65 characters', indicator({ ref: 'x'.repeat(65) }), 'BAD_REF'),
     bad('invalid-indicator-ref-empty', 'an empty ref', indicator({ ref: '' }), 'BAD_REF'),
+    bad('invalid-indicator-ref-raw-name', 'ref "John.Smith": a raw case reference (a name), not its pseudonym', indicator({ ref: 'John.Smith' }), 'BAD_REF'),
+    bad('invalid-indicator-ref-raw-case-number', 'ref "case:2026/0001-A": a raw case reference, not its pseudonym', indicator({ ref: 'case:2026/0001-A' }), 'BAD_REF'),
+    bad('invalid-indicator-ref-pseudonym-uppercase', 'a pseudonym with uppercase hex digits', indicator({ ref: VECTOR_REF.toUpperCase().replace('P1:', 'p1:') }), 'BAD_REF'),
+    bad('invalid-indicator-ref-pseudonym-short', 'a pseudonym of 31 hex digits', indicator({ ref: VECTOR_REF.slice(0, -1) }), 'BAD_REF'),
+    bad('invalid-indicator-ref-pseudonym-unknown-version', 'prefix "p2:" (only p1 is defined)', indicator({ ref: 'p2:' + VECTOR_REF.slice(3) }), 'BAD_REF'),
     bad('invalid-indicator-expires-not-after-time', 'expires equal to time', indicator({ expires: T }), 'BAD_FIELD'),
     // revocation and attestation
     bad('invalid-revocation-bad-reason', 'reason "mistake"', revocation({ reason: 'mistake' }), 'BAD_REASON'),
