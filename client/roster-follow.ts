@@ -12,7 +12,7 @@
  */
 import { fromHex, toHex } from '../protocol/bytes.ts'
 import { leafHash } from '../protocol/hash.ts'
-import { openEntryWithKeys } from '../protocol/log-keys.ts'
+import { openEntryWithKeys, type OpenedEntryWithKeys } from '../protocol/log-keys.ts'
 import { Roster } from '../protocol/roster.ts'
 import { readStoredRecord } from '../protocol/stored-record.ts'
 import type { Genesis } from '../protocol/genesis.ts'
@@ -47,21 +47,33 @@ export class FollowedRoster {
 
   /**
    * Checks entry `index` of `origin`'s log under the key the roster gives
-   * that index, and feeds it to the roster. Throws what openEntryWithKeys
-   * throws (BAD_SIGNATURE when no key is valid there yet: a rotation whose
-   * quorum this client has not read). Returns true when a change applied.
+   * that index, and feeds it to the roster with the key that signed it.
+   * Throws what openEntryWithKeys throws (BAD_SIGNATURE when no key is valid
+   * there yet: a rotation whose quorum this client has not read). Returns
+   * true when a change applied.
    */
   observe(origin: string, index: number, entry: Uint8Array): boolean {
     const opened = openEntryWithKeys(entry, this.roster.logKeys(origin), origin, index)
-    if (opened.compromised) return false // only what a valid key signed speaks for the member
-    return this.feed(origin, entry, opened.record)
+    if (opened.compromised && !this.isOwnRotation(origin, opened.record)) return false // only what a valid key signed speaks for the member
+    return this.feed(origin, entry, opened)
   }
 
-  private feed(origin: string, entry: Uint8Array, checked: CairnRecord | undefined): boolean {
+  /**
+   * A member's own rotate_key is fed even as compromised content: it speaks
+   * for nothing, but the roster lists its key (as compromised) so that what
+   * that key signed is compromised content here as on a node that read the
+   * rotation before the compromise (protocol/roster.ts recompute).
+   */
+  private isOwnRotation(origin: string, record: CairnRecord): boolean {
+    return record.type === 'roster' && record.change === 'rotate_key' && origin === `${this.roster.federation}/${record.member}`
+  }
+
+  private feed(origin: string, entry: Uint8Array, checked: OpenedEntryWithKeys | undefined): boolean {
     const id = leafHash(entry)
     const idHex = toHex(id)
     if (this.seen.has(idHex)) return false
-    const record = checked ?? openEntryWithKeys(entry, this.roster.logKeys(origin), origin, readStoredRecord(entry).seq).record
+    const opened = checked ?? openEntryWithKeys(entry, this.roster.logKeys(origin), origin, readStoredRecord(entry).seq)
+    const record = opened.record
     if (!FollowedRoster.matters(record)) return false
     if (record.type === 'attestation') {
       const known = this.roster.confirmationsOf(toHex(record.target)) !== undefined
@@ -70,6 +82,6 @@ export class FollowedRoster {
     }
     this.seen.add(idHex)
     this.saved.push([origin, toHex(entry)])
-    return this.roster.observe(origin, id, record)
+    return this.roster.observe(origin, id, record, opened.signer)
   }
 }

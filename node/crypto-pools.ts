@@ -35,9 +35,11 @@ export class CryptoPools {
     const failed = results.find((r) => r.error)?.error
     if (failed) throw new LedgerError(failed.code as ErrorCode, `entry ${failed.index} of ${origin}: ${failed.message}`)
     const ids = concat(...results.map((r) => r.ids))
+    const signers = results.flatMap((r) => [...(r.signers ?? [])])
     return entries.map((entry, i) => {
       const { recordBytes, signature } = decodeEntry(entry)
-      return { entry, recordBytes, signature, record: decodeCheckedRecord(recordBytes), id: ids.subarray(32 * i, 32 * i + 32) }
+      const signer = keys[signers[i] ?? -1]?.publicKey
+      return { entry, recordBytes, signature, record: decodeCheckedRecord(recordBytes), id: ids.subarray(32 * i, 32 * i + 32), ...(signer ? { signer } : {}) }
     })
   }
 

@@ -22,7 +22,7 @@
  * it; a checkpoint never opens under a key past its `until`.
  */
 import { LedgerError } from './errors.ts'
-import { decodeEntry, openEntry, type OpenedEntry } from './entry.ts'
+import { decodeEntry, openEntry, signedMessage, type OpenedEntry } from './entry.ts'
 import { verify } from './ed25519.ts'
 import { parseVerifierKey, verifierKey } from './note.ts'
 import { openCheckpoint, parseCheckpointNote, type CheckpointNote, type OpenCheckpointOptions, type OpenedCheckpoint } from './checkpoint.ts'
@@ -42,8 +42,12 @@ export interface LogKey {
   compromised?: true
 }
 
-/** An entry opened with a log's keys; `compromised` when only a compromised key past its `until` signed it. */
-export type OpenedEntryWithKeys = OpenedEntry & { compromised?: true }
+/**
+ * An entry opened with a log's keys; `signer`: the public key it verified
+ * under (the roster decides from it whether a rotation counts, §10.7);
+ * `compromised` when only a compromised key past its `until` signed it.
+ */
+export type OpenedEntryWithKeys = OpenedEntry & { signer: Uint8Array; compromised?: true }
 
 /** A log's keys, the current one first. */
 export type LogKeys = readonly LogKey[]
@@ -82,7 +86,7 @@ export function openEntryWithKeys(entry: Uint8Array, keys: LogKeys, origin: stri
   for (const key of keys) {
     if (!validAt(key, index)) continue
     try {
-      return openEntry(entry, key.publicKey, expect)
+      return { ...openEntry(entry, key.publicKey, expect), signer: key.publicKey }
     } catch (e) {
       if (!(e instanceof LedgerError) || e.code !== 'BAD_SIGNATURE') throw e
       first ??= e
@@ -91,7 +95,7 @@ export function openEntryWithKeys(entry: Uint8Array, keys: LogKeys, origin: stri
   for (const key of keys) {
     if (!key.compromised || key.until === undefined || index < key.until) continue
     try {
-      return { ...openEntry(entry, key.publicKey, expect), compromised: true }
+      return { ...openEntry(entry, key.publicKey, expect), signer: key.publicKey, compromised: true }
     } catch (e) {
       if (!(e instanceof LedgerError) || e.code !== 'BAD_SIGNATURE') throw e
       first ??= e
@@ -100,6 +104,17 @@ export function openEntryWithKeys(entry: Uint8Array, keys: LogKeys, origin: stri
   if (first) throw first
   decodeEntry(entry)
   throw new LedgerError('BAD_SIGNATURE', `no key of ${origin} is valid at index ${index}`)
+}
+
+/**
+ * The key of `keys` whose signature the entry carries, whatever its range
+ * (undefined: none). For entries checked when they were stored, e.g. a
+ * node's replay of its roster records at start-up.
+ */
+export function entrySigner(entry: Uint8Array, keys: LogKeys): Uint8Array | undefined {
+  const { recordBytes, signature } = decodeEntry(entry)
+  const message = signedMessage(recordBytes)
+  return keys.find((k) => verify(k.publicKey, message, signature))?.publicKey
 }
 
 /**

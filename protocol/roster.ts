@@ -23,6 +23,11 @@
  *  - compromise of member M from index f (written by another member): once
  *    it applies, every log key of M stops at f and is marked compromised;
  *    the new key signs from f.
+ * To make that so, a member's ranges are not edited record by record: the
+ * roster keeps its key facts (base key; its own rotation proposals with
+ * index, keys, time, the key that signed the proposal's entry; applied
+ * compromises) and recomputes the ranges from scratch, in a canonical order
+ * (recompute below, spec/federation.md §10.7), whenever one changes.
  */
 import { parseVerifierKey, verifierKey } from './note.ts'
 import { witnessVerifierKey, verifyCosignatures } from './cosignature.ts'
@@ -72,6 +77,37 @@ interface Proposal {
   applied: boolean
 }
 
+/** A member's own rotate_key proposal at index `r` of its log, and the log key that signed that entry (undefined: the caller vouches it is the key valid at r). */
+interface RotationFact {
+  id: string
+  r: number
+  time: number
+  key?: Uint8Array
+  witnessKey?: Uint8Array
+  signer?: Uint8Array
+}
+
+/** An applied compromise of the member (written by another member). */
+interface CompromiseFact {
+  id: string
+  from: number
+  time: number
+  key: Uint8Array
+  witnessKey?: Uint8Array
+}
+
+/** What a member's key ranges are computed from (recompute). */
+interface KeyFacts {
+  base?: { logKey: Uint8Array; witnessVkey: string }
+  rotations: Map<string, RotationFact>
+  compromises: Map<string, CompromiseFact>
+}
+
+const sameKey = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i])
+/** Canonical listing: open keys first, then by end and start, newest first. */
+const byRangeDesc = (a: { from: number; until?: number }, b: { from: number; until?: number }) =>
+  (b.until ?? Infinity) - (a.until ?? Infinity) || b.from - a.from
+
 /** Told of every change applied: the member it concerns (any member for set_threshold) and the proposal's record id. */
 export type RosterListener = (m: Member, change: string, proposalId: string) => void
 
@@ -96,6 +132,8 @@ export class Roster {
   /** Confirmations seen before their proposal arrived (logs replicate in any order). */
   private readonly earlyVotes = new Map<string, Set<string>>()
   private readonly listeners: RosterListener[] = []
+  /** Per origin: the facts its key ranges are computed from (kept even before the member is known). */
+  private readonly keyFacts = new Map<string, KeyFacts>()
 
   constructor(genesis: Genesis) {
     this.federation = genesis.federation
@@ -107,7 +145,14 @@ export class Roster {
         logKeys: [{ publicKey: logKey, vkey: g.vkey, from: 0 }], witnessKeys: [{ vkey: g.witness_vkey, from: 0 }],
         peerId: g.peer_id, roles: new Set(g.roles), addrs: g.addrs, active: true,
       })
+      this.factsOf(g.origin).base = { logKey, witnessVkey: g.witness_vkey }
     }
+  }
+
+  private factsOf(origin: string): KeyFacts {
+    let f = this.keyFacts.get(origin)
+    if (!f) this.keyFacts.set(origin, f = { rotations: new Map(), compromises: new Map() })
+    return f
   }
 
   onChange(fn: RosterListener): void {
@@ -176,17 +221,21 @@ export class Roster {
 
   /**
    * Feeds a record stored at index record.seq of `origin`'s log (its
-   * signature checked by the caller). Returns true when a change was applied
-   * (callers then re-read gates, e.g. allowed peers).
+   * signature checked by the caller). `signer`: the log key (public key
+   * bytes) that signed the entry, as openEntryWithKeys returns it; it decides
+   * whether a member's own rotation counts (§10.7). Without it the caller
+   * vouches that the key valid at the entry's index signed it. Returns true
+   * when a change was applied (callers then re-read gates, e.g. allowed
+   * peers).
    */
-  observe(origin: string, id: Uint8Array, record: CairnRecord): boolean {
+  observe(origin: string, id: Uint8Array, record: CairnRecord, signer?: Uint8Array): boolean {
     const idHex = toHex(id)
     if (record.type === 'roster') {
       if (this.proposals.has(idHex)) return false
       const p: Proposal = { origin, record, confirmations: new Set([origin, ...(this.earlyVotes.get(idHex) ?? [])]), applied: false }
       this.earlyVotes.delete(idHex)
       this.proposals.set(idHex, p)
-      if (record.change === 'rotate_key') this.retireOnProposal(origin, idHex, record)
+      if (record.change === 'rotate_key') this.noteRotation(origin, idHex, record, signer)
       return this.maybeApply(idHex, p)
     }
     if (record.type === 'attestation' && record.opinion === 'confirm') {
@@ -219,22 +268,105 @@ export class Roster {
 
   /** True when `origin` wrote `r` about its own keys: only then do its key parts count. */
   private isSelfRotation(origin: string, r: RotateKeyChange): boolean {
-    return origin === `${this.federation}/${r.member}` && this.members.has(origin)
+    return origin === `${this.federation}/${r.member}`
   }
 
-  /** A member's own rotation retires its current keys at once: the log key after index seq, the witness key after the proposal's second. */
-  private retireOnProposal(origin: string, id: string, r: RosterRecord & RotateKeyChange): void {
-    if (!this.isSelfRotation(origin, r)) return
-    const m = this.members.get(origin)!
-    if (r.key) {
-      const k = keyAt(m.logKeys, r.seq)
-      if (k) k.until = r.seq + 1
-      m.pending = { id, from: r.seq + 1 }
+  /** A member's own rotation is a key fact as soon as it is stored (its old keys retire at once). */
+  private noteRotation(origin: string, id: string, r: RosterRecord & RotateKeyChange, signer: Uint8Array | undefined): void {
+    if (!this.isSelfRotation(origin, r) || (!r.key && !r.witness_key)) return
+    const fact: RotationFact = { id, r: r.seq, time: r.time }
+    if (r.key) fact.key = r.key
+    if (r.witness_key) fact.witnessKey = r.witness_key
+    if (signer) fact.signer = signer
+    this.factsOf(origin).rotations.set(id, fact)
+    this.recompute(origin)
+  }
+
+  /**
+   * A member's log keys, witness keys and pending rotation from its key
+   * facts alone (spec/federation.md §10.7-10.8), so that they are the same
+   * whatever order the facts arrived in. Canonical order: facts by index —
+   * a compromise at its `from`, a rotation at its index r —, a compromise
+   * before a rotation at the same index (the entry at r is then past the
+   * compromise), compromises among themselves by time then record id.
+   *  - rotation at r: counts only if the key that signed its entry is the
+   *    key valid at r so far (a compromised key is not valid past its end).
+   *    Then that key ends at r + 1 and, once the change applied, the new key
+   *    is valid from r + 1 (until then it is pending); with a witness key,
+   *    every witness key ends after the proposal's second and the new one
+   *    is valid after it once applied. A rotation that does not count
+   *    changes nothing, but its log key is listed as compromised with the
+   *    empty range [r + 1, r + 1): what it signed is compromised content on
+   *    every node, whichever read the rotation before the compromise.
+   *  - compromise from f: unless its key is one listed already, every key
+   *    listed ends at f (never before its start) and is compromised, the
+   *    pending rotation is dropped, the new key is valid from f; with a
+   *    witness key, likewise by the record's second.
+   * Listed newest first: open ranges first, then by end, then by start.
+   */
+  private recompute(origin: string): void {
+    const m = this.members.get(origin)
+    const f = this.keyFacts.get(origin)
+    if (!m || !f?.base) return
+    const keys: LogKey[] = [{ publicKey: f.base.logKey, vkey: verifierKey(origin, f.base.logKey), from: 0 }]
+    const wkeys: WitnessKey[] = [{ vkey: f.base.witnessVkey, from: 0 }]
+    let pending: PendingRotation | undefined
+    const endWitnessKeys = (t: number) => {
+      for (const w of wkeys) if (w.until === undefined || w.until > t + 1) w.until = Math.max(w.from, t + 1)
     }
-    if (r.witness_key) {
-      const t = seconds(r.time)
-      for (const w of m.witnessKeys) if (w.until === undefined || w.until > t + 1) w.until = Math.max(w.from, t + 1)
+    type Step = { at: number; c?: CompromiseFact; r?: RotationFact }
+    const steps: Step[] = [
+      ...[...f.compromises.values()].map((c) => ({ at: c.from, c })),
+      ...[...f.rotations.values()].map((r) => ({ at: r.r, r })),
+    ]
+    steps.sort((a, b) => a.at - b.at || (a.c ? 0 : 1) - (b.c ? 0 : 1)
+      || (a.c && b.c ? a.c.time - b.c.time : 0)
+      || ((a.c ?? a.r)!.id < (b.c ?? b.r)!.id ? -1 : (a.c ?? a.r)!.id > (b.c ?? b.r)!.id ? 1 : 0))
+    for (const { c, r } of steps) {
+      if (c) {
+        if (keys.some((k) => sameKey(k.publicKey, c.key))) continue // a key it held before is no way out
+        for (const k of keys) {
+          if (k.until === undefined || k.until > c.from) k.until = Math.max(k.from, c.from)
+          k.compromised = true
+        }
+        pending = undefined
+        keys.push({ publicKey: c.key, vkey: verifierKey(origin, c.key), from: c.from })
+        if (c.witnessKey) {
+          const t = seconds(c.time)
+          endWitnessKeys(t)
+          wkeys.push({ vkey: witnessVerifierKey(origin, c.witnessKey), from: t + 1 })
+        }
+        continue
+      }
+      const rot = r!
+      const signedBy = keyAt(keys, rot.r)
+      if (!signedBy || (rot.signer && !sameKey(signedBy.publicKey, rot.signer))) {
+        if (rot.key && !keys.some((k) => sameKey(k.publicKey, rot.key!))) {
+          keys.push({ publicKey: rot.key, vkey: verifierKey(origin, rot.key), from: rot.r + 1, until: rot.r + 1, compromised: true })
+        }
+        continue
+      }
+      const applied = this.proposals.get(rot.id)?.applied === true
+      if (rot.key) {
+        signedBy.until = rot.r + 1
+        if (applied) keys.push({ publicKey: rot.key, vkey: verifierKey(origin, rot.key), from: rot.r + 1 })
+        else pending = { id: rot.id, from: rot.r + 1 }
+      }
+      if (rot.witnessKey) {
+        const t = seconds(rot.time)
+        endWitnessKeys(t)
+        if (applied) wkeys.push({ vkey: witnessVerifierKey(origin, rot.witnessKey), from: t + 1 })
+      }
     }
+    keys.reverse().sort(byRangeDesc)
+    wkeys.reverse().sort(byRangeDesc)
+    m.logKeys = keys
+    m.witnessKeys = wkeys
+    m.vkey = keys[0]!.vkey!
+    m.logKey = keys[0]!.publicKey
+    m.witnessVkey = wkeys[0]!.vkey
+    if (pending) m.pending = pending
+    else delete m.pending
   }
 
   private maybeApply(id: string, p: Proposal): boolean {
@@ -268,6 +400,8 @@ export class Roster {
           peerId: r.peer_id, roles: new Set(r.roles), addrs: [], active: true,
         }
         this.members.set(origin, m)
+        this.factsOf(origin).base = { logKey: r.key, witnessVkey }
+        this.recompute(origin) // a compromise of it may have applied before it was added
         return this.emit(m, 'add_member', id)
       }
       case 'remove_member': {
@@ -279,13 +413,7 @@ export class Roster {
       case 'rotate_key': {
         const m = this.members.get(origin)
         if (!m) return
-        if (this.isSelfRotation(p.origin, r)) {
-          if (r.key && m.pending?.id === id) {
-            this.addLogKey(m, r.key, m.pending.from)
-            m.pending = undefined
-          }
-          if (r.witness_key) this.addWitnessKey(m, r.witness_key, seconds(r.time) + 1)
-        }
+        if (this.isSelfRotation(p.origin, r)) this.recompute(origin) // applied: its new keys count (if the rotation does)
         if (r.peer_id) m.peerId = r.peer_id
         return this.emit(m, 'rotate_key', id)
       }
@@ -306,37 +434,16 @@ export class Roster {
     }
   }
 
-  /** Every key of the member stops at `from` and is marked compromised; the new key signs from `from`. */
+  /** Every key of the member stops at `from` and is marked compromised; the new key signs from `from` (recompute). */
   private applyCompromise(id: string, writer: string, origin: string, r: RosterRecord & CompromiseChange): void {
+    if (writer === origin) return // a member cannot vouch for its own compromised key
+    const fact: CompromiseFact = { id, from: r.from, time: r.time, key: r.key }
+    if (r.witness_key) fact.witnessKey = r.witness_key
+    this.factsOf(origin).compromises.set(id, fact)
     const m = this.members.get(origin)
-    if (!m || writer === origin) return // a member cannot vouch for its own compromised key
-    const newHex = toHex(r.key)
-    if (m.logKeys.some((k) => toHex(k.publicKey) === newHex)) return // a key it held before is no way out
-    for (const k of m.logKeys) {
-      if (k.until === undefined || k.until > r.from) k.until = Math.max(k.from, r.from)
-      k.compromised = true
-    }
-    m.pending = undefined
-    this.addLogKey(m, r.key, r.from)
-    if (r.witness_key) {
-      const t = seconds(r.time)
-      for (const w of m.witnessKeys) if (w.until === undefined || w.until > t + 1) w.until = Math.max(w.from, t + 1)
-      this.addWitnessKey(m, r.witness_key, t + 1)
-    }
+    if (!m) return
+    this.recompute(origin)
     this.emit(m, 'compromise', id)
-  }
-
-  private addLogKey(m: Member, key: Uint8Array, from: number): void {
-    const vkey = verifierKey(m.origin, key)
-    m.logKeys.unshift({ publicKey: key, vkey, from })
-    m.vkey = vkey
-    m.logKey = key
-  }
-
-  private addWitnessKey(m: Member, key: Uint8Array, from: number): void {
-    const vkey = witnessVerifierKey(m.origin, key)
-    m.witnessKeys.unshift({ vkey, from })
-    m.witnessVkey = vkey
   }
 
   private emit(m: Member, change: string, id: string): void {

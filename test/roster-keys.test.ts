@@ -13,7 +13,8 @@ import { signCheckpoint, parseCheckpointNote, appendCheckpointSignatures } from 
 import { cosign, witnessVerifierKey } from '../protocol/cosignature.ts'
 import { verifierKey } from '../protocol/note.ts'
 import { sha256, utf8 } from '../protocol/bytes.ts'
-import { openEntryWithKeys, openCheckpointWithKeys } from '../protocol/log-keys.ts'
+import { openEntryWithKeys, openCheckpointWithKeys, entrySigner } from '../protocol/log-keys.ts'
+import { readStoredRecord } from '../protocol/stored-record.ts'
 import { Roster, cosigners } from '../protocol/roster.ts'
 import { FollowedRoster } from '../client/roster-follow.ts'
 import type { Genesis } from '../protocol/genesis.ts'
@@ -40,6 +41,7 @@ const header = (n: string, seq: number) => ({ v: 1 as const, log: origin(n), seq
 const indicator = (n: string, seq: number) => ({ ...header(n, seq), type: 'indicator', alg: 'sha256', value: sha256(utf8(`${n}${seq}`)), category: 'A1', kind: 'known_material', media: 'image' }) as CairnRecord
 const signed = (seed: Uint8Array, r: CairnRecord) => signEntry(seed, r)
 const leaf = (e: Uint8Array) => sha256(new Uint8Array([0, ...e]))
+const readSeq = (e: Uint8Array) => readStoredRecord(e).seq
 
 /** a's own rotation at index 4 (log and witness key), b's confirmation at b#0. */
 function rotation() {
@@ -114,6 +116,35 @@ test('witness keys by time: old cosignatures stay valid, the old key past the pr
   assert.equal([...cosigners(withLine(nextWitness.seed, t + 5), keys)], [origin('a')])
   assert.equal([...cosigners(withLine(nextWitness.seed, t), keys)], [], 'new key before its time')
   throws(() => cosigners(withLine(wit.a!.seed, t + 5), keys, 1), 'BAD_COSIGNATURE')
+})
+
+/** Every order of `items`. */
+function permutations<T>(items: T[]): T[][] {
+  if (items.length <= 1) return [items]
+  return items.flatMap((x, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [x, ...rest]))
+}
+
+test('a rotation and a compromise give the same ranges in every order they are read (signer decides whether the rotation counts)', () => {
+  const third = kp('a/log-3')
+  const { proposal, confirm } = rotation() // a's own rotation at 4, signed by a's genesis key, confirmed by b
+  for (const [from, want] of [
+    // From 2: the proposal at 4 was signed by a key compromised there, so the rotation does not count; its key is listed, compromised, empty.
+    [2, [[third.publicKey, 2, undefined, undefined], [next.publicKey, 5, 5, true], [log.a!.publicKey, 0, 2, true]]],
+    // From 6: the rotation counts; its key is compromised from 6.
+    [6, [[third.publicKey, 6, undefined, undefined], [next.publicKey, 5, 6, true], [log.a!.publicKey, 0, 5, true]]],
+  ] as const) {
+    const comp = signed(log.b!.seed, { ...header('b', 1), type: 'roster', change: 'compromise', member: 'a', from, key: third.publicKey } as CairnRecord)
+    const compConfirm = signed(log.c!.seed, { ...header('c', 0), type: 'attestation', target: leaf(comp), opinion: 'confirm' } as CairnRecord)
+    const facts: [string, Uint8Array, Uint8Array][] = [['a', proposal, log.a!.publicKey], ['b', confirm, log.b!.publicKey], ['b', comp, log.b!.publicKey], ['c', compConfirm, log.c!.publicKey]]
+    for (const order of permutations(facts)) {
+      const r = new Roster(genesis)
+      for (const [n, e, signer] of order) r.observe(origin(n), leaf(e), openEntryWithKeys(e, [{ publicKey: signer, from: 0 }], origin(n), readSeq(e)).record, signer)
+      assert.equal(r.logKeys(origin('a')).map((k) => [k.publicKey, k.from, k.until, k.compromised]), want, `from ${from}, order ${order.map(([n, e]) => `${n}#${readSeq(e)}`).join(' ')}`)
+      assert.is(r.member(origin('a'))!.pending, undefined)
+    }
+  }
+  assert.equal(entrySigner(proposal, [{ publicKey: next.publicKey, from: 0 }, { publicKey: log.a!.publicKey, from: 0, until: 1 }]), log.a!.publicKey)
+  assert.is(entrySigner(proposal, [{ publicKey: next.publicKey, from: 0 }]), undefined)
 })
 
 test('a client following the roster reaches the same ranges whatever order it reads the logs in', () => {

@@ -80,6 +80,8 @@ export interface OpenInput {
 export interface OpenOutput {
   /** Leaf hashes of the entries, concatenated. */
   ids: Uint8Array
+  /** Per entry, the index in `keys` of the key that signed it. */
+  signers?: Uint16Array
   /** The first entry that failed, if any. */
   error?: { index: number; code: string; message: string }
 }
@@ -87,12 +89,15 @@ export interface OpenOutput {
 /** Opens every entry (signature, record rules, log, seq); stops at the first failure. */
 export const openJob: Job<OpenInput, OpenOutput> = ({ origin, start, entries, keys }) => {
   const ids = new Uint8Array(32 * entries.length)
+  const signers = new Uint16Array(entries.length)
   for (let i = 0; i < entries.length; i++) {
     try {
-      ids.set(openEntryWithKeys(entries[i]!, keys, origin, start + i).id, 32 * i)
+      const opened = openEntryWithKeys(entries[i]!, keys, origin, start + i)
+      ids.set(opened.id, 32 * i)
+      signers[i] = keys.findIndex((k) => k.publicKey === opened.signer)
     } catch (e) {
       return { result: { ids, error: { index: start + i, code: e instanceof LedgerError ? e.code : 'MALFORMED_ENTRY', message: (e as Error)?.message ?? String(e) } } }
     }
   }
-  return { result: { ids }, transfer: [ids.buffer as ArrayBuffer] }
+  return { result: { ids, signers }, transfer: [ids.buffer as ArrayBuffer, signers.buffer as ArrayBuffer] }
 }

@@ -19,8 +19,8 @@ import { toHex } from '../../protocol/bytes.ts'
 import type { Store, AppendItem } from '../storage/store.ts'
 import type { Roster } from '../roster.ts'
 
-/** Signature and record checks for a contiguous range (the CPU-heavy part; pure). */
-export type CheckedEntry = OpenedEntry & { entry: Uint8Array }
+/** Signature and record checks for a contiguous range (the CPU-heavy part; pure); `signer`: the log key the entry verified under (fed to roster.observe). */
+export type CheckedEntry = OpenedEntry & { entry: Uint8Array; signer?: Uint8Array }
 
 /** Opens entries start, start + 1, ... of `origin`'s log with its keys (roster.logKeys). */
 export function openRange(origin: string, start: number, entries: Uint8Array[], keys: LogKeys): CheckedEntry[] {

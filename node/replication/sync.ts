@@ -54,7 +54,7 @@ export interface SyncOptions {
   rangeSize?: number
   /** Bytes ranges fetched ahead may hold (SYNC_AHEAD_MAX_BYTES unless set; tests set it small). */
   aheadMaxBytes?: number
-  onRecord: (origin: string, id: Uint8Array, record: CairnRecord) => void
+  onRecord: (origin: string, id: Uint8Array, record: CairnRecord, signer?: Uint8Array) => void
   /** A log's stored checkpoint changed (new entries or new cosignatures): announce it. */
   onCheckpoint: (origin: string, note: string) => void
   onEquivocation: (origin: string, proof: string) => void
@@ -401,7 +401,7 @@ export class SyncManager {
       const done = await store.append(origin, start + from, items, { checkpoint: last && end === t.size ? t.cp.text : undefined, durable: false })
       for (let i = 0; i < done.droppedNotices.length; i++) this.reject('BAD_REDACTION')
       this.stats.entriesSynced += items.length
-      for (const it of items) if ('record' in it) this.o.onRecord(origin, it.id, it.record)
+      items.forEach((it, i) => { if ('record' in it) this.o.onRecord(origin, it.id, it.record, opened[k]?.[i]?.signer) })
     }
     this.stats.rangesSynced++
     if (end === t.size) this.o.onCheckpoint(origin, t.cp.text)

@@ -159,7 +159,7 @@ function build(c: CaseSpec): VectorCase {
   })
   const checkpoint_probes = (c.checkpoints ?? []).map(([n, size, key]) => {
     const root = size === 0 ? EMPTY_ROOT : MerkleTree.from(Array.from({ length: size }, (_, i) => leafHash(indicator(n, i, key, '-checkpoint')))).root()
-    const note = signCheckpoint({ origin: origin(n), size, root }, { name: origin(n), seed: key.seed, publicKey: key.publicKey })
+    const note = signCheckpoint({ origin: origin(n), size, root }, { name: origin(n), seed: key.seed })
     const valid = logKeys(n).some((k) => sameKey(k.key, key) && inRange(Math.max(0, size - 1), k))
     return { log: origin(n), size, key: toHex(key.publicKey), note, valid, ...(valid ? {} : { error: 'UNKNOWN_KEY' }) }
   })
@@ -330,6 +330,30 @@ export function rosterCases(): VectorCase[] {
       ] },
       probes: [['eu-centre', 0, OLD], ['eu-centre', 1, OLD], ['eu-centre', R, OLD], ['eu-centre', R + 1, EU_LOG_2], ['eu-centre', R + 2, EU_LOG_2], ['eu-centre', 0, EU_LOG_3], ['eu-centre', 1, EU_LOG_3], ['eu-centre', R + 2, EU_LOG_3]],
       checkpoints: [['eu-centre', 1, OLD], ['eu-centre', 2, OLD], ['eu-centre', R + 2, EU_LOG_2], ['eu-centre', 2, EU_LOG_3], ['eu-centre', R + 2, EU_LOG_3]],
+    })
+  }
+  {
+    const w: Written[] = []
+    const { eu, proposal } = ownRotation(w, R)
+    const ncmec = new LogWriter('ncmec')
+    ncmec.confirm(w, proposal)
+    eu.confirm(w, proposal, EU_LOG_2)
+    eu.indicator(w, EU_LOG_2)
+    eu.indicator(w, EU_LOG_2)
+    const CF = R + 2 // the compromise's from: after the rotation's cut-over
+    const comp = ncmec.roster(w, { change: 'compromise', member: 'eu-centre', from: CF, key: EU_LOG_3.publicKey })
+    new LogWriter('c3p').confirm(w, comp)
+    cases.push({
+      name: 'compromise-after-rotation-later-from',
+      description: 'eu-centre rotates at index 2 (applied: genesis key [0, 3), log-2 from 3), then ncmec records a compromise from index 4 with log-3, c3p confirms: the rotation, signed at 2 by a key still valid there, counts; every key ends at 4 and is compromised — the genesis key keeps [0, 3), log-2 gets [3, 4) — and log-3 signs from 4. Entries 4 and 5, signed by log-2, are compromised content. Read in any order (the compromise before the rotation, too) the ranges are the same',
+      written: w,
+      logKeys: { 'eu-centre': [
+        { key: EU_LOG_3, from: CF, until: null, compromised: false },
+        { key: EU_LOG_2, from: R + 1, until: CF, compromised: true },
+        { key: OLD, from: 0, until: R + 1, compromised: true },
+      ] },
+      probes: [['eu-centre', R, OLD], ['eu-centre', R + 1, OLD], ['eu-centre', R + 1, EU_LOG_2], ['eu-centre', CF, EU_LOG_2], ['eu-centre', CF + 2, EU_LOG_2], ['eu-centre', R + 1, EU_LOG_3], ['eu-centre', CF, EU_LOG_3]],
+      checkpoints: [['eu-centre', R + 1, OLD], ['eu-centre', R + 2, EU_LOG_2], ['eu-centre', CF + 1, EU_LOG_2], ['eu-centre', CF, EU_LOG_3], ['eu-centre', CF + 1, EU_LOG_3]],
     })
   }
   const W = 1 // index of the witness rotation; its time in seconds is T
