@@ -3,8 +3,7 @@
  * SHA-1 and SHA-256 of its bytes, streamed, and for an image its PDQ hash
  * and quality. Also the walk that turns paths and directories into files.
  */
-import { createReadStream } from 'node:fs'
-import { lstat, readdir, stat } from 'node:fs/promises'
+import { lstat, open, readdir, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { LedgerError, isLedgerError, type ErrorCode } from '../protocol/errors.ts'
@@ -32,36 +31,79 @@ export interface FileHashError {
   error: { code: ErrorCode; message: string }
 }
 
-/** Hashes one file; an unreadable file or undecodable image throws a LedgerError. */
+/** Files up to this size are read in one piece; larger ones are streamed. */
+const READ_WHOLE_BYTES = 64 * 1024 * 1024
+
+/** Files `hashPaths` works on at once: while one file's PDQ runs on this thread, sharp decodes the next on its own. */
+export const HASH_CONCURRENCY = 2
+
+/**
+ * Hashes one file; an unreadable file or undecodable image throws a LedgerError.
+ * A file up to READ_WHOLE_BYTES is read in one piece, a larger one streamed.
+ * An image's MD5/SHA-1/SHA-256 are computed here while sharp decodes it on
+ * its own thread; any other large file is hashed as it streams.
+ */
 export async function hashFile(file: string, options: { dihedral?: boolean } = {}): Promise<FileHashes> {
   const md5 = createHash('md5')
   const sha1 = createHash('sha1')
   const sha256 = createHash('sha256')
+  const update = (chunk: Buffer) => {
+    md5.update(chunk)
+    sha1.update(chunk)
+    sha256.update(chunk)
+  }
   let head: Uint8Array | undefined
   let isImage: boolean | undefined
-  const kept: Buffer[] = []
+  let kept: Buffer[] = []
+  let keeping = true
   let size = 0
+  let handle: FileHandle | undefined
   try {
-    for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
-      md5.update(chunk)
-      sha1.update(chunk)
-      sha256.update(chunk)
-      size += chunk.length
-      if (isImage === undefined) {
-        head = head === undefined ? chunk : Buffer.concat([head, chunk])
-        if (head.length >= 16) isImage = sniffImageFormat(head) !== undefined
+    handle = await open(file, 'r')
+    const stat = await handle.stat()
+    if (stat.isFile() && stat.size <= READ_WHOLE_BYTES) {
+      // One read (a stream costs more than the bytes for a photo-sized file).
+      const whole = await handle.readFile()
+      size = whole.length
+      isImage = sniffImageFormat(whole) !== undefined
+      kept = [whole]
+    } else {
+      for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20, autoClose: false }) as AsyncIterable<Buffer>) {
+        size += chunk.length
+        if (isImage === undefined) {
+          head = head === undefined ? chunk : Buffer.concat([head, chunk])
+          if (head.length >= 16) isImage = sniffImageFormat(head) !== undefined
+        }
+        if (keeping && (isImage === false || size > MAX_IMAGE_FILE_BYTES)) {
+          // Not an image we decode: hash what was kept and stream the rest.
+          for (const k of kept) update(k)
+          kept = []
+          keeping = false
+        }
+        if (keeping) kept.push(chunk)
+        else update(chunk)
       }
-      if (isImage !== false && size <= MAX_IMAGE_FILE_BYTES) kept.push(chunk)
     }
   } catch (e) {
     throw fileError(file, e)
+  } finally {
+    await handle?.close().catch(() => {})
   }
-  const out: FileHashes = { file, md5: md5.digest('hex'), sha1: sha1.digest('hex'), sha256: sha256.digest('hex') }
-  const bytes = isImage === false ? undefined : Buffer.concat(kept)
+  if (isImage === false && keeping) {
+    for (const k of kept) update(k)
+    kept = []
+    keeping = false
+  }
+  const bytes = keeping ? (kept.length === 1 ? kept[0]! : Buffer.concat(kept)) : undefined
   const format = bytes === undefined ? undefined : sniffImageFormat(bytes)
-  if (format === undefined) return out
-  if (size > MAX_IMAGE_FILE_BYTES) throw new LedgerError('TOO_LARGE', `${file}: image files over ${MAX_IMAGE_FILE_BYTES} bytes are not decoded`)
-  const pixels = await decodeImage(new Uint8Array(bytes!.buffer, bytes!.byteOffset, bytes!.byteLength), format)
+  // Start the decode (sharp's thread), then hash the bytes here meanwhile.
+  const decoding = format === undefined ? undefined : decodeImage(new Uint8Array(bytes!.buffer, bytes!.byteOffset, bytes!.byteLength), format)
+  decoding?.catch(() => {}) // awaited below; not an unhandled rejection meanwhile
+  if (bytes !== undefined) update(bytes)
+  const out: FileHashes = { file, md5: md5.digest('hex'), sha1: sha1.digest('hex'), sha256: sha256.digest('hex') }
+  if (size > MAX_IMAGE_FILE_BYTES && isImage === true) throw new LedgerError('TOO_LARGE', `${file}: image files over ${MAX_IMAGE_FILE_BYTES} bytes are not decoded`)
+  if (decoding === undefined) return out
+  const pixels = await decoding
   const pdq = pdqHash(pixels)
   out.pdq = toHex(pdq.hash)
   out.quality = pdq.quality
@@ -106,19 +148,19 @@ async function* walkOne(path: string, named: boolean): AsyncGenerator<string | F
   for (const name of names) yield* walkOne(join(path, name), false)
 }
 
-/** Hashes every file under `paths`; a failure becomes an error entry and the walk goes on. */
+/**
+ * Hashes every file under `paths`, in walk order; a failure becomes an error
+ * entry and the walk goes on. Up to HASH_CONCURRENCY files are in hand at
+ * once (read, decode, hash), so sharp decodes one while PDQ runs on another.
+ */
 export async function* hashPaths(paths: string[], options: { dihedral?: boolean } = {}): AsyncGenerator<FileHashes | FileHashError> {
+  const pending: Promise<FileHashes | FileHashError>[] = []
+  const start = (file: string) => hashFile(file, options).catch((e: unknown) => ({ file, error: errorOf(e) }))
   for await (const item of walkFiles(paths)) {
-    if (typeof item !== 'string') {
-      yield item
-      continue
-    }
-    try {
-      yield await hashFile(item, options)
-    } catch (e) {
-      yield { file: item, error: errorOf(e) }
-    }
+    pending.push(typeof item === 'string' ? start(item) : Promise.resolve(item))
+    if (pending.length >= HASH_CONCURRENCY) yield await pending.shift()!
   }
+  while (pending.length > 0) yield await pending.shift()!
 }
 
 export function isFileHashError(x: FileHashes | FileHashError): x is FileHashError {

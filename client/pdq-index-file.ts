@@ -11,14 +11,17 @@
  * Layout (integers little-endian; the tables are the typed arrays of
  * PdqIndexState as they are in memory):
  *   0    8   magic "CAIRNPX1"
- *   8    4   version (1)
+ *   8    4   version (2; version 1 held entry indexes in `ids`, without the
+ *            third filter byte: its files are stale and rebuilt)
  *   12   4   header bytes (64)
  *   16   32  key: SHA-256 of the n × 32 bytes of PDQ values indexed
  *   48   4   n: entries
  *   52   4   live: entries in the tables
  *   56   8   zero
- *   64   …   per slot s = 0..15: offsets (65,537 × u32), ids (live × u32),
- *            next (live × u16, padded with zeros to a multiple of 4 bytes)
+ *   64   …   per slot s = 0..15: offsets (65,537 × u32), ids (live × u32:
+ *            index << 8 | low byte of chunk s+2 while n ≤ 2^24, else the
+ *            index; client/pdq-index.ts idShift), next (live × u16, padded
+ *            with zeros to a multiple of 4 bytes)
  *   end−32   SHA-256 of bytes [0, end − 32)
  */
 import { closeSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs'
@@ -28,7 +31,7 @@ import { PdqIndex, PDQ_BYTES, type PdqIndexState } from './pdq-index.ts'
 
 export const PDQ_INDEX_FILE = 'pdq-index.idx'
 const MAGIC = Buffer.from('CAIRNPX1')
-const VERSION = 1
+const VERSION = 2
 const HEADER = 64
 const CHECKSUM = 32
 const SLOTS = 16

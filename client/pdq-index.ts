@@ -6,26 +6,35 @@
  * Multi-index hashing with a pigeonring filter. A hash is 16 chunks of 16
  * bits (the native-endian uint16 at bytes 2k, 2k+1). With b_k the chunk
  * distances and sum b_k ≤ d, the gas-station argument on c_k = b_k − d/16
- * gives a ring start j where every run of chunks j, j+1, … (mod 16) stays
- * within its share: b_j ≤ ⌊d/16⌋ and b_j + b_{j+1} ≤ ⌊d/8⌋. So:
+ * gives a ring start j where every run of m chunks j, j+1, … (mod 16) stays
+ * within its share, b_j + … + b_{j+m-1} ≤ ⌊m·d/16⌋; in particular
+ * b_j ≤ ⌊d/16⌋, b_j + b_{j+1} ≤ ⌊2d/16⌋ and b_j + b_{j+1} + b_{j+2} ≤ ⌊3d/16⌋.
+ * So:
  *   slot j    a CSR table keyed by chunk j: `offsets` (65,537 × uint32) and,
- *             per entry in key order, its id (uint32) and its chunk j+1
- *             (uint16, `next`), built by counting sort.
+ *             per entry in key order, its chunk j+1 (uint16, `next`) and a
+ *             word (uint32, `ids`): the entry's index shifted left 8 bits
+ *             with the low byte of chunk j+2 below it (while the tables hold
+ *             at most 2^24 entries; beyond, the index alone), built by
+ *             counting sort.
  *   search    for each slot j, each key within ⌊d/16⌋ bits of the query's
  *             chunk j, scan the bucket's `next` values sequentially and keep
- *             an entry only if b_j + b_{j+1} ≤ ⌊d/8⌋; only those (≈ 100 per
- *             query at d = 31 and 10M random hashes, of ≈ 42,000 scanned)
+ *             an entry only if b_j + b_{j+1} ≤ ⌊2d/16⌋ and then, from its
+ *             word, b_j + b_{j+1} + (the distance of those 8 bits of chunk
+ *             j+2) ≤ ⌊3d/16⌋; only those (≈ 20 per query at d = 31 and 10M
+ *             random hashes, of ≈ 42,000 scanned; ≈ 100 pass the first test)
  *             cost a random read of the hash for the full distance.
  *   once      a match is reported only from its canonical start (the first
  *             maximum of the prefix sums of 16·b_k − d), so nothing is
  *             reported twice and no dedupe set is needed.
  * Plain multi-index hashing (Norouzi et al.; Meta's 16 × 16-bit reference)
- * reads the hash of all ≈ 42,000 candidates at random: ~40× the cache misses.
- * Measured at 10M (d = 31, CPU time of one thread on a busy 2-core VM):
- * ~70 µs touching the 272 buckets, ~200 µs scanning, ~150 µs on the ~108
- * random reads that pass. Splitting
- * buckets further by the top 4 or 6 bits of chunk j+1 scanned less but was
- * no faster, so the tables stay this simple.
+ * reads the hash of all ≈ 42,000 candidates at random: ~2,000× the reads.
+ * The 8 bits of chunk j+2 ride in the id's spare high bits, so the tables
+ * cost the same 6 bytes an entry as the two-chunk filter did.
+ * Measured at 10M (d = 31, one thread's CPU time, busy 2-core VM): 372 µs
+ * a query with the two-chunk filter, 235 µs with the third chunk and the
+ * scan below (two `next` values a 32-bit read, survivors checked after the
+ * scan); most of what is left is the scan of ≈ 42,000 entries, about half of
+ * it waiting on memory (docs/performance.md).
  *
  * Entries keep their index (insertion order) for life. `remove` marks an
  * entry in a bitset (never returned again); `add` appends to a tail that is
@@ -40,6 +49,7 @@
 export const PDQ_BYTES = 32
 const CHUNKS = 16
 const KEYS = 1 << 16
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 export interface PdqMatch {
   /** The entry's index: its position in `build`'s hashes, then in order of `add`. */
@@ -60,12 +70,22 @@ export interface PdqIndexState {
   built: number
   hashes: Uint8Array
   offsets: Uint32Array[]
+  /** Per slot s, per entry: its index << idShift(built), with the low byte of chunk s+2 below it when idShift is 8. */
   ids: Uint32Array[]
+  /** Per slot s, per entry: its chunk s+1. */
   next: Uint16Array[]
   /** Hashes added since the last build, indexes built.. in order. */
   tail: Uint8Array
   /** Bit i set: entry i removed. */
   removed: Uint32Array
+}
+
+/**
+ * How far the tables shift an entry's index in its word: 8 (the low byte of
+ * chunk s+2 below it, a third filter) while the indexes fit in 24 bits, else 0.
+ */
+export function idShift(built: number): number {
+  return built <= 1 << 24 ? 8 : 0
 }
 
 /** Bits set in each 16-bit value. */
@@ -181,6 +201,12 @@ export class PdqIndex {
   private tailCount!: number
   private removedBits!: Uint32Array
   private removedCount!: number
+  private shift!: number
+  /** `next` read two entries at a time (the same memory). */
+  private nextPairs!: Uint32Array[]
+  /** Scratch of searchSlot: its buckets' bounds; positions passing the two-chunk test, each with the budget left for the third. */
+  private bounds = new Int32Array(0)
+  private found = new Int32Array(0)
   /** The query, 4-byte aligned, as words and as chunks. */
   private readonly q32 = new Uint32Array(8)
   private readonly q16 = new Uint16Array(this.q32.buffer)
@@ -197,11 +223,13 @@ export class PdqIndex {
     this.halves = new Uint16Array(state.hashes.buffer, state.hashes.byteOffset, state.built * 16)
     this.offsets = state.offsets
     this.ids = state.ids
-    this.next = state.next
+    this.next = state.next.map((n) => (n.byteOffset % 4 === 0 ? n : n.slice())) // (always aligned as built or read)
+    this.nextPairs = this.next.map((n) => new Uint32Array(n.buffer, n.byteOffset, n.length >>> 1))
     this.tail = state.tail
     this.tailCount = state.tail.length / PDQ_BYTES
     this.removedBits = state.removed
     this.removedCount = removedCount
+    this.shift = idShift(state.built)
   }
 
   /**
@@ -261,11 +289,14 @@ export class PdqIndex {
       const slotIds = new Uint32Array(allocate(shared, live * 4))
       const slotNext = new Uint16Array(allocate(shared, live * 2))
       const s1 = (s + 1) & (CHUNKS - 1)
+      const s2 = (s + 2) & (CHUNKS - 1)
+      const shift = idShift(n)
+      const low = shift === 8 ? 0xff : 0
       for (let i = 0, at = 0; i < n; i++, at += 16) {
         if (anyRemoved && (removed[i >>> 5]! >>> (i & 31)) & 1) continue
         const p = cursor[halves[at + s]!]!++
         const following = halves[at + s1]!
-        slotIds[p] = i
+        slotIds[p] = (i << shift) | (halves[at + s2]! & low)
         slotNext[p] = following
         counts[following + 1]!++
       }
@@ -336,7 +367,7 @@ export class PdqIndex {
     hashes.set(this.tail.subarray(0, this.tailCount * PDQ_BYTES), this.built * PDQ_BYTES)
     const removed = this.grow(this.removedBits, Math.ceil(n / 32), true)
     // Drop the old tables before making the new ones: the peak is one set of tables, not two.
-    this.offsets = this.ids = this.next = []
+    this.offsets = this.ids = this.next = this.nextPairs = []
     const state = PdqIndex.tables(hashes, n, removed, n - this.removedCount, this.shared)
     this.adopt(state, this.removedCount)
   }
@@ -374,35 +405,97 @@ export class PdqIndex {
     return out.sort(byDistanceThenIndex)
   }
 
-  /** The matches whose canonical ring start is slot s. */
+  /**
+   * The matches whose canonical ring start is slot s. Three steps, each a
+   * loop of independent memory reads (their cache misses overlap; a JS loop
+   * cannot prefetch): the bounds of the slot's buckets; the scan of their
+   * `next` values, two to a 32-bit read, counting both chunks' differing
+   * bits at once, keeping the positions that pass the two-chunk test; then,
+   * for those, the third filter from `ids` and the full distance.
+   */
   private searchSlot(s: number, d: number, out: PdqMatch[]): void {
     const { masks, weights } = ball(Math.floor(d / CHUNKS))
-    const pairBudget = Math.floor(d / 8)
+    const twoBudget = Math.floor((2 * d) / CHUNKS)
+    const threeBudget = Math.floor((3 * d) / CHUNKS)
     const q16 = this.q16
     const q32 = this.q32
     const qs = q16[s]!
     const qn = q16[(s + 1) & (CHUNKS - 1)]!
+    const qq = (qn | (qn << 16)) >>> 0
+    const shift = this.shift
+    const low = shift === 8 ? 0xff : 0
+    const qx = q16[(s + 2) & (CHUNKS - 1)]! & low
     const off = this.offsets[s]!
     const ids = this.ids[s]!
     const next = this.next[s]!
+    const pairs = this.nextPairs[s]!
     const words = this.words
     const halves = this.halves
     const removed = this.removedBits
-    for (let m = 0; m < masks.length; m++) {
+    const nm = masks.length
+    if (this.bounds.length < 2 * nm) this.bounds = new Int32Array(2 * nm)
+    const bounds = this.bounds
+    let scanned = 0
+    for (let m = 0; m < nm; m++) {
       const key = qs ^ masks[m]!
-      const budget = pairBudget - weights[m]!
+      const start = off[key]!
       const end = off[key + 1]!
-      for (let p = off[key]!; p < end; p++) {
-        if (POP16[next[p]! ^ qn]! > budget) continue
-        const id = ids[p]!
-        const b = id * 8
-        let dist = popcount32(words[b]! ^ q32[0]!) + popcount32(words[b + 1]! ^ q32[1]!) + popcount32(words[b + 2]! ^ q32[2]!) + popcount32(words[b + 3]! ^ q32[3]!)
-        if (dist > d) continue
-        dist += popcount32(words[b + 4]! ^ q32[4]!) + popcount32(words[b + 5]! ^ q32[5]!) + popcount32(words[b + 6]! ^ q32[6]!) + popcount32(words[b + 7]! ^ q32[7]!)
-        if (dist > d || (removed[id >>> 5]! >>> (id & 31)) & 1) continue
-        if (ringStart(halves, id * 16, q16, d) !== s) continue
-        out.push({ index: id, distance: dist })
+      bounds[2 * m] = start
+      bounds[2 * m + 1] = end
+      scanned += end - start
+    }
+    if (this.found.length < 2 * scanned) this.found = new Int32Array(Math.max(2 * scanned, 2 * this.found.length))
+    const found = this.found
+    let nf = 0
+    for (let m = 0; m < nm; m++) {
+      const budget = twoBudget - weights[m]!
+      const end = bounds[2 * m + 1]!
+      let p = bounds[2 * m]!
+      if (p & 1 && p < end) {
+        const b1 = POP16[next[p]! ^ qn]!
+        if (b1 <= budget) {
+          found[nf++] = p
+          found[nf++] = threeBudget - weights[m]! - b1
+        }
+        p++
       }
+      for (; p + 1 < end; p += 2) {
+        // Both entries' chunk distances at once: bytes of x count bits, then halves.
+        let x = pairs[p >>> 1]! ^ qq
+        x -= (x >>> 1) & 0x55555555
+        x = (x & 0x33333333) + ((x >>> 2) & 0x33333333)
+        x = (x + (x >>> 4)) & 0x0f0f0f0f
+        x += x >>> 8
+        const first = LITTLE_ENDIAN ? x & 0x1f : (x >>> 16) & 0x1f
+        const second = LITTLE_ENDIAN ? (x >>> 16) & 0x1f : x & 0x1f
+        if (first <= budget) {
+          found[nf++] = p
+          found[nf++] = threeBudget - weights[m]! - first
+        }
+        if (second <= budget) {
+          found[nf++] = p + 1
+          found[nf++] = threeBudget - weights[m]! - second
+        }
+      }
+      if (p < end) {
+        const b1 = POP16[next[p]! ^ qn]!
+        if (b1 <= budget) {
+          found[nf++] = p
+          found[nf++] = threeBudget - weights[m]! - b1
+        }
+      }
+    }
+    for (let f = 0; f < nf; f += 2) {
+      const word = ids[found[f]!]!
+      if (POP16[(word ^ qx) & low]! > found[f + 1]!) continue
+      const id = word >>> shift
+      const b = id * 8
+      let dist = popcount32(words[b]! ^ q32[0]!) + popcount32(words[b + 1]! ^ q32[1]!) + popcount32(words[b + 2]! ^ q32[2]!) + popcount32(words[b + 3]! ^ q32[3]!)
+      if (dist > d) continue
+      dist += popcount32(words[b + 4]! ^ q32[4]!) + popcount32(words[b + 5]! ^ q32[5]!) + popcount32(words[b + 6]! ^ q32[6]!) + popcount32(words[b + 7]! ^ q32[7]!)
+      if (dist > d || (removed[id >>> 5]! >>> (id & 31)) & 1) continue
+      if (ringStart(halves, id * 16, q16, d) !== s) continue
+      out.push({ index: id, distance: dist })
     }
   }
 

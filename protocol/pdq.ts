@@ -36,7 +36,6 @@ export const PDQ_DIHEDRAL_NAMES = ['original', 'rot90', 'rot180', 'rot270', 'fli
 /** The reference hashes at most 512x512: larger images are first resized to exactly that. */
 const DOWNSAMPLE_DIMS = 512
 const MIN_HASHABLE_DIM = 5
-const JAROSZ_PASSES = 2
 /** Decoded images larger than this are refused rather than allocated (a decode limit). */
 export const MAX_PDQ_PIXELS = 1 << 28
 
@@ -107,8 +106,7 @@ function pdqDct(image: PixelImage, skipBlurAt64: boolean): Dct | undefined {
     // The reference's plain path takes 64x64 input (e.g. video frames) as already downsampled.
     small = luma
   } else {
-    jaroszFilter(luma, rows, cols, windowSize(cols), windowSize(rows))
-    small = decimate(luma, rows, cols)
+    small = blurAndDecimate(luma, rows, cols)
   }
   return { coefficients: dct64To16(small), quality: qualityOf(small) }
 }
@@ -130,10 +128,20 @@ const lumaTable = (c: number) => Float32Array.from({ length: 256 }, (_, v) => f3
 const LUMA_R_OF = lumaTable(LUMA_R)
 const LUMA_G_OF = lumaTable(LUMA_G)
 const LUMA_B_OF = lumaTable(LUMA_B)
+/** f32(LUMA_R_OF[r] + LUMA_G_OF[g]) at r << 8 | g: the reference's first sum, looked up (256 KiB, made on first use). */
+let lumaRgOf: Float32Array | undefined
+function lumaRg(): Float32Array {
+  if (lumaRgOf === undefined) {
+    lumaRgOf = new Float32Array(1 << 16)
+    for (let r = 0; r < 256; r++) for (let g = 0; g < 256; g++) lumaRgOf[(r << 8) | g] = LUMA_R_OF[r]! + LUMA_G_OF[g]!
+  }
+  return lumaRgOf
+}
 
 /**
  * Float luma, after the reference's nearest-neighbour resize (CImg's default
- * `resize(512, 512)`: output x reads input floor(x * width / 512)).
+ * `resize(512, 512)`: output x reads input floor(x * width / 512)). Only the
+ * pixels the resize keeps are read; the full-size image is never converted.
  */
 function lumaOf(image: PixelImage): { rows: number; cols: number; luma: Float32Array } {
   const { width, height, channels, data } = image
@@ -143,6 +151,8 @@ function lumaOf(image: PixelImage): { rows: number; cols: number; luma: Float32A
   const srcCol = new Int32Array(cols)
   for (let x = 0; x < cols; x++) srcCol[x] = (resize ? Math.floor((x * width) / cols) : x) * channels
   const luma = new Float32Array(rows * cols)
+  const rg = channels === 3 ? lumaRg() : LUMA_B_OF
+  const lb = LUMA_B_OF
   for (let y = 0; y < rows; y++) {
     const sy = resize ? Math.floor((y * height) / rows) : y
     const rowBase = sy * width * channels
@@ -152,7 +162,7 @@ function lumaOf(image: PixelImage): { rows: number; cols: number; luma: Float32A
     } else {
       for (let x = 0; x < cols; x++) {
         const p = rowBase + srcCol[x]!
-        luma[out + x] = f32(LUMA_R_OF[data[p]!]! + LUMA_G_OF[data[p + 1]!]!) + LUMA_B_OF[data[p + 2]!]!
+        luma[out + x] = rg[(data[p]! << 8) | data[p + 1]!]! + lb[data[p + 2]!]!
       }
     }
   }
@@ -169,107 +179,215 @@ function sampled(dim: number): Int32Array {
   return Int32Array.from({ length: 64 }, (_, o) => Math.trunc(((o + 0.5) * dim) / 64))
 }
 
-/**
- * Two passes of (box along rows, then box along columns), in place in `buf`.
- * Only the 64 sampled columns of the last column pass are computed: nothing
- * else of it is read (decimate samples them; every other pass is whole).
- */
-function jaroszFilter(buf: Float32Array, rows: number, cols: number, windowAlongRows: number, windowAlongCols: number): void {
-  const tmp = new Float32Array(buf.length)
-  const everyRow = Int32Array.from({ length: rows }, (_, i) => i * cols)
-  const everyCol = Int32Array.from({ length: cols }, (_, j) => j)
-  const sampledCols = rows >= 64 && cols >= 64 ? sampled(cols) : everyCol
-  for (let pass = 0; pass < JAROSZ_PASSES; pass++) {
-    boxLanes(buf, tmp, everyRow, cols, 1, windowAlongRows)
-    boxLanes(tmp, buf, pass === JAROSZ_PASSES - 1 ? sampledCols : everyCol, rows, cols, windowAlongCols)
-  }
-}
-
-/**
- * Running-mean box filter of many rows or columns ("lanes", starting at
- * `lanes[l]`, `length` values `stride` apart), centred, with the window
- * shrinking at the ends. Each lane's float sum adds and subtracts in the
- * reference's order, rounding included; the lanes go side by side, step by
- * step, so their sums do not wait on one another (the reference's one
- * lane at a time is a chain of dependent float adds) and a column pass
- * reads memory in order. Dividing by a power of two is multiplying by its
- * inverse, exactly.
- */
-function boxLanes(input: Float32Array, output: Float32Array, lanes: Int32Array, length: number, stride: number, window: number): void {
-  // Lanes along rows are a row apart in memory: take them 16 at a time, so
-  // each step touches 16 cache lines that stay hot for the next 15 steps.
-  const block = stride === 1 ? 16 : lanes.length
-  const sums = new Float32Array(block)
-  for (let from = 0; from < lanes.length; from += block) boxBlock(input, output, lanes, from, Math.min(lanes.length, from + block), sums, length, stride, window)
-}
-
-function boxBlock(input: Float32Array, output: Float32Array, lanes: Int32Array, from: number, to: number, sums: Float32Array, length: number, stride: number, window: number): void {
+/** The reference's box-filter phases for a vector of `length` values and a window. */
+function phases(length: number, window: number): { p1: number; p2: number; p3: number; p4: number } {
   const half = Math.floor((window + 2) / 2)
-  const phase1 = half - 1
-  const phase2 = window - half + 1
-  const phase3 = length - window
-  const phase4 = half - 1
-  sums.fill(0)
-  let n = 0
-  for (let k = 0; k < phase1; k++) {
-    const at = k * stride
-    for (let l = from, i = 0; l < to; l++, i++) sums[i] = sums[i]! + input[lanes[l]! + at]!
-    n++
+  return { p1: half - 1, p2: window - half + 1, p3: length - window, p4: half - 1 }
+}
+
+/**
+ * Two passes of (box along rows, then box along columns) of `luma`, then the
+ * 64x64 decimation, as the reference does it, bit for bit. Only what the
+ * decimation reads is computed to the end: the last column pass runs over
+ * the 64 sampled columns only. `luma` is overwritten.
+ */
+function blurAndDecimate(luma: Float32Array, rows: number, cols: number): Float32Array {
+  const windowAlongRows = windowSize(cols)
+  const windowAlongCols = windowSize(rows)
+  const tmp = new Float32Array(rows * cols)
+  const sums = new Float64Array(Math.max(cols, 64))
+  rowPass(luma, tmp, rows, cols, windowAlongRows)
+  columnPass(tmp, luma, rows, cols, windowAlongCols, sums)
+  rowPass(luma, tmp, rows, cols, windowAlongRows)
+  // The last column pass, on the 64 sampled columns gathered side by side.
+  const sc = sampled(cols)
+  const sr = sampled(rows)
+  const gathered = new Float32Array(rows * 64)
+  for (let y = 0, at = 0; y < rows; y++, at += 64) {
+    const base = y * cols
+    for (let o = 0; o < 64; o++) gathered[at + o] = tmp[base + sc[o]!]!
   }
-  for (let k = 0; k < phase2; k++) {
-    const at = (phase1 + k) * stride
-    const out = k * stride
-    n++
-    for (let l = from, i = 0; l < to; l++, i++) {
-      const s = f32(sums[i]! + input[lanes[l]! + at]!)
-      sums[i] = s
-      output[lanes[l]! + out] = s / n
+  const filtered = new Float32Array(rows * 64)
+  columnPass(gathered, filtered, rows, 64, windowAlongCols, sums)
+  const out = new Float32Array(64 * 64)
+  for (let oi = 0; oi < 64; oi++) out.set(filtered.subarray(sr[oi]! * 64, sr[oi]! * 64 + 64), oi * 64)
+  return out
+}
+
+/**
+ * The box filter along every row (running mean, centred, the window
+ * shrinking at the ends), eight rows side by side in locals: each row's float
+ * sum adds and subtracts in the reference's order, rounding included, and the
+ * eight chains do not wait on one another. Dividing by a power of two is
+ * multiplying by its inverse, exactly.
+ */
+function rowPass(input: Float32Array, output: Float32Array, rows: number, cols: number, window: number): void {
+  const { p1, p2, p3, p4 } = phases(cols, window)
+  const full = p1 + p2 // the window size in phase 3
+  const inv = (full & (full - 1)) === 0 ? 1 / full : 0
+  const last = (rows - 1) * cols
+  for (let r = 0; r < rows; r += 8) {
+    // Past the last row, lanes repeat it: the same values written twice.
+    const a0 = r * cols
+    const a1 = Math.min(a0 + 1 * cols, last)
+    const a2 = Math.min(a0 + 2 * cols, last)
+    const a3 = Math.min(a0 + 3 * cols, last)
+    const a4 = Math.min(a0 + 4 * cols, last)
+    const a5 = Math.min(a0 + 5 * cols, last)
+    const a6 = Math.min(a0 + 6 * cols, last)
+    const a7 = Math.min(a0 + 7 * cols, last)
+    let s0 = 0
+    let s1 = 0
+    let s2 = 0
+    let s3 = 0
+    let s4 = 0
+    let s5 = 0
+    let s6 = 0
+    let s7 = 0
+    let n = 0
+    let ri = 0
+    let li = 0
+    let oi = 0
+    for (let k = 0; k < p1; k++, ri++) {
+      s0 = f32(s0 + input[a0 + ri]!)
+      s1 = f32(s1 + input[a1 + ri]!)
+      s2 = f32(s2 + input[a2 + ri]!)
+      s3 = f32(s3 + input[a3 + ri]!)
+      s4 = f32(s4 + input[a4 + ri]!)
+      s5 = f32(s5 + input[a5 + ri]!)
+      s6 = f32(s6 + input[a6 + ri]!)
+      s7 = f32(s7 + input[a7 + ri]!)
+      n++
     }
-  }
-  const inv = (n & (n - 1)) === 0 ? 1 / n : 0
-  for (let k = 0; k < phase3; k++) {
-    const right = (window + k) * stride
-    const left = k * stride
-    const out = (phase2 + k) * stride
+    for (let k = 0; k < p2; k++, ri++, oi++) {
+      n++
+      s0 = f32(s0 + input[a0 + ri]!)
+      s1 = f32(s1 + input[a1 + ri]!)
+      s2 = f32(s2 + input[a2 + ri]!)
+      s3 = f32(s3 + input[a3 + ri]!)
+      s4 = f32(s4 + input[a4 + ri]!)
+      s5 = f32(s5 + input[a5 + ri]!)
+      s6 = f32(s6 + input[a6 + ri]!)
+      s7 = f32(s7 + input[a7 + ri]!)
+      output[a0 + oi] = s0 / n
+      output[a1 + oi] = s1 / n
+      output[a2 + oi] = s2 / n
+      output[a3 + oi] = s3 / n
+      output[a4 + oi] = s4 / n
+      output[a5 + oi] = s5 / n
+      output[a6 + oi] = s6 / n
+      output[a7 + oi] = s7 / n
+    }
     if (inv !== 0) {
-      for (let l = from, i = 0; l < to; l++, i++) {
-        const base = lanes[l]!
-        const s = f32(f32(sums[i]! + input[base + right]!) - input[base + left]!)
-        sums[i] = s
-        output[base + out] = s * inv
+      for (let k = 0; k < p3; k++, ri++, li++, oi++) {
+        s0 = f32(f32(s0 + input[a0 + ri]!) - input[a0 + li]!)
+        s1 = f32(f32(s1 + input[a1 + ri]!) - input[a1 + li]!)
+        s2 = f32(f32(s2 + input[a2 + ri]!) - input[a2 + li]!)
+        s3 = f32(f32(s3 + input[a3 + ri]!) - input[a3 + li]!)
+        s4 = f32(f32(s4 + input[a4 + ri]!) - input[a4 + li]!)
+        s5 = f32(f32(s5 + input[a5 + ri]!) - input[a5 + li]!)
+        s6 = f32(f32(s6 + input[a6 + ri]!) - input[a6 + li]!)
+        s7 = f32(f32(s7 + input[a7 + ri]!) - input[a7 + li]!)
+        output[a0 + oi] = s0 * inv
+        output[a1 + oi] = s1 * inv
+        output[a2 + oi] = s2 * inv
+        output[a3 + oi] = s3 * inv
+        output[a4 + oi] = s4 * inv
+        output[a5 + oi] = s5 * inv
+        output[a6 + oi] = s6 * inv
+        output[a7 + oi] = s7 * inv
       }
     } else {
-      for (let l = from, i = 0; l < to; l++, i++) {
-        const base = lanes[l]!
-        const s = f32(f32(sums[i]! + input[base + right]!) - input[base + left]!)
-        sums[i] = s
-        output[base + out] = s / n
+      for (let k = 0; k < p3; k++, ri++, li++, oi++) {
+        s0 = f32(f32(s0 + input[a0 + ri]!) - input[a0 + li]!)
+        s1 = f32(f32(s1 + input[a1 + ri]!) - input[a1 + li]!)
+        s2 = f32(f32(s2 + input[a2 + ri]!) - input[a2 + li]!)
+        s3 = f32(f32(s3 + input[a3 + ri]!) - input[a3 + li]!)
+        s4 = f32(f32(s4 + input[a4 + ri]!) - input[a4 + li]!)
+        s5 = f32(f32(s5 + input[a5 + ri]!) - input[a5 + li]!)
+        s6 = f32(f32(s6 + input[a6 + ri]!) - input[a6 + li]!)
+        s7 = f32(f32(s7 + input[a7 + ri]!) - input[a7 + li]!)
+        output[a0 + oi] = s0 / n
+        output[a1 + oi] = s1 / n
+        output[a2 + oi] = s2 / n
+        output[a3 + oi] = s3 / n
+        output[a4 + oi] = s4 / n
+        output[a5 + oi] = s5 / n
+        output[a6 + oi] = s6 / n
+        output[a7 + oi] = s7 / n
       }
     }
-  }
-  for (let k = 0; k < phase4; k++) {
-    const left = (phase3 + k) * stride
-    const out = (phase2 + phase3 + k) * stride
-    n--
-    for (let l = from, i = 0; l < to; l++, i++) {
-      const s = f32(sums[i]! - input[lanes[l]! + left]!)
-      sums[i] = s
-      output[lanes[l]! + out] = s / n
+    for (let k = 0; k < p4; k++, li++, oi++) {
+      n--
+      s0 = f32(s0 - input[a0 + li]!)
+      s1 = f32(s1 - input[a1 + li]!)
+      s2 = f32(s2 - input[a2 + li]!)
+      s3 = f32(s3 - input[a3 + li]!)
+      s4 = f32(s4 - input[a4 + li]!)
+      s5 = f32(s5 - input[a5 + li]!)
+      s6 = f32(s6 - input[a6 + li]!)
+      s7 = f32(s7 - input[a7 + li]!)
+      output[a0 + oi] = s0 / n
+      output[a1 + oi] = s1 / n
+      output[a2 + oi] = s2 / n
+      output[a3 + oi] = s3 / n
+      output[a4 + oi] = s4 / n
+      output[a5 + oi] = s5 / n
+      output[a6 + oi] = s6 / n
+      output[a7 + oi] = s7 / n
     }
   }
 }
 
-/** Sample 64x64 cell centres. */
-function decimate(buf: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(64 * 64)
-  for (let oi = 0; oi < 64; oi++) {
-    const ii = Math.trunc(((oi + 0.5) * rows) / 64)
-    for (let oj = 0; oj < 64; oj++) {
-      const ij = Math.trunc(((oj + 0.5) * cols) / 64)
-      out[oi * 64 + oj] = buf[ii * cols + ij]!
+/**
+ * The box filter along every column: all columns side by side, one row of
+ * the image per step, so memory is read in order and the columns' float sums
+ * (kept f32-exact in `sums`) are independent.
+ */
+function columnPass(input: Float32Array, output: Float32Array, rows: number, cols: number, window: number, sums: Float64Array): void {
+  const { p1, p2, p3, p4 } = phases(rows, window)
+  const full = p1 + p2
+  const inv = (full & (full - 1)) === 0 ? 1 / full : 0
+  sums.fill(0, 0, cols)
+  let n = 0
+  let ri = 0
+  let li = 0
+  let oi = 0
+  for (let k = 0; k < p1; k++, ri += cols) {
+    for (let c = 0; c < cols; c++) sums[c] = f32(sums[c]! + input[ri + c]!)
+    n++
+  }
+  for (let k = 0; k < p2; k++, ri += cols, oi += cols) {
+    n++
+    for (let c = 0; c < cols; c++) {
+      const s = f32(sums[c]! + input[ri + c]!)
+      sums[c] = s
+      output[oi + c] = s / n
     }
   }
-  return out
+  for (let k = 0; k < p3; k++, ri += cols, li += cols, oi += cols) {
+    if (inv !== 0) {
+      for (let c = 0; c < cols; c++) {
+        const s = f32(f32(sums[c]! + input[ri + c]!) - input[li + c]!)
+        sums[c] = s
+        output[oi + c] = s * inv
+      }
+    } else {
+      for (let c = 0; c < cols; c++) {
+        const s = f32(f32(sums[c]! + input[ri + c]!) - input[li + c]!)
+        sums[c] = s
+        output[oi + c] = s / n
+      }
+    }
+  }
+  for (let k = 0; k < p4; k++, li += cols, oi += cols) {
+    n--
+    for (let c = 0; c < cols; c++) {
+      const s = f32(sums[c]! - input[li + c]!)
+      sums[c] = s
+      output[oi + c] = s / n
+    }
+  }
 }
 
 /** The reference's heuristic: sum of quantised vertical and horizontal gradients, /90, capped at 100. */

@@ -58,6 +58,8 @@ export async function measurePdqCopy(cache: string, scale: number, say: (line: s
     method: `a provider process (testnet/bench/pdq-provider.ts) opens a local copy of ${records.toLocaleString('en')} PDQ records (written by the copy writer, cached) with openLocalCopy (index read from pdq-index.idx), then ${threads} worker threads sharing its index (SharedArrayBuffers) answer ${queries.toLocaleString('en')} distinct queries at d ≤ ${d}, half stored values with 0..31 bits flipped, half random (wall clock from a common start); recall and exactness against bruteForce over the same values on the first ${sample} queries, whose time gives the brute-force rate on one thread; matchPdq checked against brute force on 20 of them`,
     details: {
       records, max_distance: d, threads, queries, matches_per_query: warm.matches_per_query, queries_per_s_one_thread: warm.queries_per_s_one_thread,
+      cpu_us_per_query_threads: warm.cpu_us_per_query_threads, cpu_us_per_query_one_thread: warm.cpu_us_per_query_one_thread,
+      cpu_bound_queries_per_s_two_cores: warm.cpu_us_per_query_threads ? (2 * 1e6) / warm.cpu_us_per_query_threads : undefined,
       brute_force_per_s_one_thread: warm.brute_force_per_s_one_thread, speedup_over_brute_force_one_thread: warm.queries_per_s_one_thread! / warm.brute_force_per_s_one_thread!,
       recall: warm.recall, exact: warm.exact, match_pdq_agrees: warm.match_pdq_agrees, sample_queries: warm.sample_queries, sample_matches: warm.sample_matches,
       open_seconds_with_index_file: warm.open_seconds, index_read_seconds: warm.index.seconds,

@@ -7,16 +7,19 @@
  *
  * The JPEGs are made here, deterministically (seeded pixels encoded by sharp
  * at quality 85), into the bench cache (never into the project), once per
- * generator version and sharp version. Both rates are taken one file at a
- * time, as `cairn hash` goes, in alternating rounds (decode, hash, decode,
- * hash, …) so a change in the machine's speed hits both; each side's median
- * round counts.
+ * generator version and sharp version. Both rates are taken with the same
+ * number of files in hand (HASH_CONCURRENCY, as `cairn hash` goes), in
+ * alternating rounds (decode, hash, decode, hash, …) so a change in the
+ * machine's speed hits both; each side's median round counts. The CPU time
+ * a file of each side (all the process's threads: sharp's too) is reported
+ * beside them: on a shared machine it says more than the wall clock.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { loadavg } from 'node:os'
 import sharp from 'sharp'
-import { hashFile } from '../../client/file-hashes.ts'
+import { HASH_CONCURRENCY, hashFile } from '../../client/file-hashes.ts'
 import { mulberry32 } from '../random.ts'
 import type { Measured } from './report.ts'
 
@@ -85,10 +88,18 @@ async function decodeOnly(file: string): Promise<number> {
   return info.width
 }
 
-async function ratePerS(files: string[], fn: (file: string) => Promise<unknown>): Promise<number> {
+/** Files a second through `fn`, `concurrency` files in hand at once, taken in order (as hashPaths does); and the process's CPU ms a file. */
+async function ratePerS(files: string[], concurrency: number, fn: (file: string) => Promise<unknown>): Promise<{ perS: number; cpuMs: number }> {
+  const c0 = process.cpuUsage()
   const t0 = performance.now()
-  for (const f of files) await fn(f)
-  return files.length / ((performance.now() - t0) / 1000)
+  const pending: Promise<unknown>[] = []
+  for (const f of files) {
+    pending.push(fn(f))
+    if (pending.length >= concurrency) await pending.shift()
+  }
+  await Promise.all(pending)
+  const cpu = process.cpuUsage(c0)
+  return { perS: files.length / ((performance.now() - t0) / 1000), cpuMs: (cpu.user + cpu.system) / 1000 / files.length }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
@@ -106,9 +117,16 @@ export async function measurePdqHash(cache: string, count: number, rounds: numbe
   }
   const decodeRounds: number[] = []
   const hashRounds: number[] = []
+  const decodeCpu: number[] = []
+  const hashCpu: number[] = []
+  const k = HASH_CONCURRENCY
   for (let r = 0; r < rounds; r++) {
-    decodeRounds.push(await ratePerS(files, decodeOnly))
-    hashRounds.push(await ratePerS(files, (f) => hashFile(f)))
+    const d = await ratePerS(files, k, decodeOnly)
+    const h = await ratePerS(files, k, (f) => hashFile(f))
+    decodeRounds.push(d.perS)
+    decodeCpu.push(d.cpuMs)
+    hashRounds.push(h.perS)
+    hashCpu.push(h.cpuMs)
   }
   const decode = median(decodeRounds)
   const value = median(hashRounds)
@@ -116,10 +134,11 @@ export async function measurePdqHash(cache: string, count: number, rounds: numbe
     key: 'pdq_hash_per_s',
     value,
     reference: { value: decode, what: 'sharp decode-only/s' },
-    method: `${count} JPEGs of ${WIDTH}×${HEIGHT} (${((WIDTH * HEIGHT) / 1e6).toFixed(2)} MP, quality ${QUALITY}, seeded pixels encoded by sharp ${sharp.versions.sharp}, ${Math.round(bytes / count / 1024)} KiB on average) hashed with hashFile (client/file-hashes.ts: read, MD5/SHA-1/SHA-256, decodeImage via sharp, pdqHash) one file at a time, against the decode-only rate (read + sharp to raw pixels, same options) over the same files; ${rounds} alternating rounds of each, median round of each side`,
+    method: `${count} JPEGs of ${WIDTH}×${HEIGHT} (${((WIDTH * HEIGHT) / 1e6).toFixed(2)} MP, quality ${QUALITY}, seeded pixels encoded by sharp ${sharp.versions.sharp}, ${Math.round(bytes / count / 1024)} KiB on average) hashed with hashFile (client/file-hashes.ts: read, MD5/SHA-1/SHA-256 while sharp decodes, decodeImage via sharp, pdqHash) ${k} files in hand at once as hashPaths (cairn hash) takes them, against the decode-only rate (read + the same sharp call to raw pixels) over the same files with the same ${k} in hand; ${rounds} alternating rounds of each, median round of each side; CPU time (all threads of the process) per file beside each`,
     details: {
       images: count, width: WIDTH, height: HEIGHT, jpeg_quality: QUALITY, mean_bytes: Math.round(bytes / count), mean_pdq_quality: Math.round(qualities / count),
       decode_only_per_s: decode, decode_rounds_per_s: decodeRounds.map((x) => Number(x.toFixed(1))), hash_rounds_per_s: hashRounds.map((x) => Number(x.toFixed(1))),
+      concurrency: k, decode_cpu_ms_per_image: median(decodeCpu), hash_cpu_ms_per_image: median(hashCpu), cpu_ratio: median(decodeCpu) / median(hashCpu), load_average: loadavg(),
       ratio_to_decode: value / decode, images_dir: dir, images_cached: cached, sharp: sharp.versions.sharp, libvips: sharp.versions.vips,
     },
   }

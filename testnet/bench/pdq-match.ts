@@ -18,6 +18,7 @@
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads'
 import { availableParallelism, loadavg } from 'node:os'
 import { basename } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { PdqIndex, bruteForce, type PdqIndexState, type PdqMatch } from '../../client/pdq-index.ts'
 import { memoryOf } from './client.ts'
 
@@ -39,6 +40,9 @@ export interface PdqMatchResult {
   /** Queries per second on `threads` worker threads sharing the index: the measure. */
   queries_per_s: number
   queries_per_s_one_thread: number
+  /** CPU µs a query (the threads' own CPU time, /proc/thread-self/stat): one thread, and on `threads` threads. */
+  cpu_us_per_query_one_thread: number
+  cpu_us_per_query_threads: number
   /** bruteForce on one thread, over the same set, on the recall sample: the baseline. */
   brute_force_per_s_one_thread: number
   speedup_one_thread: number
@@ -55,6 +59,7 @@ export interface PdqMatchResult {
   rss_mib: number
   rss_peak_mib: number
   load_average: number
+  load_average_start: number
   method: string
 }
 
@@ -96,12 +101,27 @@ export function makeQueries(hashes: Uint8Array, n: number, count: number): Uint8
   return queries
 }
 
-/** Answers queries[from..to) at distance d; returns the seconds taken and the matches found. */
-export function answer(index: PdqIndex, queries: Uint8Array, from: number, to: number, d: number): { seconds: number; matches: number } {
+/** This thread's CPU seconds (user + system), from /proc/thread-self/stat (Linux); undefined elsewhere. */
+export function threadCpuSeconds(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'latin1')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS
+  } catch {
+    return undefined
+  }
+}
+const CLOCK_TICKS = 100
+
+/** Answers queries[from..to) at distance d; returns the seconds taken, this thread's CPU seconds meanwhile, and the matches found. */
+export function answer(index: PdqIndex, queries: Uint8Array, from: number, to: number, d: number): { seconds: number; cpuSeconds?: number; matches: number } {
   let matches = 0
+  const c0 = threadCpuSeconds()
   const t0 = performance.now()
   for (let i = from; i < to; i++) matches += index.search(queries.subarray(i * 32, i * 32 + 32), d).length
-  return { seconds: (performance.now() - t0) / 1000, matches }
+  const seconds = (performance.now() - t0) / 1000
+  const c1 = threadCpuSeconds()
+  return { seconds, ...(c0 !== undefined && c1 !== undefined ? { cpuSeconds: c1 - c0 } : {}), matches }
 }
 
 const WORKER_SOURCE = `
@@ -133,7 +153,7 @@ export function pdqMatchWorker(input: WorkerInput, port: NonNullable<typeof pare
 }
 
 /** Queries/s of `threads` workers sharing `index`, each answering its share of queries[from..to). */
-export async function parallelRate(index: PdqIndex, queries: Uint8Array, from: number, to: number, d: number, threads: number): Promise<{ perS: number; matches: number }> {
+export async function parallelRate(index: PdqIndex, queries: Uint8Array, from: number, to: number, d: number, threads: number): Promise<{ perS: number; matches: number; cpuSecondsPerQuery?: number }> {
   const state = index.state()
   const share = Math.floor((to - from) / threads)
   const workers = Array.from({ length: threads }, (_, t) => {
@@ -141,7 +161,7 @@ export async function parallelRate(index: PdqIndex, queries: Uint8Array, from: n
     return new Worker(WORKER_SOURCE, { eval: true, workerData: input })
   })
   const message = (w: Worker) =>
-    new Promise<{ ready?: true; fatal?: string; seconds?: number; matches?: number }>((resolve, reject) => {
+    new Promise<{ ready?: true; fatal?: string; seconds?: number; cpuSeconds?: number; matches?: number }>((resolve, reject) => {
       w.once('message', resolve)
       w.once('error', reject)
     })
@@ -152,7 +172,8 @@ export async function parallelRate(index: PdqIndex, queries: Uint8Array, from: n
     for (const w of workers) w.postMessage('go')
     const results = await Promise.all(done)
     const seconds = (performance.now() - t0) / 1000
-    return { perS: (share * threads) / seconds, matches: results.reduce((a, r) => a + (r.matches ?? 0), 0) }
+    const cpu = results.every((r) => r.cpuSeconds !== undefined) ? results.reduce((a, r) => a + r.cpuSeconds!, 0) / (share * threads) : undefined
+    return { perS: (share * threads) / seconds, matches: results.reduce((a, r) => a + (r.matches ?? 0), 0), ...(cpu !== undefined ? { cpuSecondsPerQuery: cpu } : {}) }
   } finally {
     await Promise.all(workers.map((w) => w.terminate()))
   }
@@ -166,6 +187,7 @@ export async function measurePdqMatch(opts: PdqMatchOptions = {}): Promise<PdqMa
   const threads = opts.threads ?? Math.min(2, availableParallelism())
   const say = opts.say ?? (() => {})
   const n = Math.max(1000, Math.round(FULL_SIZE * scale))
+  const loadStart = Number(loadavg()[0]!.toFixed(2))
 
   say(`pdq_match: ${n.toLocaleString('en')} random hashes…`)
   const hashes = new Uint8Array(new SharedArrayBuffer(n * 32))
@@ -185,12 +207,15 @@ export async function measurePdqMatch(opts: PdqMatchOptions = {}): Promise<PdqMa
   answer(index, queries, 0, 200, d)
   let done = 200
   let seconds = 0
+  let cpuSeconds = 0
   while (done < QUERIES / 2 && (seconds < MIN_SECONDS || done < 1200)) {
     const r = answer(index, queries, done, Math.min(QUERIES / 2, done + 500), d)
     seconds += r.seconds
+    cpuSeconds += r.cpuSeconds ?? NaN
     done = Math.min(QUERIES / 2, done + 500)
   }
   const oneThread = (done - 200) / seconds
+  const cpuUsOneThread = (cpuSeconds / (done - 200)) * 1e6
 
   say(`pdq_match: ${threads} threads…`)
   const parallel = await parallelRate(index, queries, QUERIES / 2, QUERIES, d, threads)
@@ -222,6 +247,8 @@ export async function measurePdqMatch(opts: PdqMatchOptions = {}): Promise<PdqMa
     threads,
     queries_per_s: Math.round(parallel.perS),
     queries_per_s_one_thread: Math.round(oneThread),
+    cpu_us_per_query_one_thread: Math.round(cpuUsOneThread),
+    cpu_us_per_query_threads: Math.round((parallel.cpuSecondsPerQuery ?? NaN) * 1e6),
     brute_force_per_s_one_thread: Number(bruteRate.toFixed(2)),
     speedup_one_thread: Math.round(oneThread / bruteRate),
     recall: bruteMatches === 0 ? 1 : found / bruteMatches,
@@ -235,6 +262,7 @@ export async function measurePdqMatch(opts: PdqMatchOptions = {}): Promise<PdqMa
     rss_mib: Math.round(Math.max(built.rssMiB, after.rssMiB)),
     rss_peak_mib: Math.round(after.peakMiB),
     load_average: Number(loadavg()[0]!.toFixed(2)),
+    load_average_start: loadStart,
     method: `${n} seeded random PDQ hashes in a PdqIndex (16 × 16-bit multi-index hashing with a pigeonring filter); distinct queries, half stored hashes with 0..31 bits flipped, half random, d ≤ ${d}; ${threads} worker threads share the index and each answers ${(QUERIES / 2 / threads).toLocaleString('en')} queries (wall clock from a common start); one thread: ≥ ${MIN_SECONDS} s of queries after 200 to warm up; recall and exactness against bruteForce on the first ${sample} queries, whose time gives the brute-force rate; RSS of this process (hashes, index, queries; workers share the memory)`,
   }
 }

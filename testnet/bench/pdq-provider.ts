@@ -45,6 +45,9 @@ export interface ProviderReport {
   queries?: number
   queries_per_s?: number
   queries_per_s_one_thread?: number
+  /** CPU µs a query, the answering threads' own CPU time (/proc/thread-self/stat): on `threads` threads, and on one. */
+  cpu_us_per_query_threads?: number
+  cpu_us_per_query_one_thread?: number
   matches_per_query?: number
   brute_force_per_s_one_thread?: number
   sample_queries?: number
@@ -134,6 +137,8 @@ async function main(): Promise<void> {
     queries: count,
     queries_per_s: parallel.perS,
     queries_per_s_one_thread: 1000 / one.seconds,
+    ...(parallel.cpuSecondsPerQuery !== undefined ? { cpu_us_per_query_threads: parallel.cpuSecondsPerQuery * 1e6 } : {}),
+    ...(one.cpuSeconds !== undefined ? { cpu_us_per_query_one_thread: (one.cpuSeconds / 1000) * 1e6 } : {}),
     matches_per_query: parallel.matches / count,
     brute_force_per_s_one_thread: sample / bruteSeconds,
     sample_queries: sample,
