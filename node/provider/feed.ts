@@ -17,13 +17,14 @@
  * a record of type `redacted` and changes nothing; the revocation its owner
  * published before redacting it removes it, without alg, value or category.
  *
- * Stored entries were fully verified on the way in, so they are read here
- * with a small trusting CBOR reader (readStoredRecord), not the validating
- * decoder: a 10,000-entry page is a range read plus a hash per entry.
+ * Stored entries were fully verified on the way in, and every read checks
+ * them against their leaf hashes in the tiles (Store.entriesWithIds, which
+ * also gives the record ids), so they are read here with a small trusting
+ * CBOR reader (readStoredRecord), not the validating decoder: a 10,000-entry
+ * page is a range read plus a hash per entry.
  */
 import { LedgerError } from '../../protocol/errors.ts'
-import { toBase64, toHex } from '../../protocol/bytes.ts'
-import { leafHash } from '../../protocol/hash.ts'
+import { equalBytes, toBase64, toHex } from '../../protocol/bytes.ts'
 import type { Store } from '../storage/store.ts'
 import { encodeCursor, type Sizes } from '../../protocol/feed-cursor.ts'
 import { readStoredRecord, type StoredRecord } from '../../protocol/stored-record.ts'
@@ -84,7 +85,10 @@ export async function revokedTarget(store: Store, origin: string, before: number
   if (!at || at.origin !== origin || at.index >= before) {
     throw new LedgerError('STORAGE_CORRUPT', `revocation in ${origin} names ${toHex(target)}, which is not an earlier entry of that log`)
   }
-  const rec = readStoredRecord(await store.entry(origin, at.index))
+  const { entries, ids } = await store.entriesWithIds(origin, at.index, at.index + 1)
+  // The record index ('I') is derived data: the entry it points at must be the one the revocation names.
+  if (!equalBytes(ids[0]!, target)) store.corrupt(origin, { what: 'entry', index: at.index })
+  const rec = readStoredRecord(entries[0]!)
   if (rec.type !== 'indicator' && rec.type !== 'redacted') throw new LedgerError('STORAGE_CORRUPT', `revocation in ${origin} names a ${rec.type}, not an indicator`)
   return rec
 }
@@ -111,8 +115,10 @@ export interface FeedLogBlock {
   proof?: string[]
   /** Consistency proof from the caller's `verified` size to `size`. */
   verified_proof?: string[]
-  /** The node cannot serve this log from the cursor (it holds less than the cursor or `verified` says): nothing is read. */
+  /** The node cannot serve this log from the cursor (it holds less than the cursor or `verified` says, or `unavailable`): nothing is read. */
   behind?: true
+  /** The node found its stored copy of this log damaged and serves nothing of it until it is healed from a peer (with `behind`). */
+  unavailable?: true
   frozen?: true
   /** With entries=1: every entry in [from, to), base64. */
   entries?: string[]
@@ -155,22 +161,35 @@ export async function feedPage(store: Store, req: FeedRequest): Promise<FeedPage
     if (l.frozen) block.frozen = true
     blocks.push(block)
     const verified = req.verified?.get(l.origin)
+    if (l.damaged) {
+      block.behind = true
+      block.unavailable = true
+      continue
+    }
     if (from > size || (verified !== undefined && verified > size)) {
       block.behind = true
       continue
     }
     if (!l.checkpoint) continue
     const to = Math.min(size, from + budget)
-    if (req.withEntries) block.entries = []
-    if (to > from) {
-      const entries = await store.entries(l.origin, from, to)
-      budget -= to - from
-      items.push(...(await itemsFor(store, l.origin, from, entries)))
-      if (req.withEntries) block.entries = entries.map(toBase64)
+    try {
+      const got = to > from ? await store.entriesWithIds(l.origin, from, to) : { entries: [], ids: [] }
+      const logItems = await itemsFor(store, l.origin, from, got.entries, got.ids)
+      const proof = b64list(await store.consistencyProof(l.origin, to, size))
+      const verifiedProof = verified === undefined ? undefined : b64list(await store.consistencyProof(l.origin, verified, size))
+      items.push(...logItems)
+      if (req.withEntries) block.entries = got.entries.map(toBase64)
+      block.proof = proof
+      if (verifiedProof) block.verified_proof = verifiedProof
+    } catch (e) {
+      // Stored data of this log did not match its tree (the store withholds it and it heals from a peer): nothing of it in this page.
+      if (!(e instanceof LedgerError) || e.code !== 'STORAGE_CORRUPT') throw e
+      block.behind = true
+      block.unavailable = true
+      continue
     }
+    budget -= to - from
     block.to = to
-    block.proof = b64list(await store.consistencyProof(l.origin, to, size))
-    if (verified !== undefined) block.verified_proof = b64list(await store.consistencyProof(l.origin, verified, size))
     if (to < size) more = true
     next.set(l.origin, to)
   }
@@ -178,11 +197,11 @@ export async function feedPage(store: Store, req: FeedRequest): Promise<FeedPage
 }
 
 /** The items of entries [start, start + entries.length) of a log, in order. */
-async function itemsFor(store: Store, origin: string, start: number, entries: Uint8Array[]): Promise<FeedItem[]> {
+async function itemsFor(store: Store, origin: string, start: number, entries: Uint8Array[], ids: Uint8Array[]): Promise<FeedItem[]> {
   const out: (FeedItem | Promise<FeedItem>)[] = []
   const pageIndicators = new Map<string, StoredRecord>()
   for (let i = 0; i < entries.length; i++) {
-    const id = leafHash(entries[i]!)
+    const id = ids[i]!
     const rec = readStoredRecord(entries[i]!)
     const ch = changeOf(id, rec)
     if (!ch) continue
@@ -207,10 +226,14 @@ async function itemsFor(store: Store, origin: string, start: number, entries: Ui
 
 // ------------------------------------------------------------------ the set
 
-/** The published checkpoint size of every log this node holds (the sizes a snapshot or TAXII view covers). */
+/**
+ * The published checkpoint size of every log this node holds and serves (the
+ * sizes a snapshot or TAXII view covers): a log found damaged is left out
+ * until it is healed, so a snapshot's cursor does not claim it.
+ */
 export function publishedSizes(store: Store): Sizes {
   const out: Sizes = new Map()
-  for (const l of store.listLogs()) if (l.checkpoint) out.set(l.origin, l.checkpointSize)
+  for (const l of store.listLogs()) if (l.checkpoint && !l.damaged) out.set(l.origin, l.checkpointSize)
   return out
 }
 
@@ -249,13 +272,13 @@ export async function* scanSet(store: Store, sizes: Sizes, chunk = 4000): AsyncG
   const origins = [...sizes.keys()].sort()
   // One chunk: its entries read, their indicators found, and the current set asked about them in one read.
   const load = async (origin: string, start: number, end: number) => {
-    const entries = await store.entries(origin, start, end)
+    const { entries, ids } = await store.entriesWithIds(origin, start, end)
     const rows: SetRow[] = []
     let firstTime: number | undefined
     for (let i = 0; i < entries.length; i++) {
       const record = readStoredRecord(entries[i]!)
       if (start === 0 && i === 0) firstTime = record.time
-      if (record.type === 'indicator') rows.push({ id: leafHash(entries[i]!), record, seq: start + i })
+      if (record.type === 'indicator') rows.push({ id: ids[i]!, record, seq: start + i })
     }
     return { rows, firstTime, inSet: await store.inCurrentSetMany(rows.map((r) => r.id)) }
   }
@@ -316,7 +339,7 @@ class TimelineReader {
     while (this.buf.length === 0) {
       if (this.nextIndex >= this.size) return undefined
       const end = Math.min(this.size, this.nextIndex + TIMELINE_CHUNK)
-      const entries = await this.store.entries(this.origin, this.nextIndex, end)
+      const { entries, ids } = await this.store.entriesWithIds(this.origin, this.nextIndex, end)
       for (let i = 0; i < entries.length; i++) {
         const e = entries[i]!
         const index = this.nextIndex + i
@@ -325,7 +348,7 @@ class TimelineReader {
         // A redacted indicator has left the timeline, and so has its revocation (it can name no value).
         if (record.type === 'revocation' && (await targetRedacted(this.store, this.origin, record.target!))) continue
         if (record.type === 'indicator' || record.type === 'revocation') {
-          this.buf.push({ origin: this.origin, pos: index + 1, time: record.time, kind: record.type, id: leafHash(e), record })
+          this.buf.push({ origin: this.origin, pos: index + 1, time: record.time, kind: record.type, id: ids[i]!, record })
         }
       }
       this.nextIndex = end

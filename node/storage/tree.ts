@@ -6,12 +6,22 @@
  * log's "edge", so the current root needs no reads. Full tiles never change,
  * so what is computed from them (inner nodes, folded proof elements) is cached.
  * The Store writes tiles (store.ts append); this file only reads them.
+ *
+ * Integrity: nothing read from the store is used unchecked. A full tile is
+ * checked once against the tree — its 256 hashes must fold to the hash the
+ * level above holds at its place, up to the in-memory edge, which the store
+ * checks against the signed checkpoint when it opens — and its SHA-256 is
+ * kept, so a later read costs one SHA-256 of 8 KiB instead of 255 node
+ * hashes. Stored inner nodes ('N') are checked the same way against the
+ * rows computed from the checked tile. A mismatch is reported through
+ * `onCorrupt`, which throws STORAGE_CORRUPT.
  */
 import type { KV } from './kv.ts'
 import { keys } from './keys.ts'
 import { HASH_SIZE, nodeHash, nodeHashInto, EMPTY_ROOT } from '../../protocol/hash.ts'
 import { subtreesOfRange, foldSubtrees, inclusionProofPlan, consistencyProofPlan, assembleProof, type ProofPlan } from '../../protocol/merkle.ts'
 import { LedgerError } from '../../protocol/errors.ts'
+import { equalBytes, sha256 } from '../../protocol/bytes.ts'
 
 export const TILE_WIDTH = 256
 export const TILE_HEIGHT = 8
@@ -72,8 +82,18 @@ export function edgeRoot(edge: Uint8Array[], size: number): Uint8Array {
   }))
 }
 
+/** What did not match: a tile (its hashes do not fold to the level above), or a full tile's stored inner nodes. */
+export type TreeDamage = { what: 'tile' | 'inner'; level: number; index: number }
+
+/** Called when stored tree data does not match the tree; it records the damage and throws STORAGE_CORRUPT. */
+export type OnCorrupt = (st: TreeState, damage: TreeDamage) => never
+
 export class TreeReader {
+  /** Full tiles checked against the tree (a tile's bytes are cached only once checked). */
   private readonly tileCache = new Map<string, Uint8Array>()
+  /** SHA-256 of every full tile and of its inner nodes checked since the store opened: a re-read is checked with one hash. */
+  private readonly tileDigest = new Map<string, Uint8Array>()
+  private readonly innerDigest = new Map<string, Uint8Array>()
   /** Inner nodes of full tiles (immutable), computed once: a proof needs up to 8 per tile. */
   private readonly innerCache = new Map<string, Uint8Array[]>()
   /** Inner rows of each log's partial edge tiles, recomputed only when that edge changes. */
@@ -81,22 +101,92 @@ export class TreeReader {
   /** Proof elements folded from several complete subtrees, keyed by the subtrees they fold. */
   private readonly foldCache = new Map<string, Uint8Array>()
 
-  constructor(private readonly kv: KV) {}
+  constructor(private readonly kv: KV, private readonly onCorrupt: OnCorrupt) {}
 
-  /** Reads the stored tile (full or partial) at (level, index) of a log. */
+  /** Forgets what was checked for a log (after its stored tree was repaired). */
+  forget(num: number): void {
+    for (const m of [this.tileCache, this.tileDigest, this.innerDigest, this.innerCache, this.foldCache, this.edgeInnerCache]) {
+      for (const k of m.keys()) if (k.startsWith(`${num}/`)) m.delete(k)
+    }
+  }
+
+  /** Reads the tile (full or partial) at (level, index) of a log, checked against the tree; undefined beyond the log. */
   private async readTile(st: TreeState, level: number, index: number): Promise<Uint8Array | undefined> {
     const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** level)
     if (index === Math.floor(hashesAtLevel / TILE_WIDTH) && hashesAtLevel % TILE_WIDTH !== 0) return st.edge[level]
+    if ((index + 1) * TILE_WIDTH > hashesAtLevel) return undefined
+    return this.checkedTile(st, level, index)
+  }
+
+  /**
+   * The full tile (level, index), checked: against its digest if it was
+   * checked before, else by folding its hashes to the hash the level above
+   * holds for it (checked the same way, up to the in-memory edge).
+   */
+  private async checkedTile(st: TreeState, level: number, index: number): Promise<Uint8Array> {
     const ck = `${st.num}/${level}/${index}`
     const cached = this.tileCache.get(ck)
     if (cached) return cached
     // Tiles are small and hot (every proof reads a few): read on this thread, not through the I/O pool.
-    const t = this.kv.getSync(keys.tile(st.num, level, index))
-    if (t && t.length === TILE_WIDTH * HASH_SIZE) {
-      if (this.tileCache.size >= 4096) this.tileCache.delete(this.tileCache.keys().next().value!)
-      this.tileCache.set(ck, t)
+    const t = this.readSync(keys.tile(st.num, level, index))
+    if (!t || t.length !== TILE_WIDTH * HASH_SIZE) this.onCorrupt(st, { what: 'tile', level, index })
+    const digest = this.tileDigest.get(ck)
+    if (digest) {
+      if (!equalBytes(sha256(t), digest)) this.onCorrupt(st, { what: 'tile', level, index })
+    } else {
+      const rows = innerRows(t)
+      const above = await this.readTile(st, level + 1, Math.floor(index / TILE_WIDTH))
+      const at = (index % TILE_WIDTH) * HASH_SIZE
+      if (!above || above.length < at + HASH_SIZE || !equalBytes(rows[rows.length - 1]!, above.subarray(at, at + HASH_SIZE))) {
+        this.onCorrupt(st, { what: 'tile', level, index })
+      }
+      this.tileDigest.set(ck, sha256(t))
+      this.innerDigest.set(ck, sha256(innerNodesOf(rows)))
+      this.cacheInner(ck, rows)
     }
+    if (this.tileCache.size >= 4096) this.tileCache.delete(this.tileCache.keys().next().value!)
+    this.tileCache.set(ck, t)
     return t
+  }
+
+  /** True when the full tile (level, index) has been checked since the store opened (the check sweep skips it). */
+  isChecked(num: number, level: number, index: number): boolean {
+    return this.tileDigest.has(`${num}/${level}/${index}`)
+  }
+
+  /** Checks the full tile (level, index) against the tree (the sweep at start and `cairn node check`). */
+  async checkTile(st: TreeState, level: number, index: number): Promise<void> {
+    await this.checkedTile(st, level, index)
+  }
+
+  /** The leaf hashes of entries [start, end), from the checked level-0 tiles (one view per entry). */
+  async leafHashes(st: TreeState, start: number, end: number): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = []
+    for (let i = start; i < end;) {
+      const tileIndex = Math.floor(i / TILE_WIDTH)
+      const tile = await this.readTile(st, 0, tileIndex)
+      const stop = Math.min(end, (tileIndex + 1) * TILE_WIDTH)
+      for (; i < stop; i++) {
+        const at = (i % TILE_WIDTH) * HASH_SIZE
+        if (!tile || tile.length < at + HASH_SIZE) this.onCorrupt(st, { what: 'tile', level: 0, index: tileIndex })
+        out.push(tile.subarray(at, at + HASH_SIZE))
+      }
+    }
+    return out
+  }
+
+  /** A stored value, or undefined when it is missing or LevelDB cannot read its block (both: damaged data). */
+  private readSync(key: Uint8Array): Uint8Array | undefined {
+    try {
+      return this.kv.getSync(key)
+    } catch {
+      return undefined
+    }
+  }
+
+  private cacheInner(ck: string, rows: Uint8Array[]): void {
+    if (this.innerCache.size >= 2048) this.innerCache.delete(this.innerCache.keys().next().value!)
+    this.innerCache.set(ck, rows)
   }
 
   /** Hash of the complete subtree at (level, index); it must lie within the log's current size. */
@@ -149,19 +239,22 @@ export class TreeReader {
     const ck = `${st.num}/${level}/${index}`
     const cached = this.innerCache.get(ck)
     if (cached) return cached
+    // Not checked yet since the store opened: checking the tile computes its inner rows (and caches them).
+    if (!this.innerDigest.has(ck)) {
+      await this.checkedTile(st, level, index)
+      const rows = this.innerCache.get(ck)
+      if (rows) return rows
+    }
+    const stored = this.readSync(keys.inner(st.num, level, index))
     let levels: Uint8Array[]
-    const stored = this.kv.getSync(keys.inner(st.num, level, index))
-    if (stored && stored.length === (TILE_WIDTH - 1) * HASH_SIZE) {
+    if (stored && stored.length === (TILE_WIDTH - 1) * HASH_SIZE && equalBytes(sha256(stored), this.innerDigest.get(ck)!)) {
       levels = []
       for (let width = TILE_WIDTH / 2, off = 0; width >= 1; off += width * HASH_SIZE, width /= 2) levels.push(stored.subarray(off, off + width * HASH_SIZE))
     } else {
-      // Stores written before inner nodes were kept: compute them from the tile.
-      const tile = await this.readTile(st, level, index)
-      if (!tile || tile.length !== TILE_WIDTH * HASH_SIZE) return undefined
-      levels = innerRows(tile)
+      // Missing (stores written before inner nodes were kept) or damaged: computed from the checked tile.
+      levels = innerRows(await this.checkedTile(st, level, index))
     }
-    if (this.innerCache.size >= 2048) this.innerCache.delete(this.innerCache.keys().next().value!)
-    this.innerCache.set(ck, levels)
+    this.cacheInner(ck, levels)
     return levels
   }
 

@@ -1,0 +1,41 @@
+/**
+ * `cairn node check`: the full integrity check of a stopped node's store
+ * (integrity.ts): per log, every full tile against the tree, the root
+ * against the stored checkpoint, every entry against its leaf hash.
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { LedgerError } from '../../protocol/errors.ts'
+import { LevelKV } from './kv.ts'
+import { Store } from './store.ts'
+import type { LogCheck } from './integrity.ts'
+
+/** Checks the store of the node directory `dir`, log by log (the node must be stopped: it holds the store's lock). */
+export async function checkNodeStore(dir: string, onLog?: (c: LogCheck) => void, onProgress?: (origin: string, entries: number, size: number) => void): Promise<LogCheck[]> {
+  const at = join(dir, 'db')
+  if (!existsSync(join(at, 'CURRENT'))) throw new LedgerError('NOT_FOUND', `${dir} holds no node store (no db/)`)
+  let kv: LevelKV
+  try {
+    kv = await LevelKV.open(at)
+  } catch {
+    throw new LedgerError('CONFLICT', `the store in ${dir} is in use (is its node running?); stop the node to check it`)
+  }
+  const out: LogCheck[] = []
+  try {
+    let store: Store
+    try {
+      store = await Store.open(kv)
+    } catch (e) {
+      if (e instanceof LedgerError) throw e
+      throw new LedgerError('STORAGE_CORRUPT', `the store in ${dir} cannot be opened: ${(e as Error).message}`)
+    }
+    for (const l of store.listLogs().sort((a, b) => (a.origin < b.origin ? -1 : 1))) {
+      const c = await store.fullCheck(l.origin, (n) => onProgress?.(l.origin, n, l.size))
+      out.push(c)
+      onLog?.(c)
+    }
+  } finally {
+    await kv.close()
+  }
+  return out
+}
