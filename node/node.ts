@@ -6,12 +6,11 @@
 import './polyfill.ts'
 import { join } from 'node:path'
 import { signCheckpoint } from '../protocol/checkpoint.ts'
-import { decodeEntry } from '../protocol/entry.ts'
-import { decodeCheckedRecord, type CairnRecord } from '../protocol/records.ts'
-import { entrySigner } from '../protocol/log-keys.ts'
-import { EMPTY_ROOT, leafHash } from '../protocol/hash.ts'
+import type { CairnRecord } from '../protocol/records.ts'
+import { EMPTY_ROOT } from '../protocol/hash.ts'
 import { LedgerError } from '../protocol/errors.ts'
-import { LevelKV } from './storage/kv.ts'
+import { openStore } from './storage/open.ts'
+import { replayRoster } from './roster-replay.ts'
 import { Store } from './storage/store.ts'
 import { SetLines, setLinesDir } from './provider/set-lines.ts'
 import { loadKeys, loadKeySeeds, loadNodeFile, loadGenesis, loadOrCreateRefSecret, type NodeKeys, type NodeFile } from './config.ts'
@@ -101,38 +100,9 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   const roster = new Roster(genesis)
   const ownKeys = new OwnKeys(roster, origin, keys, () => loadKeySeeds(opts.dir)) // which of keys.json's keys signs, by the roster (own-keys.ts)
 
-  const kv = await LevelKV.open(join(opts.dir, 'db'))
-  let upgradeSaid = performance.now()
-  const store = await Store.open(kv, {
-    onUpgrade: (moved, members) => {
-      if (performance.now() - upgradeSaid < 5000) return
-      upgradeSaid = performance.now()
-      log.info(`store upgrade: ${moved} of ${members} current-set members moved into the record index so far`)
-    },
-  })
-  if (store.upgradedSetMembers > 0) log.info(`store upgraded: ${store.upgradedSetMembers} current-set members moved into the record index`)
+  const { kv, store } = await openStore(join(opts.dir, 'db'), log)
   for (const m of roster.all()) if (!store.hasLog(m.origin)) await store.registerLog(m.origin)
-  // Replay roster changes stored in any log.
-  // Each is fed with the key that signed it (roster.observe decides from it whether a rotation counts); a
-  // member's own rotation signed by a key the roster learns only from a later record waits for it.
-  const waiting: { origin: string; entry: Uint8Array; record: CairnRecord }[] = []
-  const replayed = (origin: string, entry: Uint8Array, record: CairnRecord, last = false): boolean => {
-    const signer = entrySigner(entry, roster.member(origin)?.logKeys ?? [])
-    const ownRotation = record.type === 'roster' && record.change === 'rotate_key' && origin === `${genesis.federation}/${record.member}`
-    if (!signer && ownRotation && !last) return false
-    roster.observe(origin, leafHash(entry), record, signer)
-    return true
-  }
-  for await (const ev of store.rosterEvents()) {
-    const entry = await store.entry(ev.origin, ev.index)
-    const record = decodeCheckedRecord(decodeEntry(entry).recordBytes)
-    if (!replayed(ev.origin, entry, record)) waiting.push({ origin: ev.origin, entry, record })
-  }
-  for (let n = -1; waiting.length && n !== waiting.length;) {
-    n = waiting.length
-    waiting.splice(0, waiting.length, ...waiting.filter((w) => !replayed(w.origin, w.entry, w.record)))
-  }
-  for (const w of waiting) replayed(w.origin, w.entry, w.record, true)
+  await replayRoster(store, roster, genesis.federation) // roster changes stored in any log (roster-replay.ts)
   for (const m of roster.all()) if (!store.hasLog(m.origin)) await store.registerLog(m.origin)
   if (!store.hasLog(origin)) await store.registerLog(origin)
   ownKeys.checkAtStart(store.size(origin), keys.peerId) // after the replay: the roster's keys now, not genesis's

@@ -18,8 +18,6 @@ import { encodeEntryBundle } from '../protocol/tiles.ts'
 import { throws, rejects } from './helpers.ts'
 import { signEntry } from '../protocol/entry.ts'
 import { generateKeyPair } from '../protocol/ed25519.ts'
-import { LevelKV } from '../node/storage/kv.ts'
-import { keys, readU32 } from '../node/storage/keys.ts'
 import type { CairnNode } from '../node/node.ts'
 import type { RecordBody } from '../node/publisher.ts'
 import { verifyNode, lookupValue, loadState, type VerifyState, type VerifyReport, mapLimit } from '../client/verify.ts'
@@ -84,6 +82,47 @@ async function slowTilesProxy(target: string, delayMs: number): Promise<{ url: s
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     order,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }),
+  }
+}
+
+/**
+ * A node that serves an altered entry: forwards everything to `target`, but in
+ * the entry bundle holding `index` of log `name` flips one byte of that entry
+ * (the node itself checks what it serves against its tree, so a damaged store
+ * is no longer how an auditor meets an altered entry: a lying node is).
+ */
+async function tamperingProxy(target: string, name: string, index: number): Promise<{ url: string; close: () => Promise<void> }> {
+  const bundle = new RegExp(`^/logs/${name}/tile/entries/${String(Math.floor(index / 256)).padStart(3, '0')}(\\.p/\\d+)?$`)
+  const server: Server = createServer((req, res) => {
+    const path = req.url ?? '/'
+    const up = request(target + path, { method: req.method, headers: req.headers }, (r) => {
+      if (!bundle.test(path) || r.statusCode !== 200) {
+        res.writeHead(r.statusCode ?? 502, r.headers)
+        r.pipe(res)
+        return
+      }
+      const chunks: Buffer[] = []
+      r.on('data', (d: Buffer) => chunks.push(d))
+      r.on('end', () => {
+        const body = Buffer.concat(chunks)
+        let at = 0
+        for (let i = 0; i < index % 256; i++) at += 2 + body.readUInt16BE(at)
+        const len = body.readUInt16BE(at)
+        body[at + 2 + len - 10]! ^= 0x40
+        res.writeHead(200, { ...r.headers, 'content-length': String(body.length) })
+        res.end(body)
+      })
+    })
+    up.on('error', () => res.destroy())
+    req.pipe(up)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () => new Promise((resolve) => {
       server.closeAllConnections()
       server.close(() => resolve())
@@ -268,73 +307,69 @@ test('cairn verify and cairn lookup from the command line', async () => {
   assert.match(formatLookup(res), /keys as the node gave them/)
 })
 
-test('verify fails, naming the log and the index, when an entry is altered in a node\'s store', async () => {
+test('verify fails, naming the log and the index, when a node serves an altered entry', async () => {
   const state = join(cluster.dir, 'state-tamper.json')
   const before = await verifyNode({ url: nodes[2]!.url, token: auditor[2], statePath: state, genesisPath: genesis })
   assert.ok(before.ok, before.problems.join('\n'))
 
-  // Stop c3, flip one byte of entry 5 of c1's log in its level store, start it again.
+  // c3 as seen through a proxy that flips one byte of entry 5 of c1's log in the bundle it serves.
   const victim = nodes[0]!.origin
-  await cluster.stop(2)
-  const kv = await LevelKV.open(join(cluster.planned[2]!.dir, 'db'))
-  const num = readU32((await kv.get(keys.log(victim)))!)
-  const entry = new Uint8Array((await kv.get(keys.entry(num, 5)))!)
-  entry[entry.length - 10]! ^= 0x40
-  await kv.batch([{ type: 'put', key: keys.entry(num, 5), value: entry }], { durable: true })
-  await kv.close()
-  await cluster.start(2)
-
-  const r = await verifyNode({ url: nodes[2]!.url, token: auditor[2], statePath: state, genesisPath: genesis })
-  assert.not.ok(r.ok)
-  assert.ok(r.problems.some((p) => p === `${victim}: entry 5: BAD_SIGNATURE: the entry signature does not verify under the log key`), r.problems.join('\n'))
-  assert.ok(r.problems.some((p) => p.startsWith(`${victim}: entry 5: does not match leaf 5 of the signed tree`)), r.problems.join('\n'))
-  assert.ok(r.problems.every((p) => p.startsWith(`${victim}: `)), 'only the altered log fails')
-
-  // Tiles are fetched while the entries are checked. When every tile arrives after every entry
-  // bundle, the entries still wait for the signed tree: the same problems, in the same order.
-  // The state file as the run above found it (that run changed nothing in it: no log grew).
-  const lateState = join(cluster.dir, 'state-tamper-late.json')
-  const same = (x: VerifyReport) => x.logs.map((l) => [l.origin, l.entries, l.tiles, l.previous])
-  let slow = await slowTilesProxy(nodes[2]!.url, 1500)
+  const tamper = await tamperingProxy(nodes[2]!.url, victim.split('/')[1]!, 5)
   try {
-    copyFileSync(state, lateState)
-    const late = await verifyNode({ url: slow.url, token: auditor[2], statePath: lateState, genesisPath: genesis })
-    for (const l of late.logs.filter((x) => x.size > 0)) {
-      const name = l.origin.split('/')[1]
-      assert.ok(slow.order.lastIndexOf(`bundle ${name}`) < slow.order.indexOf(`tile ${name}`), `every bundle of ${name} was answered before its first tile: ${slow.order.join(', ')}`)
+    const r = await verifyNode({ url: tamper.url, token: auditor[2], statePath: state, genesisPath: genesis })
+    assert.not.ok(r.ok)
+    assert.ok(r.problems.some((p) => p === `${victim}: entry 5: BAD_SIGNATURE: the entry signature does not verify under the log key`), r.problems.join('\n'))
+    assert.ok(r.problems.some((p) => p.startsWith(`${victim}: entry 5: does not match leaf 5 of the signed tree`)), r.problems.join('\n'))
+    assert.ok(r.problems.every((p) => p.startsWith(`${victim}: `)), 'only the altered log fails')
+
+    // Tiles are fetched while the entries are checked. When every tile arrives after every entry
+    // bundle, the entries still wait for the signed tree: the same problems, in the same order.
+    // The state file as the run above found it (that run changed nothing in it: no log grew).
+    const lateState = join(cluster.dir, 'state-tamper-late.json')
+    const same = (x: VerifyReport) => x.logs.map((l) => [l.origin, l.entries, l.tiles, l.previous])
+    let slow = await slowTilesProxy(tamper.url, 1500)
+    try {
+      copyFileSync(state, lateState)
+      const late = await verifyNode({ url: slow.url, token: auditor[2], statePath: lateState, genesisPath: genesis })
+      for (const l of late.logs.filter((x) => x.size > 0)) {
+        const name = l.origin.split('/')[1]
+        assert.ok(slow.order.lastIndexOf(`bundle ${name}`) < slow.order.indexOf(`tile ${name}`), `every bundle of ${name} was answered before its first tile: ${slow.order.join(', ')}`)
+      }
+      assert.equal(late.problems, r.problems)
+      assert.equal(same(late), same(r))
+    } finally {
+      await slow.close()
     }
-    assert.equal(late.problems, r.problems)
-    assert.equal(same(late), same(r))
-  } finally {
-    await slow.close()
-  }
-  // One bundle a batch, two batches in flight, one checked batch held while the tiles are out:
-  // the two batches wait, and the rest of c1's bundles are asked for only once the tiles are in.
-  slow = await slowTilesProxy(nodes[2]!.url, 1500)
-  try {
-    copyFileSync(state, lateState)
-    const held = await verifyNode({ url: slow.url, token: auditor[2], statePath: lateState, genesisPath: genesis, workers: 0, batchSize: 256, aheadOfTiles: 1 })
-    const c1 = victim.split('/')[1]
-    const firstTile = slow.order.indexOf(`tile ${c1}`)
-    assert.is(slow.order.filter((x, i) => x === `bundle ${c1}` && i < firstTile).length, 2, slow.order.join(', '))
-    const size = held.logs.find((l) => l.origin === victim)!.size
-    assert.ok(size > 512, 'c1 has more than two bundles')
-    assert.is(slow.order.filter((x) => x === `bundle ${c1}`).length, Math.ceil(size / 256))
-    assert.equal(held.problems, r.problems)
-    assert.equal(same(held), same(r))
-  } finally {
-    await slow.close()
-  }
-  // The state file keeps the last good view of the altered log.
-  assert.is(loadState(state)!.logs[victim]!.root, before.logs.find((l) => l.origin === victim)!.root)
+    // One bundle a batch, two batches in flight, one checked batch held while the tiles are out:
+    // the two batches wait, and the rest of c1's bundles are asked for only once the tiles are in.
+    slow = await slowTilesProxy(tamper.url, 1500)
+    try {
+      copyFileSync(state, lateState)
+      const held = await verifyNode({ url: slow.url, token: auditor[2], statePath: lateState, genesisPath: genesis, workers: 0, batchSize: 256, aheadOfTiles: 1 })
+      const c1 = victim.split('/')[1]
+      const firstTile = slow.order.indexOf(`tile ${c1}`)
+      assert.is(slow.order.filter((x, i) => x === `bundle ${c1}` && i < firstTile).length, 2, slow.order.join(', '))
+      const size = held.logs.find((l) => l.origin === victim)!.size
+      assert.ok(size > 512, 'c1 has more than two bundles')
+      assert.is(slow.order.filter((x) => x === `bundle ${c1}`).length, Math.ceil(size / 256))
+      assert.equal(held.problems, r.problems)
+      assert.equal(same(held), same(r))
+    } finally {
+      await slow.close()
+    }
+    // The state file keeps the last good view of the altered log.
+    assert.is(loadState(state)!.logs[victim]!.root, before.logs.find((l) => l.origin === victim)!.root)
 
-  const cliRun = await cli(['verify', '--node', nodes[2]!.url, '--token', auditor[2]!, '--genesis', genesis, '--quiet'])
-  assert.is(cliRun.code, 1)
-  assert.match(cliRun.stdout, new RegExp(`FAIL ${victim}: entry 5: BAD_SIGNATURE`))
-  assert.match(cliRun.stdout, /FAILED: \d+ problems in 1 log/)
-  // The untouched nodes still verify.
-  const other = await cli(['verify', '--node', nodes[1]!.url, '--token', auditor[1]!, '--genesis', genesis, '--quiet'])
-  assert.is(other.code, 0, other.stdout)
+    const cliRun = await cli(['verify', '--node', tamper.url, '--token', auditor[2]!, '--genesis', genesis, '--quiet'])
+    assert.is(cliRun.code, 1)
+    assert.match(cliRun.stdout, new RegExp(`FAIL ${victim}: entry 5: BAD_SIGNATURE`))
+    assert.match(cliRun.stdout, /FAILED: \d+ problems in 1 log/)
+    // The untouched nodes still verify.
+    const other = await cli(['verify', '--node', nodes[1]!.url, '--token', auditor[1]!, '--genesis', genesis, '--quiet'])
+    assert.is(other.code, 0, other.stdout)
+  } finally {
+    await tamper.close()
+  }
 })
 
 test.run()

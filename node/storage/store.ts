@@ -16,11 +16,12 @@
  * sync need them; its leaf hash stays in the tiles. The signed notice is kept
  * under 'D', also for indexes not held yet (pending: applied on arrival).
  *
- * Why one file of ~750 lines: every write (append, checkpoint, freeze,
- * redaction, expiry) goes through one lock and one atomic batch over the same
- * key layout (keys.ts) and in-memory log state, and the indexes it keeps are
- * read back with that layout; split, the invariants of one batch would be
- * spread over files that each see half of it. Reading the tree back is tree.ts.
+ * Why one file of ~1,000 lines: every write (append, checkpoint, freeze,
+ * redaction, expiry, repair of damaged data) goes through one lock and one
+ * atomic batch over the same key layout (keys.ts) and in-memory log state,
+ * and every read is checked against that state's tree; split, the invariants
+ * of one batch would be spread over files that each see half of it. Reading
+ * the tree back is tree.ts; what counts as damage is integrity.ts.
  */
 import type { KV, BatchOp } from './kv.ts'
 import { keys, P, u32, u64, readU32, readU64, prefixEnd, key, logIndex, slab, type Alloc } from './keys.ts'

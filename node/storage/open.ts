@@ -1,0 +1,21 @@
+/**
+ * Opens a node's level store, reporting the progress of a format upgrade
+ * (moving current-set members into the record index) at most every 5 s.
+ */
+import { LevelKV } from './kv.ts'
+import { Store } from './store.ts'
+import type { Logger } from '../logger.ts'
+
+export async function openStore(path: string, log: Logger): Promise<{ kv: LevelKV; store: Store }> {
+  const kv = await LevelKV.open(path)
+  let upgradeSaid = performance.now()
+  const store = await Store.open(kv, {
+    onUpgrade: (moved, members) => {
+      if (performance.now() - upgradeSaid < 5000) return
+      upgradeSaid = performance.now()
+      log.info(`store upgrade: ${moved} of ${members} current-set members moved into the record index so far`)
+    },
+  })
+  if (store.upgradedSetMembers > 0) log.info(`store upgraded: ${store.upgradedSetMembers} current-set members moved into the record index`)
+  return { kv, store }
+}
