@@ -14,27 +14,11 @@
  *  - each log is an `identity` (the centre), UUIDv5 of "identity:" + origin,
  *    named by every indicator's created_by_ref.
  */
-import { createHash } from 'node:crypto'
 import { toHex, utf8 } from '../../protocol/bytes.ts'
 import type { StoredRecord } from '../../protocol/stored-record.ts'
+import { uuidv5, stixPattern, CAIRN_STIX_NAMESPACE } from '../../protocol/stix-pattern.ts'
 
 export const STIX_MEDIA_TYPE = 'application/stix+json;version=2.1'
-
-/** RFC 9562 name-based UUID (version 5, SHA-1). */
-export function uuidv5(namespace: string, name: Uint8Array | string): string {
-  const ns = Buffer.from(namespace.replace(/-/g, ''), 'hex')
-  if (ns.length !== 16) throw new Error(`bad namespace UUID ${namespace}`)
-  const h = createHash('sha1').update(ns).update(typeof name === 'string' ? utf8(name) : name).digest()
-  h[6] = (h[6]! & 0x0f) | 0x50
-  h[8] = (h[8]! & 0x3f) | 0x80
-  const x = h.subarray(0, 16).toString('hex')
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`
-}
-
-/** RFC 9562 namespace for URLs. */
-export const NAMESPACE_URL = '6ba7b811-9dad-11d1-80b4-00c04fd430c8'
-/** Namespace of every STIX id cairn derives. */
-export const CAIRN_STIX_NAMESPACE = uuidv5(NAMESPACE_URL, 'urn:cairn:stix:v1')
 
 /** STIX timestamp with millisecond precision (what `created`/`modified` require). */
 export function stixTime(ms: number): string {
@@ -55,19 +39,6 @@ export function bundleStixId(seed: string): string {
 
 export function collectionId(federation: string): string {
   return uuidv5(CAIRN_STIX_NAMESPACE, `collection:${federation}`)
-}
-
-/** Hash keys of the STIX `file` hashes dictionary (vocabulary names where one exists, custom keys otherwise). */
-const FILE_HASH_KEYS: Record<string, string> = {
-  md5: 'MD5', sha1: "'SHA-1'", sha256: "'SHA-256'", pdq: 'PDQ', photodna: 'PhotoDNA', tmk_pdqf: "'TMK-PDQF'",
-}
-
-/** STIX pattern matching a value of `alg`. */
-export function stixPattern(alg: string, hex: string): string {
-  if (alg === 'url_sha256') return `[url:x_cairn_sha256 = '${hex}']`
-  const key = FILE_HASH_KEYS[alg]
-  if (!key) throw new Error(`no STIX pattern for alg ${alg}`)
-  return `[file:hashes.${key} = '${hex}']`
 }
 
 export type StixObject = Record<string, unknown> & { type: string; id: string }
