@@ -44,6 +44,10 @@
  *
  * Memory: 32 bytes (hash) + 16 × 6 bytes (ids, next) per live entry plus 4 MiB
  * of offsets: ≈ 1.2 GiB at 10M, of which 0.3 GiB are the hashes themselves.
+ *
+ * Why one file of ~530 lines: the layout of the tables, their build, the
+ * search with its filters and the exactness argument depend on each other
+ * bit for bit; the saved form is pdq-index-file.ts.
  */
 
 export const PDQ_BYTES = 32

@@ -14,6 +14,10 @@
  *    or are pinned in the state file on first use.
  *  - `lookupValue` (cairn lookup): fetches /lookup and verifies it offline
  *    (protocol/provenance.ts verifyProvenance).
+ *
+ * Why one file of ~500 lines: `cairn verify`'s steps (trust, tiles,
+ * entries, tree, state) share one run's state and its problem list; the
+ * entry check that runs in worker threads is verify-batch.ts.
  */
 import { existsSync, readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs'
 import { LedgerError } from '../protocol/errors.ts'

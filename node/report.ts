@@ -13,6 +13,11 @@
  * cover every entry timed before `to`, the one with the most cosignatures
  * (the smallest of those on a tie). Access figures come from this node's
  * hash-chained access log; per-provider names are shown to oversight only.
+ *
+ * Why one file of ~500 lines: every figure of the report and the incremental
+ * pass that keeps them current read the same scan of the logs; split, a
+ * figure and the part of the pass that feeds it would drift apart (the
+ * incremental pass is the first candidate to move out if it grows).
  */
 import { toHex } from '../protocol/bytes.ts'
 import { LedgerError } from '../protocol/errors.ts'

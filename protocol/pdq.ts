@@ -10,6 +10,10 @@
  * → decimation to 64x64 → quality from the 64x64 gradients → 16x16 DCT
  * (frequencies 1..16, no DC) → a bit per coefficient strictly above the
  * Torben median.
+ *
+ * Why one file of ~500 lines: it follows Meta's pdq/cpp step by step, in
+ * its order (luma, resize, box filters, decimation, DCT, median, quality,
+ * dihedral hashes), so a reader can hold it against the reference in one view.
  */
 import { LedgerError } from './errors.ts'
 

@@ -4,16 +4,8 @@ import { fromHex, toHex } from '../protocol/bytes.ts'
 import { decodeCanonical, decodeCanonicalInFull, encodeCanonical, encodeFlat, KeyTable, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, type CborValue } from '../protocol/cbor.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { VECTOR_TIME_MS } from '../spec/gen/seeds.ts'
+import { codeOf } from './helpers.ts'
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (e) {
-    if (e instanceof LedgerError) return e.code
-    throw e
-  }
-  return 'ACCEPTED'
-}
 const decodeHex = (h: string) => decodeCanonical(fromHex(h))
 const rejects = (h: string, code: string, why: string): void => assert.is(codeOf(() => decodeHex(h)), code, `${why}: ${h}`)
 

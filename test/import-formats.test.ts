@@ -9,12 +9,10 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { AddressInfo } from 'node:net'
 import { readIndicators, type ParsedLine, type ImportFormat, type Defaults } from '../cli/import-file.ts'
 import { signEntry } from '../protocol/entry.ts'
@@ -25,9 +23,9 @@ import { decodeEntry } from '../protocol/entry.ts'
 import { decodeRecord } from '../protocol/records.ts'
 import { toHex, sha256, utf8 } from '../protocol/bytes.ts'
 import { minimiseRef, refPseudonym } from '../protocol/case-ref.ts'
+import { runCairn } from './support/cli.ts'
 const REF_SECRET = sha256(utf8('import-formats test: case-ref secret'))
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'cairn-import-formats-'))
 const hex = (c: string, bytes: number) => c.repeat(2 * bytes)
 
@@ -238,15 +236,7 @@ function stubNode(): Promise<{ server: Server; url: string; entries: Uint8Array[
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, entries })))
 }
 
-function cairn(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = '', stderr = ''
-    child.stdout.on('data', (d) => { stdout += d })
-    child.stderr.on('data', (d) => { stderr += d })
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const cairn = runCairn
 
 const entryXml = (id: string, md5s: string[]) => `<image><member id="1">M</member><id>${id}</id><classification>A1</classification><fingerprints>${md5s.map((m) => `<md5>${m}</md5>`).join('')}</fingerprints></image>`
 const deletedXml = (id: string) => `<deletedImage><member id="1">M</member><id>${id}</id></deletedImage>`

@@ -8,18 +8,10 @@ import {
   type CairnRecord, type IndicatorRecord,
 } from '../protocol/records.ts'
 import { vectorKey, VECTOR_TIME_MS } from '../spec/gen/seeds.ts'
+import { codeOf } from './helpers.ts'
 
 type Fields = Record<string, unknown>
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (e) {
-    if (e instanceof LedgerError) return e.code
-    throw e
-  }
-  return 'ACCEPTED'
-}
 /** The code decodeRecord gives for the canonical encoding of `fields` (bypassing encodeRecord's validation). */
 const decodeCode = (fields: Fields): string => codeOf(() => decodeRecord(encodeCanonical(fields as CborValue)))
 const without = (f: Fields, ...keys: string[]): Fields => Object.fromEntries(Object.entries(f).filter(([k]) => !keys.includes(k)))

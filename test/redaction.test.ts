@@ -33,7 +33,7 @@ import { encodeGossip } from '../node/replication/messages.ts'
 import type { CairnNode } from '../node/node.ts'
 import type { RecordBody } from '../node/publisher.ts'
 import { startCluster, waitFor, converged, type Cluster } from './support/cluster.ts'
-import { rejects, throws } from './helpers.ts'
+import { rejects, throws, vectorFolder, assertGenerated } from './helpers.ts'
 
 // ------------------------------------------------------------------ vectors
 
@@ -52,8 +52,7 @@ interface RedactionVector {
   error?: string
 }
 
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
-const load = (f: string): RedactionVector => JSON.parse(readFileSync(join(dir, f), 'utf8'))
+const { files, load } = vectorFolder<RedactionVector>(dir)
 
 /** The check spec/redaction.md §R.7 describes, for one vector. */
 function checkVector(v: RedactionVector): RedactionNotice {
@@ -68,11 +67,7 @@ function checkVector(v: RedactionVector): RedactionNotice {
   }).notice
 }
 
-test('the vector files are what the generator produces', () => {
-  const generated = new Map(redactionCases().map((c) => [`${c.name}.json`, JSON.stringify(c.data, null, 2) + '\n']))
-  assert.equal(files, [...generated.keys()].sort())
-  for (const f of files) assert.is(readFileSync(join(dir, f), 'utf8'), generated.get(f), f)
-})
+test('the vector files are what the generator produces', () => assertGenerated(dir, files, redactionCases()))
 
 test('vectors cover notices and markers, valid and invalid', () => {
   const all = files.map(load)

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { isLedgerError } from '../protocol/errors.ts'
 import { openCheckpoint } from '../protocol/checkpoint.ts'
 import { checkpointCases } from '../spec/gen/checkpoints.ts'
+import { vectorFolder, assertGenerated } from './helpers.ts'
 
 const dir = new URL('../spec/vectors/checkpoints', import.meta.url).pathname
 
@@ -17,14 +18,9 @@ interface CheckpointVector {
   error?: string
 }
 
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
-const load = (f: string): CheckpointVector => JSON.parse(readFileSync(join(dir, f), 'utf8'))
+const { files, load } = vectorFolder<CheckpointVector>(dir)
 
-test('the vector files are what the generator produces', () => {
-  const generated = new Map(checkpointCases().map((c) => [`${c.name}.json`, JSON.stringify(c.data, null, 2) + '\n']))
-  assert.equal(files, [...generated.keys()].sort())
-  for (const f of files) assert.is(readFileSync(join(dir, f), 'utf8'), generated.get(f), f)
-})
+test('the vector files are what the generator produces', () => assertGenerated(dir, files, checkpointCases()))
 
 test('enough cases, most of them invalid', () => {
   const all = files.map(load)

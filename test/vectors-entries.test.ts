@@ -11,20 +11,12 @@ import { leafHash } from '../protocol/hash.ts'
 import { encodeRecord, recordFromJson, recordToJson, validateAndEncode, type CairnRecord } from '../protocol/records.ts'
 import { entryCases } from '../spec/gen/entries.ts'
 import { vectorKey, VECTOR_TIME_MS } from '../spec/gen/seeds.ts'
+import { codeOf } from './helpers.ts'
 
 const dir = new URL('../spec/vectors/entries', import.meta.url).pathname
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
 const vectors = files.map((f) => ({ name: f.slice(0, -5), data: JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, any> }))
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (e) {
-    if (e instanceof LedgerError) return e.code
-    throw e
-  }
-  return 'ACCEPTED'
-}
 
 test('the vector set has the DESIGN §6 shape and enough cases', () => {
   assert.ok(vectors.length >= 40, `${vectors.length} vectors`)

@@ -8,6 +8,7 @@ import { openEntry } from '../protocol/entry.ts'
 import { parseVerifierKey } from '../protocol/note.ts'
 import { verifyTlogProof } from '../protocol/tlog-proof.ts'
 import { proofCases } from '../spec/gen/proofs.ts'
+import { vectorFolder, assertGenerated } from './helpers.ts'
 
 const dir = new URL('../spec/vectors/proofs', import.meta.url).pathname
 
@@ -20,14 +21,9 @@ interface ProofVector {
   error?: string
 }
 
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
-const load = (f: string): ProofVector => JSON.parse(readFileSync(join(dir, f), 'utf8'))
+const { files, load } = vectorFolder<ProofVector>(dir)
 
-test('the vector files are what the generator produces', () => {
-  const generated = new Map(proofCases().map((c) => [`${c.name}.json`, JSON.stringify(c.data, null, 2) + '\n']))
-  assert.equal(files, [...generated.keys()].sort())
-  for (const f of files) assert.is(readFileSync(join(dir, f), 'utf8'), generated.get(f), f)
-})
+test('the vector files are what the generator produces', () => assertGenerated(dir, files, proofCases()))
 
 test('enough cases, most of them invalid; entries are real cairn entries', () => {
   const all = files.map(load)

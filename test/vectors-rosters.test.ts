@@ -22,6 +22,7 @@ import { openEntryWithKeys, openCheckpointWithKeys } from '../protocol/log-keys.
 import { Roster, cosigners } from '../protocol/roster.ts'
 import { FollowedRoster } from '../client/roster-follow.ts'
 import { rosterCases } from '../spec/gen/rosters.ts'
+import { vectorFolder, assertGenerated } from './helpers.ts'
 
 const dir = new URL('../spec/vectors/rosters', import.meta.url).pathname
 
@@ -38,14 +39,9 @@ interface RosterVector {
   cosignature_probes: { log: string; witness: string; key: string; timestamp: number; note: string; valid: boolean }[]
 }
 
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
-const load = (f: string): RosterVector => JSON.parse(readFileSync(join(dir, f), 'utf8'))
+const { files, load } = vectorFolder<RosterVector>(dir)
 
-test('the vector files are what the generator produces', () => {
-  const generated = new Map(rosterCases().map((c) => [`${c.name}.json`, JSON.stringify(c.data, null, 2) + '\n']))
-  assert.equal(files, [...generated.keys()].sort())
-  for (const f of files) assert.is(readFileSync(join(dir, f), 'utf8'), generated.get(f), f)
-})
+test('the vector files are what the generator produces', () => assertGenerated(dir, files, rosterCases()))
 
 test('the cases named in the brief are there', () => {
   for (const n of ['rotation-pending', 'rotation-applied', 'rotation-confirmation-first', 'rotation-by-another-member', 'compromise-applied',

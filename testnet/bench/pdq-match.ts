@@ -181,6 +181,39 @@ export async function parallelRate(index: PdqIndex, queries: Uint8Array, from: n
 
 const same = (a: PdqMatch[], b: PdqMatch[]) => a.length === b.length && a.every((m, i) => m.index === b[i]!.index && m.distance === b[i]!.distance)
 
+export interface BruteCheck {
+  /** Seconds brute force took over the sample. */
+  bruteSeconds: number
+  /** Matches brute force found, and how many of them the index found. */
+  bruteMatches: number
+  found: number
+  /** Every sampled answer equal to brute force's, in the same order. */
+  exact: boolean
+}
+
+/**
+ * Runs the first `sample` queries through brute force and through `search`,
+ * timing brute force (the baseline) and comparing the answers; `each` sees
+ * every query with brute force's answer (for further checks).
+ */
+export function checkAgainstBruteForce(hashes: Uint8Array, n: number, queries: Uint8Array, sample: number, d: number,
+  search: (q: Uint8Array, d: number) => PdqMatch[], each?: (i: number, q: Uint8Array, want: PdqMatch[]) => void): BruteCheck {
+  const r: BruteCheck = { bruteSeconds: 0, bruteMatches: 0, found: 0, exact: true }
+  for (let i = 0; i < sample; i++) {
+    const q = queries.subarray(i * 32, i * 32 + 32)
+    const t0 = performance.now()
+    const want = bruteForce(hashes, n, q, d)
+    r.bruteSeconds += (performance.now() - t0) / 1000
+    const got = search(q, d)
+    const wanted = new Set(want.map((m) => m.index))
+    r.found += got.filter((m) => wanted.has(m.index)).length
+    r.bruteMatches += want.length
+    if (!same(got, want)) r.exact = false
+    each?.(i, q, want)
+  }
+  return r
+}
+
 export async function measurePdqMatch(opts: PdqMatchOptions = {}): Promise<PdqMatchResult> {
   const scale = opts.scale ?? 1
   const d = opts.maxDistance ?? 31
@@ -223,21 +256,7 @@ export async function measurePdqMatch(opts: PdqMatchOptions = {}): Promise<PdqMa
   // Recall against brute force on a sample (brute force reads every hash per query: a few seconds' worth).
   const sample = Math.max(20, Math.min(400, Math.round(5e8 / n)))
   say(`pdq_match: brute force on ${sample} queries…`)
-  let bruteSeconds = 0
-  let bruteMatches = 0
-  let found = 0
-  let exact = true
-  for (let i = 0; i < sample; i++) {
-    const q = queries.subarray(i * 32, i * 32 + 32)
-    const t0 = performance.now()
-    const want = bruteForce(hashes, n, q, d)
-    bruteSeconds += (performance.now() - t0) / 1000
-    const got = index.search(q, d)
-    const wanted = new Set(want.map((m) => m.index))
-    found += got.filter((m) => wanted.has(m.index)).length
-    bruteMatches += want.length
-    if (!same(got, want)) exact = false
-  }
+  const { bruteSeconds, bruteMatches, found, exact } = checkAgainstBruteForce(hashes, n, queries, sample, d, (q, dd) => index.search(q, dd))
   const bruteRate = sample / bruteSeconds
   const after = memoryOf(process.pid)
 

@@ -24,9 +24,8 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadavg } from 'node:os'
 import { openLocalCopy } from '../../client/local-copy.ts'
-import { bruteForce, type PdqMatch } from '../../client/pdq-index.ts'
 import { PDQ_INDEX_FILE, type PdqIndexSource } from '../../client/pdq-index-file.ts'
-import { makeQueries, parallelRate, answer } from './pdq-match.ts'
+import { makeQueries, parallelRate, answer, checkAgainstBruteForce } from './pdq-match.ts'
 import { memoryOf } from './client.ts'
 
 export interface ProviderReport {
@@ -64,7 +63,6 @@ const mem = () => {
   return { rss_mib: Math.round(m.rssMiB), peak_mib: Math.round(m.peakMiB), anon_mib: Math.round(m.anonMiB) }
 }
 
-const same = (a: PdqMatch[], b: PdqMatch[]) => a.length === b.length && a.every((m, i) => m.index === b[i]!.index && m.distance === b[i]!.distance)
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2)
@@ -109,26 +107,12 @@ async function main(): Promise<void> {
   const one = answer(pdq, queries, 100, Math.min(count, 1100), d)
   const parallel = await parallelRate(pdq, queries, 0, count, d, threads)
 
-  let bruteSeconds = 0
-  let bruteMatches = 0
-  let found = 0
-  let exact = true
   let agrees = true
-  for (let i = 0; i < sample; i++) {
-    const q = queries.subarray(i * 32, i * 32 + 32)
-    const b0 = performance.now()
-    const want = bruteForce(values, n, q, d)
-    bruteSeconds += (performance.now() - b0) / 1000
-    const got = pdq.search(q, d)
-    const wanted = new Set(want.map((m) => m.index))
-    found += got.filter((m) => wanted.has(m.index)).length
-    bruteMatches += want.length
-    if (!same(got, want)) exact = false
-    if (i < 20) {
-      const viaCopy = copy.matchPdq(q, d)
-      if (viaCopy.length !== want.length || viaCopy.some((m, k) => m.distance !== want[k]!.distance)) agrees = false
-    }
-  }
+  const { bruteSeconds, bruteMatches, found, exact } = checkAgainstBruteForce(values, n, queries, sample, d, (q, dd) => pdq.search(q, dd), (i, q, want) => {
+    if (i >= 20) return
+    const viaCopy = copy.matchPdq(q, d)
+    if (viaCopy.length !== want.length || viaCopy.some((m, k) => m.distance !== want[k]!.distance)) agrees = false
+  })
   await collect()
   Object.assign(report, {
     memory_end: mem(),
