@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startCluster, waitFor, converged, type Cluster } from './support/cluster.ts'
-import { fromHex, fromUtf8 } from '../protocol/bytes.ts'
+import { fromHex, fromUtf8, sha256, utf8 } from '../protocol/bytes.ts'
 import type { CairnRecord } from '../protocol/records.ts'
 import { sampleIndicator } from '../testnet/samples.ts'
 import { countRecord, type LogAggregate } from '../node/dashboard/aggregate.ts'
@@ -21,6 +21,9 @@ import type { DashboardData } from '../node/dashboard/view.ts'
 import type { NodeStats } from '../node/metrics.ts'
 import type { CairnNode } from '../node/node.ts'
 import type { RecordBody } from '../node/publisher.ts'
+import { refPseudonym } from '../protocol/case-ref.ts'
+
+const REF_SECRET = sha256(utf8('dashboard test case-ref secret'))
 
 const CHROMIUM = process.env.CAIRN_CHROMIUM ?? '/usr/bin/chromium'
 const HAVE_CHROMIUM = existsSync(CHROMIUM)
@@ -34,8 +37,10 @@ const member = (n: CairnNode) => n.origin.split('/')[1]!
 async function indicators(node: CairnNode, label: string, n: number): Promise<string[]> {
   return Promise.all(Array.from({ length: n }, async (_, i) => {
     const s = sampleIndicator(label, i)
-    const p = await node.publisher.submit({ ...s, value: fromHex(s.value as string), ref: `case-${label}-${i}` } as RecordBody)
-    secrets.push(s.value as string, p.id, `case-${label}-${i}`)
+    // Records hold only pseudonymised case references (the HTTP route makes them; here the publisher is called directly).
+    const ref = refPseudonym(REF_SECRET, `case-${label}-${i}`)
+    const p = await node.publisher.submit({ ...s, value: fromHex(s.value as string), ref } as RecordBody)
+    secrets.push(s.value as string, p.id, ref)
     return p.id
   }))
 }
