@@ -255,3 +255,25 @@ export function recordFromSample(body: Record<string, unknown>, fields: { log: s
 export function outcome(problems: string[], figures: Figures, summary: string): ScenarioOutcome {
   return { pass: problems.length === 0, figures, summary, problems }
 }
+
+/** Every node holds `origin`'s log at `size`; one problem line per node that does not (`label` names the log). */
+export async function expectLogSizeEverywhere(fed: Fed, origin: string, size: number, label: string, problems: string[]): Promise<void> {
+  for (const [i, p] of fed.planned.entries()) {
+    const l = (await logs(fed.proc(i))).find((x) => x.origin === origin)!
+    if (l.size !== size) problems.push(`${p.name} holds ${label}'s log at ${l.size}, not ${size}`)
+  }
+}
+
+/** A provider's `cairn sync --genesis` (2 cosignatures at least) from node `at` into `copy`; a failure is a problem line. */
+export async function genesisSync(fed: Fed, at: number, copy: string, token: string, problems: string[]): Promise<CliRun> {
+  const sync = await cairn(['sync', '--node', fed.proc(at).url, '--token', token, '--dir', copy, '--genesis', fed.genesisPath, '--min-witnesses', '2', '--quiet'])
+  if (sync.code !== 0) problems.push(`cairn sync --genesis failed: ${sync.stderr.trim().slice(0, 300)}`)
+  return sync
+}
+
+/** An auditor's `cairn verify --genesis` against node `at`; a failure is a problem line. */
+export async function genesisVerify(fed: Fed, at: number, token: string, problems: string[]): Promise<CliRun> {
+  const verify = await cairn(['verify', '--node', fed.proc(at).url, '--token', token, '--genesis', fed.genesisPath])
+  if (verify.code !== 0) problems.push(`cairn verify --genesis failed: ${(verify.stdout + verify.stderr).trim().slice(-400)}`)
+  return verify
+}

@@ -19,7 +19,7 @@ import { loadLocalSet } from '../../client/local-copy.ts'
 import { signCheckpoint } from '../../protocol/checkpoint.ts'
 import { encodeAddCheckpointRequest } from '../../protocol/witness-request.ts'
 import { fromHex, sha256 } from '../../protocol/bytes.ts'
-import { Fed, logs, cairn, waitFor, seconds, sleep, outcome, type Scenario } from './common.ts'
+import { Fed, cairn, waitFor, seconds, sleep, outcome, expectLogSizeEverywhere, genesisSync, genesisVerify, type Scenario } from './common.ts'
 
 export const compromise: Scenario = {
   name: 'compromise',
@@ -83,17 +83,13 @@ export const compromise: Scenario = {
       expected[owner.origin]! += 1
       await waitConverged(fed.procs.map((p) => p!.url), expected, 120_000).catch((e) => problems.push((e as Error).message))
       await sleep(500)
-      for (const [i, p] of fed.planned.entries()) {
-        const l = (await logs(fed.proc(i))).find((x) => x.origin === owner.origin)!
-        if (l.size !== expected[owner.origin]) problems.push(`${p.name} holds c1's log at ${l.size}, not ${expected[owner.origin]}`)
-      }
+      await expectLogSizeEverywhere(fed, owner.origin, expected[owner.origin]!, 'c1', problems)
 
       // A provider and an auditor that know only the genesis file.
       const provider = await grantToken(fed.proc(2), 'provider', 'compromise-provider')
       const auditor = await grantToken(fed.proc(1), 'auditor', 'compromise-auditor')
       const copy = join(ctx.dir, 'provider-copy')
-      const sync = await cairn(['sync', '--node', fed.proc(2).url, '--token', provider, '--dir', copy, '--genesis', fed.genesisPath, '--min-witnesses', '2', '--quiet'])
-      if (sync.code !== 0) problems.push(`cairn sync --genesis failed: ${sync.stderr.trim().slice(0, 300)}`)
+      const sync = await genesisSync(fed, 2, copy, provider, problems)
       let kept = 0
       let own = 0
       if (sync.code === 0) {
@@ -106,8 +102,7 @@ export const compromise: Scenario = {
         if (kept > 0) problems.push(`the provider's copy still holds ${kept} of the attacker's indicators`)
         if (own !== records) problems.push(`the provider's copy holds ${own} of c1's ${records} own indicators`)
       }
-      const verify = await cairn(['verify', '--node', fed.proc(1).url, '--token', auditor, '--genesis', fed.genesisPath])
-      if (verify.code !== 0) problems.push(`cairn verify --genesis failed: ${(verify.stdout + verify.stderr).trim().slice(-400)}`)
+      const verify = await genesisVerify(fed, 1, auditor, problems)
       const compromisedSeen = /(\d+) signed by a compromised key/.exec(verify.stdout + verify.stderr)?.[1]
       await waitFor('nothing more', () => true, 1)
       const figures = {

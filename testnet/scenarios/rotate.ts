@@ -18,7 +18,7 @@ import { encodeAddCheckpointRequest } from '../../protocol/witness-request.ts'
 import { fromHex } from '../../protocol/bytes.ts'
 import { sha256 } from '../../protocol/bytes.ts'
 import { readFileSync } from 'node:fs'
-import { Fed, logs, status, cairn, waitFor, seconds, outcome, type Scenario } from './common.ts'
+import { Fed, logs, status, cairn, waitFor, seconds, outcome, expectLogSizeEverywhere, genesisSync, genesisVerify, type Scenario } from './common.ts'
 
 export const rotate: Scenario = {
   name: 'rotate',
@@ -72,19 +72,14 @@ export const rotate: Scenario = {
         if (res.status === 200) problems.push(`${fed.planned[i]!.name} cosigned a checkpoint signed with k1's old key past the cut-over`)
         else refusals++
       }
-      for (const [i, p] of fed.planned.entries()) {
-        const l = (await logs(fed.proc(i))).find((x) => x.origin === owner.origin)!
-        if (l.size !== expected[owner.origin]) problems.push(`${p.name} holds k1's log at ${l.size}, not ${expected[owner.origin]}`)
-      }
+      await expectLogSizeEverywhere(fed, owner.origin, expected[owner.origin]!, 'k1', problems)
 
       // Clients that know only the genesis file.
       const provider = await grantToken(fed.proc(1), 'provider', 'rotate-provider')
       const auditor = await grantToken(fed.proc(2), 'auditor', 'rotate-auditor')
       const copy = join(ctx.dir, 'provider-copy')
-      const sync = await cairn(['sync', '--node', fed.proc(1).url, '--token', provider, '--dir', copy, '--genesis', fed.genesisPath, '--min-witnesses', '2', '--quiet'])
-      if (sync.code !== 0) problems.push(`cairn sync --genesis failed: ${sync.stderr.trim().slice(0, 300)}`)
-      const verify = await cairn(['verify', '--node', fed.proc(2).url, '--token', auditor, '--genesis', fed.genesisPath])
-      if (verify.code !== 0) problems.push(`cairn verify --genesis failed: ${(verify.stdout + verify.stderr).trim().slice(-400)}`)
+      const sync = await genesisSync(fed, 1, copy, provider, problems)
+      const verify = await genesisVerify(fed, 2, auditor, problems)
 
       // A restart with the rotated keys in keys.json (the start-up check reads the roster after its changes).
       await fed.stop(0)
