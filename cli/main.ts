@@ -16,6 +16,7 @@ import { registerSyncCommands } from './commands-sync.ts'
 import { registerReportCommands } from './commands-report.ts'
 import { registerHashCommands } from './commands-hash.ts'
 import { registerMatchCommands } from './commands-match.ts'
+import { registerMatcherCommands } from './commands-matcher.ts'
 import { registerExportCommands } from './commands-export.ts'
 import { LedgerError, type ErrorCode } from '../protocol/errors.ts'
 
@@ -38,6 +39,7 @@ registerSyncCommands(program)
 registerReportCommands(program)
 registerHashCommands(program)
 registerMatchCommands(program)
+registerMatcherCommands(program)
 registerExportCommands(program)
 
 export const targetOptions = [
