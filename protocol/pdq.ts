@@ -16,6 +16,7 @@
  * dihedral hashes), so a reader can hold it against the reference in one view.
  */
 import { LedgerError } from './errors.ts'
+import { loadPdqKernels, type BoxPhases, type KernelPlan } from './pdq-wasm.ts'
 
 /** Decoded pixels, row-major, `channels` interleaved bytes per pixel (1 = grey, 3 = RGB). */
 export interface PixelImage {
@@ -96,12 +97,28 @@ export function hammingDistance(a: Uint8Array, b: Uint8Array): number {
 
 // ---------------------------------------------------------------- pipeline
 
-interface Dct {
+export interface Dct {
   coefficients: Float32Array // 16x16 row-major
   quality: number
 }
 
 function pdqDct(image: PixelImage, skipBlurAt64: boolean): Dct | undefined {
+  const dct = pdqDctWasm(image, skipBlurAt64)
+  return dct === 'not-taken' ? pdqDctTs(image, skipBlurAt64) : dct
+}
+
+/** The DCT and quality from the WebAssembly kernels, or 'not-taken' where they are not loaded or do not take the image. */
+export function pdqDctWasm(image: PixelImage, skipBlurAt64: boolean): Dct | undefined | 'not-taken' {
+  if (kernels === undefined) return 'not-taken'
+  checkImage(image)
+  const plan = kernelPlan(image, skipBlurAt64)
+  if (plan === undefined) return undefined
+  if (!kernels.accepts(image.width, image.channels, plan)) return 'not-taken'
+  return kernels.run(image.data, image.width, image.channels, plan)
+}
+
+/** The same steps in TypeScript: where WebAssembly is not available, and to test the kernels against. */
+export function pdqDctTs(image: PixelImage, skipBlurAt64: boolean): Dct | undefined {
   checkImage(image)
   const { rows, cols, luma } = lumaOf(image)
   if (rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM) return undefined
@@ -171,6 +188,45 @@ function lumaOf(image: PixelImage): { rows: number; cols: number; luma: Float32A
     }
   }
   return { rows, cols, luma }
+}
+
+/** The WebAssembly kernels (protocol/pdq-wasm.ts), or undefined: then every step runs here. */
+const kernels = loadPdqKernels(DCT_MATRIX)
+
+/** Whether pdqHash runs on the WebAssembly kernels in this process. */
+export const pdqUsesWasm = kernels !== undefined
+
+/** What the kernels compute for an image: the resize tables, filter phases and sampled rows and columns, as lumaOf and blurAndDecimate take them. */
+function kernelPlan(image: PixelImage, skipBlurAt64: boolean): KernelPlan | undefined {
+  const { width, height, channels } = image
+  const key = `${width}x${height}x${channels}${skipBlurAt64 ? 's' : 'b'}`
+  if (lastPlan?.key !== key) lastPlan = { key, plan: makeKernelPlan(width, height, channels, skipBlurAt64) }
+  return lastPlan.plan
+}
+
+/** The last plan made: photos from one camera or one site share their size. */
+let lastPlan: { key: string; plan: KernelPlan | undefined } | undefined
+
+function makeKernelPlan(width: number, height: number, channels: number, skipBlurAt64: boolean): KernelPlan | undefined {
+  const resize = width > DOWNSAMPLE_DIMS || height > DOWNSAMPLE_DIMS
+  const cols = resize ? DOWNSAMPLE_DIMS : width
+  const rows = resize ? DOWNSAMPLE_DIMS : height
+  if (rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM) return undefined
+  const srcRow = Int32Array.from({ length: rows }, (_, y) => (resize ? Math.floor((y * height) / rows) : y))
+  const srcColByte = Int32Array.from({ length: cols }, (_, x) => (resize ? Math.floor((x * width) / cols) : x) * channels)
+  const boxPhases = (length: number): BoxPhases => {
+    const ph = phases(length, windowSize(length))
+    const full = ph.p1 + ph.p2
+    return { ...ph, inv: (full & (full - 1)) === 0 ? 1 / full : 0 }
+  }
+  return {
+    rows, cols, srcRow, srcColByte,
+    blur: !(skipBlurAt64 && rows === 64 && cols === 64),
+    alongRows: boxPhases(cols),
+    alongCols: boxPhases(rows),
+    sampledRows: sampled(rows),
+    sampledCols: sampled(cols),
+  }
 }
 
 /** Box window per pass: ceil(dim / 128), so two passes cover one 64th of the image. */
