@@ -57,7 +57,9 @@ interface Exports {
 const TRANSPOSED = 1
 const PICKED = 2
 
-/** Source rows copied into the module above this are left to the TypeScript path (a pathological shape). */
+/** Source rows copied into the module at a time (the luma kernel's band). */
+const BAND = 16
+/** Sixteen source rows longer than this are left to the TypeScript path (a pathological shape). */
 const MAX_SOURCE_BYTES = 256 * 1024 * 1024
 const PAGE = 65536
 
@@ -113,7 +115,7 @@ export class PdqKernels {
 
   /** Whether `run` takes this image (false: the caller computes it in TypeScript). */
   accepts(width: number, channels: number, plan: KernelPlan): boolean {
-    return plan.rows * width * channels <= MAX_SOURCE_BYTES && plan.cols <= 512 && plan.rows <= 512
+    return BAND * width * channels <= MAX_SOURCE_BYTES && plan.cols <= 512 && plan.rows <= 512
   }
 
   /** The 16x16 DCT (a copy: the module's memory is reused) and the quality of the decimated 64x64 luma. */
@@ -126,16 +128,22 @@ export class PdqKernels {
     const buffer = Math.max(R * C, R * 64) * 4 // an image, or the 64 sampled columns
     const p = this.#dynamic
     const q = p + buffer
-    const src = q + buffer
-    this.#ensure(src + rows * stride + 4) // luma reads 32 bits a pixel
-    const mem = new Uint8Array(x.memory.buffer)
-    // The source rows the resize keeps, in output order.
-    if (isIdentity(plan.srcRow) && data.length === rows * stride) mem.set(data, src)
-    else for (let y = 0; y < rows; y++) mem.set(data.subarray(plan.srcRow[y]! * stride, plan.srcRow[y]! * stride + stride), src + y * stride)
+    const staging = q + buffer
+    this.#ensure(staging + BAND * stride + 4) // luma reads 32 bits a pixel
     new Int32Array(x.memory.buffer, this.#colTab, cols).set(plan.srcColByte)
     const luma = channels === 3 ? x.lumaRgbT : x.lumaGreyT
+    const mem = new Uint8Array(x.memory.buffer)
+    // Luma, transposed, into p (C × R; 64 × 64 unblurred): sixteen of the rows the resize keeps at a time,
+    // copied in and converted while they are still in this core's cache.
+    const outStride = plan.blur ? R : 64
+    const contiguous = isIdentity(plan.srcRow)
+    for (let y0 = 0; y0 < rows; y0 += BAND) {
+      const n = Math.min(BAND, rows - y0)
+      if (contiguous) mem.set(data.subarray(y0 * stride, (y0 + n) * stride), staging)
+      else for (let i = 0; i < n; i++) mem.set(data.subarray(plan.srcRow[y0 + i]! * stride, (plan.srcRow[y0 + i]! + 1) * stride), staging + i * stride)
+      luma(staging, stride, n, cols, this.#colTab, p + y0 * 4, outStride)
+    }
     if (!plan.blur) {
-      luma(src, stride, rows, cols, this.#colTab, p, 64) // 64 × 64, transposed
       x.transpose(p, 64, 64, this.#small)
     } else {
       const r = plan.alongRows
@@ -143,7 +151,6 @@ export class PdqKernels {
       new Int32Array(x.memory.buffer, this.#pickCols, 64).set(plan.sampledCols)
       new Int32Array(x.memory.buffer, this.#pickRows, 64).set(plan.sampledRows)
       const s = this.#scratch
-      luma(src, stride, rows, cols, this.#colTab, p, R) // p: Lᵀ, C × R
       x.boxPass(p, q, cols, R, TRANSPOSED, C, 0, s, r.p1, r.p2, r.p3, r.p4, r.inv) // q: along rows, R × C
       x.boxPass(q, p, rows, C, TRANSPOSED, R, 0, s, c.p1, c.p2, c.p3, c.p4, c.inv) // p: along columns, transposed, C × R
       x.boxPass(p, q, cols, R, PICKED, 0, this.#pickCols, s, r.p1, r.p2, r.p3, r.p4, r.inv) // q: along rows, the 64 sampled columns, 64 × R
