@@ -32,7 +32,7 @@ import { cosigners } from '../protocol/roster.ts'
 import { FollowedRoster } from './roster-follow.ts'
 import { CompactRange, consistencyProof, verifyConsistency, type NodeHashAt } from '../protocol/merkle.ts'
 import { tilesForTree, tilePath, entriesPath, authenticateTiles, TILE_WIDTH, type FetchedTile } from '../protocol/tiles.ts'
-import { verifyProvenance, type Provenance, type ProvenanceTrust, type VerifiedProvenance } from '../protocol/provenance.ts'
+import { verifyProvenance, verifyProvenanceItem, type Provenance, type ProvenanceTrust, type VerifiedProvenance } from '../protocol/provenance.ts'
 
 // ---------------------------------------------------------------------------
 // HTTP
@@ -493,6 +493,7 @@ function describe(e: unknown): string {
 export interface LookupOptions extends Endpoint {
   alg: string
   hex: string
+  /** Follow the roster from this genesis file (spec/federation.md §10.9); without it, the node's keys are used. */
   genesisPath?: string
   minWitnesses?: number
 }
@@ -501,18 +502,65 @@ export interface LookupResult {
   doc: Provenance
   verified: VerifiedProvenance
   keys: 'genesis' | 'node'
+  /** With a genesis file: the roster changes and confirmations read and checked. */
+  rosterEntries?: number
 }
 
-/** Fetches GET /lookup/<alg>/<hex> and verifies every record and proof in it offline. */
+/**
+ * Fetches GET /lookup/<alg>/<hex> and verifies every record and proof in it
+ * offline. With a genesis file it asks for the roster's entries too, follows
+ * the roster from the genesis members through every change the node holds
+ * (each entry under the key its log has at its index, each with its proof,
+ * each change counting only at its quorum of confirmations) and checks the
+ * records under the keys that roster gives at their index: rotated keys,
+ * cut-overs and compromises honoured, members voted in known.
+ */
 export async function lookupValue(o: LookupOptions): Promise<LookupResult> {
   const ep: Endpoint = { url: o.url.replace(/\/$/, ''), token: o.token }
-  const doc = (await get(ep, `/lookup/${encodeURIComponent(o.alg)}/${encodeURIComponent(o.hex)}`, 'json')) as Provenance
-  const trust: ProvenanceTrust = { minWitnesses: o.minWitnesses }
-  if (o.genesisPath) {
-    const g = await genesisKeys(o.genesisPath)
-    trust.logVkeys = g.vkeys
-    trust.witnessVkeys = {}
-    for (const origin of Object.keys(doc.logs ?? {})) trust.witnessVkeys[origin] = Object.entries(g.witnesses).filter(([w]) => w !== origin).map(([, v]) => v)
+  const path = `/lookup/${encodeURIComponent(o.alg)}/${encodeURIComponent(o.hex)}`
+  if (!o.genesisPath) {
+    const doc = (await get(ep, path, 'json')) as Provenance
+    return { doc, verified: verifyProvenance(doc, { minWitnesses: o.minWitnesses }), keys: 'node' }
   }
-  return { doc, verified: verifyProvenance(doc, trust), keys: o.genesisPath ? 'genesis' : 'node' }
+  const follow = new FollowedRoster(readGenesisFile(o.genesisPath))
+  const doc = (await get(ep, `${path}?roster=1`, 'json')) as Provenance
+  if (!Array.isArray(doc?.roster)) throw new LedgerError('BAD_REQUEST', 'the node sent no roster entries (GET /lookup …?roster=1); it cannot be checked against the genesis file')
+  followRosterItems(follow, doc)
+  const trust: ProvenanceTrust = { roster: follow.roster, minWitnesses: o.minWitnesses }
+  // Each roster entry is in its log: its proof, under the keys the whole roster gives.
+  for (const it of doc.roster) verifyProvenanceItem(doc, it, 'roster entry', trust)
+  return { doc, verified: verifyProvenance(doc, trust), keys: 'genesis', rosterEntries: doc.roster.length }
+}
+
+/**
+ * Feeds the document's roster entries to the followed roster, in rounds: an
+ * entry whose log key comes from a change not read yet (a rotation's quorum
+ * further on) waits for a later round. What is left when a round changes
+ * nothing verifies under no key the roster gives: the document fails.
+ */
+function followRosterItems(follow: FollowedRoster, doc: Provenance): void {
+  let pending = doc.roster ?? []
+  while (pending.length > 0) {
+    const waiting: typeof pending = []
+    let first: unknown
+    for (const it of pending) {
+      try {
+        follow.observe(it.log, it.index, fromHexStrict(it.entry))
+      } catch (e) {
+        if (!(e instanceof LedgerError) || e.code !== 'BAD_SIGNATURE') throw new LedgerError(e instanceof LedgerError ? e.code : 'BAD_REQUEST', `roster entry ${it.log} #${it.index}: ${(e as Error).message}`)
+        first ??= e
+        waiting.push(it)
+      }
+    }
+    if (waiting.length === pending.length) {
+      const it = waiting[0]!
+      throw new LedgerError('BAD_SIGNATURE', `roster entry ${it.log} #${it.index} verifies under no key the roster followed from the genesis file gives (${(first as Error).message})`)
+    }
+    pending = waiting
+  }
+}
+
+function fromHexStrict(hex: unknown): Uint8Array {
+  if (typeof hex !== 'string' || !/^([0-9a-f]{2})*$/.test(hex)) throw new LedgerError('BAD_REQUEST', 'entry is not lower-case hex')
+  return Buffer.from(hex, 'hex')
 }

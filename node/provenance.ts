@@ -22,7 +22,7 @@ interface Snapshot {
 }
 
 /** Builds the provenance document from the store; proofs are against one checkpoint per log, read once. */
-export async function buildProvenance(store: StoreReader, roster: Pick<Roster, 'member' | 'all'>, alg: Alg, value: Uint8Array): Promise<Provenance> {
+export async function buildProvenance(store: StoreReader, roster: Pick<Roster, 'member' | 'all'>, alg: Alg, value: Uint8Array, options: { withRoster?: boolean } = {}): Promise<Provenance> {
   const snapshots = new Map<string, Snapshot>()
   const snapshot = (origin: string): Snapshot => {
     let s = snapshots.get(origin)
@@ -79,7 +79,25 @@ export async function buildProvenance(store: StoreReader, roster: Pick<Roster, '
       frozen: store.frozenProof(origin) !== undefined,
     }
   }
-  return { alg, value: toHex(value), records, logs, summary: summarize(records) }
+  const doc: Provenance = { alg, value: toHex(value), records, logs, summary: summarize(records) }
+  if (options.withRoster) {
+    // Every roster change held, and every confirmation of one (the store's roster events also hold
+    // confirmations of indicators), in store order (by log, then index), each with its proof.
+    const events: { id: Uint8Array; record: CairnRecord }[] = []
+    for await (const ev of store.rosterEvents()) {
+      const entry = await store.entry(ev.origin, ev.index)
+      events.push({ id: leafHash(entry), record: decodeCheckedRecord(decodeEntry(entry).recordBytes) })
+    }
+    const proposals = new Set(events.filter((e) => e.record.type === 'roster').map((e) => toHex(e.id)))
+    const items: ProvenanceItem[] = []
+    for (const e of events) {
+      if (e.record.type !== 'roster' && !(e.record.type === 'attestation' && proposals.has(toHex(e.record.target)))) continue
+      const r = await item(e.id)
+      if (r) items.push(r.item)
+    }
+    doc.roster = items
+  }
+  return doc
 }
 
 function summarize(records: ProvenanceIndicator[]): Provenance['summary'] {

@@ -66,7 +66,9 @@ export function auditorRoutes(deps: AuditorRouteDeps) {
   r.get('/lookup/:alg/:hex', requireRole('auditor', 'oversight'), async (c) => {
     const { alg, value } = parseLookupValue(c.req.param('alg'), c.req.param('hex'))
     c.header('Cache-Control', 'no-store')
-    return c.json(await buildProvenance(deps.store, deps.roster, alg, value))
+    const roster = c.req.query('roster')
+    if (roster !== undefined && roster !== '0' && roster !== '1') throw new LedgerError('BAD_REQUEST', 'roster must be 0 or 1')
+    return c.json(await buildProvenance(deps.store, deps.roster, alg, value, { withRoster: roster === '1' }))
   })
 
   r.get('/stats', (c) => {

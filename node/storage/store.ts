@@ -62,6 +62,16 @@ export interface StoreObserver {
   appended(origin: string, first: number, items: readonly (AppendItem | RedactedItem)[], redacted: readonly number[]): void
   /** Entry `index` of `origin`, already held, was redacted. */
   redactedEntry(origin: string, index: number): void
+  /** `origin` was cut back to `size` entries (fork resolution): what was derived from the entries past it is gone. */
+  truncated?(origin: string, size: number): void
+}
+
+/** What `truncate` removed. */
+export interface Truncation {
+  /** Entries removed (0: the log held no more than the size asked). */
+  removed: number
+  /** A roster proposal or confirmation was among them: the roster must be replayed. */
+  rosterEvents: boolean
 }
 
 /** What `applyRedaction` did: redacted a held entry, kept a notice for an index not held yet, or nothing new. */
@@ -574,6 +584,151 @@ export class Store {
     return one
   }
 
+  /**
+   * Cuts `origin` back to its first `size` entries (fork resolution,
+   * spec/federation.md §10.10), undoing everything their appends derived, in
+   * one atomic batch, so a crash leaves the log before or after, never
+   * between: record index ('I'), entries, value index, references, roster
+   * events, expiry index, applied redaction notices, current-set membership
+   * (an indicator that a removed revocation took out comes back unless a kept
+   * revocation or a redaction keeps it out), counters, tiles and their inner
+   * nodes (the partial right edge rewritten), checkpoints of sizes past
+   * `size` (the latest becomes the largest one left, or `checkpoint`). With
+   * `unfreeze` the log's equivocation proof goes in the same batch. Allowed
+   * on a frozen log. Tells the observer (set-lines rebuild the log's files).
+   */
+  truncate(origin: string, to: number, options: { checkpoint?: string; unfreeze?: boolean } = {}): Promise<Truncation> {
+    return this.exclusive(async () => {
+      const st = this.state(origin)
+      const oldSize = st.size
+      if (!Number.isSafeInteger(to) || to < 0 || (to > oldSize && options.checkpoint !== undefined)) {
+        throw new LedgerError('OUT_OF_RANGE', `cannot cut ${origin} back to ${to} entries (it holds ${oldSize})`)
+      }
+      const size = Math.min(to, oldSize)
+      const removed = Math.max(0, oldSize - size)
+      const ops: BatchOp[] = []
+      const counters = structuredClone(st.counters)
+      let setDelta = 0
+      let rosterEvents = false
+      const ids = removed ? await this.tree.leafHashes(st, size, oldSize) : []
+      const entries = removed ? await this.rawEntries(st, size, oldSize) : []
+      const gone = new Set(ids.map((id) => toHex(id)))
+      const revokedTargets = new Map<string, Uint8Array>()
+      for (let k = 0; k < removed; k++) {
+        const index = size + k
+        const id = ids[k]!
+        const e = entries[k]
+        counters.entries--
+        ops.push({ type: 'del', key: keys.id(id) }, { type: 'del', key: keys.entry(st.num, index) })
+        if (await this.kv.get(keys.redaction(st.num, index))) {
+          ops.push({ type: 'del', key: keys.redaction(st.num, index) })
+          bump(counters.byType, 'redacted', -1)
+          continue
+        }
+        if (!e || isRedactionMarker(e)) continue
+        const r = decodeCheckedRecord(decodeEntry(e).recordBytes)
+        bump(counters.byType, r.type, -1)
+        if (r.type === 'indicator') {
+          bump(counters.byAlg, r.alg, -1)
+          bump(counters.byCategory, r.category, -1)
+          ops.push({ type: 'del', key: keys.value(ALG_CODES[r.alg], r.value, id) })
+          if (r.expires !== undefined) ops.push({ type: 'del', key: keys.expiry(st.num, r.expires, id) })
+          if (isMember(await this.kv.get(keys.id(id)))) setDelta--
+        } else if (r.type === 'roster') {
+          ops.push({ type: 'del', key: keys.roster(st.num, index) })
+          rosterEvents = true
+        } else {
+          ops.push({ type: 'del', key: keys.ref(r.target, id) })
+          if (r.type === 'attestation') {
+            bump(counters.attestationsByOpinion, r.opinion, -1)
+            if (r.opinion === 'confirm') {
+              ops.push({ type: 'del', key: keys.roster(st.num, index) })
+              rosterEvents = true
+            }
+          } else {
+            bump(counters.revocationsByReason, r.reason, -1)
+            if (!gone.has(toHex(r.target))) revokedTargets.set(toHex(r.target), r.target)
+          }
+        }
+      }
+      // Indicators kept whose only revocations were removed return to the current set.
+      for (const target of revokedTargets.values()) {
+        if ((await this.references(target)).some((ref) => ref.type === 'revocation' && !gone.has(toHex(ref.id)))) continue
+        const at = await this.kv.get(keys.id(target))
+        if (!at || at.length > LOG_INDEX_BYTES || readU32(at) !== st.num) continue
+        const index = readU64(at, 4)
+        if (await this.kv.get(keys.redaction(st.num, index))) continue
+        const stored = (await this.rawEntries(st, index, index + 1))[0]
+        if (!stored || isRedactionMarker(stored)) continue
+        const r = decodeCheckedRecord(decodeEntry(stored).recordBytes)
+        if (r.type !== 'indicator') continue
+        const alg = ALG_CODES[r.alg]
+        ops.push({ type: 'put', key: keys.id(target), value: memberValue(at.subarray(0, LOG_INDEX_BYTES), alg, CATEGORY_CODES[r.category], r.value, (n) => new Uint8Array(n)) })
+        if (r.expires !== undefined && this.expiryLogs.has(st.num)) ops.push({ type: 'put', key: keys.expiry(st.num, r.expires, target), value: EMPTY })
+        setDelta++
+      }
+      // Tiles: a hash at level L, index j depends only on leaves [j·256^L, (j+1)·256^L), so the kept prefix of each tile stands.
+      const edge: Uint8Array[] = []
+      for (let level = 0; Math.floor(oldSize / TILE_WIDTH ** level) > 0; level++) {
+        const oldCount = Math.floor(oldSize / TILE_WIDTH ** level)
+        const newCount = Math.floor(size / TILE_WIDTH ** level)
+        const keep = Math.floor(newCount / TILE_WIDTH)
+        const w = newCount % TILE_WIDTH
+        for (let j = keep + (w > 0 ? 1 : 0); j <= Math.floor(oldCount / TILE_WIDTH); j++) {
+          ops.push({ type: 'del', key: keys.tile(st.num, level, j) }, { type: 'del', key: keys.inner(st.num, level, j) })
+        }
+        if (newCount === 0) break
+        if (w === 0) {
+          edge[level] = new Uint8Array(0)
+          continue
+        }
+        const oldEdgeTile = Math.floor(oldCount / TILE_WIDTH)
+        const have = keep === oldEdgeTile ? st.edge[level] : await this.kv.get(keys.tile(st.num, level, keep))
+        if (!have || have.length < w * HASH_SIZE) this.corrupt(origin, { what: 'tile', index: keep, level } as TreeDamage)
+        edge[level] = have.slice(0, w * HASH_SIZE)
+        if (removed) ops.push({ type: 'put', key: keys.tile(st.num, level, keep), value: edge[level]! }, { type: 'del', key: keys.inner(st.num, level, keep) })
+      }
+      // Checkpoints past the new size go; the latest is the largest one left (or the one given).
+      const historyPrefix = key(P.history, u32(st.num))
+      for await (const [k] of this.kv.iterate({ gte: keys.history(st.num, size + 1), lt: prefixEnd(historyPrefix) })) ops.push({ type: 'del', key: new Uint8Array(k) })
+      let checkpoint = st.checkpoint
+      let checkpointSize = st.checkpointSize
+      if (options.checkpoint !== undefined) {
+        checkpoint = options.checkpoint
+        checkpointSize = Number(checkpoint.split('\n')[1])
+        if (checkpointSize !== size) throw new LedgerError('INCONSISTENT_CHECKPOINT', `the checkpoint adopted for ${origin} is of size ${checkpointSize}, not ${size}`)
+        this.checkCheckpointCovers(checkpoint, origin, size, edgeRoot(edge, size))
+        ops.push({ type: 'put', key: keys.history(st.num, size), value: utf8(checkpoint) })
+      } else if (checkpointSize > size) {
+        checkpoint = undefined
+        checkpointSize = 0
+        for await (const [, v] of this.kv.iterate({ gte: historyPrefix, lt: keys.history(st.num, size + 1), reverse: true, limit: 1 })) {
+          checkpoint = fromUtf8(v)
+          checkpointSize = Number(checkpoint.split('\n')[1])
+        }
+      }
+      if (checkpoint !== st.checkpoint) ops.push(checkpoint === undefined ? { type: 'del', key: keys.checkpoint(st.num) } : { type: 'put', key: keys.checkpoint(st.num), value: utf8(checkpoint) })
+      if (options.unfreeze && st.frozen) ops.push({ type: 'del', key: keys.frozen(st.num) })
+      ops.push({ type: 'put', key: keys.meta(`log/${st.num}`), value: utf8(JSON.stringify({ size, counters })) })
+      ops.push({ type: 'put', key: keys.meta('setsize'), value: u64(this.setSize + setDelta) })
+      await this.kv.batch(ops, { durable: true })
+      if (removed) {
+        st.size = size
+        st.edge = edge
+      }
+      st.counters = counters
+      this.setSize += setDelta
+      if (checkpoint === undefined) delete st.checkpoint
+      else st.checkpoint = checkpoint
+      st.checkpointSize = checkpointSize
+      if (options.unfreeze) delete st.frozen
+      this.tree.forget(st.num)
+      this.redactionDigestCache = undefined
+      if (removed) this.observer?.truncated?.(origin, size)
+      return { removed, rosterEvents }
+    })
+  }
+
   // ------------------------------------------------------------- integrity
 
   /** The root the log's stored checkpoint signs (undefined: none held). */
@@ -1025,7 +1180,7 @@ export type StoreReader = Pick<Store,
   | 'listLogs' | 'hasLog' | 'counters' | 'currentSetSize'
   | 'checkpoint' | 'checkpointHistory' | 'frozenProof'
   | 'entry' | 'entries' | 'entriesWithIds' | 'tile' | 'inclusionProof'
-  | 'locate' | 'idsForValue' | 'references' | 'redactions' | 'getMeta'>
+  | 'locate' | 'idsForValue' | 'references' | 'redactions' | 'getMeta' | 'rosterEvents'>
 
 /** True when LevelDB could not read a block (a checksum or decompression failure): damaged data, as a mismatch is. */
 function isLevelCorruption(e: unknown): boolean {

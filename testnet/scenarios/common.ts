@@ -277,3 +277,11 @@ export async function genesisVerify(fed: Fed, at: number, token: string, problem
   if (verify.code !== 0) problems.push(`cairn verify --genesis failed: ${(verify.stdout + verify.stderr).trim().slice(-400)}`)
   return verify
 }
+
+/** An auditor's `cairn lookup --genesis` of a published sample body (alg, value) against node `at`; a failure or no current record is a problem line. */
+export async function genesisLookup(fed: Fed, at: number, token: string, body: Record<string, unknown>, problems: string[]): Promise<CliRun> {
+  const look = await cairn(['lookup', `${body.alg}:${body.value}`, '--node', fed.proc(at).url, '--token', token, '--genesis', fed.genesisPath, '--json'])
+  if (look.code !== 0) problems.push(`cairn lookup --genesis failed: ${(look.stdout + look.stderr).trim().slice(-400)}`)
+  else if (JSON.parse(look.stdout).summary?.current !== true) problems.push(`cairn lookup --genesis of ${body.alg}:${body.value} found no current record`)
+  return look
+}

@@ -18,7 +18,7 @@ import { encodeAddCheckpointRequest } from '../../protocol/witness-request.ts'
 import { fromHex } from '../../protocol/bytes.ts'
 import { sha256 } from '../../protocol/bytes.ts'
 import { readFileSync } from 'node:fs'
-import { Fed, logs, status, cairn, waitFor, seconds, outcome, expectLogSizeEverywhere, genesisSync, genesisVerify, type Scenario } from './common.ts'
+import { Fed, logs, status, cairn, waitFor, seconds, outcome, expectLogSizeEverywhere, genesisSync, genesisVerify, genesisLookup, type Scenario } from './common.ts'
 
 export const rotate: Scenario = {
   name: 'rotate',
@@ -80,6 +80,8 @@ export const rotate: Scenario = {
       const copy = join(ctx.dir, 'provider-copy')
       const sync = await genesisSync(fed, 1, copy, provider, problems)
       const verify = await genesisVerify(fed, 2, auditor, problems)
+      // A value k1 published under its new key, looked up with only the genesis file.
+      const lookup = await genesisLookup(fed, 2, auditor, sampleIndicator('k1', records + 100), problems)
 
       // A restart with the rotated keys in keys.json (the start-up check reads the roster after its changes).
       await fed.stop(0)
@@ -90,10 +92,10 @@ export const rotate: Scenario = {
       const s = await status(fed.proc(1))
       const figures = {
         records_per_log: records, cut_over_index: cutover, applied_s: seconds(appliedMs), converged_s: seconds(convergedMs),
-        paused_publish_refused: paused !== 'accepted', old_key_refused_by_witnesses: refusals, provider_sync_ok: sync.code === 0, auditor_verify_ok: verify.code === 0,
+        paused_publish_refused: paused !== 'accepted', old_key_refused_by_witnesses: refusals, provider_sync_ok: sync.code === 0, auditor_verify_ok: verify.code === 0, auditor_lookup_ok: lookup.code === 0,
         restart_ok: problems.every((p) => !p.startsWith('after k1')), proposals_applied: s.roster.proposals.filter((p) => p.applied).length,
       }
-      return outcome(problems, figures, `rotated k1's keys (cut-over at ${cutover}) in ${seconds(appliedMs)} s; converged with full cosignatures in ${seconds(convergedMs)} s; old key refused by ${refusals}/2 witnesses; provider sync ${sync.code === 0 ? 'ok' : 'FAILED'}, auditor verify ${verify.code === 0 ? 'ok' : 'FAILED'}`)
+      return outcome(problems, figures, `rotated k1's keys (cut-over at ${cutover}) in ${seconds(appliedMs)} s; converged with full cosignatures in ${seconds(convergedMs)} s; old key refused by ${refusals}/2 witnesses; provider sync ${sync.code === 0 ? 'ok' : 'FAILED'}, auditor verify ${verify.code === 0 ? 'ok' : 'FAILED'}, lookup ${lookup.code === 0 ? 'ok' : 'FAILED'}`)
     } finally {
       await fed.close()
     }
