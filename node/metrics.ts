@@ -208,6 +208,11 @@ function createMetrics(): NodeMetrics {
   const p2pGossip = mirrorCounter(registry, 'cairn_p2p_gossip_messages_total', 'Gossip messages, by direction', ['direction'])
   const p2pRequests = mirrorCounter(registry, 'cairn_p2p_requests_total', 'Request/response exchanges, by outcome', ['outcome'])
   const p2pRedials = mirrorCounter(registry, 'cairn_p2p_redials_total', 'Redial attempts and failures', ['outcome'])
+  const setLinesMismatches = new Counter({
+    name: 'cairn_set_lines_mismatches_total', registers: [registry], labelNames: ['log', 'stage'] as const,
+    help: 'Snapshot line files found not to match the store (stage start: the check at start; serve: a block\'s checksum while serving); each rebuilt the log\'s files',
+  })
+  const setLinesUnchecked = new Gauge({ name: 'cairn_set_lines_unchecked_logs', help: 'Logs whose snapshot line files are being checked or rebuilt (their snapshots are rendered from the store)', registers: [registry] })
 
   const refresh = async (deps: MetricsDeps) => {
     const s = deps.status()
@@ -253,6 +258,9 @@ function createMetrics(): NodeMetrics {
     p2pGossip({ published: s.peer.gossip.published, received: s.peer.gossip.received, too_large: s.peer.gossip.tooLarge }, 'direction')
     p2pRequests({ sent: s.peer.requests.sent, failed: s.peer.requests.failed, served: s.peer.requests.served, serve_errors: s.peer.requests.serveErrors }, 'outcome')
     p2pRedials({ attempts: s.peer.redials.attempts, failures: s.peer.redials.failures }, 'outcome')
+    setLinesMismatches.reset()
+    for (const m of s.setLines.mismatches) setLinesMismatches.inc({ log: m.log, stage: m.stage }, m.count)
+    setLinesUnchecked.set(s.setLines.unchecked)
   }
   return { registry, http, authFailures, rateLimited, serverErrors, connectionsRefused, refresh }
 }

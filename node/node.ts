@@ -219,7 +219,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     announce(o?: string) {
       for (const l of store.listLogs()) if (l.checkpoint && (!o || l.origin === o)) gossip.checkpoint(l.checkpoint)
     },
-    status: () => nodeStatus({ origin, peerId: keys.peerId, url, store, roster, peer, publisher, ownLog, sync, witness, collector }),
+    status: () => nodeStatus({ origin, peerId: keys.peerId, url, store, roster, peer, publisher, ownLog, sync, witness, collector, setLines }),
     async stop() {
       if (stopping) return
       stopping = true

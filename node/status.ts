@@ -10,6 +10,7 @@ import type { Peer } from './replication/peer.ts'
 import type { SyncManager } from './replication/sync.ts'
 import type { OwnLogCatchUp, OwnLogStatus } from './replication/own-log.ts'
 import type { WitnessService, CosignCollector } from './replication/witness.ts'
+import type { SetLines, SetLinesStats } from './provider/set-lines.ts'
 
 export interface NodeStatus {
   origin: string
@@ -26,6 +27,8 @@ export interface NodeStatus {
   witness: WitnessService['stats']
   cosign: CosignCollector['stats']
   peer: ReturnType<Peer['stats']>
+  /** The snapshot's line files: mismatches with the store found (each rebuilt a log's files), logs served from the store until checked. */
+  setLines: SetLinesStats
   roster: { threshold: number; members: { origin: string; roles: string[]; active: boolean; peerId: string }[]; proposals: ReturnType<Roster['proposalStatus']> }
 }
 
@@ -41,6 +44,7 @@ export interface StatusSources {
   sync: SyncManager
   witness: WitnessService
   collector: CosignCollector
+  setLines: Pick<SetLines, 'stats'>
 }
 
 export function nodeStatus(s: StatusSources): NodeStatus {
@@ -53,7 +57,7 @@ export function nodeStatus(s: StatusSources): NodeStatus {
       cosignatures: l.checkpoint ? countCosignatures(l.checkpoint) : 0, frozen: l.frozen, target: sync.targetSizes()[l.origin],
     })),
     currentSetSize: store.currentSetSize(),
-    publisher: s.publisher.stats, ownLog: s.ownLog.status(), sync: sync.stats, witness: s.witness.stats, cosign: s.collector.stats, peer: peer.stats(),
+    publisher: s.publisher.stats, ownLog: s.ownLog.status(), sync: sync.stats, witness: s.witness.stats, cosign: s.collector.stats, peer: peer.stats(), setLines: s.setLines.stats(),
     roster: {
       threshold: roster.threshold,
       members: roster.all().map((m) => ({ origin: m.origin, roles: [...m.roles], active: m.active, peerId: m.peerId })),

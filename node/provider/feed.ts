@@ -267,8 +267,10 @@ export async function revokedBelow(store: Store, origin: string, size: number, i
  * Streams the indicator set exactly as of `sizes` (log origin order, then
  * entry order): every indicator in entries [0, size) not revoked by an entry
  * in [0, size). Reads entries in chunks; only a chunk is held in memory.
+ * `from` starts a log's scan at an entry (the rest of a snapshot whose
+ * beginning came from elsewhere).
  */
-export async function* scanSet(store: Store, sizes: Sizes, chunk = 4000): AsyncGenerator<SetEvent> {
+export async function* scanSet(store: Store, sizes: Sizes, chunk = 4000, from?: Sizes): AsyncGenerator<SetEvent> {
   const origins = [...sizes.keys()].sort()
   // One chunk: its entries read, their indicators found, and the current set asked about them in one read.
   const load = async (origin: string, start: number, end: number) => {
@@ -284,8 +286,9 @@ export async function* scanSet(store: Store, sizes: Sizes, chunk = 4000): AsyncG
   }
   for (const origin of origins) {
     const size = sizes.get(origin)!
-    let next = size > 0 ? load(origin, 0, Math.min(size, chunk)) : undefined
-    for (let start = 0; start < size; start += chunk) {
+    const first = Math.min(from?.get(origin) ?? 0, size)
+    let next = size > first ? load(origin, first, Math.min(size, first + chunk)) : undefined
+    for (let start = first; start < size; start += chunk) {
       const { rows, firstTime, inSet } = await next!
       // The next chunk is read while this one is sent.
       next = start + chunk < size ? load(origin, start + chunk, Math.min(size, start + 2 * chunk)) : undefined

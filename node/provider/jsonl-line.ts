@@ -4,7 +4,8 @@
  * media, id, log, seq and time, in that order, written byte by byte into a
  * buffer (no JSON.stringify per line: a 10M snapshot is 10M of them). The set
  * lines files (set-lines.ts) hold these lines; the live rendering uses the
- * same bytes.
+ * same bytes. Every line names where it comes from — its log, its index
+ * there (seq) and its record id — so a provider can check it against the log.
  */
 import { LedgerError } from '../../protocol/errors.ts'
 

@@ -23,6 +23,17 @@
  * order through one queue; a log that is behind (new node, files lost) is
  * caught up from the store in the background, and until every log is caught
  * up to the sizes asked for, `stream` says so and the caller renders live.
+ *
+ * No file is trusted because it is there. At start each log's lines are
+ * checked against the store in the background (set-lines-check.ts) and
+ * snapshots of it are rendered from the store until that is done; a line,
+ * mark, revocation pair or state that does not match is logged (one JSON
+ * line: log, index, what), counted (stats(), cairn_set_lines_mismatches_total)
+ * and the log's files are rebuilt from the store. Lines checked or written
+ * by this process have a checksum per 1024 (set-lines-sums.ts), and a
+ * snapshot read from a file is checked block by block before it is sent: a
+ * block changed under the running node is found, that log is rebuilt, and
+ * the snapshot goes on from the store.
  */
 import { open, mkdir, chmod, readFile, rename, type FileHandle } from 'node:fs/promises'
 import { constants } from 'node:fs'
@@ -32,14 +43,18 @@ import type { Store, AppendItem, RedactedItem, StoreObserver } from '../storage/
 import { readStoredRecord } from '../../protocol/stored-record.ts'
 import type { Logger } from '../logger.ts'
 import { putJsonlLine, lineLength, type LineFields } from './jsonl-line.ts'
+import { checkChunk, readLines, type LineMismatch } from './set-lines-check.ts'
+import { BlockSums, blockSum } from './set-lines-sums.ts'
+import { keptLines, liveLines } from './set-lines-read.ts'
 
 const STATE_FORMAT = 'cairn-set-lines/1'
 const MARK_EVERY = 1024
 const CATCH_UP_CHUNK = 4096
 const FLUSH_MS = 1000
-const READ_CHUNK = 256 * 1024
 const NL = 10
+const SPACE = 0x20
 const OPEN_BRACE = 0x7b
+const EMPTY = (origin: string): Durable => ({ origin, lines: 0, bytes: 0, removed: 0, marks: 0 })
 
 interface Durable {
   origin: string
@@ -68,6 +83,29 @@ interface LogFiles {
   redacted: Set<number>
   durable: Durable
   dirty: boolean
+  /**
+   * Lines [0, written) are what the store gives (checked at start, or written
+   * by this process) and `sums` hold their blocks: snapshots may be read from
+   * the file. False while the check runs or the files are being rebuilt.
+   */
+  checked: boolean
+  sums: BlockSums
+}
+
+/** Where a mismatch was found: checking the files at start, or reading them for a snapshot. */
+export type MismatchStage = 'start' | 'serve'
+
+export interface SetLinesStats {
+  /** Mismatches found (each rebuilt the log's files), by log and stage. */
+  mismatches: { log: string; stage: MismatchStage; count: number }[]
+  /** Logs whose files are being checked or rebuilt: their snapshots are rendered from the store meanwhile. */
+  unchecked: number
+}
+
+/** A state.json entry that could have been written: whole numbers, one mark per 1024 lines, a byte at least per line. */
+function plausible(d: Durable): boolean {
+  const whole = [d.lines, d.bytes, d.removed, d.marks].every((n) => Number.isSafeInteger(n) && n >= 0)
+  return whole && d.marks === Math.ceil(d.lines / MARK_EVERY) && d.bytes >= d.lines
 }
 
 /** One unit of queued work: lines [first, first + rows.length) of a log. */
@@ -94,6 +132,7 @@ export class SetLines implements StoreObserver {
   private catchingUp: Promise<void> = Promise.resolve()
   /** Lines written since open (for status and tests). */
   linesWritten = 0
+  private readonly mismatches = new Map<string, number>()
 
   private constructor(private readonly dir: string, private readonly store: Store, private readonly log?: Logger) {}
 
@@ -107,15 +146,26 @@ export class SetLines implements StoreObserver {
     await chmod(dir, 0o700)
     const s = new SetLines(dir, store, log)
     let saved: Record<string, Durable> = {}
+    // Without a state that can be read, files that hold lines are not trusted: each such log is rebuilt (and the mismatch counted).
+    let stateProblem: string | undefined
+    let text: string | undefined
     try {
-      const st = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { format?: string; logs?: Record<string, Durable> }
-      if (st.format === STATE_FORMAT && st.logs) saved = st.logs
+      text = await readFile(join(dir, 'state.json'), 'utf8')
     } catch {
-      // No state (new node, or lost): every log starts from its first line.
+      stateProblem = 'state.json is missing' // a new node, or lost
+    }
+    if (text !== undefined) {
+      try {
+        const st = JSON.parse(text) as { format?: string; logs?: Record<string, Durable> }
+        if (st.format === STATE_FORMAT && st.logs && typeof st.logs === 'object') saved = st.logs
+        else stateProblem = `state.json is not of format ${STATE_FORMAT}`
+      } catch {
+        stateProblem = 'state.json is not valid JSON'
+      }
     }
     for (const info of store.listLogs()) {
       const num = store.logNumber(info.origin)
-      await s.openLog(num, info.origin, saved[String(num)])
+      await s.openLog(num, info.origin, saved[String(num)], stateProblem)
     }
     store.observe(s)
     s.catchingUp = s.catchUpAll()
@@ -131,7 +181,16 @@ export class SetLines implements StoreObserver {
     // Lines reserved by a catch-up that failed were never written: start again from the last line written.
     this.catchingUp = this.catchingUp.catch(() => undefined)
       .then(() => this.enqueue(async () => { l.next = l.written }))
-      .then(() => this.catchUp(origin))
+      .then(() => this.checkThenCatchUp(l))
+  }
+
+  /** Mismatches found and logs not (yet) served from their files. */
+  stats(): SetLinesStats {
+    const mismatches = [...this.mismatches].map(([key, count]) => {
+      const [stage, log] = [key.slice(0, key.indexOf(' ')), key.slice(key.indexOf(' ') + 1)]
+      return { log, stage: stage as MismatchStage, count }
+    })
+    return { mismatches, unchecked: [...this.logs.values()].filter((l) => !l.checked).length }
   }
 
   /** Resolves once every log's lines are written up to the store's size at the time of the call. */
@@ -140,37 +199,160 @@ export class SetLines implements StoreObserver {
     await this.queue
   }
 
-  private async openLog(num: number, origin: string, saved: Durable | undefined): Promise<LogFiles> {
+  private async openLog(num: number, origin: string, saved: Durable | undefined, stateProblem?: string): Promise<LogFiles> {
     // Read-write without O_APPEND: lines are written at known offsets, and a redaction overwrites one in place.
     const file = (ext: string) => open(join(this.dir, `${num}.${ext}`), constants.O_RDWR | constants.O_CREAT, 0o600)
     const lines = await file('jsonl')
     const removedFile = await file('removed')
     const marksFile = await file('marks')
-    let d: Durable = saved && saved.origin === origin ? saved : { origin, lines: 0, bytes: 0, removed: 0, marks: 0 }
     const [ls, rs, ms] = await Promise.all([lines.stat(), removedFile.stat(), marksFile.stat()])
-    if (ls.size < d.bytes || rs.size < d.removed * 16 || ms.size < d.marks * 8 || d.marks !== Math.ceil(d.lines / MARK_EVERY)) {
-      this.log?.warn(`set-lines: the files of ${origin} are shorter than their state; rebuilding them from the store`)
-      d = { origin, lines: 0, bytes: 0, removed: 0, marks: 0 }
+    let d: Durable = saved ?? EMPTY(origin)
+    let problem: string | undefined
+    if (!saved && stateProblem && ls.size > 0) problem = stateProblem
+    else if (saved && saved.origin !== origin) problem = `state.json names ${String(saved.origin)} for ${num}.jsonl`
+    else if (saved && !plausible(saved)) problem = `state.json holds ${JSON.stringify(saved)} for ${num}.jsonl, which no node writes`
+    if (problem) {
+      this.found(origin, num, { index: 0, what: problem }, 'start')
+      d = EMPTY(origin)
     }
-    await Promise.all([lines.truncate(d.bytes), removedFile.truncate(d.removed * 16), marksFile.truncate(d.marks * 8)])
+    // Bytes past the durable state (written before a crash) are cut off; a file shorter than its state is left as it is, for the check to name the first line missing.
+    await Promise.all(([[lines, ls.size, d.bytes], [removedFile, rs.size, d.removed * 16], [marksFile, ms.size, d.marks * 8]] as const)
+      .map(([fh, size, want]) => (size > want ? fh.truncate(want) : undefined)))
     const removed = new Map<number, number>()
+    let removedCount = 0
     if (d.removed > 0) {
       const b = Buffer.alloc(d.removed * 16)
-      await removedFile.read(b, 0, b.length, 0)
-      for (let i = 0; i < d.removed; i++) removed.set(Number(b.readBigUInt64LE(i * 16)), Number(b.readBigUInt64LE(i * 16 + 8)))
+      removedCount = Math.floor((await removedFile.read(b, 0, b.length, 0)).bytesRead / 16)
+      for (let i = 0; i < removedCount; i++) removed.set(Number(b.readBigUInt64LE(i * 16)), Number(b.readBigUInt64LE(i * 16 + 8)))
     }
     const marks: number[] = []
     if (d.marks > 0) {
       const b = Buffer.alloc(d.marks * 8)
-      await marksFile.read(b, 0, b.length, 0)
-      for (let i = 0; i < d.marks; i++) marks.push(Number(b.readBigUInt64LE(i * 8)))
+      const n = Math.floor((await marksFile.read(b, 0, b.length, 0)).bytesRead / 8)
+      for (let i = 0; i < n; i++) marks.push(Number(b.readBigUInt64LE(i * 8)))
     }
     const l: LogFiles = {
       num, origin, lines, removedFile, marksFile, next: d.lines, written: d.lines, bytes: d.bytes, marks, removed,
-      removedCount: d.removed, redacted: new Set(), durable: { ...d }, dirty: d !== saved,
+      removedCount, redacted: new Set(), durable: { ...d }, dirty: d !== saved,
+      checked: d.lines === 0, sums: new BlockSums(),
     }
     this.logs.set(origin, l)
     return l
+  }
+
+  // ---------------------------------------------------------------- checking
+
+  /** Logs a mismatch (one JSON line: log, index, what) and counts it; the caller rebuilds the log's files. */
+  private found(origin: string, num: number, m: LineMismatch, stage: MismatchStage): void {
+    const key = `${stage} ${origin}`
+    this.mismatches.set(key, (this.mismatches.get(key) ?? 0) + 1)
+    this.log?.error({ event: 'set_lines_mismatch', log: origin, index: m.index, what: m.what, stage, file: `${num}.jsonl` },
+      `set-lines: ${num}.jsonl does not match the store at line ${m.index} (${m.what}); it is rebuilt from the store, and snapshots of ${origin} are rendered from the store until then`)
+  }
+
+  /**
+   * Checks lines [0, written) of a log against the store (set-lines-check.ts)
+   * and takes their block sums; true if all match. Each chunk is compared in
+   * the queue (a redaction's blanking does not run under it); the next
+   * chunk's entries are read from the store meanwhile.
+   */
+  private async check(l: LogFiles): Promise<LineMismatch | undefined> {
+    const lines = l.written
+    const read = (first: number) => this.store.entriesWithIds(l.origin, first, Math.min(lines, first + CATCH_UP_CHUNK))
+      .then(async ({ entries, ids }) => {
+        const records = entries.map((e) => readStoredRecord(e))
+        // Revocation pairs the store gives for these lines (as write() makes them).
+        const pairs: [number, number][] = []
+        for (let i = 0; i < records.length; i++) {
+          if (records[i]!.type !== 'revocation') continue
+          const target = await this.store.locate(records[i]!.target!)
+          if (target && target.origin === l.origin && target.index < first + i) pairs.push([target.index, first + i])
+        }
+        return { records, ids, pairs }
+      })
+    l.sums.reset()
+    let at = 0
+    let pairs = 0
+    let next = lines > 0 ? read(0) : undefined
+    for (let first = 0; first < lines; first += CATCH_UP_CHUNK) {
+      if (this.closed) return undefined
+      const got = await next!
+      next = first + CATCH_UP_CHUNK < lines ? read(first + CATCH_UP_CHUNK) : undefined
+      next?.catch(() => undefined)
+      for (const [target, by] of got.pairs) {
+        if (l.removed.get(target) !== by) return { index: by, what: `its revocation of line ${target} is not in ${l.num}.removed` }
+      }
+      pairs += got.pairs.length
+      const m = await this.enqueue(async () => {
+        const count = got.records.length
+        const guess = (l.marks[(first + count) / MARK_EVERY] ?? l.bytes) - at
+        const buf = await readLines(l.lines, at, count, Math.min(Math.max(guess, 0), 16 << 20))
+        const c = checkChunk(l.origin, first, got.records, got.ids, buf, at, l.marks, l.redacted)
+        if (c.mismatch) return c.mismatch
+        // Values of entries redacted while nobody kept the files: blanked now, in the file and in what is summed.
+        for (const p of c.pending) {
+          buf.fill(SPACE, p.start, p.end)
+          await l.lines.write(buf, p.start, p.end - p.start, at + p.start)
+          l.redacted.add(p.index)
+        }
+        if (c.pending.length > 0) await l.lines.datasync()
+        const starts: number[] = []
+        for (let k = Math.ceil(first / MARK_EVERY); k * MARK_EVERY < first + count; k++) starts.push(l.marks[k]!)
+        l.sums.append(buf.subarray(0, c.end - at), at, starts)
+        at = c.end
+        return undefined
+      })
+      if (m) return m
+    }
+    if (at !== l.bytes) return { index: lines, what: `state.json says the lines end at byte ${l.bytes}, they end at ${at}` }
+    if (l.marks.length !== Math.ceil(lines / MARK_EVERY)) return { index: lines, what: `${l.num}.marks holds ${l.marks.length} marks, not ${Math.ceil(lines / MARK_EVERY)}` }
+    if (pairs !== l.removedCount) return { index: lines, what: `${l.num}.removed holds ${l.removedCount} revocations, the store ${pairs}` }
+    return undefined
+  }
+
+  /** Checks a log's files if they are not known good (rebuilding them on a mismatch), then catches them up with the store. */
+  private async checkThenCatchUp(l: LogFiles): Promise<void> {
+    if (!l.checked && !this.closed) {
+      let m: LineMismatch | undefined
+      const t0 = performance.now()
+      try {
+        m = await this.check(l)
+      } catch (e) {
+        // The store could not be read (a damaged log is withheld until healed; resume() checks again): the files stay unused.
+        this.log?.warn(`set-lines: checking the files of ${l.origin} failed: ${(e as Error).message}; its snapshots are rendered from the store`)
+        return
+      }
+      if (this.closed) return
+      if (m) {
+        this.found(l.origin, l.num, m, 'start')
+        l.next = 0
+        await this.enqueue(() => this.reset(l))
+      } else {
+        l.checked = true
+        this.log?.info({ log: l.origin, lines: l.written, seconds: Math.round(performance.now() - t0) / 1000 }, 'set-lines: the files match the store; snapshots are read from them')
+      }
+    }
+    await this.catchUp(l.origin)
+  }
+
+  /** Empties a log's files (a mismatch was found): the catch-up writes them again from the store. Runs in the queue. */
+  private async reset(l: LogFiles): Promise<void> {
+    await Promise.all([l.lines.truncate(0), l.removedFile.truncate(0), l.marksFile.truncate(0)])
+    // `next` was set to 0 when the rebuild was decided: a catch-up may have reserved lines since.
+    Object.assign(l, { written: 0, bytes: 0, marks: [], removedCount: 0, dirty: true, checked: true })
+    l.removed.clear()
+    l.redacted.clear()
+    l.sums.reset()
+  }
+
+  /** A mismatch found while serving: the log is no longer read from its files; they are rebuilt from the store. */
+  private rebuild(l: LogFiles, m: LineMismatch): void {
+    if (!l.checked || this.closed) return // already being rebuilt (or checked)
+    this.found(l.origin, l.num, m, 'serve')
+    l.checked = false
+    l.next = 0 // from now on appended() leaves the log to the catch-up
+    void this.enqueue(() => this.reset(l))
+    this.catchingUp = this.catchingUp.catch(() => undefined).then(() => this.catchUp(l.origin))
   }
 
   private async logFor(origin: string): Promise<LogFiles> {
@@ -189,8 +371,8 @@ export class SetLines implements StoreObserver {
   /** Store observer: a batch of `origin` from `first` committed. */
   appended(origin: string, first: number, items: readonly (AppendItem | RedactedItem)[], redacted: readonly number[]): void {
     const l = this.logs.get(origin)
-    // A log this object does not know yet, or that is behind: the catch-up loop reads these entries from the store.
-    if (this.closed || !l || first !== l.next) {
+    // A log this object does not know yet, that is behind, or whose files are being checked: the catch-up loop reads these entries from the store.
+    if (this.closed || !l || !l.checked || first !== l.next) {
       if (!l && !this.closed) this.catchingUp = this.catchingUp.then(() => this.catchUp(origin))
       return
     }
@@ -205,7 +387,7 @@ export class SetLines implements StoreObserver {
     const l = this.logs.get(origin)
     if (!l || this.closed || index >= l.next) return // not written yet: it is rendered from the store's marker
     l.redacted.add(index)
-    void this.enqueue(() => this.blank(l, index))
+    void this.enqueue(() => this.blankLine(l, index, false))
   }
 
   private async write(l: LogFiles, first: number, rows: Row[]): Promise<void> {
@@ -232,6 +414,7 @@ export class SetLines implements StoreObserver {
       }
     }
     if (end !== length) throw new LedgerError('STORAGE_CORRUPT', `set-lines of ${l.origin}: lines ${first}.. came to ${end} bytes, not ${length}`)
+    l.sums.append(buf, at, newMarks)
     await l.lines.write(buf, 0, buf.length, at)
     at += buf.length
     if (newMarks.length > 0) {
@@ -253,62 +436,44 @@ export class SetLines implements StoreObserver {
     this.linesWritten += rows.length
   }
 
-  /** Overwrites line `index` with spaces (its value leaves the file) and makes that durable at once. */
-  private async blank(l: LogFiles, index: number): Promise<void> {
-    await this.blankAt(l, await this.findLine(l, index))
-  }
-
-  private async blankAt(l: LogFiles, { offset, length }: { offset: number; length: number }): Promise<void> {
-    if (length === 0) return
-    await l.lines.write(Buffer.alloc(length, 0x20), 0, length, offset)
-    await l.lines.datasync()
-  }
-
-  /** Byte offset and length (without the newline) of a written line. */
-  private async findLine(l: LogFiles, index: number): Promise<{ offset: number; length: number }> {
-    if (index >= l.written) throw new LedgerError('STORAGE_CORRUPT', `set-lines of ${l.origin}: line ${index} is not written`)
-    let offset = l.marks[Math.floor(index / MARK_EVERY)]!
-    let skip = index % MARK_EVERY
-    const buf = Buffer.alloc(READ_CHUNK)
-    for (;;) {
-      const { bytesRead } = await l.lines.read(buf, 0, buf.length, offset)
-      if (bytesRead === 0) throw new LedgerError('STORAGE_CORRUPT', `set-lines of ${l.origin}: line ${index} is past the end of the file`)
-      let p = 0
-      while (skip > 0) {
-        const nl = buf.indexOf(NL, p)
-        if (nl === -1 || nl >= bytesRead) break
-        p = nl + 1
-        skip--
-      }
-      if (skip > 0) {
-        offset += bytesRead
-        continue
-      }
-      const nl = buf.indexOf(NL, p)
-      if (nl !== -1 && nl < bytesRead) return { offset: offset + p, length: nl - p }
-      // The line runs past this read: read again from its start.
-      offset += p
-      if (p === 0) throw new LedgerError('STORAGE_CORRUPT', `set-lines of ${l.origin}: line ${index} is longer than ${READ_CHUNK} bytes`)
+  /**
+   * Overwrites line `index` with spaces (its value leaves the file) and makes
+   * that durable at once; with `onlyValue`, only a line that holds a value.
+   * Its block is read whole: checked against its sum first (a change found
+   * here rebuilds the log), summed again after.
+   */
+  private async blankLine(l: LogFiles, index: number, onlyValue: boolean): Promise<void> {
+    if (index >= l.written) return
+    const k = Math.floor(index / MARK_EVERY)
+    const start = l.marks[k]!
+    const buf = Buffer.alloc((l.marks[k + 1] ?? l.bytes) - start)
+    await l.lines.read(buf, 0, buf.length, start)
+    const summed = k < l.sums.length
+    if (summed && !l.sums.matches(k, buf)) return this.rebuild(l, { index: k * MARK_EVERY, what: `lines ${k * MARK_EVERY}..${k * MARK_EVERY + MARK_EVERY - 1} do not match their checksum` })
+    let p = 0
+    let nl = buf.indexOf(NL, p)
+    for (let skip = index % MARK_EVERY; skip > 0 && nl !== -1; skip--) {
+      p = nl + 1
+      nl = buf.indexOf(NL, p)
     }
+    if (nl === -1) throw new LedgerError('STORAGE_CORRUPT', `set-lines of ${l.origin}: line ${index} is not in its block`)
+    if (nl === p || (onlyValue && buf[p] !== OPEN_BRACE)) return
+    buf.fill(SPACE, p, nl)
+    await l.lines.write(buf, p, nl - p, start + p)
+    await l.lines.datasync()
+    if (summed) l.sums.set(k, buf)
   }
 
   // ---------------------------------------------------------------- catching up
 
   private async catchUpAll(): Promise<void> {
-    for (const info of this.store.listLogs()) await this.catchUp(info.origin)
+    for (const info of this.store.listLogs()) await this.checkThenCatchUp(await this.logFor(info.origin))
     // Redactions applied while the files were not being written (or lost in a crash): blank their lines.
     for await (const r of this.store.allRedactions()) {
       const l = this.logs.get(r.origin)
-      if (!l || r.index >= l.next) continue
-      await this.enqueue(async () => {
-        const line = await this.findLine(l, r.index)
-        const head = Buffer.alloc(1)
-        if (line.length > 0) await l.lines.read(head, 0, 1, line.offset)
-        if (line.length > 0 && head[0] === OPEN_BRACE) {
-          l.redacted.add(r.index)
-          await this.blankAt(l, line)
-        }
-      })
+      if (!l || !l.checked || r.index >= l.next) continue
+      l.redacted.add(r.index)
+      await this.enqueue(() => this.blankLine(l, r.index, true))
     }
   }
 
@@ -363,15 +528,24 @@ export class SetLines implements StoreObserver {
 
   /** True if every log's lines are written up to `sizes` (waits briefly for queued writes). */
   async ready(sizes: ReadonlyMap<string, number>, waitMs = 2000): Promise<boolean> {
-    const ok = () => [...sizes].every(([origin, size]) => size === 0 || (this.logs.get(origin)?.written ?? 0) >= size)
+    const held = (origin: string, size: number) => {
+      const l = this.logs.get(origin)
+      return size === 0 || (l !== undefined && l.checked && l.written >= size)
+    }
+    const ok = () => [...sizes].every(([origin, size]) => held(origin, size))
     if (ok()) return true
+    // A log being checked or rebuilt will not be ready within a short wait.
+    if ([...sizes].some(([origin, size]) => size > 0 && this.logs.get(origin)?.checked === false)) return false
     await Promise.race([this.queue, new Promise((r) => setTimeout(r, waitMs).unref())])
     return ok()
   }
 
   /**
-   * The snapshot as of `sizes` (logs in origin order), in chunks of about
-   * READ_CHUNK bytes, ending with the cursor line. Call `ready(sizes)` first.
+   * The snapshot as of `sizes` (logs in origin order), a block of 1024 lines
+   * at a time, ending with the cursor line. Call `ready(sizes)` first. Each
+   * block is checked against its sum before anything of it is sent; from a
+   * block that does not match (or for a log whose files are not checked),
+   * the log's lines are rendered from the store, and the log is rebuilt.
    */
   async *stream(sizes: ReadonlyMap<string, number>, cursor: string): AsyncGenerator<Buffer> {
     let count = 0
@@ -379,40 +553,38 @@ export class SetLines implements StoreObserver {
       const size = sizes.get(origin)!
       if (size === 0) continue
       const l = this.logs.get(origin)
-      if (!l || l.written < size) throw new LedgerError('STORAGE_CORRUPT', `set-lines of ${origin} hold ${l?.written ?? 0} lines, not ${size}`)
+      if (!l || !l.checked || l.written < size) {
+        count += yield* liveLines(this.store, origin, 0, size)
+        continue
+      }
       const fh = await open(join(this.dir, `${l.num}.jsonl`), 'r')
       try {
-        let line = 0
-        let offset = 0
-        let carry: Buffer | undefined
-        while (line < size) {
-          const fresh = Buffer.allocUnsafe(READ_CHUNK)
-          const { bytesRead } = await fh.read(fresh, 0, READ_CHUNK, offset)
-          if (bytesRead === 0) throw new LedgerError('STORAGE_CORRUPT', `set-lines of ${origin} end at line ${line} of ${size}`)
-          offset += bytesRead
-          const buf: Buffer = carry ? Buffer.concat([carry, fresh.subarray(0, bytesRead)]) : fresh.subarray(0, bytesRead)
-          carry = undefined
-          const out: Buffer[] = []
-          let runStart = 0
-          let p = 0
-          while (line < size) {
-            const nl = buf.indexOf(NL, p)
-            if (nl === -1) break
-            // Keep the line if it is an indicator's, not revoked below `size`, not redacted.
-            const revokedAt = l.removed.get(line)
-            const keep = nl > p && buf[p] === OPEN_BRACE && (revokedAt === undefined || revokedAt >= size) && !l.redacted.has(line)
-            if (keep) count++
-            else {
-              if (p > runStart) out.push(buf.subarray(runStart, p))
-              runStart = nl + 1
+        const blocks = Math.ceil(size / MARK_EVERY)
+        // The next block is read while this one is checked and sent.
+        let next: Promise<Block | undefined> | undefined = this.readBlock(fh, l, 0)
+        for (let k = 0; k < blocks; k++) {
+          let block = await next!
+          next = k + 1 < blocks ? this.readBlock(fh, l, k + 1) : undefined
+          next?.catch(() => undefined)
+          if (block && blockSum(block.bytes) !== block.sum) {
+            // A redaction may have blanked a line between the read and its sum: read again once the queue is idle.
+            await this.queue
+            block = await this.readBlock(fh, l, k)
+            if (block && blockSum(block.bytes) !== block.sum) {
+              this.rebuild(l, { index: k * MARK_EVERY, what: `lines ${k * MARK_EVERY}..${k * MARK_EVERY + MARK_EVERY - 1} do not match their checksum` })
+              block = undefined
             }
-            p = nl + 1
-            line++
+            next = undefined
           }
-          if (p > runStart) out.push(buf.subarray(runStart, p))
-          if (line < size && p < buf.length) carry = Buffer.from(buf.subarray(p))
+          if (!block || !l.checked) {
+            count += yield* liveLines(this.store, origin, k * MARK_EVERY, size)
+            break
+          }
+          const { out, kept } = keptLines(block.bytes, k * MARK_EVERY, size, l.removed, l.redacted)
+          count += kept
           if (out.length === 1) yield out[0]!
           else if (out.length > 1) yield Buffer.concat(out)
+          if (!next && k + 1 < blocks) next = this.readBlock(fh, l, k + 1)
         }
       } finally {
         await fh.close()
@@ -420,6 +592,21 @@ export class SetLines implements StoreObserver {
     }
     yield Buffer.from(JSON.stringify({ cursor, count }) + '\n')
   }
+
+  /** Block k of a log's file with its sum, taken together (the last block grows as lines are written); undefined if the log is not served from its files. */
+  private async readBlock(fh: FileHandle, l: LogFiles, k: number): Promise<Block | undefined> {
+    const start = l.marks[k]
+    const sum = l.sums.sum(k)
+    if (!l.checked || start === undefined || sum === undefined) return undefined
+    const bytes = Buffer.allocUnsafe((l.marks[k + 1] ?? l.bytes) - start)
+    const { bytesRead } = await fh.read(bytes, 0, bytes.length, start)
+    return { bytes: bytes.subarray(0, bytesRead), sum }
+  }
+}
+
+interface Block {
+  bytes: Buffer
+  sum: number
 }
 
 /** Where a node keeps its set lines. */

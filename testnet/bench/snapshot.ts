@@ -9,6 +9,18 @@
 import { get } from './client.ts'
 import type { Measured } from './report.ts'
 
+/** Waits until the node has checked its snapshot line files against the store (GET /status: setLines.unchecked = 0); returns the seconds waited. */
+export async function waitForSetLinesChecked(url: string, operatorToken: string, limitMs: number): Promise<number> {
+  const t0 = performance.now()
+  for (;;) {
+    const r = await get(`${url}/status`, operatorToken)
+    if (r.status !== 200) throw new Error(`GET /status → ${r.status}`)
+    if ((JSON.parse(r.body.toString('utf8')) as { setLines?: { unchecked: number } }).setLines?.unchecked === 0) return (performance.now() - t0) / 1000
+    if (performance.now() - t0 > limitMs) throw new Error(`the node did not check its set lines within ${limitMs / 1000} s`)
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
 export async function measureSnapshot(url: string, token: string, expected: number, entries: number, limitMs: number): Promise<Measured> {
   let lines = 0
   let bytes = 0
