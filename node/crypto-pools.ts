@@ -14,7 +14,8 @@ import { signJob, openJob, pack, unpack, type SignInput } from '../workers/crypt
 import type { SignBatch, SignedBatch } from './publisher.ts'
 import type { CheckedEntry } from './replication/ingest.ts'
 
-const JOBS = new URL('../workers/crypto-jobs.ts', import.meta.url).href
+/** The job module beside this one: the TypeScript source, or its compiled JavaScript in dist/. */
+const JOBS = new URL(`../workers/crypto-jobs.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url).href
 
 export class CryptoPools {
   private constructor(

@@ -12,8 +12,10 @@ import { ERROR_CODES, LedgerError, type ErrorCode } from '../protocol/errors.ts'
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 (async () => {
-  const api = await import(workerData.tsx);
-  api.register();
+  if (workerData.tsx) {
+    const api = await import(workerData.tsx);
+    api.register();
+  }
   const m = await import(workerData.module);
   const fn = m[workerData.fn];
   parentPort.on('message', (msg) => {
@@ -65,7 +67,8 @@ export class WorkerPool<I, O> {
       this.markReady()
       return
     }
-    const tsx = import.meta.resolve('tsx/esm/api')
+    // TypeScript job modules load through tsx; compiled ones (dist/) need no loader.
+    const tsx = moduleUrl.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : undefined
     for (let i = 0; i < size; i++) {
       const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module: moduleUrl, fn, tsx } })
       w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: O; error?: { code?: string; message: string } }) => {
