@@ -3,7 +3,9 @@ import type { Command } from 'commander'
 import { LedgerError } from '../protocol/errors.ts'
 import type { CairnRecord } from '../protocol/records.ts'
 import { resolveTarget } from './target.ts'
-import { verifyNode, lookupValue, type VerifyReport, type LookupResult } from '../client/verify.ts'
+import type { VerifyReport, LookupResult } from '../client/verify.ts'
+// Loaded when a command runs, not when the CLI starts (`cairn --help` stays fast).
+const loadVerify = () => import('../client/verify.ts')
 
 function count(raw: string | undefined, what: string): number | undefined {
   if (raw === undefined) return undefined
@@ -85,6 +87,7 @@ export function registerAuditCommands(program: Command) {
     .option('--json', 'print the report as JSON')
     .option('--quiet', 'no progress lines')
     .action(async (o) => {
+      const { verifyNode } = await loadVerify()
       const t = resolveTarget(o)
       const report = await verifyNode({
         url: t.url, token: t.token, statePath: o.state, genesisPath: o.genesis,
@@ -103,6 +106,7 @@ export function registerAuditCommands(program: Command) {
     .option('--min-witnesses <k>', 'valid cosignatures each proof\'s checkpoint needs (default 0)')
     .option('--json', 'print the verified provenance document as JSON')
     .action(async (spec: string, o) => {
+      const { lookupValue } = await loadVerify()
       const m = /^([a-z0-9_]+):([0-9a-fA-F]+)$/.exec(spec)
       if (!m) throw new LedgerError('BAD_REQUEST', 'give the value as <alg>:<hex>, e.g. sha256:9f86d0…')
       const t = resolveTarget(o)

@@ -3,9 +3,11 @@ import type { Command } from 'commander'
 import { createWriteStream, mkdirSync, openSync, renameSync, unlinkSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { isLedgerError } from '../protocol/errors.ts'
-import { openLocalCopy, type LocalCopy } from '../client/local-copy-reader.ts'
+import type { LocalCopy } from '../client/local-copy-reader.ts'
 import { exportLines, copyFederation, EXPORT_FORMATS, CSV_HEADER, type FileExportFormat } from '../client/copy-export.ts'
-import { mispEventChunks, mispHashLines, mispManifest, mispFeedFiles } from '../client/misp-feed.ts'
+// Loaded when a command runs, not when the CLI starts (`cairn --help` stays fast).
+const loadMisp = () => import('../client/misp-feed.ts')
+const loadCopy = () => import('../client/local-copy-reader.ts')
 
 /** An error of the file system (it has an errno), as opposed to one of the copy or a bug. */
 const isOsError = (e: unknown) => e instanceof Error && typeof (e as NodeJS.ErrnoException).errno === 'number'
@@ -32,6 +34,7 @@ async function writeReplacing(path: string, chunks: Iterable<string>): Promise<n
 
 /** The MISP feed directory: the event file, then hashes.csv, then manifest.json (which names the event) last. */
 async function writeMispFeed(copy: LocalCopy, dir: string, now: number): Promise<void> {
+  const { mispEventChunks, mispFeedFiles, mispHashLines, mispManifest } = await loadMisp()
   mkdirSync(dir, { recursive: true })
   const o = { federation: copyFederation(copy), now }
   const files = mispFeedFiles(o)
@@ -60,6 +63,8 @@ export function registerExportCommands(program: Command) {
       'Exit status: 0 written; 2 a usage error or a local copy that cannot be used.',
     ].join('\n'))
     .action(async function (this: Command, o: { copy: string; format: string; out?: string }) {
+      const { openLocalCopy } = await loadCopy()
+      const { mispFeedFiles } = await loadMisp()
       if (!(EXPORT_FORMATS as readonly string[]).includes(o.format)) this.error(`error: --format is one of ${EXPORT_FORMATS.join(', ')}, got ${o.format}`)
       if (o.format === 'misp' && !o.out) this.error('error: --format misp writes a feed directory: give it with --out <dir>')
       let copy: LocalCopy

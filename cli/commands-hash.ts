@@ -1,7 +1,9 @@
 /** `cairn hash`: MD5, SHA-1, SHA-256 and (for images) PDQ of files and directories. */
 import type { Command } from 'commander'
-import { hashPaths, isFileHashError, type FileHashes } from '../client/file-hashes.ts'
+import type { FileHashes } from '../client/file-hashes.ts'
 import { PDQ_DIHEDRAL_NAMES } from '../protocol/pdq.ts'
+// Loaded when a command runs, not when the CLI starts (`cairn --help` stays fast).
+const loadHashes = () => import('../client/file-hashes.ts')
 
 export function registerHashCommands(program: Command) {
   program
@@ -12,6 +14,7 @@ export function registerHashCommands(program: Command) {
     .option('--dihedral', 'also the 8 dihedral PDQ hashes (original, rot90, rot180, rot270, flipX, flipY, flipPlus1, flipMinus1) as "pdq_dihedral"')
     .addHelpText('after', '\nExit status: 0 when every file was hashed; 1 when at least one could not be read or decoded (it is reported and the walk goes on); 2 for a usage error.\nPDQ quality below 50 means the hash is too weak to match on (the reference advises discarding it).')
     .action(async (paths: string[], o: { json?: boolean; dihedral?: boolean }) => {
+      const { hashPaths, isFileHashError } = await loadHashes()
       let failed = 0
       for await (const r of hashPaths(paths, { dihedral: o.dihedral === true })) {
         if (isFileHashError(r)) failed++

@@ -1,8 +1,11 @@
 /** `cairn matcher serve`: HMA's matching API over the verified local copy `cairn sync` keeps (client/matcher-service.ts). */
 import type { Command } from 'commander'
 import { isLedgerError } from '../protocol/errors.ts'
-import { followLocalCopy, type CopyFollower } from '../client/copy-follower.ts'
-import { matcherApp, listenMatcher, DEFAULT_MAX_UPLOAD_BYTES } from '../client/matcher-service.ts'
+import type { CopyFollower } from '../client/copy-follower.ts'
+import { DEFAULT_MAX_UPLOAD_BYTES } from '../client/hma-signals.ts'
+// Loaded when a command runs, not when the CLI starts (`cairn --help` stays fast).
+const loadService = () => import('../client/matcher-service.ts')
+const loadFollower = () => import('../client/copy-follower.ts')
 
 export function registerMatcherCommands(program: Command) {
   const matcher = program.command('matcher').description('serve the local copy to systems written for Meta\'s Hasher-Matcher-Actioner (HMA)')
@@ -17,6 +20,8 @@ export function registerMatcherCommands(program: Command) {
     .option('--no-index-cache', 'never read or write pdq-index.idx beside the copy (build the PDQ index in memory)')
     .addHelpText('after', '\nPrints "listening on <url>" once the copy is loaded. Several processes may serve one copy (each on its own port).\nPDQ matches within distance 31 (HMA\'s threshold); uploads whose PDQ quality is below 50 get "pdq": "" and are not matched.\nThe API and how banks and content ids map to centres and records: spec/matcher-api.md.\nExit status: 2 for a usage error or a copy that cannot be used; 1 if the port cannot be taken.')
     .action(async function (this: Command, o: { copy: string; port: string; host: string; maxUploadBytes: string; pollMs: string; indexCache: boolean }) {
+      const { followLocalCopy } = await loadFollower()
+      const { listenMatcher, matcherApp } = await loadService()
       const whole = (name: string, v: string, min: number) => {
         if (!/^\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) this.error(`error: ${name} is a whole number ≥ ${min}, got ${v}`)
         return Number(v)

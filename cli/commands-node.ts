@@ -2,17 +2,19 @@
 import { existsSync, copyFileSync, chmodSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { initNodeDir, loadNodeFile, memberEntry, writeGenesis, parseJsonFile, writePrivate } from '../node/config.ts'
-import { GenesisMember, type Genesis } from '../protocol/genesis.ts'
-import { startNode, type CairnNode } from '../node/node.ts'
-import { ensureOperatorToken } from '../node/tokens.ts'
+import type { Genesis } from '../protocol/genesis.ts'
+import type { CairnNode } from '../node/node.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { api } from '../client/http.ts'
 import { resolveTarget } from './target.ts'
 import type { NodeStatus } from '../node/status.ts'
-import { takeBackup } from '../node/backup/take.ts'
-import { restoreBackup } from '../node/backup/restore.ts'
-import { checkNodeStore } from '../node/storage/check.ts'
+// Loaded when a command runs, not when the CLI starts (`cairn --help` stays fast).
+const loadConfig = () => import('../node/config.ts')
+const loadTokens = () => import('../node/tokens.ts')
+const loadCheck = () => import('../node/storage/check.ts')
+const loadRestore = () => import('../node/backup/restore.ts')
+const loadBackup = () => import('../node/backup/take.ts')
+const loadNode = () => import('../node/node.ts')
 
 export function registerNodeCommands(program: Command) {
   program
@@ -25,6 +27,7 @@ export function registerNodeCommands(program: Command) {
     .option('--http-port <port>', 'HTTP API port on 127.0.0.1 (0 = random)', '0')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .action(async (o) => {
+      const { initNodeDir, memberEntry, writePrivate } = await loadConfig()
       const listen = `/ip4/${o.host}/tcp/${Number(o.p2pPort)}`
       const { keys } = await initNodeDir(o.dir, o.origin, { listen: [listen], http: { host: o.host, port: Number(o.httpPort) } })
       const member = memberEntry(o.origin, keys, String(o.roles).split(',').filter(Boolean), Number(o.p2pPort) ? [listen] : [])
@@ -42,7 +45,9 @@ export function registerNodeCommands(program: Command) {
     .option('--member <file...>', 'member.json files')
     .option('--node-dir <dir...>', 'node directories: reads their member.json and writes genesis.json into each')
     .option('--out <file>', 'where to write the genesis roster', 'genesis.json')
-    .action((o) => {
+    .action(async (o) => {
+      const { parseJsonFile, writeGenesis } = await loadConfig()
+      const { GenesisMember } = await import('../protocol/genesis.ts')
       const files: string[] = [...(o.member ?? []), ...(o.nodeDir ?? []).map((d: string) => join(d, 'member.json'))]
       if (files.length === 0) throw new LedgerError('BAD_CONFIG', 'name the members: --member <member.json> ... or --node-dir <dir> ...')
       const members = files.map((f) => parseJsonFile(f, GenesisMember, 'member entry'))
@@ -66,6 +71,9 @@ export function registerNodeCommands(program: Command) {
     .option('--peer <multiaddr...>', 'extra peers to keep connected to (multiaddr with /p2p/<id>)')
     .option('--alone', 'sign the own log at once, without first asking the other members how far it goes (only when none can hold a copy of it; see docs/reference.md)')
     .action(async (o) => {
+      const { loadNodeFile, writePrivate } = await loadConfig()
+      const { startNode } = await loadNode()
+      const { ensureOperatorToken } = await loadTokens()
       if (o.genesis) {
         copyFileSync(o.genesis, join(o.dir, 'genesis.json'))
         chmodSync(join(o.dir, 'genesis.json'), 0o600)
@@ -99,6 +107,7 @@ export function registerNodeCommands(program: Command) {
     .requiredOption('--out <file>', 'backup file to write (written under a temporary name, renamed when complete)')
     .option('--force', 'replace --out if it exists')
     .action(async (o) => {
+      const { takeBackup } = await loadBackup()
       const r = await takeBackup({ dir: o.dir, out: o.out, force: Boolean(o.force) })
       console.log(`backup of ${r.manifest.origin} (${r.manifest.source} node) written to ${r.out}: ${r.bytes} bytes, ${r.store.rows} store rows, files ${r.files.join(', ')}`)
       for (const l of r.store.logs) console.log(`  ${l.origin.padEnd(36)} ${String(l.size).padStart(10)} entries`)
@@ -110,6 +119,7 @@ export function registerNodeCommands(program: Command) {
     .description('check a stopped node\'s store completely: every entry against its leaf hash, every tile against the tree, each log\'s root against its signed checkpoint (exit 1 on damage)')
     .requiredOption('--dir <dir>', 'node directory (the node must be stopped)')
     .action(async (o) => {
+      const { checkNodeStore } = await loadCheck()
       const logs = await checkNodeStore(o.dir, (c) => {
         console.log(`${c.problems.length === 0 ? 'ok  ' : 'FAIL'} ${c.origin.padEnd(36)} ${String(c.entriesChecked).padStart(10)} entries ${String(c.tilesChecked).padStart(7)} full tiles, checkpoint at ${c.checkpointSize}`)
         for (const p of c.problems) console.log(`     ${p}`)
@@ -126,6 +136,7 @@ export function registerNodeCommands(program: Command) {
     .requiredOption('--dir <dir>', 'node directory to create')
     .option('--force', 'restore into a directory that is not empty: its contents are moved to <dir>.before-restore-<time>')
     .action(async (file, o) => {
+      const { restoreBackup } = await loadRestore()
       const r = await restoreBackup({ file, dir: o.dir, force: Boolean(o.force) })
       console.log(`restored ${r.manifest.origin} from the backup of ${r.manifest.created} into ${r.dir}`)
       for (const l of r.store.logs) console.log(`  ${l.origin.padEnd(36)} ${String(l.size).padStart(10)} entries`)

@@ -1,13 +1,13 @@
 /** Writing to the node's own log: publish, import, revoke, attest, roster changes. */
 import type { Command } from 'commander'
 import { LedgerError } from '../protocol/errors.ts'
-import { parseJsonFile } from '../node/config.ts'
-import { GenesisMember } from '../protocol/genesis.ts'
 import { parseVerifierKey } from '../protocol/note.ts'
 import { toHex } from '../protocol/bytes.ts'
 import { api, type Endpoint as Target } from '../client/http.ts'
 import { resolveTarget } from './target.ts'
-import { runImport } from './import/run.ts'
+// Loaded when a command runs, not when the CLI starts (`cairn --help` stays fast).
+const loadConfig = () => import('../node/config.ts')
+const loadImport = () => import('./import/run.ts')
 
 type Published = { id: string; seq: number; log: string; ref?: string }
 
@@ -79,7 +79,10 @@ export function registerRecordCommands(program: Command) {
     .option('--batch <n>', 'records per request', '5000')
     .option('--quiet', 'no progress bar')
     .option('--allow-duplicate', 'publish values this log already has in force as further records (else they are rejected with DUPLICATE_VALUE)'))
-    .action(async (file, o) => runImport(file, resolveTarget(o), o))
+    .action(async (file, o) => {
+      const { runImport } = await loadImport()
+      return runImport(file, resolveTarget(o), o)
+    })
 
   withTarget(program
     .command('revoke <record-id>')
@@ -118,6 +121,8 @@ export function registerRecordCommands(program: Command) {
     .command('add <member.json>')
     .description('propose adding the member described by a keygen member.json'))
     .action(async (file, o) => {
+      const { parseJsonFile } = await loadConfig()
+      const { GenesisMember } = await import('../protocol/genesis.ts')
       const m = parseJsonFile(file, GenesisMember, 'member entry')
       const body = {
         type: 'roster', change: 'add_member', member: m.name, origin: m.origin,

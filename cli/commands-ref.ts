@@ -4,9 +4,10 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { LedgerError } from '../protocol/errors.ts'
 import { refPseudonym, checkRawRef } from '../protocol/case-ref.ts'
-import { loadOrCreateRefSecret } from '../node/config.ts'
 import { api } from '../client/http.ts'
 import { resolveTarget } from './target.ts'
+// Loaded when a command runs, not when the CLI starts (`cairn --help` stays fast).
+const loadConfig = () => import('../node/config.ts')
 
 export function registerRefCommand(program: Command) {
   program
@@ -16,6 +17,7 @@ export function registerRefCommand(program: Command) {
     .option('--node <url>', 'API base URL (asks the node, with an operator token)')
     .option('--token <token>', 'operator token')
     .action(async (raw: string, o: { dir?: string; node?: string; token?: string }) => {
+      const { loadOrCreateRefSecret } = await loadConfig()
       checkRawRef(raw)
       if (o.dir && !o.node) {
         if (!existsSync(join(o.dir, 'case-ref.key'))) throw new LedgerError('NOT_FOUND', `no case-ref.key in ${o.dir}: the node makes it at keygen or first start`)

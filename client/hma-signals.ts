@@ -9,6 +9,9 @@ import { LedgerError } from '../protocol/errors.ts'
 import { sha256, utf8 } from '../protocol/bytes.ts'
 import type { LocalCopy, CopyRecord } from './local-copy-reader.ts'
 
+/** Uploads above this are refused with 413 (HMA's own cap on fetched files is 100 MB; images we hash are far smaller). */
+export const DEFAULT_MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+
 /** HMA's PDQ match threshold (python-threatexchange PDQ_CONFIDENT_MATCH_THRESHOLD): distance ≤ 31 is a match. */
 export const HMA_PDQ_THRESHOLD = 31
 /** HMA's `distance` for a match without one (exact signal types): python-threatexchange NO_DISTANCE_STR. */

@@ -6,10 +6,14 @@
  * one grey channel. JPEG, PNG, WebP, GIF and TIFF go through sharp (libvips);
  * binary PGM/PPM through our own reader, as the reference reads those itself.
  */
-import sharp, { type OutputInfo } from 'sharp'
+import type { OutputInfo } from 'sharp'
 import { LedgerError, isLedgerError } from '../protocol/errors.ts'
 import { MAX_PDQ_PIXELS, type PixelImage } from '../protocol/pdq.ts'
 import { decodeNetpbm, isNetpbm } from './netpbm.ts'
+
+/** sharp (libvips) loads on the first decode, not with every module that imports this one (cairn --help). */
+let sharpModule: Promise<typeof import('sharp')> | undefined
+const loadSharp = async () => (await (sharpModule ??= import('sharp'))).default
 
 export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'netpbm'
 
@@ -36,7 +40,7 @@ export async function decodeImage(bytes: Uint8Array, format = sniffImageFormat(b
   if (format === 'netpbm') return decodeNetpbm(bytes, MAX_PDQ_PIXELS)
   let raw: { data: Buffer; info: OutputInfo }
   try {
-    raw = await sharp(bytes, {
+    raw = await (await loadSharp())(bytes, {
       failOn: 'warning', // a truncated or damaged image is an error, not a half-grey picture
       limitInputPixels: MAX_PDQ_PIXELS,
       autoOrient: false,

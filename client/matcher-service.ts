@@ -32,8 +32,8 @@ import { MIN_QUERY_QUALITY } from './matcher.ts'
 import type { CopyFollower, LoadedCopy } from './copy-follower.ts'
 import { SIGNAL_TYPES, bankNamer, byBank, contentId, matchSignal, parseBanks, resolveSignalType } from './hma-signals.ts'
 
-/** Uploads above this are refused with 413 (HMA's own cap on fetched files is 100 MB; images we hash are far smaller). */
-export const DEFAULT_MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+export { DEFAULT_MAX_UPLOAD_BYTES } from './hma-signals.ts'
+import { DEFAULT_MAX_UPLOAD_BYTES } from './hma-signals.ts'
 /** HMA calls its index stale (GET /status → 503) when not refreshed for 65 s; here: when the copy on disk could not be loaded for that long. */
 export const STALE_AFTER_MS = 65_000
 /** The response header carrying the PDQ quality of a hashed upload (HMA's shape has no place for it). */

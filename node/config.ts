@@ -14,7 +14,6 @@
 import { readFileSync, writeFileSync, existsSync, mkdirSync, chmodSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { peerIdFromSeed } from './replication/peer.ts'
 import { LedgerError } from '../protocol/errors.ts'
 import { fromHex, toHex } from '../protocol/bytes.ts'
 import { REF_SECRET_BYTES } from '../protocol/case-ref.ts'
@@ -132,7 +131,7 @@ export async function loadKeys(dir: string): Promise<NodeKeys> {
   const witness = generateKeyPair(fromHex(k.witness_seed))
   const p2pSeed = fromHex(k.p2p_seed)
   const { logSeeds, witnessSeeds } = loadKeySeeds(dir)
-  return { logSeed: log.seed, logPublicKey: log.publicKey, witnessSeed: witness.seed, witnessPublicKey: witness.publicKey, logSeeds, witnessSeeds, p2pSeed, peerId: await peerIdFromSeed(p2pSeed) }
+  return { logSeed: log.seed, logPublicKey: log.publicKey, witnessSeed: witness.seed, witnessPublicKey: witness.publicKey, logSeeds, witnessSeeds, p2pSeed, peerId: await (await import('./replication/peer.ts')).peerIdFromSeed(p2pSeed) } // libp2p loads only here, not with every CLI command
 }
 
 /** Every log and witness seed keys.json holds now (a running node re-reads it after `cairn roster rotate-key`). */

@@ -1,0 +1,2 @@
+export const SOURCE_DIRS: string[]
+export function newestSource(root: string): number
