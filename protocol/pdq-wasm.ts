@@ -1,6 +1,6 @@
 /**
- * Drives PDQ's hot loops in WebAssembly (wasm/pdq-kernels.ts, built to
- * wasm/pdq-kernels.wasm): float luma with the nearest-neighbour resize, the
+ * Drives PDQ's hot loops in WebAssembly (wasm/pdq-kernels.ts, built into
+ * protocol/pdq-kernels-wasm.ts): float luma with the nearest-neighbour resize, the
  * two box-filter passes along rows and columns, decimation to 64x64 and the
  * 16x16 DCT and the quality, the same steps protocol/pdq.ts takes in TypeScript, bit for
  * bit (test/pdq-wasm.test.ts holds the two against each other). pdq.ts
@@ -13,7 +13,7 @@
  *   → transpose → columns (= rows) → the 64 sampled columns' last pass
  *   → the 64 sampled rows → DCT.
  */
-import { readFileSync } from 'node:fs'
+import { PDQ_KERNELS_WASM_BASE64 } from './pdq-kernels-wasm.ts'
 
 export interface BoxPhases {
   p1: number
@@ -168,13 +168,13 @@ function isIdentity(t: Int32Array): boolean {
 }
 
 /**
- * The kernels, or undefined where they cannot run (no WebAssembly SIMD, the
- * module file missing, or CAIRN_PDQ=js asking for the TypeScript path).
+ * The kernels, or undefined where they cannot run (no WebAssembly SIMD, or
+ * CAIRN_PDQ=js asking for the TypeScript path).
  */
 export function loadPdqKernels(dctMatrix: Float32Array): PdqKernels | undefined {
   if (process.env.CAIRN_PDQ === 'js') return undefined
   try {
-    const bytes = readFileSync(new URL('../wasm/pdq-kernels.wasm', import.meta.url))
+    const bytes = Buffer.from(PDQ_KERNELS_WASM_BASE64, 'base64')
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {})
     return new PdqKernels(instance.exports as unknown as Exports, dctMatrix)
   } catch {

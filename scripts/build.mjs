@@ -2,8 +2,7 @@
 /**
  * `npm run build`: compiles the TypeScript that runs in production
  * (protocol, client, workers, node, cli) to JavaScript in dist/, copies the
- * files read at run time beside it (PDQ's WebAssembly kernels, the
- * dashboard's page, script and style), and writes dist/build.json. bin/cairn.mjs
+ * files read at run time beside it (the dashboard's page, script and style), and writes dist/build.json. bin/cairn.mjs
  * runs dist/ when it is at least as new as every source file, else the
  * sources through tsx, so a stale build never runs.
  */
@@ -25,7 +24,7 @@ if (tsc.status !== 0) {
   console.error(`build: the TypeScript compiler failed (above); ${optional ? 'cairn runs from the sources through tsx' : 'no dist/'}`)
   process.exit(optional ? 0 : 1)
 }
-const ASSETS = ['wasm/pdq-kernels.wasm', 'node/dashboard/page.html', 'node/dashboard/app.js', 'node/dashboard/app.css']
+const ASSETS = ['node/dashboard/page.html', 'node/dashboard/app.js', 'node/dashboard/app.css']
 for (const a of ASSETS) {
   mkdirSync(dirname(join(dist, a)), { recursive: true })
   cpSync(join(root, a), join(dist, a))

@@ -29,7 +29,7 @@ test('npm run build leaves a dist/ as new as the sources', () => {
     assert.is(b.status, 0, `build failed: ${b.stderr}`)
   }
   assert.ok(fresh(), 'dist/build.json is older than the sources right after a build')
-  for (const f of ['dist/cli/main.js', 'dist/workers/crypto-jobs.js', 'dist/wasm/pdq-kernels.wasm', 'dist/node/dashboard/page.html']) assert.ok(existsSync(join(root, f)), `${f} missing`)
+  for (const f of ['dist/cli/main.js', 'dist/workers/crypto-jobs.js', 'dist/node/dashboard/page.html']) assert.ok(existsSync(join(root, f)), `${f} missing`)
 })
 
 test('bin/cairn runs the compiled CLI: --help lists the commands without loading the node', () => {
@@ -40,7 +40,7 @@ test('bin/cairn runs the compiled CLI: --help lists the commands without loading
   assert.is(fromSource.stdout, help.stdout, 'the compiled CLI and the sources print different help')
 })
 
-test('the compiled CLI hashes an image as the sources do (WebAssembly kernels found beside it)', () => {
+test('the compiled CLI hashes an image as the sources do (WebAssembly kernels included)', () => {
   const dir = sharedPath('pdq-ref/data/bridge-mods', 'the compiled hash is not compared')
   if (dir === undefined) return
   const file = join(dir, 'shrink-a-lot.jpg')

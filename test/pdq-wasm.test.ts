@@ -5,7 +5,7 @@
  * pixel files and on seeded images of every awkward shape (tiny, odd,
  * exactly 64x64, one side over 512, grey and RGB). pdq.test.ts holds the
  * default path (the kernels) to Meta's published values; this file ties the
- * TypeScript path to it. Also: the committed .wasm is what the source builds.
+ * TypeScript path to it. Also: the committed module is what the source builds.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -47,7 +47,7 @@ function seededImage(seed: number, width: number, height: number, channels: 1 | 
 }
 
 test('the kernels are loaded in this process (Node has WebAssembly SIMD)', () => {
-  assert.ok(pdqUsesWasm, 'pdqHash fell back to TypeScript: wasm/pdq-kernels.wasm missing or not loadable')
+  assert.ok(pdqUsesWasm, 'pdqHash fell back to TypeScript: the kernels in protocol/pdq-kernels-wasm.ts did not load')
 })
 
 test('the kernels and the TypeScript path agree on awkward shapes, grey and RGB, both 64x64 modes', () => {
@@ -88,15 +88,13 @@ test('the kernels and the TypeScript path agree on every reference pixel file', 
   }
 })
 
-test('the committed wasm/pdq-kernels.wasm is what `npm run build:wasm` builds from wasm/pdq-kernels.ts', () => {
+test('the committed protocol/pdq-kernels-wasm.ts is what `npm run build:wasm` builds from wasm/pdq-kernels.ts', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-wasm-'))
   try {
-    const out = join(dir, 'pdq-kernels.wasm')
-    const script = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts['build:wasm'] as string
-    const args = script.split(' ').slice(1).map((a) => (a === 'wasm/pdq-kernels.wasm' ? out : a))
-    const r = spawnSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 })
-    assert.is(r.status, 0, `asc failed: ${r.stderr}`)
-    assert.ok(Buffer.from(readFileSync(out)).equals(readFileSync(join(root, 'wasm/pdq-kernels.wasm'))), 'wasm/pdq-kernels.wasm differs from what its source builds: run npm run build:wasm and commit both')
+    const out = join(dir, 'pdq-kernels-wasm.ts')
+    const r = spawnSync(process.execPath, [join(root, 'scripts/build-wasm.mjs'), '--out', out], { cwd: root, encoding: 'utf8', timeout: 120_000 })
+    assert.is(r.status, 0, `build:wasm failed: ${r.stderr}`)
+    assert.is(readFileSync(out, 'utf8'), readFileSync(join(root, 'protocol/pdq-kernels-wasm.ts'), 'utf8'), 'protocol/pdq-kernels-wasm.ts differs from what wasm/pdq-kernels.ts builds: run npm run build:wasm and commit both')
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

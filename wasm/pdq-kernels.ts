@@ -1,7 +1,7 @@
 /**
  * PDQ's hot loops in WebAssembly (AssemblyScript source; `npm run build:wasm`
- * compiles it to pdq-kernels.wasm, which is committed and checked to be what
- * this source builds). protocol/pdq-wasm.ts drives them; protocol/pdq.ts
+ * compiles it into protocol/pdq-kernels-wasm.ts, which is committed and
+ * checked to be what this source builds). protocol/pdq-wasm.ts drives them; protocol/pdq.ts
  * holds the same steps in plain TypeScript, and both give the same bits.
  *
  * WebAssembly's f32 arithmetic is IEEE single precision, as the reference's
