@@ -23,14 +23,21 @@ export function registerNodeCommands(program: Command) {
     .requiredOption('--dir <dir>', 'node directory to create')
     .requiredOption('--origin <origin>', 'log origin, <federation>/<member>, e.g. demo.cairn/eu-centre')
     .option('--roles <roles>', 'comma-separated roles', 'publisher,witness')
-    .option('--p2p-port <port>', 'libp2p TCP port on 127.0.0.1 (0 = random)', '0')
-    .option('--http-port <port>', 'HTTP API port on 127.0.0.1 (0 = random)', '0')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--p2p-port <port>', 'libp2p TCP port on --host (0 = random)', '0')
+    .option('--http-port <port>', 'HTTP API port on --host (0 = random)', '0')
+    .option('--host <host>', 'address to listen on (0.0.0.0 or :: for every interface; then give --advertise)', '127.0.0.1')
+    .option('--advertise <multiaddr...>', 'addresses other centres dial, e.g. /dns4/cairn.example.org/tcp/4001 (into member.json and node.json; default: the listen address)')
     .action(async (o) => {
-      const { initNodeDir, memberEntry, writePrivate } = await loadConfig()
-      const listen = `/ip4/${o.host}/tcp/${Number(o.p2pPort)}`
-      const { keys } = await initNodeDir(o.dir, o.origin, { listen: [listen], http: { host: o.host, port: Number(o.httpPort) } })
-      const member = memberEntry(o.origin, keys, String(o.roles).split(',').filter(Boolean), Number(o.p2pPort) ? [listen] : [])
+      const { initNodeDir, memberEntry, writePrivate, isDialable } = await loadConfig()
+      const p2pPort = Number(o.p2pPort)
+      const listen = `/${String(o.host).includes(':') ? 'ip6' : 'ip4'}/${o.host}/tcp/${p2pPort}`
+      const advertise: string[] = o.advertise ?? []
+      for (const a of advertise) if (!isDialable(a)) throw new LedgerError('BAD_CONFIG', `--advertise ${a}: give /ip4/, /ip6/, /dns4/, /dns6/ or /dns/ <host> /tcp/<port> that other centres can dial`)
+      if (advertise.length === 0 && p2pPort !== 0 && !isDialable(listen)) {
+        throw new LedgerError('BAD_CONFIG', `--host ${o.host} is not an address other centres can dial; give --advertise with the public address or DNS name (e.g. /dns4/cairn.example.org/tcp/${p2pPort})`)
+      }
+      const { keys } = await initNodeDir(o.dir, o.origin, { listen: [listen], advertise, http: { host: o.host, port: Number(o.httpPort) } })
+      const member = memberEntry(o.origin, keys, String(o.roles).split(',').filter(Boolean), advertise.length ? advertise : p2pPort ? [listen] : [])
       writePrivate(join(o.dir, 'member.json'), JSON.stringify(member, null, 2) + '\n')
       console.log(JSON.stringify(member, null, 2))
       console.error(`keys written to ${join(o.dir, 'keys.json')} (keep it secret); member entry in ${join(o.dir, 'member.json')}`)

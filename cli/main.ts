@@ -18,6 +18,7 @@ import { registerHashCommands } from './commands-hash.ts'
 import { registerMatchCommands } from './commands-match.ts'
 import { registerMatcherCommands } from './commands-matcher.ts'
 import { registerExportCommands } from './commands-export.ts'
+import { registerFeedbackCommands } from './commands-feedback.ts'
 import { LedgerError, type ErrorCode } from '../protocol/errors.ts'
 
 const program = new Command()
@@ -41,6 +42,7 @@ registerHashCommands(program)
 registerMatchCommands(program)
 registerMatcherCommands(program)
 registerExportCommands(program)
+registerFeedbackCommands(program)
 
 export const targetOptions = [
   new Option('--dir <dir>', 'node directory (on the node\'s machine: uses its URL and operator token)'),

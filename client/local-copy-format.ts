@@ -1,15 +1,20 @@
 /**
- * The file format of a provider's local copy, version 2 (spec/local-copy.md
+ * The file format of a provider's local copy, version 3 (spec/local-copy.md
  * says it byte for byte): state.json and its checks, and the tagged records
- * that base and journal files hold. Shared by the writer (local-copy.ts) and
+ * that base and journal files hold (unchanged since version 2, whose copies
+ * are read as version 3 without a policy or subscription). Shared by the writer (local-copy.ts) and
  * the reader (local-copy-reader.ts); no writing here.
  */
 import { readFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { LedgerError } from '../protocol/errors.ts'
+import type { Subscription } from '../protocol/subscription.ts'
 
-export const STATE_FORMAT = 'cairn-local-copy/2'
+/** 3: state.json may hold the provider's `policy` (applied by every reader) and `subscription`. */
+export const STATE_FORMAT = 'cairn-local-copy/3'
+/** Version 2: the same files, without policy or subscription; read as version 3. */
+export const V2_STATE_FORMAT = 'cairn-local-copy/2'
 /** The format before records kept their log, seq, quality and the attestations on them. */
 export const OLD_STATE_FORMAT = 'cairn-local-set/1'
 export const BASE_MAGIC = Buffer.from('CAIRNSB2')
@@ -57,6 +62,14 @@ export interface LogState {
   checkpoint?: { size: number; root: string }
 }
 
+/** The provider's policy on opinions: which live indicators the copy's readers use (spec/local-copy.md §L.5). */
+export interface CopyPolicy {
+  /** Only indicators at least this many centres confirm (0 or absent: any). */
+  require_confirmations?: number
+  /** Leave out indicators any centre disputes. */
+  drop_disputed?: boolean
+}
+
 export interface LocalState {
   format: typeof STATE_FORMAT
   trust: 'genesis' | 'tofu'
@@ -68,6 +81,10 @@ export interface LocalState {
   generation: number
   base?: FileRef
   journals: FileRef[]
+  /** Applied by every reader at open; absent: every live indicator. */
+  policy?: CopyPolicy
+  /** Which indicators `cairn sync` keeps (the others are verified and not written); absent: all. */
+  subscription?: Subscription
 }
 
 export function emptyState(): LocalState {
@@ -88,11 +105,21 @@ export function readStateFile(dir: string): StateFile | undefined {
     throw new LedgerError('STORAGE_CORRUPT', `${path} is not readable JSON (${(e as Error).message})`)
   }
   if (s?.format === OLD_STATE_FORMAT) return { kind: 'old', format: OLD_STATE_FORMAT, raw: s }
+  if (s?.format === V2_STATE_FORMAT) s.format = STATE_FORMAT // the same files; no policy or subscription
   if (s?.format !== STATE_FORMAT) throw new LedgerError('STORAGE_CORRUPT', `${path} is not a cairn local copy (format ${String(s?.format)})`)
   if (!Array.isArray(s.origins) || !Array.isArray(s.journals) || typeof s.logs !== 'object' || typeof s.keys !== 'object' || !Number.isSafeInteger(s.generation)) {
     throw new LedgerError('STORAGE_CORRUPT', `${path} lacks fields of format ${STATE_FORMAT}; delete ${dir} and sync again`)
   }
+  checkPolicy(path, s.policy)
   return { kind: 'current', state: s as unknown as LocalState }
+}
+
+/** A policy a reader can apply, or STORAGE_CORRUPT: a copy whose policy cannot be read is not used (it would match more than the provider chose). */
+function checkPolicy(path: string, p: unknown): void {
+  if (p === undefined) return
+  const ok = typeof p === 'object' && p !== null && Object.entries(p).every(([k, v]) =>
+    (k === 'require_confirmations' && Number.isSafeInteger(v) && (v as number) >= 0) || (k === 'drop_disputed' && typeof v === 'boolean'))
+  if (!ok) throw new LedgerError('STORAGE_CORRUPT', `${path} holds a policy this reader does not know (${JSON.stringify(p)}); refusing the copy rather than ignoring it`)
 }
 
 /** Reads state.json for reading the copy: only the current format. */

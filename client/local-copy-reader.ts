@@ -3,7 +3,10 @@
  * match against: exact lookups per algorithm (ValueTable), PDQ within a
  * Hamming distance (PdqIndex over the copy's PDQ values), every
  * record with its log, seq, category and quality, and the confirmations and
- * disputes other centres recorded about it.
+ * disputes other centres recorded about it. The provider's policy in
+ * state.json (require so many confirmations, drop disputed ones) decides
+ * which live indicators are there at all: every reader of the copy (match,
+ * export, the matcher service) sees the same, policy-applied set.
  *
  * Everything is built from the files state.json names, after checking their
  * SHA-256 (spec/local-copy.md), so it is always what `cairn sync` last
@@ -22,7 +25,7 @@ import { ALG_LENGTHS } from '../protocol/records.ts'
 import { ValueTable } from './value-table.ts'
 import type { PdqIndex } from './pdq-index.ts'
 import { openPdqIndex, type PdqIndexSource } from './pdq-index-file.ts'
-import { ALG_CODE, ALG_NAME, CAT_NAME, OPINION_NAME, NO_QUALITY, readState, readChecked, forEachRecord, type FileRef, type LocalState } from './local-copy-format.ts'
+import { ALG_CODE, ALG_NAME, CAT_NAME, OPINION_NAME, NO_QUALITY, readState, readChecked, forEachRecord, type FileRef, type LocalState, type CopyPolicy } from './local-copy-format.ts'
 
 /** Which centres confirmed and which disputed a record (origins, sorted); a centre's latest attestation counts. */
 export interface Opinions {
@@ -66,6 +69,10 @@ export interface LocalSet {
 }
 
 export interface LocalCopy extends LocalSet {
+  /** The provider's policy the copy applies (state.json; `cairn sync --require-confirmations`, `--drop-disputed`). */
+  readonly policy: CopyPolicy
+  /** Live indicators the policy leaves out. */
+  readonly withheld: number
   /** Per log: entries applied and the size of the last verified checkpoint. */
   readonly logs: { origin: string; size: number; checkpoint: number }[]
   /** Every live record holding exactly `value` under `alg`, by log then seq. */
@@ -120,20 +127,61 @@ function openState(dir: string, state: LocalState, options: OpenOptions): LocalC
   if (state.base) files.push({ ref: state.base, kind: 'base', buf: readChecked(dir, state.base) })
   for (const j of state.journals) files.push({ ref: j, kind: 'journal', buf: readChecked(dir, j) })
 
-  // Pass 1: what was removed (revocations and redactions, in journals only).
+  // The provider's policy (state.json): which live indicators the copy's readers use.
+  const policy: CopyPolicy = state.policy ?? {}
+  const need = policy.require_confirmations ?? 0
+  const policyActive = need > 0 || policy.drop_disputed === true
+
+  // Pass 1: what was removed (revocations and redactions, in journals only) and the attestations;
+  // those of the base file in pass 2, unless the policy needs them all first.
   const removed = new Set<string>()
-  for (const f of files) if (f.kind === 'journal') forEachRecord(f.buf, f.ref, f.kind, origins.length, { remove: (buf, at) => removed.add(buf.toString('hex', at + 1, at + 33)) })
+  const attestations: { id: string; target: string; log: number; seq: number; opinion: number }[] = []
+  const collect = (buf: Buffer, at: number, opinion: number, log: number, seq: number) =>
+    void attestations.push({ id: buf.toString('hex', at + 1, at + 33), target: buf.toString('hex', at + 33, at + 65), log, seq, opinion })
+  for (const f of files) {
+    if (f.kind !== 'journal' && !policyActive) continue
+    forEachRecord(f.buf, f.ref, f.kind, origins.length, { remove: (buf, at) => removed.add(buf.toString('hex', at + 1, at + 33)), attestation: collect })
+  }
   const gone = (buf: Buffer, at: number) => removed.size > 0 && removed.has(buf.toString('hex', at, at + 32))
 
-  // Pass 2: how many live indicators (and value bytes) per algorithm; the attestations.
-  const per = new Map<number, { n: number; bytes: number }>()
-  let size = 0
   /** target id hex → attesting log index → its latest opinion. */
   const attested = new Map<string, Map<number, { seq: number; opinion: number }>>()
+  const joinAttestations = () => {
+    for (const a of attestations) {
+      if (removed.has(a.id)) continue
+      let byLog = attested.get(a.target)
+      if (!byLog) attested.set(a.target, (byLog = new Map()))
+      const had = byLog.get(a.log)
+      if (!had || had.seq < a.seq) byLog.set(a.log, { seq: a.seq, opinion: a.opinion })
+    }
+    attestations.length = 0
+  }
+  if (policyActive) joinAttestations()
+
+  const passes = (buf: Buffer, at: number): boolean => {
+    if (!policyActive) return true
+    const byLog = attested.size > 0 ? attested.get(buf.toString('hex', at, at + 32)) : undefined
+    if (!byLog) return need === 0
+    let confirms = 0
+    for (const o of byLog.values()) {
+      if (OPINION_NAME[o.opinion] === 'confirm') confirms++
+      else if (policy.drop_disputed) return false
+    }
+    return confirms >= need
+  }
+  let withheld = 0
+
+  // Pass 2: how many live indicators (and value bytes) per algorithm.
+  const per = new Map<number, { n: number; bytes: number }>()
+  let size = 0
   for (const f of files) {
     forEachRecord(f.buf, f.ref, f.kind, origins.length, {
       indicator(buf, at, alg, _cat, _q, _log, _seq, _valueAt, len) {
         if (gone(buf, at + 1)) return
+        if (!passes(buf, at + 1)) {
+          withheld++
+          return
+        }
         const w = ALG_LENGTHS[ALG_NAME[alg] as keyof typeof ALG_LENGTHS]
         if (typeof w === 'number' && len !== w) throw new LedgerError('STORAGE_CORRUPT', `${f.ref.file} holds a ${ALG_NAME[alg]} value of ${len} bytes; delete ${dir} and sync again`)
         const p = per.get(alg)
@@ -143,16 +191,10 @@ function openState(dir: string, state: LocalState, options: OpenOptions): LocalC
         } else per.set(alg, { n: 1, bytes: len })
         size++
       },
-      attestation(buf, at, opinion, log, seq) {
-        if (gone(buf, at + 1)) return
-        const target = buf.toString('hex', at + 33, at + 65)
-        let byLog = attested.get(target)
-        if (!byLog) attested.set(target, (byLog = new Map()))
-        const had = byLog.get(log)
-        if (!had || had.seq < seq) byLog.set(log, { seq, opinion })
-      },
+      attestation: f.kind === 'journal' || policyActive ? undefined : collect,
     })
   }
+  if (!policyActive) joinAttestations()
 
   // Pass 3: fill the tables and the per-record fields. PDQ values go to one
   // packed array in record order, which the PdqIndex keeps as its hashes (no
@@ -186,7 +228,7 @@ function openState(dir: string, state: LocalState, options: OpenOptions): LocalC
   for (const f of files) {
     forEachRecord(f.buf, f.ref, f.kind, origins.length, {
       indicator(buf, at, alg, cat, quality, log, seq, valueAt, len) {
-        if (gone(buf, at + 1)) return
+        if (gone(buf, at + 1) || !passes(buf, at + 1)) return
         // 32-byte copies in a loop: Buffer.copy's per-call cost dominates at this size.
         for (let b = 0, o = r * 32; b < 32; b++) ids[o + b] = buf[at + 1 + b]!
         algs[r] = alg
@@ -269,6 +311,8 @@ function openState(dir: string, state: LocalState, options: OpenOptions): LocalC
 
   return {
     size,
+    policy,
+    withheld,
     counts: Object.fromEntries([...per].map(([code, p]) => [ALG_NAME[code]!, p.n])),
     cursor: encodeCursor(new Map(Object.entries(state.logs).map(([o, l]) => [o, l.size]))),
     logs: Object.entries(state.logs).sort(([a], [b]) => (a < b ? -1 : 1)).map(([origin, l]) => ({ origin, size: l.size, checkpoint: l.checkpoint?.size ?? 0 })),

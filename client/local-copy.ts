@@ -25,7 +25,7 @@ import {
   emptyState, readStateFile, readChecked, sha256Hex, forEachRecord, type LocalState, type RecordVisitor,
 } from './local-copy-format.ts'
 
-export { STATE_FORMAT, OLD_STATE_FORMAT, CAT_CODE, emptyState, readState, type LocalState, type LogState, type FileRef } from './local-copy-format.ts'
+export { STATE_FORMAT, OLD_STATE_FORMAT, CAT_CODE, emptyState, readState, type LocalState, type LogState, type FileRef, type CopyPolicy } from './local-copy-format.ts'
 export { openLocalCopy, loadLocalSet, type LocalCopy, type LocalSet, type CopyRecord, type Opinions, type PdqMatchResult } from './local-copy-reader.ts'
 
 // ------------------------------------------------------------------ state

@@ -36,7 +36,8 @@ import { isRedactionMarker, openRedactionMarker } from '../protocol/redaction.ts
 import { readGenesisFile } from './genesis.ts'
 import { encodeCursor } from '../protocol/feed-cursor.ts'
 import { readStoredRecord } from '../protocol/stored-record.ts'
-import { stateForSync, originIndex, removeUnreferenced, takeLock, commit, compact, Journal, CAT_CODE, type LocalState, type LogState } from './local-copy.ts'
+import { stateForSync, originIndex, removeUnreferenced, takeLock, commit, compact, Journal, CAT_CODE, emptyState, type LocalState, type LogState, type CopyPolicy } from './local-copy.ts'
+import { wanted, isEmptySubscription, sameSubscription, subscriptionQuery, type Subscription } from '../protocol/subscription.ts'
 
 // ------------------------------------------------------------------ the feed, checked
 
@@ -79,6 +80,14 @@ export interface SyncOptions {
   commitEvery?: number
   /** Fold journals into the base when they hold more than this many changes (default: max(100,000, base / 2)). */
   compactAfter?: number
+  /**
+   * Which indicators to keep (every entry is still fetched and verified).
+   * Undefined: the copy's subscription as saved; an empty one: all. A change
+   * re-reads every log from the start (records left out before are not in the copy).
+   */
+  subscription?: Subscription
+  /** The provider's policy on opinions, saved in the copy and applied by its readers; fields left undefined keep the saved value. */
+  policy?: CopyPolicy
   fetch?: typeof fetch
   onProgress?: (p: SyncProgress) => void
   warn?: (message: string) => void
@@ -89,6 +98,11 @@ export interface SyncResult {
   removed: number
   /** Attestations (confirmations and disputes) recorded. */
   opinions: number
+  /** Indicators verified and left out by the subscription. */
+  skipped: number
+  /** The policy and subscription the copy now holds. */
+  policy: CopyPolicy
+  subscription: Subscription
   pages: number
   entries: number
   cursor: string
@@ -140,7 +154,7 @@ async function learnKeys(o: SyncOptions, state: LocalState): Promise<string[]> {
 }
 
 type Change =
-  | { op: 'add'; id: Uint8Array; alg: string; category: string; value: Uint8Array; seq: number; quality?: number }
+  | { op: 'add'; id: Uint8Array; alg: string; category: string; media: string; value: Uint8Array; seq: number; quality?: number }
   | { op: 'remove'; id: Uint8Array }
   | { op: 'attest'; id: Uint8Array; target: Uint8Array; opinion: 'confirm' | 'dispute'; seq: number }
 
@@ -196,7 +210,7 @@ function checkBlock(b: FeedBlock, state: LocalState, minWitnesses: number, follo
     try {
       verifyConsistency(old.size, cp.size, fromHex(old.root), cp.root, proof(b.verified_proof, 'verified_proof'))
     } catch (e) {
-      refuse((e as LedgerError).code ?? 'INCONSISTENT_CHECKPOINT', b.origin, `its checkpoint of size ${cp.size} is not consistent with the one of size ${old.size} verified before (${(e as Error).message})`)
+      refuse((e as LedgerError).code ?? 'INCONSISTENT_CHECKPOINT', b.origin, `its checkpoint of size ${cp.size} is not consistent with the one of size ${old.size} verified before (${(e as Error).message}); if the federation resolved a fork of this log (spec/federation.md §10.10), this copy holds the branch that did not stand: start a fresh copy in a new --dir`)
     }
   }
   // 2. The entries extend what this copy holds, up to a prefix of that checkpoint.
@@ -241,7 +255,7 @@ function checkBlock(b: FeedBlock, state: LocalState, minWitnesses: number, follo
       if (!okLength || CAT_CODE[r.category!] === undefined) refuse('MALFORMED_ENTRY', b.origin, `entry ${b.from + i} is not a valid indicator`)
       const quality = r.alg === 'pdq' ? r.quality : undefined
       if (r.alg === 'pdq' && (quality === undefined || quality > 100)) refuse('MALFORMED_ENTRY', b.origin, `entry ${b.from + i} is a PDQ indicator without a valid quality`)
-      changes.push({ op: 'add', id, alg: r.alg!, category: r.category!, value: r.value!, seq: r.seq, quality })
+      changes.push({ op: 'add', id, alg: r.alg!, category: r.category!, media: r.media!, value: r.value!, seq: r.seq, quality })
     } else if (r.type === 'revocation') {
       changes.push({ op: 'remove', id: r.target! })
     } else if (r.type === 'attestation') {
@@ -294,14 +308,39 @@ function isCompromised(entry: Uint8Array, keys: ReturnType<FollowedRoster['roste
   }
 }
 
+/** The saved policy with the options given on this run (an option left out keeps the saved value; 0 and false clear). */
+function applyPolicy(saved: CopyPolicy | undefined, given: CopyPolicy | undefined): CopyPolicy {
+  const p: CopyPolicy = { ...saved }
+  if (given?.require_confirmations !== undefined) p.require_confirmations = given.require_confirmations
+  if (given?.drop_disputed !== undefined) p.drop_disputed = given.drop_disputed
+  if (!p.require_confirmations) delete p.require_confirmations
+  if (!p.drop_disputed) delete p.drop_disputed
+  return p
+}
+
 /** Brings the local copy in `o.dir` up to date with the node's feed, verifying everything it keeps. */
 export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
   const warn = o.warn ?? ((m: string) => console.error(`warning: ${m}`))
   if (!Number.isSafeInteger(o.minWitnesses) || o.minWitnesses < 0) throw new LedgerError('BAD_REQUEST', '--min-witnesses is a whole number ≥ 0')
   mkdirSync(o.dir, { recursive: true })
+  const need = o.policy?.require_confirmations
+  if (need !== undefined && (!Number.isSafeInteger(need) || need < 0)) throw new LedgerError('BAD_REQUEST', '--require-confirmations is a whole number ≥ 0')
   const unlock = takeLock(o.dir)
   try {
-    const { state, rebuilding } = stateForSync(o.dir, warn)
+    let { state, rebuilding } = stateForSync(o.dir, warn)
+    const sub = o.subscription === undefined ? state.subscription : isEmptySubscription(o.subscription) ? undefined : o.subscription
+    if (!sameSubscription(sub, state.subscription)) {
+      if (Object.keys(state.logs).length > 0) {
+        // Records the old subscription left out were never written: read every log again (verified again), keeping the pinned keys.
+        warn(`the subscription changed (${JSON.stringify(state.subscription ?? {})} → ${JSON.stringify(sub ?? {})}): reading every log from the start again`)
+        state = { ...emptyState(), keys: state.keys, trust: state.trust, generation: state.generation, policy: state.policy }
+        rebuilding = true
+      }
+    }
+    if (sub) state.subscription = sub
+    else delete state.subscription
+    state.policy = applyPolicy(state.policy, o.policy)
+    if (Object.keys(state.policy).length === 0) delete state.policy
     // An old-format copy's files stay until the rebuilt copy commits (its state.json names them till then).
     if (!rebuilding) removeUnreferenced(o.dir, state)
     await establishKeys(o, state, warn)
@@ -309,7 +348,7 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
     const follow = o.genesis ? new FollowedRoster(readGenesisFile(o.genesis), saved.roster ?? []) : undefined
     const limit = Math.min(Math.max(o.limit ?? 10_000, 1), 10_000)
     const commitEvery = o.commitEvery ?? 200_000
-    const result: SyncResult = { added: 0, removed: 0, opinions: 0, pages: 0, entries: 0, cursor: '', logs: [] }
+    const result: SyncResult = { added: 0, removed: 0, opinions: 0, skipped: 0, pages: 0, entries: 0, cursor: '', logs: [], policy: state.policy ?? {}, subscription: sub ?? {} }
     const warned = new Set<string>()
     const warnOnce = (key: string, m: string) => {
       if (!warned.has(key)) warn(m)
@@ -319,7 +358,8 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
     for (;;) {
       const cursor = encodeCursor(new Map(Object.entries(state.logs).map(([k, l]) => [k, l.size])))
       const verified = encodeCursor(new Map(Object.entries(state.logs).filter(([, l]) => l.checkpoint).map(([k, l]) => [k, l.checkpoint!.size])))
-      const raw = await getJson(o, `/feed?cursor=${cursor}&verified=${verified}&limit=${limit}&entries=1`)
+      // The subscription only thins the page's items (which are not used); entries are whole, for the checks.
+      const raw = await getJson(o, `/feed?cursor=${cursor}&verified=${verified}&limit=${limit}&entries=1${subscriptionQuery(sub)}`)
       const parsed = FeedPageShape.safeParse(raw)
       if (!parsed.success) throw new LedgerError('PEER_ERROR', `${o.node}/feed answered with something that is not a feed page (${parsed.error.issues[0]?.message})`)
       const page = parsed.data
@@ -400,6 +440,10 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
         const log = c.changes.length > 0 ? originIndex(state, c.origin) : 0
         for (const ch of c.changes) {
           if (ch.op === 'add') {
+            if (sub && !wanted(sub, { ...ch, log: c.origin })) {
+              result.skipped++
+              continue
+            }
             journal.add(ch.id, ch.alg, ch.category, ch.value, log, ch.seq, ch.quality)
             result.added++
           } else if (ch.op === 'attest') {

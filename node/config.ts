@@ -49,8 +49,15 @@ const bucket = (d: { rate_per_s: number; burst: number }) =>
 export const NodeFile = z.object({
   name: z.string().regex(/^[A-Za-z0-9._-]+$/),
   origin: z.string().refine(isValidOrigin, 'must be <federation>/<member> without spaces or +'),
-  http: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) }).default({ host: '127.0.0.1', port: 0 }),
+  http: z.object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(0),
+    /** Serve HTTPS with this certificate chain and private key (PEM files; relative paths are from the node directory). */
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+  }).strict().default({ host: '127.0.0.1', port: 0 }),
   listen: z.array(z.string()).default(['/ip4/127.0.0.1/tcp/0']),
+  /** Multiaddrs other members dial (a public address or DNS name: /ip4/…, /ip6/…, /dns4/…, /dns6/…, /dns/… with /tcp/<port>); empty: the listen addresses. */
+  advertise: z.array(z.string().refine(isDialable, 'must be /ip4/, /ip6/, /dns4/, /dns6/ or /dns/ <host> /tcp/<port>, and not an unspecified address (0.0.0.0, ::)')).default([]),
   /** Multiaddrs (with /p2p/<peer id>) of other members to keep connected to. */
   bootstrap: z.array(z.string()).default([]),
   /** Publishing batches, one signed checkpoint each: at most max_records records; a batch starts at most max_ms after its first record arrived (at once when the log was idle) and at least max_ms after the batch before, unless full. */
@@ -69,6 +76,17 @@ export const NodeFile = z.object({
   }).strict().default(LIMIT_DEFAULTS),
 }).strict()
 export type NodeFile = z.infer<typeof NodeFile>
+
+const UNSPECIFIED = new Set(['0.0.0.0', '::', '0:0:0:0:0:0:0:0'])
+
+/** Whether a multiaddr is one another member can dial: a host (IP or DNS name, not 0.0.0.0 or ::) and a TCP port. */
+export function isDialable(addr: string): boolean {
+  const m = /^\/(ip4|ip6|dns4|dns6|dns)\/([^/]+)\/tcp\/(\d{1,5})(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.exec(addr)
+  if (!m || UNSPECIFIED.has(m[2]!) || Number(m[3]) < 1 || Number(m[3]) > 65535) return false
+  if (m[1] === 'ip4') return /^(\d{1,3})(\.\d{1,3}){3}$/.test(m[2]!) && m[2]!.split('.').every((o) => Number(o) <= 255)
+  if (m[1] === 'ip6') return m[2]!.includes(':')
+  return /^[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$/.test(m[2]!)
+}
 
 export interface NodeKeys {
   /** The first log key (genesis); every log key the file holds is in logSeeds. */

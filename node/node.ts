@@ -4,7 +4,7 @@
  * testnet start nodes only through `startNode`.
  */
 import './polyfill.ts'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { signCheckpoint } from '../protocol/checkpoint.ts'
 import type { CairnRecord } from '../protocol/records.ts'
 import { EMPTY_ROOT } from '../protocol/hash.ts'
@@ -13,11 +13,12 @@ import { openStore } from './storage/open.ts'
 import { replayRoster } from './roster-replay.ts'
 import { Store } from './storage/store.ts'
 import { SetLines, setLinesDir } from './provider/set-lines.ts'
+import { OpinionIndex } from './provider/opinions.ts'
 import { loadKeys, loadKeySeeds, loadNodeFile, loadGenesis, loadOrCreateRefSecret, type NodeKeys, type NodeFile } from './config.ts'
 import { IdempotencyKeys } from './idempotency.ts'
 import { Roster } from './roster.ts'
 import { OwnKeys, watchOwnKeyChanges } from './own-keys.ts'
-import { Publisher } from './publisher.ts'
+import { Publisher, allGates } from './publisher.ts'
 import { CryptoPools } from './crypto-pools.ts'
 import { RetentionSweeper } from './retention.ts'
 import { TokenStore } from './tokens.ts'
@@ -25,7 +26,7 @@ import { AccessLog } from './access-log.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { nodeStatus, type NodeStatus } from './status.ts'
 import { createApp } from './http/app.ts'
-import { listen } from './http/listen.ts'
+import { listen, loadTls } from './http/listen.ts'
 import { createPeer, type Peer } from './replication/peer.ts'
 import { SyncManager, serveSyncRanges } from './replication/sync.ts'
 import { RedactionService } from './replication/redaction.ts'
@@ -33,8 +34,10 @@ import { WitnessService, CosignCollector, serveWitness } from './replication/wit
 import { StatusLoop, serveStatus } from './replication/status.ts'
 import { OwnLogCatchUp } from './replication/own-log.ts'
 import { backupRoutes } from './http/routes-backup.ts'
+import { FeedbackStore, FeedbackRelay, ReviewDesk } from './feedback/index.ts'
 import { Gossip } from './replication/gossip.ts'
 import { Healer } from './replication/heal.ts'
+import { ForkResolver, confirmation } from './replication/fork-resolution.ts'
 import { testBlocklist } from './replication/test-blocklist.ts'
 import { PROTO_WITNESS, decodeWitnessResponse, textFrame } from './replication/messages.ts'
 
@@ -56,6 +59,8 @@ export interface StartOptions {
   /** Sign the own log without first asking peers how far it goes (node.json `alone`; replication/own-log.ts), and how long to wait for them. */
   alone?: boolean
   ownLogTimeoutMs?: number
+  /** Provider feedback delivery: how often due reports are sent, outcomes asked for, and the first retry's backoff (node/feedback/relay.ts). */
+  feedback?: { tickMs?: number; pollMs?: number; minBackoffMs?: number }
 }
 
 export interface CairnNode {
@@ -92,6 +97,8 @@ export interface CairnNode {
 
 export async function startNode(opts: StartOptions): Promise<CairnNode> {
   const settings = loadNodeFile(opts.dir)
+  // Checked before anything opens: a bad certificate stops the start with one line.
+  const tls = settings.http.tls && loadTls({ cert: resolve(opts.dir, settings.http.tls.cert), key: resolve(opts.dir, settings.http.tls.key) })
   const keys = await loadKeys(opts.dir)
   const genesis = loadGenesis(join(opts.dir, 'genesis.json'))
   const origin = settings.origin
@@ -118,6 +125,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   const peer = await createPeer({
     privateKeySeed: keys.p2pSeed,
     listen: opts.listen ?? settings.listen,
+    announce: settings.advertise,
     allowedPeers: () => {
       const s = roster.allowedPeerIds()
       s.delete(keys.peerId)
@@ -157,9 +165,16 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     return decodeWitnessResponse(frames[0]!)
   }, (note) => gossip.checkpoint(note), (msg) => log.debug(msg))
 
+  const forks: ForkResolver = new ForkResolver({
+    store, roster, peer, sync, origin,
+    replayRoster: () => roster.rebuild(genesis, () => replayRoster(store, roster, genesis.federation)),
+    restartNumbering: (): Promise<void> => publisher.restartNumbering(),
+    confirm: async (id) => void (await publisher.submit(confirmation(id))),
+    log: (level, msg) => log[level](msg),
+  })
   const ownLog = new OwnLogCatchUp({ origin, store, roster, peer, sync, alone: opts.alone ?? settings.alone, timeoutMs: opts.ownLogTimeoutMs, log: (level, msg) => log[level](msg) })
-  const publisher = new Publisher({
-    store, roster, origin, logSeed: keys.logSeed, sign: pools.sign, gate: ownLog, seedAt: (i) => ownKeys.logSeedAt(i), endsBatch: (r) => ownKeys.endsBatch(r),
+  const publisher: Publisher = new Publisher({
+    store, roster, origin, logSeed: keys.logSeed, sign: pools.sign, gate: allGates(ownLog, forks), seedAt: (i) => ownKeys.logSeedAt(i), endsBatch: (r) => ownKeys.endsBatch(r),
     maxRecords: settings.batch.max_records, maxMs: settings.batch.max_ms, now,
     onRecord: (id, r) => onRecord(origin, id, r),
     onCheckpoint: (note) => {
@@ -184,6 +199,10 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   await serveStatus(peer, store)
   await serveWitness(peer, witness, (obj, msg) => log.debug(obj, msg))
   await redactions.register()
+  const feedbackStore = await FeedbackStore.open(kv)
+  const feedbackRelay = new FeedbackRelay({ origin, store, roster, peer, feedback: feedbackStore, now, log: (level, msg) => log[level](msg), ...opts.feedback })
+  const review = new ReviewDesk({ origin, store, feedback: feedbackStore, relay: feedbackRelay, submit })
+  await feedbackRelay.register()
   gossip.listen(sync, redactions)
 
   const bootstrapAddrs = () => {
@@ -196,7 +215,9 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   peer.keepConnected(bootstrapAddrs())
   const healer = await Healer.start({ store, roster, peer, log: (level, obj, msg) => log[level](obj, msg), onHealed: (o) => setLines.resume(o) })
   ownLog.start()
+  forks.start()
   redactions.start()
+  feedbackRelay.start()
   retention.start()
   const statusLoop = new StatusLoop({ peer, store, roster, sync, collector, origin, log })
   statusLoop.start()
@@ -205,11 +226,12 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   const startedAt = now()
   const refSecret = loadOrCreateRefSecret(opts.dir)
   const idempotency = new IdempotencyKeys(kv, now)
-  const api = { origin, federation: genesis.federation, now, startedAt, store, setLines, roster, tokens, accessLog, witness, submit, redactions, refSecret, idempotency,
-    rejected: sync.stats.rejected, status: () => node.status(), log, limits: settings.limits }
+  const api = { origin, federation: genesis.federation, now, startedAt, store, setLines, opinions: OpinionIndex.start(store), roster, tokens, accessLog, witness, submit, redactions, refSecret, idempotency,
+    rejected: sync.stats.rejected, status: () => node.status(), log, limits: settings.limits,
+    feedbackRelay, review, feedbackReports: () => feedbackStore.reports.values(), ownLogStatus: () => ownLog.status() }
   const app = createApp(api)
   app.route('/', backupRoutes({ origin, kv }))
-  const server = await listen(app.fetch, settings.http.host, opts.httpPort ?? settings.http.port, api)
+  const server = await listen(app.fetch, settings.http.host, opts.httpPort ?? settings.http.port, { ...api, tls })
   const url = server.url
 
   let stopping = false
@@ -225,7 +247,8 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
       stopping = true
       blocked.stop()
       await statusLoop.stop()
-      await Promise.all([retention.stop(), redactions.stop(), ownLog.stop()])
+      await feedbackRelay.stop()
+      await Promise.all([retention.stop(), redactions.stop(), ownLog.stop(), forks.stop()])
       await publisher.stop()
       await Promise.all([sync.stop(), collector.stop(), healer.stop()])
       await server.close()

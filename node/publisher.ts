@@ -91,6 +91,21 @@ export interface SigningGate {
   whenReady(): Promise<void>
 }
 
+/** A gate open when every one of `gates` is (the own-log catch-up, a fork resolution of the own log). */
+export function allGates(...gates: SigningGate[]): SigningGate {
+  return {
+    get ready() {
+      return gates.every((g) => g.ready)
+    },
+    admit() {
+      for (const g of gates) g.admit()
+    },
+    async whenReady() {
+      while (!gates.every((g) => g.ready)) for (const g of gates) await g.whenReady()
+    },
+  }
+}
+
 /**
  * Batches validated and not yet stored (being signed, or waiting for the
  * store); more than this and validating the next batch waits. Three keep
@@ -121,6 +136,12 @@ export class Publisher {
 
   /** Indicators validated and not yet stored, by alg+value: each is in force for the duplicate check. */
   private publishing = new Map<string, Promise<Published>>()
+
+  /** The log was cut back (fork resolution): the next batch is numbered from the stored size again. */
+  async restartNumbering(): Promise<void> {
+    await this.appending
+    this.nextSeq = undefined
+  }
 
   submit(body: RecordBody, opts: SubmitOptions = {}): Promise<Published> {
     if (this.stopped) return Promise.reject(new LedgerError('CONFLICT', 'the node is shutting down'))
@@ -233,6 +254,7 @@ export class Publisher {
         const { record, bytes } = validateAndEncode(p.body, { v: 1, log: origin, seq: start + records.length, time })
         if (record.type === 'revocation') await checkRecordSemantics(store, roster, origin, record, none)
         else roster.checkWriter(origin, record.type)
+        if (record.type === 'roster' && record.change === 'resolve_fork') roster.checkResolution(origin, record)
         if (record.type === 'indicator' && !p.opts.allowDuplicate) {
           const key = valueKey(record.alg, record.value)
           const existing = inForce[k]

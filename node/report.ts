@@ -29,6 +29,8 @@ import type { AccessLog, AccessRow } from './access-log.ts'
 import type { Store, StoreReader } from './storage/store.ts'
 import { bump, logRecords, recordById, type IndexedRecord } from './dashboard/scan.ts'
 import { cosignerNames } from './dashboard/view.ts'
+import { feedbackFigures, FEEDBACK_METHOD } from './feedback/figures.ts'
+import type { StoredReport } from './feedback/store.ts'
 
 /** What a report is computed from: the logs this node holds and its access log. */
 export interface ReportDeps {
@@ -37,6 +39,8 @@ export interface ReportDeps {
   now: () => number
   store: Pick<StoreReader, 'listLogs' | 'checkpoint' | 'checkpointHistory' | 'entries' | 'entry' | 'locate'> & Pick<Store, 'redactionDigest'>
   accessLog: Pick<AccessLog, 'query' | 'verify'>
+  /** Provider reports about this node's indicators (node/feedback/): their figures rest on this node's log. */
+  feedbackReports?: () => Iterable<StoredReport>
 }
 
 export interface ReportOptions {
@@ -67,7 +71,7 @@ export interface ReportFigure {
   value: number
   /** Ids of the checkpoints the figure was computed from (empty for access-log figures). */
   basis: string[]
-  source: 'logs' | 'access-log'
+  source: 'logs' | 'access-log' | 'feedback'
 }
 
 export interface TransparencyReport {
@@ -469,6 +473,8 @@ async function buildReport(deps: ReportDeps, pass: Pass, opts: ReportOptions): P
 
   const access = accessFigures(pass.access, opts.providerNames)
   figures.push(...access.figures)
+  const ownBasis = basisOf.get(deps.origin)
+  if (deps.feedbackReports && ownBasis) figures.push(...feedbackFigures(deps.feedbackReports(), { origin: deps.origin, from, to, basis: [ownBasis], providerNames: opts.providerNames }))
   const iso = (ms: number) => new Date(ms).toISOString()
   return {
     title: 'Transparency report on the database of indicators',
@@ -483,6 +489,7 @@ async function buildReport(deps: ReportDeps, pass: Pass, opts: ReportOptions): P
       'time_to_revocation_ms: for each revocation in the period, its time minus the time of the indicator it revokes; median and p90 are nearest-rank percentiles.',
       'indicators_held at start (end): indicator records timed before from (to), less the distinct indicators among them revoked by a revocation timed before from (to). Expiry dates are not applied.',
       'The cited checkpoint of a log covers every entry timed before to; of those this node holds, it is the one with the most cosignatures (the smallest on a tie).',
+      ...(deps.feedbackReports ? FEEDBACK_METHOD : []),
       `Access figures count the rows of this node's access log timed in [from, to); the log is hash-chained (head ${access.info.head ?? 'none'}, ${access.info.rows} rows, chain ${access.info.chain_intact ? 'intact' : 'BROKEN'}). Other nodes keep their own access logs.`,
     ],
     checkpoints,

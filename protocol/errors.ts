@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'BAD_REF',
   'BAD_REASON',
   'BAD_OPINION',
+  'BAD_VERDICT', // a provider report's verdict is not false_positive or true_positive
   'BAD_ROSTER_CHANGE',
   // keys and signatures
   'BAD_PUBLIC_KEY',

@@ -17,6 +17,7 @@ import { assertValidPublicKey } from './ed25519.ts'
 import { LedgerError, type ErrorCode } from './errors.ts'
 import { fromHex, toHex } from './bytes.ts'
 import { isRefPseudonym, MAX_RAW_REF_LENGTH } from './case-ref.ts'
+import { parseStandingCheckpoint } from './fork-resolution.ts'
 import { decodeCanonical, decodeChecked, encodeCanonical, encodeFlat, KeyTable, type CborValue } from './cbor.ts'
 
 export const RECORD_VERSION = 1
@@ -45,7 +46,7 @@ export const MEDIA = ['image', 'video', 'text', 'url'] as const
 export const REVOCATION_REASONS = ['false_positive', 'legal_order', 'duplicate', 'reclassified', 'expired', 'key_compromise'] as const
 export const OPINIONS = ['confirm', 'dispute'] as const
 export const ATTESTATION_REASONS = ['false_positive', 'wrong_category', 'duplicate', 'low_quality', 'reviewed'] as const
-export const ROSTER_CHANGES = ['add_member', 'remove_member', 'rotate_key', 'set_roles', 'set_threshold', 'compromise'] as const
+export const ROSTER_CHANGES = ['add_member', 'remove_member', 'rotate_key', 'set_roles', 'set_threshold', 'compromise', 'resolve_fork'] as const
 export const ROLES = ['publisher', 'witness'] as const
 
 export type Category = (typeof CATEGORIES)[number]
@@ -142,7 +143,19 @@ export interface CompromiseChange {
   key: Uint8Array
   witness_key?: Uint8Array
 }
-export type RosterChange = AddMemberChange | RemoveMemberChange | RotateKeyChange | SetRolesChange | SetThresholdChange | CompromiseChange
+/**
+ * The federation resolves a fork of `member`'s log (spec/federation.md
+ * §10.10): the branch of `checkpoint` (size N, the log's signature only)
+ * stands; `key` is its log key from index N on.
+ */
+export interface ResolveForkChange {
+  change: 'resolve_fork'
+  member: string
+  checkpoint: string
+  key: Uint8Array
+  witness_key?: Uint8Array
+}
+export type RosterChange = AddMemberChange | RemoveMemberChange | RotateKeyChange | SetRolesChange | SetThresholdChange | CompromiseChange | ResolveForkChange
 export type RosterRecord = RecordHeader & { type: 'roster' } & RosterChange
 
 export type CairnRecord = IndicatorRecord | RevocationRecord | AttestationRecord | RosterRecord
@@ -160,6 +173,7 @@ const CHANGE_KEYS: Record<RosterChangeKind, string[]> = {
   set_roles: ['change', 'member', 'roles'],
   set_threshold: ['change', 'threshold'],
   compromise: ['change', 'member', 'from', 'key', 'witness_key'],
+  resolve_fork: ['change', 'member', 'checkpoint', 'key', 'witness_key'],
 }
 const allowedKeys = (body: string[]): ReadonlySet<string> => new Set([...COMMON_KEYS, ...body])
 const ALLOWED_BODY = new Map(Object.entries(BODY_KEYS).map(([t, keys]) => [t, allowedKeys(keys)]))
@@ -469,6 +483,17 @@ function validateChange(g: Fields, change: RosterChangeKind, log: string): Roste
     }
     case 'compromise': {
       const rec: CompromiseChange = { change, member: g.segment('member'), from: g.uint('from'), key: g.publicKey('key') }
+      if (g.has('witness_key')) {
+        rec.witness_key = g.publicKey('witness_key')
+        if (toHex(rec.key) === toHex(rec.witness_key)) fail('BAD_ROSTER_CHANGE', `${what}: the witness key must differ from the log key`)
+      }
+      return rec
+    }
+    case 'resolve_fork': {
+      const member = g.segment('member')
+      const checkpoint = g.text('checkpoint')
+      parseStandingCheckpoint(checkpoint, `${log.slice(0, log.indexOf('/'))}/${member}`)
+      const rec: ResolveForkChange = { change, member, checkpoint, key: g.publicKey('key') }
       if (g.has('witness_key')) {
         rec.witness_key = g.publicKey('witness_key')
         if (toHex(rec.key) === toHex(rec.witness_key)) fail('BAD_ROSTER_CHANGE', `${what}: the witness key must differ from the log key`)

@@ -35,7 +35,8 @@ import { toHex } from './bytes.ts'
 import { LedgerError } from './errors.ts'
 import { keyAt, validAt, type LogKey, type LogKeys } from './log-keys.ts'
 import type { ParsedNote } from './note.ts'
-import type { CairnRecord, CompromiseChange, RecordType, Role, RosterRecord, RotateKeyChange } from './records.ts'
+import type { CairnRecord, CompromiseChange, RecordType, ResolveForkChange, Role, RosterRecord, RotateKeyChange } from './records.ts'
+import { checkStandingCheckpoint, equivocationFreezes, parseStandingCheckpoint, type ForkResolution } from './fork-resolution.ts'
 import type { Genesis } from './genesis.ts'
 
 /** A witness key of a member, valid for cosignatures dated [from, until) (seconds since the epoch). */
@@ -134,10 +135,19 @@ export class Roster {
   private readonly listeners: RosterListener[] = []
   /** Per origin: the facts its key ranges are computed from (kept even before the member is known). */
   private readonly keyFacts = new Map<string, KeyFacts>()
+  /** Per origin: the fork resolutions that applied (§10.10), in the order they applied. */
+  private readonly forkResolutions = new Map<string, ForkResolution[]>()
+
+  /** While true (a rebuild), applied changes are not told to the listeners: they were told when they first applied. */
+  private muted = false
 
   constructor(genesis: Genesis) {
     this.federation = genesis.federation
     this.threshold = genesis.threshold
+    this.seed(genesis)
+  }
+
+  private seed(genesis: Genesis): void {
     for (const g of genesis.members) {
       const logKey = parseVerifierKey(g.vkey).publicKey
       this.members.set(g.origin, {
@@ -146,6 +156,27 @@ export class Roster {
         peerId: g.peer_id, roles: new Set(g.roles), addrs: g.addrs, active: true,
       })
       this.factsOf(g.origin).base = { logKey, witnessVkey: g.witness_vkey }
+    }
+  }
+
+  /**
+   * Forgets every change and rebuilds the roster from `genesis` by `replay`
+   * (a node's stored records, after a fork resolution cut some away). The
+   * listeners hear nothing meanwhile: what re-applies applied before.
+   */
+  async rebuild(genesis: Genesis, replay: () => Promise<void>): Promise<void> {
+    this.members.clear()
+    this.proposals.clear()
+    this.earlyVotes.clear()
+    this.keyFacts.clear()
+    this.forkResolutions.clear()
+    this.threshold = genesis.threshold
+    this.seed(genesis)
+    this.muted = true
+    try {
+      await replay()
+    } finally {
+      this.muted = false
     }
   }
 
@@ -419,6 +450,8 @@ export class Roster {
       }
       case 'compromise':
         return this.applyCompromise(id, p.origin, origin, r)
+      case 'resolve_fork':
+        return this.applyResolution(id, p.origin, origin, r)
       case 'set_roles': {
         const m = this.members.get(origin)
         if (!m) return
@@ -446,7 +479,76 @@ export class Roster {
     this.emit(m, 'compromise', id)
   }
 
+  /**
+   * A fork resolution (§10.10), written by another member: the standing
+   * checkpoint must open under the member's log key valid at its last entry
+   * (as the keys are when the change applies) and `key` must be new to the
+   * member, else it never applies. Then it acts on the key ranges exactly as
+   * a compromise from N (every key ends at N, compromised; `key` from N),
+   * and the log's resolutions gain it.
+   */
+  private applyResolution(id: string, writer: string, origin: string, r: RosterRecord & ResolveForkChange): void {
+    if (writer === origin) return // a member cannot settle its own fork
+    const m = this.members.get(origin)
+    if (!m) return
+    if (m.logKeys.some((k) => sameKey(k.publicKey, r.key))) return // the owner must rotate: a key it held before is no way out
+    let cp
+    try {
+      cp = parseStandingCheckpoint(r.checkpoint, origin)
+      checkStandingCheckpoint(cp, m.logKeys)
+    } catch {
+      return
+    }
+    const { size, root } = cp.checkpoint
+    const fact: CompromiseFact = { id, from: size, time: r.time, key: r.key }
+    if (r.witness_key) fact.witnessKey = r.witness_key
+    this.factsOf(origin).compromises.set(id, fact)
+    const list = this.forkResolutions.get(origin) ?? []
+    list.push({ id, size, root, checkpoint: r.checkpoint })
+    this.forkResolutions.set(origin, list)
+    this.recompute(origin)
+    this.emit(m, 'resolve_fork', id)
+  }
+
+  /**
+   * What a node checks before it writes a resolve_fork proposal (its
+   * operator gets a clear error instead of a proposal that never applies):
+   * the member is known (UNKNOWN_LOG), the writer is another member
+   * (BAD_ROSTER_CHANGE), the key is new to the member (BAD_ROSTER_CHANGE),
+   * the standing checkpoint opens under the member's log key valid at its
+   * last entry (UNKNOWN_KEY, BAD_SIGNATURE).
+   */
+  checkResolution(writer: string, r: ResolveForkChange): void {
+    const origin = `${this.federation}/${r.member}`
+    const m = this.members.get(origin)
+    if (!m) throw new LedgerError('UNKNOWN_LOG', `resolve_fork: ${r.member} is not a member of federation ${this.federation}`)
+    if (writer === origin) throw new LedgerError('BAD_ROSTER_CHANGE', `resolve_fork: ${origin} cannot resolve its own fork; another member proposes the resolution and the others confirm it`)
+    if (m.logKeys.some((k) => sameKey(k.publicKey, r.key))) throw new LedgerError('BAD_ROSTER_CHANGE', `resolve_fork: ${r.member} held that log key before; the owner must rotate (cairn roster new-key --dir <its node>)`)
+    const cp = parseStandingCheckpoint(r.checkpoint, origin)
+    try {
+      checkStandingCheckpoint(cp, m.logKeys)
+    } catch (e) {
+      const code = e instanceof LedgerError ? e.code : 'BAD_SIGNATURE'
+      throw new LedgerError(code, `resolve_fork: the standing checkpoint (size ${cp.checkpoint.size}) is not signed by ${origin}'s log key valid at index ${cp.checkpoint.size - 1}: ${(e as Error).message}`)
+    }
+  }
+
+  /** The fork resolutions of `origin`'s log that applied, in the order they applied. */
+  resolutions(origin: string): ForkResolution[] {
+    return [...(this.forkResolutions.get(origin) ?? [])]
+  }
+
+  /**
+   * Verifies an equivocation proof about `origin` under any of its log keys
+   * and says whether it freezes the log (false: it lies within a resolved
+   * fork, §10.10). Throws UNKNOWN_LOG, or what proof verification throws.
+   */
+  equivocationFreezes(origin: string, proof: string | Uint8Array): boolean {
+    return equivocationFreezes(proof, this.known(origin).logKeys, origin, this.forkResolutions.get(origin) ?? [])
+  }
+
   private emit(m: Member, change: string, id: string): void {
+    if (this.muted) return
     for (const fn of this.listeners) fn(m, change, id)
   }
 }

@@ -71,7 +71,7 @@ async function readAll(node: CairnNode, cursor = '', limit = 7): Promise<{ items
 function apply(items: FeedItem[], into = new Map<string, FeedItem>()): Map<string, FeedItem> {
   for (const it of items) {
     if (it.op === 'add') into.set(it.id, it)
-    else into.delete(it.id)
+    else if (it.op === 'remove') into.delete(it.id)
   }
   return into
 }
@@ -168,7 +168,15 @@ test('the feed pages through adds and removes; resumption from a cursor sees exa
     assert.ok(r.seq > added.seq)
   }
   const pdq = adds.find((x) => x.alg === 'pdq')!
-  assert.equal(Object.keys(pdq).sort(), ['alg', 'category', 'id', 'log', 'op', 'seq', 'value'])
+  assert.equal(Object.keys(pdq).sort(), ['alg', 'category', 'id', 'kind', 'log', 'media', 'op', 'quality', 'seq', 'value'])
+  assert.is(pdq.quality, 90)
+  // The confirmation is an item of its own, and the add carries it (as of the page's checkpoints).
+  const attests = all.items.filter((i) => i.op === 'attest')
+  assert.is(attests.length, 1)
+  assert.equal([attests[0]!.id, attests[0]!.opinion, attests[0]!.log, attests[0]!.confirmations, attests[0]!.disputes], [aIds[0]!, 'confirm', c.origin, [c.origin], []])
+  assert.is(attests[0]!.value, adds.find((x) => x.id === aIds[0]!)!.value)
+  assert.equal(adds.find((x) => x.id === aIds[0]!)!.confirmations, [c.origin])
+  assert.is(adds.find((x) => x.id === aIds[1]!)!.confirmations, undefined)
   const set = apply(all.items)
   const want = await expectedSet(b)
   assert.equal([...set.keys()].sort(), [...want.keys()].sort())
@@ -199,7 +207,8 @@ test('the feed pages through adds and removes; resumption from a cursor sees exa
   await a.publisher.submit({ type: 'attestation', target: fromHex(bIds[1]!), opinion: 'dispute', reason: 'wrong_category' })
   await settled()
   const delta = await readAll(c, all.cursor, 3)
-  assert.equal(delta.items.map((i) => i.op), ['add', 'add', 'add', 'add', 'add', 'remove', 'remove'])
+  assert.equal(delta.items.map((i) => i.op), ['attest', 'add', 'add', 'add', 'add', 'add', 'remove', 'remove'])
+  assert.equal([delta.items[0]!.id, delta.items[0]!.opinion, delta.items[0]!.reason, delta.items[0]!.disputes], [bIds[1]!, 'dispute', 'wrong_category', [a.origin]])
   assert.equal(delta.items.filter((i) => i.op === 'remove').map((i) => i.id), [bIds[0]!, more[1]!])
   apply(delta.items, set)
   const want2 = await expectedSet(c)
@@ -274,7 +283,7 @@ test('snapshot: the set of non-revoked indicators in every format, with its curs
   assert.match(csv.headers.get('content-type')!, /^text\/csv/)
   assert.is(csv.headers.get('cairn-cursor'), cursor)
   const rows = parseCsv(await csv.text())
-  assert.equal(rows[0], ['alg', 'value', 'category', 'kind', 'media', 'id', 'log', 'seq'])
+  assert.equal(rows[0], ['alg', 'value', 'category', 'kind', 'media', 'id', 'log', 'seq', 'quality', 'ref', 'expires', 'confirmations', 'disputes'])
   assert.equal(rows.slice(1).map((r) => r[5]).sort(), wantIds)
   for (const r of rows.slice(1)) assert.equal([r[0], r[1], r[2]], [want.get(r[5]!)!.alg, want.get(r[5]!)!.value, want.get(r[5]!)!.category])
 
@@ -307,8 +316,190 @@ test('snapshot: the set of non-revoked indicators in every format, with its curs
   await revoke(nodes[0]!, extra[2]!)
   await settled()
   const delta = await readAll(c, cursor, 100)
-  for (const it of delta.items) it.op === 'add' ? set.set(it.id, it) : set.delete(it.id)
+  for (const it of delta.items) it.op === 'add' ? set.set(it.id, it) : it.op === 'remove' ? set.delete(it.id) : undefined
   assert.equal([...set.keys()].sort(), [...(await expectedSet(c)).keys()].sort())
+})
+
+const REF = 'p1:00112233445566778899aabbccddeeff'
+
+test('quality, ref, expiry and opinions in feed items and every snapshot format; absent fields stay absent', async () => {
+  const [a, b, c] = nodes as [CairnNode, CairnNode, CairnNode]
+  const expires = Date.now() + 10_000_000_000
+  const rich = await a.publisher.submit({ type: 'indicator', alg: 'pdq', value: sha256(utf8('rich')), category: 'A1', kind: 'known_material', media: 'image', quality: 77, ref: REF, expires })
+  const plain = await a.publisher.submit({ type: 'indicator', alg: 'sha256', value: sha256(utf8('plain')), category: 'B2', kind: 'known_material', media: 'video' })
+  await b.publisher.submit({ type: 'attestation', target: fromHex(rich.id), opinion: 'confirm' })
+  await c.publisher.submit({ type: 'attestation', target: fromHex(rich.id), opinion: 'dispute', reason: 'wrong_category' })
+  // A centre's latest word counts: b confirms twice, still one confirmation.
+  await b.publisher.submit({ type: 'attestation', target: fromHex(rich.id), opinion: 'confirm', reason: 'reviewed' })
+  await settled()
+
+  const { items } = await readAll(a, '', 1000)
+  const add = items.find((i) => i.op === 'add' && i.id === rich.id)!
+  assert.equal([add.quality, add.ref, add.expires, add.kind, add.media, add.confirmations, add.disputes], [77, REF, expires, 'known_material', 'image', [b.origin], [c.origin]])
+  const addPlain = items.find((i) => i.op === 'add' && i.id === plain.id)!
+  for (const k of ['quality', 'ref', 'expires', 'confirmations', 'disputes']) assert.not.ok(k in addPlain, k)
+  const attests = items.filter((i) => i.op === 'attest' && i.id === rich.id)
+  assert.is(attests.length, 3)
+  assert.ok(attests.every((i) => i.alg === 'pdq' && i.quality === 77 && i.ref === REF))
+
+  // jsonl from the set-line files, and rendered from the store (a subscription of every alg), byte for byte alike.
+  const text = async (q: string) => {
+    const res = await get(c, `/feed/snapshot?${q}`, tok(c, 'provider'))
+    assert.is(res.status, 200, q)
+    return res.text()
+  }
+  const fromFiles = await text('format=jsonl')
+  assert.is(await text('format=jsonl&alg=md5,sha1,sha256,pdq,photodna,tmk_pdqf,url_sha256'), fromFiles)
+  const lines = fromFiles.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+  const line = lines.find((l) => l.id === rich.id)!
+  assert.equal(Object.keys(line), ['alg', 'value', 'category', 'kind', 'media', 'quality', 'ref', 'expires', 'id', 'log', 'seq', 'time', 'confirmations', 'disputes'])
+  assert.equal([line.quality, line.ref, line.expires, line.confirmations, line.disputes], [77, REF, expires, [b.origin], [c.origin]])
+  assert.equal(Object.keys(lines.find((l) => l.id === plain.id)!), ['alg', 'value', 'category', 'kind', 'media', 'id', 'log', 'seq', 'time'])
+
+  const rows = parseCsv(await text('format=csv'))
+  const row = rows.find((r) => r[5] === rich.id)!
+  assert.equal(row.slice(8), ['77', REF, String(expires), b.origin, c.origin])
+  assert.equal(rows.find((r) => r[5] === plain.id)!.slice(8), ['', '', '', '', ''])
+
+  const bundle = JSON.parse(await text('format=stix')) as { objects: Record<string, unknown>[] }
+  const o = bundle.objects.find((x) => x.x_cairn_record_id === rich.id)!
+  assert.equal([o.x_cairn_quality, o.x_cairn_ref, o.x_cairn_expires, o.valid_until, o.x_cairn_confirmations, o.x_cairn_disputes],
+    [77, REF, expires, new Date(expires).toISOString(), [b.origin], [c.origin]])
+  assert.ok(String(o.modified) > String(o.created), 'the attestations made later versions')
+  const p = bundle.objects.find((x) => x.x_cairn_record_id === plain.id)!
+  for (const k of ['x_cairn_quality', 'x_cairn_ref', 'x_cairn_expires', 'valid_until', 'x_cairn_confirmations', 'x_cairn_disputes']) assert.not.ok(k in p, k)
+})
+
+test('subscriptions: category, alg, media and log filter feed items and snapshots; log blocks and entries stay whole', async () => {
+  const [a, b] = nodes as [CairnNode, CairnNode]
+  const all = await readAll(b, '', 1000)
+  const check = async (q: string, want: (i: FeedItem) => boolean) => {
+    const items: FeedItem[] = []
+    let cursor = ''
+    for (;;) {
+      const page = await feed(b, `cursor=${cursor}&limit=1000&${q}`)
+      items.push(...page.items)
+      assert.ok(page.logs.every((l) => !l.behind))
+      cursor = page.next
+      if (!page.more) break
+    }
+    const expected = all.items.filter((i) => i.redacted || want(i))
+    assert.equal(items, expected, q)
+    assert.ok(items.length > 0 && items.length < all.items.length, q)
+    return items
+  }
+  await check('category=A1', (i) => i.category === 'A1')
+  await check('alg=pdq,md5', (i) => i.alg === 'pdq' || i.alg === 'md5')
+  await check('media=video', (i) => i.media === 'video')
+  // An attestation is about an indicator of the log filtered for, wherever it was written.
+  await check(`log=${encodeURIComponent(a.origin)}`, (i) => (i.op === 'attest' ? all.items.some((x) => x.op === 'add' && x.id === i.id && x.log === a.origin) : i.log === a.origin))
+  // Entries are whole whatever the filter: a client still verifies every log.
+  const withEntries = await feed(b, 'limit=50&entries=1&category=B2')
+  assert.ok(withEntries.logs.every((l) => l.entries!.length === l.to - l.from))
+
+  // Snapshots: the same filter, every format.
+  const snap = async (q: string) => (await get(b, `/feed/snapshot?${q}`, tok(b, 'provider'))).text()
+  const jsonl = (await snap('format=jsonl&category=A2&media=video')).trim().split('\n').map((l) => JSON.parse(l))
+  const end = jsonl.pop()
+  assert.ok(jsonl.length > 0 && jsonl.every((l) => l.category === 'A2' && l.media === 'video'))
+  assert.is(end.count, jsonl.length)
+  const full = (await snap('format=jsonl')).trim().split('\n').map((l) => JSON.parse(l))
+  assert.is(jsonl.length, full.filter((l) => l.category === 'A2' && l.media === 'video').length)
+  assert.ok((await snap('format=txt&alg=pdq')).trim().split('\n').every((l) => l.startsWith('pdq ')))
+  assert.ok(parseCsv(await snap(`format=csv&log=${encodeURIComponent(a.origin)}`)).slice(1).every((r) => r[6] === a.origin))
+  const bundle = JSON.parse(await snap(`format=stix&log=${encodeURIComponent(a.origin)}`)) as { objects: Record<string, unknown>[] }
+  assert.equal(bundle.objects.filter((o) => o.type === 'identity').map((o) => o.name), [a.origin])
+
+  // Values nobody uses: one-line 400s.
+  for (const q of ['category=Z9', 'alg=sha512', 'media=audio', 'log=not%20an%20origin', 'log=testnet.cairn/nobody', 'category=A1,', 'wait=61', 'wait=-1', 'wait=1.5']) {
+    for (const path of ['/feed', '/feed/snapshot']) {
+      if (path === '/feed/snapshot' && q.startsWith('wait')) continue
+      const res = await get(b, `${path}?${q}`, tok(b, 'provider'))
+      assert.is(res.status, 400, `${path}?${q}`)
+      const body = (await res.json()) as { error: { code: string; message: string } }
+      assert.is(body.error.code, 'BAD_REQUEST')
+      assert.not.match(body.error.message, /\n/)
+    }
+  }
+})
+
+test('long poll: wait= answers as soon as a checkpoint passes the cursor, empty at the end of the wait; waits and event streams are bounded per token', async () => {
+  const [a, b] = nodes as [CairnNode, CairnNode]
+  const head = (await readAll(b, '', 1000)).cursor
+  // Nothing new: an empty page after about the wait.
+  let t0 = performance.now()
+  const idle = await feed(b, `cursor=${head}&wait=1`)
+  assert.ok(performance.now() - t0 >= 900, 'waited')
+  assert.equal([idle.items, idle.next], [[], head])
+  // News: the answer comes when the checkpoint moves, long before the wait ends.
+  t0 = performance.now()
+  const waiting = feed(b, `cursor=${head}&wait=30`)
+  await new Promise((r) => setTimeout(r, 200))
+  await publish(a, 'poll', 2)
+  const page = await waiting
+  const took = performance.now() - t0
+  console.log(`    long poll answered ${took.toFixed(0)} ms after it was asked (publish at 200 ms)`)
+  assert.ok(took < 15_000)
+  assert.ok(page.items.some((i) => i.op === 'add'))
+
+  // At most 4 open waits per token: the fifth is a 429.
+  const token = tok(b, 'auditor')
+  const cursor = page.next
+  await settled()
+  const last = (await readAll(b, cursor, 1000)).cursor
+  const held = Array.from({ length: 4 }, () => get(b, `/feed?cursor=${last}&wait=2`, token))
+  await new Promise((r) => setTimeout(r, 150))
+  const fifth = await get(b, `/feed?cursor=${last}&wait=2`, token)
+  assert.is(fifth.status, 429)
+  assert.is(((await fifth.json()) as { error: { code: string } }).error.code, 'RATE_LIMITED')
+  // Another token is not affected.
+  const other = await get(b, `/feed?cursor=${last}&wait=1`, tok(b, 'oversight'))
+  assert.is(other.status, 200)
+  await other.arrayBuffer()
+  for (const r of await Promise.all(held)) {
+    assert.is(r.status, 200)
+    await r.arrayBuffer()
+  }
+  assert.is((await get(b, `/feed?cursor=${last}&wait=1`, token)).status, 200, 'slots are given back')
+
+  // Server-sent events: every log's checkpoint first, then each new one; two streams per token.
+  const ctl = new AbortController()
+  const events = await fetch(`${b.url}/feed/events`, { headers: { authorization: `Bearer ${token}` }, signal: ctl.signal })
+  assert.is(events.status, 200)
+  assert.match(events.headers.get('content-type')!, /^text\/event-stream/)
+  const second = new AbortController()
+  const again = await fetch(`${b.url}/feed/events`, { headers: { authorization: `Bearer ${token}` }, signal: second.signal })
+  assert.is(again.status, 200)
+  const third = await get(b, '/feed/events', token)
+  assert.is(third.status, 429)
+  const reader = events.body!.getReader()
+  let buf = ''
+  const seen: { origin: string; size: number; checkpoint: string }[] = []
+  const until = async (pred: () => boolean) => {
+    while (!pred()) {
+      const { value, done } = await reader.read()
+      if (done) throw new Error('the event stream ended')
+      buf += new TextDecoder().decode(value)
+      let i
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const ev = buf.slice(0, i)
+        buf = buf.slice(i + 2)
+        const data = ev.split('\n').find((l) => l.startsWith('data: '))
+        if (ev.includes('event: checkpoint') && data) seen.push(JSON.parse(data.slice(6)))
+      }
+    }
+  }
+  await until(() => seen.length >= 3)
+  const sizeBefore = seen.find((e) => e.origin === a.origin)!.size
+  assert.match(seen[0]!.checkpoint, /^testnet\.cairn\//)
+  await publish(a, 'sse', 1)
+  await until(() => seen.some((e) => e.origin === a.origin && e.size > sizeBefore))
+  ctl.abort()
+  second.abort()
+  await new Promise((r) => setTimeout(r, 100))
+  const fresh = await get(b, '/feed/events', token)
+  assert.is(fresh.status, 200, 'stream slots are given back when clients go')
+  await fresh.body?.cancel()
 })
 
 test('a page of 10,000 changes comes from range reads (no timing assertion; the duration is printed)', async () => {

@@ -126,6 +126,8 @@ const API = '/taxii2/api/'
 const settled = () => waitFor('federation converges', () => converged(nodes, 2), 60_000)
 const published: { id: string; node: number }[] = []
 const revokedIds: string[] = []
+/** The indicator nodes[1] confirms. */
+const attestedId = () => published.filter((p) => p.node === 0)[1]!.id
 
 test.before(async () => {
   cluster = await startCluster(3)
@@ -147,6 +149,7 @@ test.before(async () => {
     revokedIds.push(t)
   }
   await nodes[1]!.publisher.submit({ type: 'attestation', target: fromHex(a[1]!.id), opinion: 'confirm' })
+  await nodes[2]!.publisher.submit({ type: 'attestation', target: fromHex(a[1]!.id), opinion: 'dispute', reason: 'wrong_category' })
   await settled()
 })
 
@@ -253,9 +256,16 @@ test('objects: latest versions, revocations as revoked: true, ascending date_add
       assert.is(o.revoked, true)
       assert.ok(o.modified > o.created)
       assert.is(o.x_cairn_revocation_reason, 'false_positive')
+    } else if (p.id === attestedId()) {
+      // Its last version is the one nodes[2]'s dispute made, after nodes[1]'s confirmation.
+      assert.is(o.revoked, undefined)
+      assert.ok(o.modified > o.created)
+      assert.equal(o.x_cairn_confirmations, [nodes[1]!.origin])
+      assert.equal(o.x_cairn_disputes, [nodes[2]!.origin])
     } else {
       assert.is(o.revoked, undefined)
       assert.is(o.modified, o.created)
+      assert.is(o.x_cairn_confirmations, undefined)
     }
   }
   const pdq = inds.find((o) => o.x_cairn_alg === 'pdq')!
@@ -299,10 +309,16 @@ test('manifest, added_after, match filters, the date headers, one object and its
   const { objects: none } = await pageAll(a, `${base}/objects/?added_after=${dates[dates.length - 1]}`, 100)
   assert.is(none.length, 0)
 
-  // match[version]: all versions show revocations twice; first shows none revoked.
+  // match[version]: all versions show revocations and attestations as versions of their own; first shows none revoked.
   const { objects: all } = await pageAll(a, `${base}/objects/?match[version]=all&match[type]=indicator`, 100)
-  assert.is(all.length, published.length + revokedIds.length)
+  assert.is(all.length, published.length + revokedIds.length + 2)
   for (const o of all) assertValidStix(o, 'version')
+  const attested = all.filter((o) => o.id === indicatorStixId(fromHex(attestedId())))
+  assert.is(attested.length, 3)
+  assert.ok(attested[0]!.modified < attested[1]!.modified && attested[1]!.modified < attested[2]!.modified)
+  assert.is(attested[0]!.x_cairn_confirmations, undefined)
+  assert.equal([attested[1]!.x_cairn_confirmations, attested[1]!.x_cairn_disputes], [[nodes[1]!.origin], undefined])
+  assert.equal([attested[2]!.x_cairn_confirmations, attested[2]!.x_cairn_disputes], [[nodes[1]!.origin], [nodes[2]!.origin]])
   const { objects: first } = await pageAll(a, `${base}/objects/?match[version]=first&match[type]=indicator`, 100)
   assert.is(first.length, published.length)
   assert.ok(first.every((o) => !o.revoked))

@@ -37,6 +37,7 @@ interface RosterVector {
   probes: { log: string; index: number; key: string; entry: string; valid: boolean; compromised: boolean }[]
   checkpoint_probes: { log: string; size: number; key: string; note: string; valid: boolean; error?: string }[]
   cosignature_probes: { log: string; witness: string; key: string; timestamp: number; note: string; valid: boolean }[]
+  equivocation_probes?: { log: string; size: number; key: string; proof: string; freezes: boolean; error?: string }[]
 }
 
 const { files, load } = vectorFolder<RosterVector>(dir)
@@ -45,7 +46,8 @@ test('the vector files are what the generator produces', () => assertGenerated(d
 
 test('the cases named in the brief are there', () => {
   for (const n of ['rotation-pending', 'rotation-applied', 'rotation-confirmation-first', 'rotation-by-another-member', 'compromise-applied',
-    'compromise-confirmation-first', 'compromise-by-the-member-itself', 'compromise-after-rotation', 'witness-rotation-applied']) {
+    'compromise-confirmation-first', 'compromise-by-the-member-itself', 'compromise-after-rotation', 'witness-rotation-applied',
+    'fork-resolution-applied', 'fork-resolution-by-the-member-itself', 'fork-resolution-checkpoint-not-by-the-log']) {
     assert.ok(files.includes(`${n}.json`), n)
   }
 })
@@ -169,6 +171,16 @@ for (const f of files) {
     for (const p of v.cosignature_probes) {
       const got = cosigners(p.note, r.cosignerKeys(p.log))
       assert.is(got.has(p.witness), p.valid, `cosignature by ${p.witness} key ${p.key.slice(0, 8)} at ${p.timestamp}`)
+    }
+    for (const p of v.equivocation_probes ?? []) {
+      const what = `equivocation ${p.log} size ${p.size} key ${p.key.slice(0, 8)}`
+      try {
+        assert.is(r.equivocationFreezes(p.log, p.proof), p.freezes, what)
+        assert.is(p.error, undefined, `${what}: accepted`)
+      } catch (e) {
+        if (!isLedgerError(e)) throw e
+        assert.is(e.code, p.error, what)
+      }
     }
   })
 

@@ -316,6 +316,43 @@
     }
   }
 
+  // -------------------------------------------------------------------------
+  // The review queue, behind the operator token (sessionStorage: this tab only).
+
+  async function loadReview() {
+    const token = sessionStorage.getItem('cairn-operator-token')
+    const state = $('review-state')
+    if (!token) return
+    try {
+      const res = await fetch(`/review${$('review-all').checked ? '?all=1' : ''}`, { cache: 'no-store', headers: { authorization: `Bearer ${token}` } })
+      const body = await res.json()
+      if (!res.ok) throw new Error(body.error ? `${body.error.code}: ${body.error.message}` : `HTTP ${res.status}`)
+      const rows = body.queue.map((q) => el('tr', {},
+        el('th', { scope: 'row' }, el('code', { text: q.record })),
+        el('td', { text: q.alg }), el('td', { text: q.category }),
+        el('td', { class: 'num', text: fmt(q.reports) }), el('td', { class: 'num', text: fmt(q.false_positive) }),
+        el('td', { class: 'num', text: fmt(q.true_positive) }), el('td', { class: 'num', text: fmt(q.providers) }),
+        el('td', { text: new Date(q.first_received).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' }),
+        el('td', { text: q.state === 'open' ? 'open' : `${q.state === 'revoke' ? 'revoked' : 'confirmed'} (${q.outcome.record.slice(0, 12)}…)` })))
+      $('review').tBodies[0].replaceChildren(...rows)
+      $('review').hidden = rows.length === 0
+      state.textContent = `${rows.length} record(s)${$('review-all').checked ? '' : ' open'}; ${fmt(body.stats.pending)} report(s) made here still pending delivery`
+    } catch (e) {
+      $('review').hidden = true
+      state.textContent = `Cannot show the queue: ${e.message}`
+    }
+  }
+  $('review-form').addEventListener('submit', (ev) => {
+    ev.preventDefault()
+    const t = $('review-token').value.trim()
+    if (t) sessionStorage.setItem('cairn-operator-token', t)
+    $('review-token').value = ''
+    loadReview()
+  })
+  $('review-all').addEventListener('change', loadReview)
+  setInterval(() => { if (!document.hidden) loadReview() }, POLL_MS * 3)
+  loadReview()
+
   if (typeof Chart !== 'undefined') {
     Chart.defaults.font.family = getComputedStyle(document.body).fontFamily
     Chart.defaults.color = '#3d444d'

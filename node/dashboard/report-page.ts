@@ -151,14 +151,34 @@ ${[...access.values()].map((f) => `<tr><th scope="row">${esc(f.key)}</th><td>${n
     : '<p class="note">Counts per provider are shown to oversight only (request this report with an oversight token).</p>'}
 <p class="note">Access log of node ${esc(r.node)}: ${num(r.access_log.rows)} rows, hash chain ${r.access_log.chain_intact ? 'intact' : '<strong>BROKEN</strong>'}${r.access_log.head ? `, head ${esc(r.access_log.head)}` : ''}. Each node keeps its own access log.</p>
 
-<h2>7. Basis: cosigned checkpoints</h2>
+<h2>7. Provider feedback and withdrawals</h2>
+${feedback(r)}
+
+<h2>8. Basis: cosigned checkpoints</h2>
 <table><caption>The checkpoint each centre's figures were computed from</caption><thead><tr><th scope="col" class="l">Id</th><th scope="col" class="l">Log</th><th scope="col">Size</th><th scope="col" class="l">Root (base64)</th><th scope="col" class="l">Cosigned by</th></tr></thead><tbody>
 ${r.checkpoints.map((c) => `<tr><th scope="row">${esc(c.id)}</th><td class="l">${esc(c.log)}</td><td>${num(c.size)}</td><td class="l"><code>${esc(c.root)}</code></td><td class="l">${esc(c.cosigned_by.join(', ') || 'none')}</td></tr>`).join('\n')}
 </tbody></table>
 ${r.checkpoints.map((c) => `<pre aria-label="signed checkpoint ${esc(c.id)}">${esc(c.note)}</pre>`).join('\n')}
 
-<h2>8. Method</h2>
+<h2>9. Method</h2>
 <ol>${r.method.map((m) => `<li>${esc(m)}</li>`).join('')}</ol>
 </body></html>
 `
+}
+
+/** Section 7: reports providers made about this node's indicators, the decisions, the time to decide. */
+function feedback(r: TransparencyReport): string {
+  if (!r.figures.some((f) => f.source === 'feedback')) return '<p class="note">This node keeps no provider reports.</p>'
+  const providers = pick(r, 'feedback_reports', 'provider')
+  return [
+    matrix(r, 'Reports received from providers, by verdict', 'feedback_reports', 'verdict', { total: true }),
+    matrix(r, 'Reports received, by reason', 'feedback_reports', 'reason'),
+    matrix(r, 'Reports received, by category of the indicator', 'feedback_reports', 'category'),
+    matrix(r, 'Reports received, by hash algorithm of the indicator', 'feedback_reports', 'alg'),
+    matrix(r, 'Decisions on reported indicators (attestation or revocation in the log)', 'feedback_decisions', 'decision'),
+    matrix(r, 'Time from the first report to the decision', 'feedback_time_to_decision_ms', 'statistic', { keys: ['count', 'median', 'p95', 'max'], format: (n: number, key: string) => (key === 'count' ? num(n) : humanDuration(n)) }),
+    matrix(r, 'Indicators withdrawn after false-positive reports', 'indicators_withdrawn_after_reports', 'total', { keys: [''], labels: { '': 'indicators withdrawn' } }),
+    providers.size > 0 ? matrix(r, 'Reports received, by provider (oversight only)', 'feedback_reports', 'provider')
+      : '<p class="note">Counts per provider are shown to oversight only.</p>',
+  ].join('\n')
 }

@@ -20,10 +20,12 @@ import { operatorRoutes, type OperatorRouteDeps } from './routes-operator.ts'
 import { providerRoutes, type ProviderRouteDeps } from './routes-provider.ts'
 import { auditorRoutes, type AuditorRouteDeps } from './routes-auditor.ts'
 import { oversightRoutes, type OversightRouteDeps } from './routes-oversight.ts'
+import { feedbackRoutes, type FeedbackRouteDeps } from './routes-feedback.ts'
+import { healthRoutes, type HealthRouteDeps } from './routes-health.ts'
 import { httpMetrics, httpCounters } from '../metrics.ts'
 
 /** Everything the API reads: what each route group and the middleware take. */
-export type AppDeps = GuardDeps & LogRouteDeps & OperatorRouteDeps & ProviderRouteDeps & AuditorRouteDeps & OversightRouteDeps
+export type AppDeps = GuardDeps & LogRouteDeps & OperatorRouteDeps & ProviderRouteDeps & AuditorRouteDeps & OversightRouteDeps & FeedbackRouteDeps & HealthRouteDeps
 
 export function createApp(deps: AppDeps) {
   const app = new Hono<Env>()
@@ -71,5 +73,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', providerRoutes(deps))
   app.route('/', auditorRoutes(deps))
   app.route('/', oversightRoutes(deps))
+  app.route('/', feedbackRoutes(deps))
+  app.route('/', healthRoutes(deps))
   return app
 }

@@ -9,14 +9,18 @@
  * (an IPv6 /64). A connection over a cap is closed at once and counted.
  */
 import { serve, type ServerType } from '@hono/node-server'
+import { readFileSync } from 'node:fs'
+import { createServer as createHttpsServer } from 'node:https'
+import { createSecureContext } from 'node:tls'
 import type { Server, ServerOptions } from 'node:http'
+import { LedgerError } from '../../protocol/errors.ts'
 import type { AddressInfo, Socket } from 'node:net'
 import type { NodeFile } from '../config.ts'
 import { httpCounters, type MetricsDeps } from '../metrics.ts'
 import { addressKey, plainAddress } from './rate-limit.ts'
 
 export interface Listening {
-  /** http://host:port of the API. */
+  /** http(s)://host:port of the API. */
   url: string
   close(): Promise<void>
 }
@@ -26,11 +30,38 @@ export interface Listening {
 // not a request in progress: the header and request timeouts do not apply to it.
 const KEEP_ALIVE_MS = 65_000
 
+/** The API's certificate chain and key (PEM), read and checked by loadTls. */
+export interface TlsFiles {
+  cert: Buffer
+  key: Buffer
+}
+
+/**
+ * Reads node.json's http.tls files and checks that they parse and belong
+ * together, before the node opens anything else: a bad certificate is one
+ * BAD_CONFIG line at start, naming the file.
+ */
+export function loadTls(paths: { cert: string; key: string }): TlsFiles {
+  let files: TlsFiles
+  try {
+    files = { cert: readFileSync(paths.cert), key: readFileSync(paths.key) }
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException
+    throw new LedgerError('BAD_CONFIG', `node.json http.tls: cannot read ${err.path ?? 'the certificate or key'} (${err.code ?? err.message})`)
+  }
+  try {
+    createSecureContext(files)
+  } catch (e) {
+    throw new LedgerError('BAD_CONFIG', `node.json http.tls: ${paths.cert} and ${paths.key} are not a PEM certificate chain and its private key (${(e as Error).message.split('\n')[0]})`)
+  }
+  return files
+}
+
 export async function listen(
   fetch: (req: Request) => Response | Promise<Response>, host: string, port: number,
-  deps: MetricsDeps & { limits: NodeFile['limits'] },
+  deps: MetricsDeps & { limits: NodeFile['limits']; tls?: TlsFiles },
 ): Promise<Listening> {
-  const { limits } = deps
+  const { limits, tls } = deps
   const headersMs = limits.headers_timeout_s * 1000
   const serverOptions: ServerOptions = {
     headersTimeout: headersMs,
@@ -38,9 +69,14 @@ export async function listen(
     keepAliveTimeout: KEEP_ALIVE_MS,
     connectionsCheckingInterval: 1000,
   }
+  const pem = tls
+  const scheme = pem ? 'https' : 'http'
+  const urlHost = host.includes(':') ? `[${host}]` : host
   let server!: ServerType
   const url = await new Promise<string>((resolve, reject) => {
-    server = serve({ fetch, port, hostname: host, serverOptions }, (info: AddressInfo) => resolve(`http://${host}:${info.port}`))
+    server = pem
+      ? serve({ fetch, port, hostname: host, createServer: createHttpsServer, serverOptions: { ...serverOptions, ...pem } }, (info: AddressInfo) => resolve(`${scheme}://${urlHost}:${info.port}`))
+      : serve({ fetch, port, hostname: host, serverOptions }, (info: AddressInfo) => resolve(`${scheme}://${urlHost}:${info.port}`))
     server.once('error', reject)
   })
   const http = server as Server

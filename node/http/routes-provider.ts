@@ -1,9 +1,14 @@
 /**
  * Provider routes (DESIGN §4; auditor and oversight may read them too):
  *
- *   GET /feed?cursor=&limit=&verified=&entries=   deltas of the current set (node/feed.ts)
+ *   GET /feed?cursor=&limit=&verified=&entries=&wait=   deltas of the current set (node/feed.ts), long-polled with wait
  *   GET /feed/snapshot?format=jsonl|csv|txt|stix  the whole set as of a cursor, streamed
+ *   GET /feed/events                              server-sent events: new checkpoints (node/provider/news.ts)
  *   GET /taxii2/...                               TAXII 2.1 (read-only) over the same logs
+ *
+ * The feed and the snapshot take a subscription (category=, alg=, media=,
+ * log=; protocol/subscription.ts) and carry the opinions on each indicator
+ * (node/provider/opinions.ts).
  */
 import { Hono, type Context } from 'hono'
 import { LedgerError } from '../../protocol/errors.ts'
@@ -21,6 +26,9 @@ import {
   stixIndicator, stixIdentity, stixTime, bundleStixId, collectionId, STIX_MEDIA_TYPE, type StixObject,
 } from '../provider/stix.ts'
 import { taxiiPage, dateHeaders, envelope, type TaxiiFilter, type TaxiiPageRequest } from '../provider/taxii.ts'
+import { opinionFragment, type OpinionIndex } from '../provider/opinions.ts'
+import { CheckpointWatch, WaitSlots, MAX_WAIT_S, WAITS_PER_TOKEN, STREAMS_PER_TOKEN } from '../provider/news.ts'
+import { parseSubscription, isEmptySubscription, wanted, type Subscription } from '../../protocol/subscription.ts'
 
 const READERS: ApiRole[] = ['provider', 'auditor', 'oversight']
 
@@ -32,6 +40,8 @@ export interface ProviderRouteDeps {
   store: Store
   /** The snapshot's set-line files. */
   setLines: Pick<SetLines, 'ready' | 'stream'>
+  /** Confirmations and disputes of each indicator. */
+  opinions: OpinionIndex
 }
 
 export const TAXII_MEDIA_TYPE = 'application/taxii+json;version=2.1'
@@ -98,12 +108,14 @@ const SNAPSHOT_TYPES: Record<string, string> = {
   stix: STIX_MEDIA_TYPE,
 }
 
+const CSV_HEADER = 'alg,value,category,kind,media,id,log,seq,quality,ref,expires,confirmations,disputes\n'
+
 /** Lines of a snapshot, joined into ~64 KiB strings (one await per chunk, not per line). */
-async function* snapshotLines(store: Store, sizes: Sizes, cursor: string, format: string): AsyncGenerator<string> {
+async function* snapshotLines(store: Store, opinions: OpinionIndex, sizes: Sizes, cursor: string, format: string, filter?: Subscription): AsyncGenerator<string> {
   let count = 0
   let objects = 0
   let out = ''
-  if (format === 'csv') out += 'alg,value,category,kind,media,id,log,seq\n'
+  if (format === 'csv') out += CSV_HEADER
   if (format === 'stix') out += `{"type":"bundle","id":"${bundleStixId(cursor)}"`
   const emit = (o: StixObject) => (objects++ === 0 ? ',"objects":[\n' : ',\n') + JSON.stringify(o)
   for await (const ev of scanSet(store, sizes)) {
@@ -112,22 +124,42 @@ async function* snapshotLines(store: Store, sizes: Sizes, cursor: string, format
       out = ''
     }
     if (ev.kind === 'log') {
-      if (format === 'stix') out += emit(stixIdentity(ev.origin, ev.firstTime))
+      if (format === 'stix' && (!filter?.logs || filter.logs.includes(ev.origin))) out += emit(stixIdentity(ev.origin, ev.firstTime))
       continue
     }
     const { row } = ev
     const r = row.record
+    if (filter && !wanted(filter, { ...r, log: ev.origin })) continue
     const value = toHex(r.value!)
     count++
     if (format === 'txt') out += `${r.alg} ${value}\n`
-    else if (format === 'csv') out += [r.alg!, value, r.category!, r.kind!, r.media!, toHex(row.id), ev.origin, row.seq].map(csvField).join(',') + '\n'
-    else if (format === 'jsonl') out += jsonlLine(ev.origin, row.seq, row.id, r)
-    else out += emit(stixIndicator({ id: row.id, seq: row.seq, record: r }))
+    else if (format === 'csv') {
+      const o = opinions.opinions(row.id, sizes)
+      out += [r.alg!, value, r.category!, r.kind!, r.media!, toHex(row.id), ev.origin, row.seq, r.quality ?? '', r.ref ?? '', r.expires ?? '',
+        o?.confirmations.join(' ') ?? '', o?.disputes.join(' ') ?? ''].map(csvField).join(',') + '\n'
+    } else if (format === 'jsonl') out += jsonlLine(ev.origin, row.seq, row.id, r, opinionFragment(opinions.opinions(row.id, sizes)))
+    else out += emit(stixIndicator({ id: row.id, seq: row.seq, record: r }, undefined, opinions.attestations(row.id, sizes)))
   }
   // jsonl ends with the cursor: a stream without this line was cut short.
   if (format === 'jsonl') out += JSON.stringify({ cursor, count }) + '\n'
   if (format === 'stix') out += objects > 0 ? '\n]}\n' : '}\n'
   if (out) yield out
+}
+
+/** The subscription a request names (category=, alg=, media=, log=); an unknown value is BAD_REQUEST. */
+function subscriptionOf(c: Context, store: Store): Subscription | undefined {
+  const s = parseSubscription((k) => c.req.query(k))
+  for (const origin of s.logs ?? []) {
+    if (!store.hasLog(origin)) throw new LedgerError('BAD_REQUEST', `log: this node holds no log ${origin}`)
+  }
+  return isEmptySubscription(s) ? undefined : s
+}
+
+/** The wait= of a long poll, in ms (0: answer at once). */
+function parseWait(raw: string | undefined): number {
+  if (raw === undefined || raw === '' || raw === '0') return 0
+  if (!/^[1-9][0-9]{0,5}$/.test(raw) || Number(raw) > MAX_WAIT_S) throw new LedgerError('BAD_REQUEST', `wait is a whole number of seconds from 0 to ${MAX_WAIT_S}`)
+  return Number(raw) * 1000
 }
 
 // ------------------------------------------------------------------ TAXII 2.1
@@ -264,27 +296,27 @@ function taxiiRoutes(deps: ProviderRouteDeps) {
 
   get(`${API}collections/:cid/objects/`, async (c) => {
     checkCollection(c)
-    const page = await taxiiPage(deps.store, pageRequest(c), parseFilter(c))
+    const page = await taxiiPage(deps.store, pageRequest(c), parseFilter(c), deps.opinions)
     return taxiiJson(c, envelope(page, 'objects', page.versions.map((v) => v.object)), 200, dateHeaders(page.versions))
   })
 
   get(`${API}collections/:cid/manifest/`, async (c) => {
     checkCollection(c)
-    const page = await taxiiPage(deps.store, pageRequest(c), parseFilter(c))
+    const page = await taxiiPage(deps.store, pageRequest(c), parseFilter(c), deps.opinions)
     const records = page.versions.map((v) => ({ id: v.object.id, date_added: stixTime(v.dateAdded), version: v.object.modified, media_type: STIX_MEDIA_TYPE }))
     return taxiiJson(c, envelope(page, 'objects', records), 200, dateHeaders(page.versions))
   })
 
   get(`${API}collections/:cid/objects/:oid/`, async (c) => {
     checkCollection(c)
-    const page = await taxiiPage(deps.store, pageRequest(c), parseFilter(c, c.req.param('oid')))
+    const page = await taxiiPage(deps.store, pageRequest(c), parseFilter(c, c.req.param('oid')), deps.opinions)
     if (page.versions.length === 0 && !page.more) throw new TaxiiError(404, 'Not Found', `no object ${c.req.param('oid')} in this collection`)
     return taxiiJson(c, envelope(page, 'objects', page.versions.map((v) => v.object)), 200, dateHeaders(page.versions))
   })
 
   get(`${API}collections/:cid/objects/:oid/versions/`, async (c) => {
     checkCollection(c)
-    const page = await taxiiPage(deps.store, pageRequest(c), parseFilter(c, c.req.param('oid'), true))
+    const page = await taxiiPage(deps.store, pageRequest(c), parseFilter(c, c.req.param('oid'), true), deps.opinions)
     if (page.versions.length === 0 && !page.more) throw new TaxiiError(404, 'Not Found', `no object ${c.req.param('oid')} in this collection`)
     return taxiiJson(c, envelope(page, 'versions', page.versions.map((v) => v.object.modified)), 200, dateHeaders(page.versions))
   })
@@ -305,31 +337,95 @@ function taxiiRoutes(deps: ProviderRouteDeps) {
 // ------------------------------------------------------------------ routes
 
 export function providerRoutes(deps: ProviderRouteDeps) {
-  const { store, setLines } = deps
+  const { store, setLines, opinions } = deps
   const r = new Hono<Env>()
   const readers = requireRole(...READERS)
+  const watch = new CheckpointWatch(store)
+  const waits = new WaitSlots(WAITS_PER_TOKEN, 'feed waits')
+  const streams = new WaitSlots(STREAMS_PER_TOKEN, 'event streams')
 
   r.get('/feed', readers, async (c) => {
-    const page = await feedPage(store, {
-      cursor: decodeCursor(c.req.query('cursor') ?? ''),
+    const cursor = decodeCursor(c.req.query('cursor') ?? '')
+    const req = {
+      cursor,
       verified: c.req.query('verified') === undefined ? undefined : decodeCursor(c.req.query('verified')!, 'verified'),
       limit: parseLimit(c.req.query('limit'), FEED_DEFAULT_LIMIT, FEED_MAX_LIMIT),
       withEntries: parseFlag(c.req.query('entries'), 'entries'),
-    })
+      opinions,
+      filter: subscriptionOf(c, store),
+    }
+    const waitMs = parseWait(c.req.query('wait'))
+    if (waitMs > 0) {
+      // Long poll: answer once some log's served checkpoint is past the cursor (or the wait ends).
+      const give = waits.take(c.get('who')!.id)
+      try {
+        await watch.until(() => [...publishedSizes(store)].some(([o, n]) => n > (cursor.get(o) ?? 0)), waitMs, c.req.raw.signal)
+      } finally {
+        give()
+      }
+    }
+    const page = await feedPage(store, req)
     c.header('Cache-Control', 'no-store')
     return c.json(page)
+  })
+
+  r.get('/feed/events', readers, (c) => {
+    const give = streams.take(c.get('who')!.id)
+    const enc = new TextEncoder()
+    let stop = () => {}
+    let keepAlive: NodeJS.Timeout | undefined
+    const end = () => {
+      stop()
+      if (keepAlive) clearInterval(keepAlive)
+      give()
+    }
+    const body = new ReadableStream<Uint8Array>({
+      start(ctrl) {
+        const send = (text: string) => {
+          try {
+            ctrl.enqueue(enc.encode(text))
+          } catch {
+            end()
+          }
+        }
+        // First every log's current checkpoint, then each new one; a comment line every 15 s keeps proxies from closing it.
+        send('retry: 5000\n\n')
+        const event = (n: { origin: string; size: number; checkpoint: string }) => send(`event: checkpoint\ndata: ${JSON.stringify(n)}\n\n`)
+        for (const n of [...watch.current().values()].sort((a, b) => (a.origin < b.origin ? -1 : 1))) event(n)
+        stop = watch.listen((news) => news.forEach(event))
+        keepAlive = setInterval(() => send(': keep-alive\n\n'), 15_000)
+        keepAlive.unref()
+        c.req.raw.signal.addEventListener('abort', () => {
+          end()
+          try {
+            ctrl.close()
+          } catch {
+            // already closed
+          }
+        })
+      },
+      cancel() {
+        end()
+      },
+    })
+    return new Response(body, { status: 200, headers: { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' } })
   })
 
   r.get('/feed/snapshot', readers, async (c) => {
     const format = c.req.query('format') ?? 'jsonl'
     const type = SNAPSHOT_TYPES[format]
     if (!type) throw new LedgerError('BAD_REQUEST', `format must be one of ${Object.keys(SNAPSHOT_TYPES).join(', ')}`)
+    const filter = subscriptionOf(c, store)
     const sizes = publishedSizes(store)
     const cursor = encodeCursor(sizes)
     const headers = { 'Content-Type': type, [CURSOR_HEADER]: cursor, 'Cache-Control': 'no-store' }
+    await opinions.upTo()
     // jsonl comes from the set-line files once they hold these sizes (node/set-lines.ts); else it is rendered from the store.
-    if (format === 'jsonl' && await setLines.ready(sizes)) return streamBytes(c, setLines.stream(sizes, cursor), headers)
-    return streamText(c, snapshotLines(store, sizes, cursor, format), headers)
+    if (format === 'jsonl' && !filter && await setLines.ready(sizes)) {
+      const extras = (origin: string, size: number) => new Map([...opinions.attestedEntries(origin, size, sizes)].map(([i, o]) => [i, opinionFragment(o)]))
+      return streamBytes(c, setLines.stream(sizes, cursor, extras), headers)
+    }
+    return streamText(c, snapshotLines(store, opinions, sizes, cursor, format, filter), headers)
   })
 
   r.route('/', taxiiRoutes(deps))

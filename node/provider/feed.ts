@@ -8,8 +8,9 @@
  * origins ascending, sizes > 0 (a log at size 0 is left out). A feed page
  * scans each log, in origin order, from the cursor's size up to the size of
  * the checkpoint the node publishes for it (never past it), emitting `add`
- * for indicators and `remove` for revocations; attestations and roster
- * records emit nothing. Every page names, per log, that signed checkpoint and
+ * for indicators, `remove` for revocations and `attest` for attestations of
+ * indicators (with the opinions on it, opinions.ts); roster records emit
+ * nothing. Every page names, per log, that signed checkpoint and
  * a consistency proof from the page's end to it, so a client can check what
  * it received against signed, cosigned checkpoints.
  *
@@ -28,6 +29,8 @@ import { equalBytes, toBase64, toHex } from '../../protocol/bytes.ts'
 import type { Store } from '../storage/store.ts'
 import { encodeCursor, type Sizes } from '../../protocol/feed-cursor.ts'
 import { readStoredRecord, type StoredRecord } from '../../protocol/stored-record.ts'
+import { wanted, isEmptySubscription, type Subscription } from '../../protocol/subscription.ts'
+import type { OpinionIndex } from './opinions.ts'
 
 
 export const FEED_DEFAULT_LIMIT = 1000
@@ -37,22 +40,35 @@ export const FEED_MAX_LIMIT = 10_000
 
 /** One change of the current set, as DESIGN §4 shapes it, plus where it comes from. */
 export interface FeedItem {
-  op: 'add' | 'remove'
+  op: 'add' | 'remove' | 'attest'
   /** Absent on the remove of a redacted indicator (its payload is gone; `redacted` is set). */
   alg?: string
   /** Lowercase hex. */
   value?: string
-  /** Record id of the indicator added or removed. */
+  /** Record id of the indicator added, removed or attested. */
   id: string
   category?: string
-  /** The removed indicator was redacted on legal order: remove it by `id`. */
+  kind?: string
+  media?: string
+  /** The indicator's PDQ quality, case-reference pseudonym and expiry, where it has them. */
+  quality?: number
+  ref?: string
+  expires?: number
+  /** The indicator was redacted on legal order: remove it by `id`. */
   redacted?: true
   /** Log and index of the entry that made the change. */
   log: string
   seq: number
   /** Removes: the revocation's record id and reason. */
   revocation?: string
+  /** Removes: the revocation's reason; attests: the attestation's, if it gave one. */
   reason?: string
+  /** Attests: the attestation's record id and opinion. */
+  attestation?: string
+  opinion?: 'confirm' | 'dispute'
+  /** Centres whose latest word on the indicator is confirm, resp. dispute, as of the page's checkpoints (adds: only when not empty; attests: always). */
+  confirmations?: string[]
+  disputes?: string[]
 }
 
 /**
@@ -138,6 +154,10 @@ export interface FeedRequest {
   /** Most log entries the page covers (each yields at most one item). */
   limit: number
   withEntries?: boolean
+  /** Gives adds and attests the opinions on their indicator. */
+  opinions?: OpinionIndex
+  /** Only items about indicators the subscription wants (log blocks and entries are whole: a client verifies them all). */
+  filter?: Subscription
 }
 
 export function byOrigin<T extends { origin: string }>(a: T, b: T): number {
@@ -151,6 +171,10 @@ export async function feedPage(store: Store, req: FeedRequest): Promise<FeedPage
   const next: Sizes = new Map(req.cursor) // logs this node does not hold keep their place
   const items: FeedItem[] = []
   const blocks: FeedLogBlock[] = []
+  // Opinions are given as of the checkpoints the page names.
+  const sizes: Sizes = new Map(logs.filter((l) => l.checkpoint && !l.damaged).map((l) => [l.origin, l.checkpointSize]))
+  await req.opinions?.upTo()
+  const ctx: ItemContext = { store, opinions: req.opinions, sizes, filter: isEmptySubscription(req.filter) ? undefined : req.filter }
   let budget = req.limit
   let more = false
   for (const l of logs) {
@@ -174,7 +198,7 @@ export async function feedPage(store: Store, req: FeedRequest): Promise<FeedPage
     const to = Math.min(size, from + budget)
     try {
       const got = to > from ? await store.entriesWithIds(l.origin, from, to) : { entries: [], ids: [] }
-      const logItems = await itemsFor(store, l.origin, from, got.entries, got.ids)
+      const logItems = await itemsFor(ctx, l.origin, from, got.entries, got.ids)
       const proof = b64list(await store.consistencyProof(l.origin, to, size))
       const verifiedProof = verified === undefined ? undefined : b64list(await store.consistencyProof(l.origin, verified, size))
       items.push(...logItems)
@@ -196,32 +220,84 @@ export async function feedPage(store: Store, req: FeedRequest): Promise<FeedPage
   return { items, next: encodeCursor(next), more, logs: blocks }
 }
 
+/** What items are made with: the store, the opinions as of the page's sizes, the subscription. */
+interface ItemContext {
+  store: Store
+  opinions?: OpinionIndex
+  sizes: Sizes
+  filter?: Subscription
+}
+
+/** An indicator's fields as an item shows them (absent ones stay absent). */
+function indicatorFields(r: StoredRecord): Pick<FeedItem, 'alg' | 'value' | 'category' | 'kind' | 'media' | 'quality' | 'ref' | 'expires'> {
+  const f: ReturnType<typeof indicatorFields> = { alg: r.alg!, value: toHex(r.value!), category: r.category!, kind: r.kind!, media: r.media! }
+  if (r.quality !== undefined) f.quality = r.quality
+  if (r.ref !== undefined) f.ref = r.ref
+  if (r.expires !== undefined) f.expires = r.expires
+  return f
+}
+
+/** The record an attestation names, wherever it lies: an indicator, a redacted one, or undefined (not an indicator, or not held). */
+async function attestedRecord(store: Store, target: Uint8Array): Promise<StoredRecord | undefined> {
+  const at = await store.locate(target)
+  if (!at) return undefined
+  const { entries, ids } = await store.entriesWithIds(at.origin, at.index, at.index + 1)
+  if (!equalBytes(ids[0]!, target)) store.corrupt(at.origin, { what: 'entry', index: at.index })
+  const rec = readStoredRecord(entries[0]!)
+  return rec.type === 'indicator' || rec.type === 'redacted' ? rec : undefined
+}
+
 /** The items of entries [start, start + entries.length) of a log, in order. */
-async function itemsFor(store: Store, origin: string, start: number, entries: Uint8Array[], ids: Uint8Array[]): Promise<FeedItem[]> {
-  const out: (FeedItem | Promise<FeedItem>)[] = []
+async function itemsFor(ctx: ItemContext, origin: string, start: number, entries: Uint8Array[], ids: Uint8Array[]): Promise<FeedItem[]> {
+  const { store, filter } = ctx
+  const out: (FeedItem | undefined | Promise<FeedItem | undefined>)[] = []
   const pageIndicators = new Map<string, StoredRecord>()
+  const opinionsOn = (id: string) => ctx.opinions?.opinions(id, ctx.sizes)
   for (let i = 0; i < entries.length; i++) {
     const id = ids[i]!
     const rec = readStoredRecord(entries[i]!)
+    const seq = start + i
+    if (rec.type === 'attestation') {
+      if (rec.opinion !== 'confirm' && rec.opinion !== 'dispute') continue
+      const t = toHex(rec.target!)
+      const attested = (ind: StoredRecord | undefined): FeedItem | undefined => {
+        if (!ind) return undefined
+        if (ind.type === 'indicator' && !wanted(filter, { ...ind, log: ind.log })) return undefined
+        const o = opinionsOn(t)
+        const item: FeedItem = ind.type === 'redacted' ? { op: 'attest', id: t, redacted: true, log: origin, seq } : { op: 'attest', ...indicatorFields(ind), id: t, log: origin, seq }
+        Object.assign(item, { attestation: toHex(id), opinion: rec.opinion })
+        if (rec.reason) item.reason = rec.reason
+        item.confirmations = o?.confirmations ?? []
+        item.disputes = o?.disputes ?? []
+        return item
+      }
+      const local = pageIndicators.get(t)
+      out.push(local ? attested(local) : attestedRecord(store, rec.target!).then(attested))
+      continue
+    }
     const ch = changeOf(id, rec)
     if (!ch) continue
-    const seq = start + i
     if (ch.op === 'add') {
-      pageIndicators.set(toHex(id), rec)
-      out.push({ op: 'add', alg: rec.alg!, value: toHex(rec.value!), id: toHex(id), category: rec.category!, log: origin, seq })
+      const hex = toHex(id)
+      pageIndicators.set(hex, rec)
+      if (!wanted(filter, { ...rec, log: origin })) continue
+      const item: FeedItem = { op: 'add', ...indicatorFields(rec), id: hex, log: origin, seq }
+      const o = opinionsOn(hex)
+      if (o?.confirmations.length) item.confirmations = o.confirmations
+      if (o?.disputes.length) item.disputes = o.disputes
+      out.push(item)
     } else {
       const t = toHex(ch.target)
-      const removed = (ind: StoredRecord): FeedItem => ind.type === 'redacted'
-        ? { op: 'remove', id: t, redacted: true, log: origin, seq, revocation: toHex(id), reason: rec.reason }
-        : {
-          op: 'remove', alg: ind.alg!, value: toHex(ind.value!), id: t, category: ind.category!, log: origin, seq,
-          revocation: toHex(id), reason: rec.reason,
-        }
+      const removed = (ind: StoredRecord): FeedItem | undefined => {
+        if (ind.type === 'redacted') return { op: 'remove', id: t, redacted: true, log: origin, seq, revocation: toHex(id), reason: rec.reason }
+        if (!wanted(filter, { ...ind, log: origin })) return undefined
+        return { op: 'remove', ...indicatorFields(ind), id: t, log: origin, seq, revocation: toHex(id), reason: rec.reason }
+      }
       const local = pageIndicators.get(t)
       out.push(local ? removed(local) : revokedTarget(store, origin, seq, ch.target).then(removed))
     }
   }
-  return Promise.all(out)
+  return (await Promise.all(out)).filter((x): x is FeedItem => x !== undefined)
 }
 
 // ------------------------------------------------------------------ the set
@@ -305,13 +381,13 @@ export async function* scanSet(store: Store, sizes: Sizes, chunk = 4000, from?: 
 /** Entries per read while walking a log in time order. */
 const TIMELINE_CHUNK = 256
 
-/** One event of the time-ordered view of the logs (TAXII): a log's first appearance, an indicator, a revocation. */
+/** One event of the time-ordered view of the logs (TAXII): a log's first appearance, an indicator, a revocation, an attestation. */
 export interface TimelineEvent {
   origin: string
   /** Position in the log's timeline: 0 = the log itself, i + 1 = entry i. */
   pos: number
   time: number
-  kind: 'log' | 'indicator' | 'revocation'
+  kind: 'log' | 'indicator' | 'revocation' | 'attestation'
   /** For entries: record id and record. */
   id?: Uint8Array
   record?: StoredRecord
@@ -350,7 +426,7 @@ class TimelineReader {
         if (index === 0 && this.pos === 0) this.buf.push({ origin: this.origin, pos: 0, time: record.time, kind: 'log' })
         // A redacted indicator has left the timeline, and so has its revocation (it can name no value).
         if (record.type === 'revocation' && (await targetRedacted(this.store, this.origin, record.target!))) continue
-        if (record.type === 'indicator' || record.type === 'revocation') {
+        if (record.type === 'indicator' || record.type === 'revocation' || record.type === 'attestation') {
           this.buf.push({ origin: this.origin, pos: index + 1, time: record.time, kind: record.type, id: ids[i]!, record })
         }
       }

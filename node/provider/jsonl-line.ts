@@ -1,7 +1,8 @@
 /**
  * One line of the jsonl snapshot (GET /feed/snapshot?format=jsonl, spec/api.md
  * A.5.5): the JSON object of an indicator's alg, value, category, kind,
- * media, id, log, seq and time, in that order, written byte by byte into a
+ * media, quality, ref and expires (each only if the record has it), id, log,
+ * seq and time, in that order, written byte by byte into a
  * buffer (no JSON.stringify per line: a 10M snapshot is 10M of them). The set
  * lines files (set-lines.ts) hold these lines; the live rendering uses the
  * same bytes. Every line names where it comes from — its log, its index
@@ -16,12 +17,18 @@ export interface LineFields {
   category?: string
   kind?: string
   media?: string
+  quality?: number
+  ref?: string
+  expires?: number
   time: number
 }
 
-/** The constant parts of a jsonl line, in order, around its nine values. */
-const LINE_PARTS = ['{"alg":"', '","value":"', '","category":"', '","kind":"', '","media":"', '","id":"', '","log":"', '","seq":', ',"time":', '}\n']
+/** The constant parts of a jsonl line, in order, around its nine values (the optional fields go between media's closing quote and id). */
+const LINE_PARTS = ['{"alg":"', '","value":"', '","category":"', '","kind":"', '","media":"', '"', ',"id":"', '","log":"', '","seq":', ',"time":', '}\n']
 const LINE_FIXED = LINE_PARTS.reduce((n, p) => n + p.length, 0)
+const QUALITY = ',"quality":'
+const REF = ',"ref":"'
+const EXPIRES = ',"expires":'
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
 
 /** Decimal digits of a safe integer ≥ 0. */
@@ -36,8 +43,12 @@ function digitCount(n: number): number {
 
 /** Bytes of the line putJsonlLine writes. */
 export function lineLength(origin: string, index: number, id: Uint8Array, r: LineFields): number {
-  return LINE_FIXED + r.alg!.length + 2 * r.value!.length + r.category!.length + r.kind!.length + r.media!.length +
+  let n = LINE_FIXED + r.alg!.length + 2 * r.value!.length + r.category!.length + r.kind!.length + r.media!.length +
     2 * id.length + origin.length + digitCount(index) + digitCount(r.time)
+  if (r.quality !== undefined) n += QUALITY.length + digitCount(r.quality)
+  if (r.ref !== undefined) n += REF.length + r.ref.length + 1
+  if (r.expires !== undefined) n += EXPIRES.length + digitCount(r.expires)
+  return n
 }
 
 /** Writes an ASCII string at `at`; a character beyond ASCII means a line that cannot be (lines are one byte per character). */
@@ -88,20 +99,27 @@ export function putJsonlLine(buf: Uint8Array, at: number, origin: string, index:
   at = putAscii(buf, at, p[4]!)
   at = putAscii(buf, at, r.media!)
   at = putAscii(buf, at, p[5]!)
-  at = putHex(buf, at, id)
+  if (r.quality !== undefined) at = putUint(buf, putAscii(buf, at, QUALITY), r.quality)
+  if (r.ref !== undefined) at = putAscii(buf, putAscii(buf, putAscii(buf, at, REF), r.ref), '"')
+  if (r.expires !== undefined) at = putUint(buf, putAscii(buf, at, EXPIRES), r.expires)
   at = putAscii(buf, at, p[6]!)
-  at = putAscii(buf, at, origin)
+  at = putHex(buf, at, id)
   at = putAscii(buf, at, p[7]!)
-  at = putUint(buf, at, index)
+  at = putAscii(buf, at, origin)
   at = putAscii(buf, at, p[8]!)
+  at = putUint(buf, at, index)
+  at = putAscii(buf, at, p[9]!)
   at = putUint(buf, at, r.time)
-  return putAscii(buf, at, p[9]!)
+  return putAscii(buf, at, p[10]!)
 }
 
-/** putJsonlLine's line as a string (the snapshot route's live rendering). */
-export function jsonlLine(origin: string, index: number, id: Uint8Array, r: LineFields): string {
+/**
+ * putJsonlLine's line as a string (the snapshot route's live rendering);
+ * `extra` (the opinions, opinions.ts) goes before its closing brace.
+ */
+export function jsonlLine(origin: string, index: number, id: Uint8Array, r: LineFields, extra = ''): string {
   const buf = Buffer.allocUnsafe(lineLength(origin, index, id, r))
   putJsonlLine(buf, 0, origin, index, id, r)
-  return buf.toString('latin1')
+  return extra ? buf.toString('latin1', 0, buf.length - 2) + extra + '}\n' : buf.toString('latin1')
 }
 

@@ -33,7 +33,7 @@ export interface CheckedChunk {
 }
 
 /** The fields a jsonl line shows, in its order (jsonl-line.ts), to name the one that differs. */
-const FIELDS = ['alg', 'value', 'category', 'kind', 'media', 'id', 'log', 'seq', 'time']
+const FIELDS = ['alg', 'value', 'category', 'kind', 'media', 'quality', 'ref', 'expires', 'id', 'log', 'seq', 'time']
 
 /** Names the first difference between the line the store gives and the one in the file (positions and field names only). */
 function difference(want: Buffer, got: Buffer): string {

@@ -16,9 +16,14 @@ const RENDER_CHUNK = 256 * 1024
 /**
  * The lines of `buf` (its first is line `first`) a snapshot as of `size`
  * keeps: indicators' lines below `size`, not revoked below it (`removed`:
- * target line → revoking line), not redacted; as runs of `buf`, with their count.
+ * target line → revoking line), not redacted; as runs of `buf`, with their
+ * count. `extras` (line → text) go before the closing brace of their line
+ * (the opinions on it, node/provider/opinions.ts).
  */
-export function keptLines(buf: Buffer, first: number, size: number, removed: ReadonlyMap<number, number>, redacted: ReadonlySet<number>): { out: Buffer[]; kept: number } {
+export function keptLines(
+  buf: Buffer, first: number, size: number, removed: ReadonlyMap<number, number>, redacted: ReadonlySet<number>,
+  extras?: ReadonlyMap<number, string>,
+): { out: Buffer[]; kept: number } {
   const out: Buffer[] = []
   let kept = 0
   let runStart = 0
@@ -27,8 +32,14 @@ export function keptLines(buf: Buffer, first: number, size: number, removed: Rea
     const nl = buf.indexOf(NL, p)
     if (nl === -1) break
     const revokedAt = removed.get(line)
-    if (nl > p && buf[p] === OPEN_BRACE && (revokedAt === undefined || revokedAt >= size) && !redacted.has(line)) kept++
-    else {
+    if (nl > p && buf[p] === OPEN_BRACE && (revokedAt === undefined || revokedAt >= size) && !redacted.has(line)) {
+      kept++
+      const extra = extras?.get(line)
+      if (extra) {
+        out.push(buf.subarray(runStart, nl - 1), Buffer.from(extra, 'latin1'))
+        runStart = nl - 1 // the line's closing brace and newline start the next run
+      }
+    } else {
       if (p > runStart) out.push(buf.subarray(runStart, p))
       runStart = nl + 1
     }
@@ -38,13 +49,13 @@ export function keptLines(buf: Buffer, first: number, size: number, removed: Rea
   return { out, kept }
 }
 
-/** Lines [from, size) of a log's snapshot rendered from the store, in chunks of ~256 KiB; returns how many. */
-export async function* liveLines(store: Store, origin: string, from: number, size: number): AsyncGenerator<Buffer, number> {
+/** Lines [from, size) of a log's snapshot rendered from the store (with `extras` as keptLines), in chunks of ~256 KiB; returns how many. */
+export async function* liveLines(store: Store, origin: string, from: number, size: number, extras?: ReadonlyMap<number, string>): AsyncGenerator<Buffer, number> {
   let count = 0
   let text = ''
   for await (const ev of scanSet(store, new Map([[origin, size]]), undefined, new Map([[origin, from]]))) {
     if (ev.kind !== 'indicator') continue
-    text += jsonlLine(origin, ev.row.seq, ev.row.id, ev.row.record)
+    text += jsonlLine(origin, ev.row.seq, ev.row.id, ev.row.record, extras?.get(ev.row.seq))
     count++
     if (text.length >= RENDER_CHUNK) {
       yield Buffer.from(text, 'latin1')

@@ -47,7 +47,8 @@ import { checkChunk, readLines, type LineMismatch } from './set-lines-check.ts'
 import { BlockSums, blockSum } from './set-lines-sums.ts'
 import { keptLines, liveLines } from './set-lines-read.ts'
 
-const STATE_FORMAT = 'cairn-set-lines/1'
+/** 2: lines carry quality, ref and expires (files of format 1 are rebuilt from the store). */
+const STATE_FORMAT = 'cairn-set-lines/2'
 const MARK_EVERY = 1024
 const CATCH_UP_CHUNK = 4096
 const FLUSH_MS = 1000
@@ -390,6 +391,16 @@ export class SetLines implements StoreObserver {
     void this.enqueue(() => this.blankLine(l, index, false))
   }
 
+  /** Store observer: `origin` was cut back to `size` entries (fork resolution): its files are written again from the store. */
+  truncated(origin: string, size: number): void {
+    const l = this.logs.get(origin)
+    if (!l || this.closed || size >= l.next) return
+    l.checked = false
+    l.next = 0
+    void this.enqueue(() => this.reset(l))
+    this.catchingUp = this.catchingUp.catch(() => undefined).then(() => this.catchUp(l.origin))
+  }
+
   private async write(l: LogFiles, first: number, rows: Row[]): Promise<void> {
     if (first !== l.written) throw new LedgerError('STORAGE_CORRUPT', `set-lines of ${l.origin}: lines ${first}.. queued after ${l.written}`)
     const newMarks: number[] = []
@@ -542,19 +553,23 @@ export class SetLines implements StoreObserver {
 
   /**
    * The snapshot as of `sizes` (logs in origin order), a block of 1024 lines
-   * at a time, ending with the cursor line. Call `ready(sizes)` first. Each
+   * at a time, ending with the cursor line; `extrasOf` gives, per log, text
+   * to put before the closing brace of some lines (their opinions). Call `ready(sizes)` first. Each
    * block is checked against its sum before anything of it is sent; from a
    * block that does not match (or for a log whose files are not checked),
    * the log's lines are rendered from the store, and the log is rebuilt.
    */
-  async *stream(sizes: ReadonlyMap<string, number>, cursor: string): AsyncGenerator<Buffer> {
+  async *stream(sizes: ReadonlyMap<string, number>, cursor: string, extrasOf?: (origin: string, size: number) => ReadonlyMap<number, string>): AsyncGenerator<Buffer> {
     let count = 0
     for (const origin of [...sizes.keys()].sort()) {
       const size = sizes.get(origin)!
       if (size === 0) continue
       const l = this.logs.get(origin)
+      // Text added to some lines (their opinions), by line; few lines have any.
+      const extras = extrasOf?.(origin, size)
+      const extraBlocks = new Set(extras ? [...extras.keys()].map((i) => Math.floor(i / MARK_EVERY)) : [])
       if (!l || !l.checked || l.written < size) {
-        count += yield* liveLines(this.store, origin, 0, size)
+        count += yield* liveLines(this.store, origin, 0, size, extras)
         continue
       }
       const fh = await open(join(this.dir, `${l.num}.jsonl`), 'r')
@@ -577,10 +592,10 @@ export class SetLines implements StoreObserver {
             next = undefined
           }
           if (!block || !l.checked) {
-            count += yield* liveLines(this.store, origin, k * MARK_EVERY, size)
+            count += yield* liveLines(this.store, origin, k * MARK_EVERY, size, extras)
             break
           }
-          const { out, kept } = keptLines(block.bytes, k * MARK_EVERY, size, l.removed, l.redacted)
+          const { out, kept } = keptLines(block.bytes, k * MARK_EVERY, size, l.removed, l.redacted, extraBlocks.has(k) ? extras : undefined)
           count += kept
           if (out.length === 1) yield out[0]!
           else if (out.length > 1) yield Buffer.concat(out)

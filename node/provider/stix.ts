@@ -8,7 +8,10 @@
  *    time; the pattern matches the file hash (custom hash keys PDQ, PhotoDNA,
  *    TMK-PDQF for the perceptual ones; url_sha256 as a custom url property),
  *    and x_cairn_* properties carry alg, value, category, kind, media,
- *    quality and where the record sits;
+ *    quality, ref, expires and where the record sits;
+ *  - each attestation of it makes a new version (modified = attestation
+ *    time) whose x_cairn_confirmations / x_cairn_disputes name the centres
+ *    whose latest word is confirm, resp. dispute;
  *  - a revocation makes a new version of that indicator: revoked = true,
  *    modified = revocation time;
  *  - each log is an `identity` (the centre), UUIDv5 of "identity:" + origin,
@@ -17,6 +20,7 @@
 import { toHex, utf8 } from '../../protocol/bytes.ts'
 import type { StoredRecord } from '../../protocol/stored-record.ts'
 import { uuidv5, stixPattern, CAIRN_STIX_NAMESPACE } from '../../protocol/stix-pattern.ts'
+import { opinionsOf, type Attestation } from './opinions.ts'
 
 export const STIX_MEDIA_TYPE = 'application/stix+json;version=2.1'
 
@@ -56,11 +60,30 @@ export interface RevocationSource {
   record: StoredRecord
 }
 
-/** The indicator object: its first version, or the revoked one when `revocation` is given. */
-export function stixIndicator(src: IndicatorSource, revocation?: RevocationSource): StixObject {
+/**
+ * When each version of an indicator was made: `created`; then one version
+ * per attestation of it, in timeline order, until a revocation (a revoked
+ * object takes no later versions); then the revoked one. Each `modified` is
+ * the record's time, but at least 1 ms after the version before (STIX tells
+ * versions apart by `modified`).
+ */
+export function versionTimes(created: number, attestations: readonly { time: number }[], revocationTime?: number): number[] {
+  const out = [created]
+  for (const a of attestations) out.push(Math.max(a.time, out[out.length - 1]! + 1))
+  if (revocationTime !== undefined) out.push(Math.max(revocationTime, out[out.length - 1]! + 1))
+  return out
+}
+
+/**
+ * The indicator object as of a version: its first (no attestations), one
+ * made by its attestations (`attestations`: every one up to it, in timeline
+ * order), or the revoked one when `revocation` is given.
+ */
+export function stixIndicator(src: IndicatorSource, revocation?: RevocationSource, attestations: readonly Attestation[] = []): StixObject {
   const r = src.record
   const hex = toHex(r.value!)
   const created = stixTime(r.time)
+  const times = versionTimes(r.time, attestations, revocation?.record.time)
   const o: StixObject = {
     type: 'indicator',
     spec_version: '2.1',
@@ -68,7 +91,7 @@ export function stixIndicator(src: IndicatorSource, revocation?: RevocationSourc
     created_by_ref: identityStixId(r.log),
     created,
     // STIX versions are told apart by `modified`, which must not precede `created`.
-    modified: revocation ? stixTime(Math.max(revocation.record.time, r.time + 1)) : created,
+    modified: stixTime(times[times.length - 1]!),
     indicator_types: ['malicious-activity'],
     pattern: stixPattern(r.alg!, hex),
     pattern_type: 'stix',
@@ -89,6 +112,12 @@ export function stixIndicator(src: IndicatorSource, revocation?: RevocationSourc
   if (r.alg === 'pdq') o.x_cairn_pdq_hex = hex
   if (r.quality !== undefined) o.x_cairn_quality = r.quality
   if (r.ref !== undefined) o.x_cairn_ref = r.ref
+  if (r.expires !== undefined) o.x_cairn_expires = r.expires
+  if (attestations.length > 0) {
+    const op = opinionsOf(attestations)
+    if (op.confirmations.length > 0) o.x_cairn_confirmations = op.confirmations
+    if (op.disputes.length > 0) o.x_cairn_disputes = op.disputes
+  }
   if (revocation) {
     o.x_cairn_revocation_id = toHex(revocation.id)
     o.x_cairn_revocation_seq = revocation.seq

@@ -5,7 +5,6 @@
  * checked against the log's key and then acted on. Every message refused is
  * counted under its LedgerError code (cairn_sync_rejected_total).
  */
-import { verifyEquivocationProof } from '../../protocol/equivocation.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import type { Store } from '../storage/store.ts'
 import type { Roster } from '../roster.ts'
@@ -29,14 +28,24 @@ export class Gossip {
     this.d.peer.publish(encodeGossip({ t: 'cp', note })).catch((e) => this.d.log.debug({ err: String(e) }, 'gossip publish failed'))
   }
 
-  /** Freezes a log that equivocated (once) and passes the proof on. */
+  /** Freezes a log that equivocated (once) and passes the proof on; a proof within a resolved fork (spec/federation.md §10.10) freezes nothing. */
   async equivocation(origin: string, proof: string, sync: SyncManager): Promise<void> {
     const { store, peer, log } = this.d
     if (store.frozenProof(origin)) return
+    if (this.resolved(origin, proof)) return
     sync.stats.equivocations++
     await store.freeze(origin, proof)
     log.error({ log: origin }, `EQUIVOCATION: log ${origin} signed two conflicting checkpoints; it is frozen on this node and the proof is gossiped`)
     peer.publish(encodeGossip({ t: 'eq', origin, proof })).catch(() => undefined)
+  }
+
+  /** True when the proof lies within a resolved fork of the log (both checkpoints at or below its N). */
+  private resolved(origin: string, proof: string): boolean {
+    try {
+      return !this.d.roster.equivocationFreezes(origin, proof)
+    } catch {
+      return false // built by this node from checkpoints it verified: it stands
+    }
   }
 
   /** Dispatches every message heard on the topic. */
@@ -54,7 +63,7 @@ export class Gossip {
       const m = this.d.roster.member(g.origin)
       if (!m) return refuse(new LedgerError('UNKNOWN_LOG', `an equivocation proof for ${g.origin}, which is not a member's log`))
       try {
-        verifyEquivocationProof(g.proof, m.vkey)
+        if (!this.d.roster.equivocationFreezes(g.origin, g.proof)) return // a fork the federation resolved
       } catch (e) {
         return refuse(e)
       }

@@ -33,6 +33,8 @@ export interface PeerOptions {
   privateKeySeed: Uint8Array
   /** Listen multiaddr(s), e.g. `/ip4/127.0.0.1/tcp/0` for a random port. */
   listen: string | string[]
+  /** Addresses announced to other peers instead of the listen addresses (node.json `advertise`). */
+  announce?: string[]
   /** Peer ids allowed to connect and gossip; read on every check, so roster changes apply at once. */
   allowedPeers: () => ReadonlySet<string>
   /** The gossipsub topic this federation announces checkpoints on. */
@@ -189,7 +191,10 @@ class Libp2pPeer implements Peer {
     this.#node = await createLibp2p<Services>({
       privateKey,
       start: false,
-      addresses: { listen: typeof this.#opts.listen === 'string' ? [this.#opts.listen] : this.#opts.listen },
+      addresses: {
+        listen: typeof this.#opts.listen === 'string' ? [this.#opts.listen] : this.#opts.listen,
+        ...(this.#opts.announce?.length ? { announce: this.#opts.announce } : {}),
+      },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       // keep the receive window well under maxReadBufferLength (4 MiB): a paused stream

@@ -5,11 +5,12 @@
  * converge. The log's owner also asks again for the cosignatures its latest
  * checkpoint still lacks. `serveStatus` is the answering side.
  */
+import { parseCheckpointNote } from '../../protocol/checkpoint.ts'
 import type { Store } from '../storage/store.ts'
 import type { Roster } from '../roster.ts'
 import type { Peer } from './peer.ts'
 import type { SyncManager } from './sync.ts'
-import { signerNames, type CosignCollector } from './witness.ts'
+import { countingCosigners, type CosignCollector } from './witness.ts'
 import { PROTO_STATUS, textFrame, frameText } from './messages.ts'
 
 export const STATUS_INTERVAL_MS = 1500
@@ -80,7 +81,7 @@ export class StatusLoop {
     // Owner: keep asking for missing cosignatures on the latest checkpoint.
     const cp = store.checkpoint(origin)
     if (cp) {
-      const have = signerNames(cp)
+      const have = countingCosigners(parseCheckpointNote(cp), roster.cosignerKeys(origin))
       if (roster.witnesses().some((w) => w.origin !== origin && !have.has(w.origin))) collector.request(cp)
     }
   }

@@ -34,7 +34,7 @@ import type { Store, AppendItem, RedactedItem } from '../storage/store.ts'
 import type { Roster } from '../roster.ts'
 import type { Peer } from './peer.ts'
 import { openRange, checkSemantics, type CheckedEntry } from './ingest.ts'
-import { mergeCosignatureLines } from './witness.ts'
+import { mergeCosignatureLines, withoutStaleCosignatures } from './witness.ts'
 import { PROTO_SYNC, MAX_SYNC_RANGE, encodeSyncRequest, decodeSyncHeader, decodeSyncRequest, encodeSyncHeader } from './messages.ts'
 
 interface Target {
@@ -212,6 +212,12 @@ export class SyncManager {
       const proof = this.tryDetect(t.cp.text, cp.text, vkey)
       if (proof) return this.o.onEquivocation(origin, proof)
     }
+    // A resolved fork (spec/federation.md §10.10): below its N only the standing checkpoint leads anywhere.
+    const resolved = this.o.roster.resolutions(origin)
+    if (size > store.size(origin) && resolved.some((r) => size <= r.size) && !resolved.some((r) => r.size === size && equalBytes(r.root, root))) {
+      this.stats.checkpointsStale++
+      return
+    }
     if (size <= store.size(origin)) {
       const have = await store.root(origin, size)
       if (!equalBytes(have, root)) {
@@ -272,7 +278,28 @@ export class SyncManager {
     if (base.note.body !== incoming.note.body) return base
     const origin = base.checkpoint.origin
     const witnesses = this.o.roster.cosignerKeys(origin)
-    return mergeCosignatureLines(base, incoming.note.signatures.map((s) => s.line), witnesses, (e) => this.count(e))
+    // A line that no longer counts (its witness key was replaced for its time) gives way to the witness's new one.
+    return mergeCosignatureLines(withoutStaleCosignatures(base, witnesses), incoming.note.signatures.map((s) => s.line), witnesses, (e) => this.count(e))
+  }
+
+  /**
+   * Makes the standing checkpoint of a resolved fork the log's target
+   * (whatever larger one of the other branch was heard before), with `peer`
+   * first among the peers to ask (fork-resolution.ts).
+   */
+  standOn(origin: string, cp: CheckpointNote, peer?: string): void {
+    const t = this.targets.get(origin)
+    if (t && t.size > cp.checkpoint.size && this.opensNow(t.cp)) return // a checkpoint past N under the new key covers it
+    this.targets.set(origin, { cp, size: cp.checkpoint.size, root: cp.checkpoint.root, peers: new Set(peer ? [peer] : []) })
+  }
+
+  private opensNow(cp: CheckpointNote): boolean {
+    try {
+      openCheckpointWithKeys(cp, this.o.roster.logKeys(cp.checkpoint.origin))
+      return true
+    } catch {
+      return false
+    }
   }
 
   kick(origin: string): void {

@@ -23,9 +23,9 @@ import { fromBase64, toBase64, fromUtf8, utf8 } from '../../protocol/bytes.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import type { Store } from '../storage/store.ts'
 import type { Roster, Member } from '../roster.ts'
-import { witnessKeyValidAt, type WitnessKey } from '../../protocol/roster.ts'
+import { cosigners, witnessKeyValidAt, type WitnessKey } from '../../protocol/roster.ts'
 import { checkpointIndex } from '../../protocol/log-keys.ts'
-import { verifierKey } from '../../protocol/note.ts'
+import { formatNote, verifierKey } from '../../protocol/note.ts'
 import type { Peer } from './peer.ts'
 import { PROTO_WITNESS, encodeWitnessResponse } from './messages.ts'
 
@@ -118,6 +118,30 @@ export function signerNames(cp: CheckpointNote | string): Set<string> {
   return new Set(note.signatures.map((s) => s.name))
 }
 
+/**
+ * Names of the witnesses whose cosignature on `cp` counts under the roster
+ * now (a key valid at the line's timestamp): a line made with a witness key
+ * the federation has since replaced for that time (a compromise or fork
+ * resolution naming a new witness key, spec/federation.md §10.8, §10.10)
+ * no longer counts, and the owner asks that witness again.
+ */
+export function countingCosigners(cp: CheckpointNote, keys: readonly { origin: string; keys: readonly WitnessKey[] }[]): Set<string> {
+  try {
+    return cosigners(cp.note, keys)
+  } catch {
+    return new Set()
+  }
+}
+
+/** `cp` without the cosignature lines that no longer count (countingCosigners), so the witness's new line can be merged. */
+export function withoutStaleCosignatures(cp: CheckpointNote, keys: readonly { origin: string; keys: readonly WitnessKey[] }[]): CheckpointNote {
+  const counting = countingCosigners(cp, keys)
+  const origin = cp.checkpoint.origin
+  const keep = cp.note.signatures.filter((s) => s.name === origin || counting.has(s.name))
+  if (keep.length === cp.note.signatures.length) return cp
+  return parseCheckpointNote(formatNote(cp.note.body, keep))
+}
+
 /** Witness keys lines are checked against: plain verifier keys, or members' keys with their time ranges (roster.cosignerKeys). */
 export type CosignerKeys = readonly string[] | readonly { origin: string; keys: readonly WitnessKey[] }[]
 
@@ -208,7 +232,7 @@ export class CosignCollector {
   private async collect(note: CheckpointNote | string) {
     const cp = typeof note === 'string' ? parseCheckpointNote(note) : note
     const { size } = cp.checkpoint
-    const already = signerNames(await this.storedAt(size) ?? cp)
+    const already = countingCosigners(await this.storedAt(size) ?? cp, this.roster.cosignerKeys(this.origin))
     const witnesses = this.roster.witnesses().filter((w) => w.origin !== this.origin && !already.has(w.origin))
     if (witnesses.length === 0) return
     const lines = await Promise.all(witnesses.map((w) => this.askOne(w, cp)))
@@ -216,7 +240,7 @@ export class CosignCollector {
     if (good.length === 0) return
     // Merge into whatever is stored now for that size (it may have gained lines meanwhile).
     const stored = (await this.storedAt(size)) ?? cp
-    const merged = mergeCosignatureLines(stored, good, this.roster.cosignerKeys(this.origin))
+    const merged = mergeCosignatureLines(withoutStaleCosignatures(stored, this.roster.cosignerKeys(this.origin)), good, this.roster.cosignerKeys(this.origin))
     if (merged.text === stored.text) return
     await this.store.setCheckpoint(this.origin, merged.text)
     this.stats.cosignatures += signerNames(merged).size - signerNames(stored).size

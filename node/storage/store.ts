@@ -677,7 +677,7 @@ export class Store {
         for (let j = keep + (w > 0 ? 1 : 0); j <= Math.floor(oldCount / TILE_WIDTH); j++) {
           ops.push({ type: 'del', key: keys.tile(st.num, level, j) }, { type: 'del', key: keys.inner(st.num, level, j) })
         }
-        if (newCount === 0) break
+        if (newCount === 0) continue
         if (w === 0) {
           edge[level] = new Uint8Array(0)
           continue

@@ -1,6 +1,7 @@
 /**
- * spec/vectors/rosters/: key rotation with its cut-over, compromise and
- * witness-key rotation (spec/federation.md §10.4, §10.7, §10.8), as data.
+ * spec/vectors/rosters/: key rotation with its cut-over, compromise,
+ * witness-key rotation and fork resolution (spec/federation.md §10.4,
+ * §10.7, §10.8, §10.10), as data.
  *
  * Every case is the federation `vectors.cairn` of spec/federation.md §10.1
  * (eu-centre, ncmec, c3p; threshold 2; keys from the seeds `<name>/log`,
@@ -21,7 +22,12 @@
  *  - `cosignature_probes`: `{log, witness, key, timestamp, note, valid}`: a
  *    checkpoint of `log` (signed by its valid key) cosigned by one witness
  *    key at `timestamp`; valid when that key of `witness` is valid at that
- *    time (roster.ts cosigners).
+ *    time (roster.ts cosigners);
+ *  - `equivocation_probes` (fork-resolution cases): `{log, size, key, proof,
+ *    freezes[, error]}`: a canonical same-size equivocation proof (two
+ *    checkpoints of `size` signed by `key`); freezes: whether it still
+ *    freezes the log under the roster (§10.10); error: the code when it is
+ *    no proof under the log's keys.
  *
  * The expected ranges are written out here by hand from the spec's rules,
  * not computed with protocol/roster.ts, which test/vectors-rosters.test.ts
@@ -35,6 +41,7 @@ import { signEntry } from '../../protocol/entry.ts'
 import { verifierKey } from '../../protocol/note.ts'
 import { formatCheckpoint, signCheckpoint } from '../../protocol/checkpoint.ts'
 import { addCosignatures, cosign, witnessVerifierKey } from '../../protocol/cosignature.ts'
+import { buildEquivocationProof } from '../../protocol/equivocation.ts'
 import type { CairnRecord } from '../../protocol/records.ts'
 import type { Genesis } from '../../protocol/genesis.ts'
 import { vectorKey, VECTOR_TIME_MS, type VectorCase } from './seeds.ts'
@@ -134,6 +141,8 @@ interface CaseSpec {
   checkpoints?: [Name, number, KeyPair][]
   /** Cosignature probes on a checkpoint of ncmec's log: [witness, key, timestamp]. */
   cosignatures?: [Name, KeyPair, number][]
+  /** Equivocation probes (§10.10): [log, size, key] — two checkpoints of that size with different roots, signed by the key; the outcome is written by hand. */
+  equivocations?: { probe: [Name, number, KeyPair]; freezes: boolean | 'UNKNOWN_KEY' }[]
 }
 
 const genesisLogKeys = (n: Name): ExpectedLogKey[] => [{ key: logKey(n), from: 0, until: null, compromised: false }]
@@ -172,9 +181,14 @@ function build(c: CaseSpec): VectorCase {
     note: addCosignatures(cpNote, [cosign(cpBody, { name: origin(w), ...key }, timestamp)]),
     valid: witnessKeys(w).some((k) => sameKey(k.key, key) && inRange(timestamp, k)),
   }))
+  const equivocation_probes = (c.equivocations ?? []).map(({ probe: [n, size, key], freezes }) => {
+    const note = (tag: string) => signCheckpoint({ origin: origin(n), size, root: sha256(utf8(`cairn-roster-vector-fork-${tag}-${size}`)) }, { name: origin(n), seed: key.seed })
+    const proof = buildEquivocationProof({ kind: 'same-size', checkpoints: [note('a'), note('b')] }, verifierKey(origin(n), key.publicKey))
+    return { log: origin(n), size, key: toHex(key.publicKey), proof, ...(typeof freezes === 'boolean' ? { freezes } : { freezes: false, error: freezes }) }
+  })
   return {
     name: c.name,
-    data: { description: c.description, genesis: rosterVectorGenesis, entries: c.written, logs, probes, checkpoint_probes, cosignature_probes },
+    data: { description: c.description, genesis: rosterVectorGenesis, entries: c.written, logs, probes, checkpoint_probes, cosignature_probes, ...(c.equivocations ? { equivocation_probes } : {}) },
   }
 }
 
@@ -355,6 +369,62 @@ export function rosterCases(): VectorCase[] {
       probes: [['eu-centre', R, OLD], ['eu-centre', R + 1, OLD], ['eu-centre', R + 1, EU_LOG_2], ['eu-centre', CF, EU_LOG_2], ['eu-centre', CF + 2, EU_LOG_2], ['eu-centre', R + 1, EU_LOG_3], ['eu-centre', CF, EU_LOG_3]],
       checkpoints: [['eu-centre', R + 1, OLD], ['eu-centre', R + 2, EU_LOG_2], ['eu-centre', CF + 1, EU_LOG_2], ['eu-centre', CF, EU_LOG_3], ['eu-centre', CF + 1, EU_LOG_3]],
     })
+  }
+  {
+    // Fork resolution (§10.10): eu-centre's log forked after index 2; the branch of size N = 4 stands.
+    const N = 4
+    const standingRoot = MerkleTree.from(Array.from({ length: N }, (_, i) => leafHash(indicator('eu-centre', i, OLD)))).root()
+    const standing = signCheckpoint({ origin: origin('eu-centre'), size: N, root: standingRoot }, { name: origin('eu-centre'), seed: OLD.seed })
+    const forkEquivocations: CaseSpec['equivocations'] = [
+      { probe: ['eu-centre', N, OLD], freezes: false }, { probe: ['eu-centre', 2, OLD], freezes: false },
+      { probe: ['eu-centre', N + 1, OLD], freezes: 'UNKNOWN_KEY' }, { probe: ['eu-centre', N + 2, EU_LOG_3], freezes: true },
+    ]
+    const forkProbes: [Name, number, KeyPair][] = [['eu-centre', N - 1, OLD], ['eu-centre', N, OLD], ['eu-centre', N, EU_LOG_3], ['eu-centre', N - 1, EU_LOG_3]]
+    const forkCheckpoints: [Name, number, KeyPair][] = [['eu-centre', N, OLD], ['eu-centre', N + 1, OLD], ['eu-centre', N + 1, EU_LOG_3], ['eu-centre', N, EU_LOG_3]]
+    {
+      const w: Written[] = []
+      const eu = new LogWriter('eu-centre')
+      for (let i = 0; i < N; i++) eu.indicator(w)
+      const proposal = new LogWriter('ncmec').roster(w, { change: 'resolve_fork', member: 'eu-centre', checkpoint: standing, key: EU_LOG_3.publicKey })
+      new LogWriter('c3p').confirm(w, proposal)
+      cases.push({
+        name: 'fork-resolution-applied',
+        description: `eu-centre's log forked; ncmec proposes resolve_fork naming the standing checkpoint of size ${N} (signed by eu-centre's key valid at ${N - 1}) and log-3 as the new key, c3p confirms (2 of 2): the key ranges are those of a compromise from ${N} — the old key [0, ${N}), compromised, log-3 from ${N}. An equivocation proof whose checkpoints both have size ≤ ${N} no longer freezes the log; one by the old key past ${N} is no proof (UNKNOWN_KEY); one by log-3 (sizes > ${N}) freezes it`,
+        written: w,
+        logKeys: { 'eu-centre': [{ key: EU_LOG_3, from: N, until: null, compromised: false }, { key: OLD, from: 0, until: N, compromised: true }] },
+        probes: forkProbes, checkpoints: forkCheckpoints, equivocations: forkEquivocations,
+      })
+    }
+    {
+      const w: Written[] = []
+      const eu = new LogWriter('eu-centre')
+      for (let i = 0; i < N; i++) eu.indicator(w)
+      const proposal = eu.roster(w, { change: 'resolve_fork', member: 'eu-centre', checkpoint: standing, key: EU_LOG_3.publicKey })
+      new LogWriter('ncmec').confirm(w, proposal)
+      new LogWriter('c3p').confirm(w, proposal)
+      cases.push({
+        name: 'fork-resolution-by-the-member-itself',
+        description: `eu-centre writes a resolve_fork of its own log and both others confirm: a resolution written by the member itself never applies; eu-centre keeps its genesis key, and an equivocation proof of size ${N} still freezes the log`,
+        written: w,
+        probes: [['eu-centre', N, OLD], ['eu-centre', N, EU_LOG_3]], checkpoints: [['eu-centre', N + 1, OLD]],
+        equivocations: [{ probe: ['eu-centre', N, OLD], freezes: true }],
+      })
+    }
+    {
+      const w: Written[] = []
+      const eu = new LogWriter('eu-centre')
+      for (let i = 0; i < N; i++) eu.indicator(w)
+      const forged = signCheckpoint({ origin: origin('eu-centre'), size: N, root: standingRoot }, { name: origin('eu-centre'), seed: EU_LOG_FOREIGN.seed })
+      const proposal = new LogWriter('ncmec').roster(w, { change: 'resolve_fork', member: 'eu-centre', checkpoint: forged, key: EU_LOG_3.publicKey })
+      new LogWriter('c3p').confirm(w, proposal)
+      cases.push({
+        name: 'fork-resolution-checkpoint-not-by-the-log',
+        description: `ncmec proposes resolve_fork with a checkpoint of eu-centre's log signed by a key that is not eu-centre's log key, c3p confirms: the standing checkpoint must open under the member's log key valid at ${N - 1}, so the change never applies; eu-centre keeps its genesis key`,
+        written: w,
+        probes: [['eu-centre', N, OLD], ['eu-centre', N, EU_LOG_3]],
+        equivocations: [{ probe: ['eu-centre', N, OLD], freezes: true }],
+      })
+    }
   }
   const W = 1 // index of the witness rotation; its time in seconds is T
   const T = secondsOf(W)

@@ -16,8 +16,10 @@ import { revocation } from './revocation.ts'
 import { restore } from './restore.ts'
 import { rotate } from './rotate.ts'
 import { compromise } from './compromise.ts'
+import { feedback } from './feedback.ts'
+import { fork } from './fork.ts'
 
-export const SCENARIOS: Scenario[] = [crash, partition, equivocation, intruder, garbage, lateJoiner, revocation, restore, rotate, compromise]
+export const SCENARIOS: Scenario[] = [crash, partition, equivocation, intruder, garbage, lateJoiner, revocation, restore, rotate, compromise, fork, feedback]
 
 export interface ScenarioReport {
   name: string
