@@ -10,7 +10,8 @@ import { sha256, utf8, fromHex, toHex, fromBase64 } from '../protocol/bytes.ts'
 import { encodeCanonical } from '../protocol/cbor.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { CompactRange, verifyConsistency } from '../protocol/merkle.ts'
-import { openCheckpoint } from '../protocol/checkpoint.ts'
+import { openCheckpoint, parseCheckpointNote } from '../protocol/checkpoint.ts'
+import { countCosignatures } from '../protocol/cosignature.ts'
 import { type FeedItem, type FeedPage } from '../node/provider/feed.ts'
 import { decodeCursor, encodeCursor } from '../protocol/feed-cursor.ts'
 import { readStoredRecord } from '../protocol/stored-record.ts'
@@ -291,7 +292,15 @@ test('snapshot: the set of non-revoked indicators in every format, with its curs
   assert.is(jsonl.headers.get('content-type'), 'application/x-ndjson; charset=utf-8')
   const lines = (await jsonl.text()).trim().split('\n').map((l) => JSON.parse(l))
   const last = lines.pop()
-  assert.equal(last, { cursor, count: want.size })
+  assert.equal([last.cursor, last.count], [cursor, want.size])
+  // The trailer names the cosigned checkpoint of each log at the cursor's size.
+  const cursorSizes = decodeCursor(cursor)
+  assert.equal(Object.keys(last.checkpoints).sort(), [...cursorSizes.keys()].filter((o) => cursorSizes.get(o)! > 0).sort())
+  for (const [origin, note] of Object.entries(last.checkpoints as Record<string, string>)) {
+    const cp = parseCheckpointNote(note).checkpoint
+    assert.equal([cp.origin, cp.size], [origin, cursorSizes.get(origin)])
+    assert.ok(countCosignatures(note) >= 1, `${origin}'s checkpoint in the trailer carries its cosignatures`)
+  }
   assert.equal(lines.map((l) => l.id).sort(), wantIds)
   for (const l of lines) assert.equal([l.alg, l.value, l.category], [want.get(l.id)!.alg, want.get(l.id)!.value, want.get(l.id)!.category])
 

@@ -15,7 +15,7 @@ import { LedgerError } from '../../protocol/errors.ts'
 import { toHex } from '../../protocol/bytes.ts'
 import type { Store } from '../storage/store.ts'
 import type { SetLines } from '../provider/set-lines.ts'
-import { jsonlLine } from '../provider/jsonl-line.ts'
+import { jsonlLine, snapshotTrailer } from '../provider/jsonl-line.ts'
 import type { ApiRole } from '../tokens.ts'
 import { requireRole, MAX_BODY_BYTES, type Env } from './request.ts'
 import { asLedgerError, httpStatus } from './errors.ts'
@@ -140,8 +140,10 @@ async function* snapshotLines(store: Store, opinions: OpinionIndex, sizes: Sizes
     } else if (format === 'jsonl') out += jsonlLine(ev.origin, row.seq, row.id, r, opinionFragment(opinions.opinions(row.id, sizes)))
     else out += emit(stixIndicator({ id: row.id, seq: row.seq, record: r }, undefined, opinions.attestations(row.id, sizes)))
   }
-  // jsonl ends with the cursor: a stream without this line was cut short.
-  if (format === 'jsonl') out += JSON.stringify({ cursor, count }) + '\n'
+  // jsonl ends with the cursor and the cosigned checkpoints it stands for (one per log, the one of the
+  // cursor's size, as served): a stream without this line was cut short; a provider checks the lines
+  // against these checkpoints (their logs' entries and tiles, §A.4).
+  if (format === 'jsonl') out += await snapshotTrailer(store, sizes, cursor, count)
   if (format === 'stix') out += objects > 0 ? '\n]}\n' : '}\n'
   if (out) yield out
 }

@@ -123,3 +123,18 @@ export function jsonlLine(origin: string, index: number, id: Uint8Array, r: Line
   return extra ? buf.toString('latin1', 0, buf.length - 2) + extra + '}\n' : buf.toString('latin1')
 }
 
+
+/**
+ * The jsonl snapshot's last line: the cursor, the number of lines, and the
+ * cosigned checkpoint of each log at the cursor's size (the ones the lines
+ * are to be checked against; a log of size 0 has none). A body without it
+ * was cut short.
+ */
+export async function snapshotTrailer(store: { checkpointAt(origin: string, size: number): Promise<string | undefined> }, sizes: ReadonlyMap<string, number>, cursor: string, count: number): Promise<string> {
+  const checkpoints: Record<string, string> = {}
+  for (const [origin, size] of sizes) {
+    const note = size > 0 ? await store.checkpointAt(origin, size) : undefined
+    if (note !== undefined) checkpoints[origin] = note
+  }
+  return JSON.stringify({ cursor, count, checkpoints }) + '\n'
+}

@@ -42,7 +42,7 @@ import { LedgerError } from '../../protocol/errors.ts'
 import type { Store, AppendItem, RedactedItem, StoreObserver } from '../storage/store.ts'
 import { readStoredRecord } from '../../protocol/stored-record.ts'
 import type { Logger } from '../logger.ts'
-import { putJsonlLine, lineLength, type LineFields } from './jsonl-line.ts'
+import { putJsonlLine, lineLength, snapshotTrailer, type LineFields } from './jsonl-line.ts'
 import { checkChunk, readLines, type LineMismatch } from './set-lines-check.ts'
 import { BlockSums, blockSum } from './set-lines-sums.ts'
 import { keptLines, liveLines } from './set-lines-read.ts'
@@ -605,7 +605,7 @@ export class SetLines implements StoreObserver {
         await fh.close()
       }
     }
-    yield Buffer.from(JSON.stringify({ cursor, count }) + '\n')
+    yield Buffer.from(await snapshotTrailer(this.store, sizes, cursor, count))
   }
 
   /** Block k of a log's file with its sum, taken together (the last block grows as lines are written); undefined if the log is not served from its files. */
