@@ -24,7 +24,7 @@ import { Store } from '../node/storage/store.ts'
 import { scanSet, publishedSizes } from '../node/provider/feed.ts'
 import { encodeCursor, type Sizes } from '../protocol/feed-cursor.ts'
 import { SetLines } from '../node/provider/set-lines.ts'
-import { jsonlLine } from '../node/provider/jsonl-line.ts'
+import { jsonlLine, snapshotTrailer } from '../node/provider/jsonl-line.ts'
 import { startNode } from '../node/node.ts'
 import { planFederation } from '../testnet/federation.ts'
 import { spawnNode, stopNode } from '../testnet/processes.ts'
@@ -70,7 +70,7 @@ async function reference(store: Store, sizes: Sizes): Promise<string> {
     out += jsonlLine(ev.origin, ev.row.seq, ev.row.id, ev.row.record)
     count++
   }
-  return out + JSON.stringify({ cursor: encodeCursor(sizes), count }) + '\n'
+  return out + (await snapshotTrailer(store, sizes, encodeCursor(sizes), count))
 }
 
 async function streamed(lines: SetLines, sizes: Sizes): Promise<string> {

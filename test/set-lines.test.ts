@@ -21,7 +21,7 @@ import { Store } from '../node/storage/store.ts'
 import { scanSet } from '../node/provider/feed.ts'
 import { encodeCursor, type Sizes } from '../protocol/feed-cursor.ts'
 import { SetLines } from '../node/provider/set-lines.ts'
-import { jsonlLine, putJsonlLine } from '../node/provider/jsonl-line.ts'
+import { jsonlLine, putJsonlLine, snapshotTrailer } from '../node/provider/jsonl-line.ts'
 import { LedgerError } from '../protocol/errors.ts'
 
 const A = 'a.cairn/one'
@@ -58,7 +58,7 @@ async function reference(store: Store, sizes: Sizes): Promise<string> {
     out += jsonlLine(ev.origin, ev.row.seq, ev.row.id, ev.row.record)
     count++
   }
-  return out + JSON.stringify({ cursor: encodeCursor(sizes), count }) + '\n'
+  return out + (await snapshotTrailer(store, sizes, encodeCursor(sizes), count))
 }
 
 async function fromFiles(lines: SetLines, sizes: Sizes): Promise<string> {
