@@ -19,6 +19,7 @@ import { sharedPath } from './support/shared.ts'
 import { emptyState, originIndex, Journal, commit, openLocalCopy } from '../client/local-copy.ts'
 import { exportLines } from '../client/copy-export.ts'
 import { mispEventUuid } from '../client/misp-feed.ts'
+import { checkMispEvent } from './support/misp-rules.ts'
 import { readIndicators, type ImportFormat, type Defaults } from '../cli/import-file.ts'
 import { stixPattern as protocolPattern } from '../protocol/stix-pattern.ts'
 import { sha256, utf8 } from '../protocol/bytes.ts'
@@ -127,38 +128,6 @@ test('stix of an empty copy: a bundle without objects (the schema wants one or m
 })
 
 // --- MISP ---------------------------------------------------------------
-
-/** Field rules of the MISP core format (misp-rfc misp-core-format), checked as that document states them. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-const SECONDS = /^\d+$/
-const PAYLOAD_DELIVERY_TYPES = new Set(['md5', 'sha1', 'sha256', 'other', 'text'])
-function checkMispEvent(e: Record<string, unknown>) {
-  assert.match(String(e.uuid), UUID, 'uuid MUST be present')
-  assert.type(e.info, 'string', 'info MUST be present')
-  assert.ok((e.info as string).length <= 256 && !/\n/.test(e.info as string), 'info SHOULD NOT be over 256 characters nor hold new lines')
-  assert.type(e.published, 'boolean')
-  assert.match(String(e.date), /^\d{4}-\d{2}-\d{2}$/, 'date is ISO 8601, date only')
-  assert.match(String(e.timestamp), SECONDS)
-  assert.match(String(e.publish_timestamp), SECONDS)
-  assert.ok(['1', '2', '3', '4'].includes(e.threat_level_id as string))
-  assert.ok(['0', '1', '2'].includes(e.analysis as string))
-  assert.ok(['0', '1', '2', '3', '4'].includes(e.distribution as string))
-  const orgc = e.Orgc as Record<string, unknown>
-  assert.match(String(orgc.uuid), UUID)
-  assert.type(orgc.name, 'string')
-  for (const t of e.Tag as Record<string, unknown>[]) assert.type(t.name, 'string', 'a tag name MUST be present')
-  for (const a of e.Attribute as Record<string, unknown>[]) {
-    assert.match(String(a.uuid), UUID)
-    assert.is(a.category, 'Payload delivery')
-    assert.ok(PAYLOAD_DELIVERY_TYPES.has(a.type as string), `type ${a.type} is valid for category Payload delivery`)
-    assert.type(a.value, 'string')
-    assert.type(a.to_ids, 'boolean')
-    assert.type(a.deleted, 'boolean')
-    assert.match(String(a.timestamp), SECONDS)
-    assert.ok(['0', '1', '2', '3', '4', '5'].includes(a.distribution as string))
-    for (const t of a.Tag as Record<string, unknown>[]) assert.type(t.name, 'string')
-  }
-}
 
 test('misp: cairn export writes manifest.json, hashes.csv and one event file, in the MISP feed format; it reads back to the same indicators', async () => {
   const feed = join(scratch, 'feed')

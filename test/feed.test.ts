@@ -12,6 +12,9 @@ import { leafHash } from '../protocol/hash.ts'
 import { CompactRange, verifyConsistency } from '../protocol/merkle.ts'
 import { openCheckpoint, parseCheckpointNote } from '../protocol/checkpoint.ts'
 import { countCosignatures } from '../protocol/cosignature.ts'
+import { createHash } from 'node:crypto'
+import { mispEventUuid } from '../client/misp-feed.ts'
+import { checkMispEvent } from './support/misp-rules.ts'
 import { type FeedItem, type FeedPage } from '../node/provider/feed.ts'
 import { decodeCursor, encodeCursor } from '../protocol/feed-cursor.ts'
 import { readStoredRecord } from '../protocol/stored-record.ts'
@@ -330,6 +333,40 @@ test('snapshot: the set of non-revoked indicators in every format, with its curs
 })
 
 const REF = 'p1:00112233445566778899aabbccddeeff'
+
+test('MISP feed: manifest.json, hashes.csv and the one event at /feed/misp/ hold the current set, in the MISP core format, for readers only', async () => {
+  const c = nodes[2]!
+  const want = await expectedSet(c)
+  const uuid = mispEventUuid('testnet.cairn')
+  const manifest = await get(c, '/feed/misp/manifest.json', tok(c, 'provider'))
+  assert.is(manifest.status, 200)
+  const m = (await manifest.json()) as Record<string, Record<string, unknown>>
+  assert.equal(Object.keys(m), [uuid])
+  const res = await get(c, `/feed/misp/${uuid}.json`, tok(c, 'provider'))
+  assert.is(res.status, 200)
+  assert.ok(res.headers.get('cairn-cursor'))
+  const event = ((await res.json()) as { Event: Record<string, unknown> }).Event
+  checkMispEvent(event)
+  assert.is(event.uuid, uuid)
+  const attrs = event.Attribute as { value: string; comment: string; type: string }[]
+  // Each attribute names its record (comment), and the set is the snapshot's.
+  const ids = attrs.map((a) => /cairn record ([0-9a-f]{64})/.exec(a.comment)![1]!)
+  assert.equal(ids.sort(), [...want.keys()].sort())
+  for (const a of attrs) {
+    const w = want.get(/cairn record ([0-9a-f]{64})/.exec(a.comment)![1]!)!
+    assert.is(a.value, w.value)
+    assert.is(a.type, ['md5', 'sha1', 'sha256'].includes(w.alg) ? w.alg : 'other')
+  }
+  const hashes = await (await get(c, '/feed/misp/hashes.csv', tok(c, 'auditor'))).text()
+  assert.equal(hashes.trim().split('\n').sort(), attrs.map((a) => `${createHash('md5').update(a.value).digest('hex')},${uuid}`).sort())
+  // Filters as on the snapshot; another event name is 404; no token is 401; the operator is not a reader.
+  const md5only = ((await (await get(c, `/feed/misp/${uuid}.json?alg=md5`, tok(c, 'oversight'))).json()) as { Event: { Attribute: { type: string }[] } }).Event.Attribute
+  assert.ok(md5only.length > 0 && md5only.every((a) => a.type === 'md5'))
+  assert.is((await get(c, '/feed/misp/00000000-0000-0000-0000-000000000000.json', tok(c, 'provider'))).status, 404)
+  assert.is((await get(c, '/feed/misp/manifest.json')).status, 401)
+  assert.is((await get(c, `/feed/misp/${uuid}.json`, tok(c, 'operator'))).status, 403)
+  assert.is((await get(c, `/feed/misp/${uuid}.json?alg=nope`, tok(c, 'provider'))).status, 400)
+})
 
 test('quality, ref, expiry and opinions in feed items and every snapshot format; absent fields stay absent', async () => {
   const [a, b, c] = nodes as [CairnNode, CairnNode, CairnNode]

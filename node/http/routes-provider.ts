@@ -27,6 +27,7 @@ import {
 } from '../provider/stix.ts'
 import { taxiiPage, dateHeaders, envelope, type TaxiiFilter, type TaxiiPageRequest } from '../provider/taxii.ts'
 import { opinionFragment, type OpinionIndex } from '../provider/opinions.ts'
+import { mispRoutes } from './routes-misp.ts'
 import { CheckpointWatch, WaitSlots, MAX_WAIT_S, WAITS_PER_TOKEN, STREAMS_PER_TOKEN } from '../provider/news.ts'
 import { parseSubscription, isEmptySubscription, wanted, type Subscription } from '../../protocol/subscription.ts'
 
@@ -42,6 +43,8 @@ export interface ProviderRouteDeps {
   setLines: Pick<SetLines, 'ready' | 'stream'>
   /** Confirmations and disputes of each indicator. */
   opinions: OpinionIndex
+  /** The node's clock (ms): the MISP feed's event time. */
+  now: () => number
 }
 
 export const TAXII_MEDIA_TYPE = 'application/taxii+json;version=2.1'
@@ -431,5 +434,6 @@ export function providerRoutes(deps: ProviderRouteDeps) {
   })
 
   r.route('/', taxiiRoutes(deps))
+  r.route('/', mispRoutes({ federation: deps.federation, store, opinions, now: deps.now, readers, subscription: (c) => subscriptionOf(c, store), stream: streamText }))
   return r
 }
