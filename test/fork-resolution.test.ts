@@ -8,10 +8,9 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { generateKeyPair } from '../protocol/ed25519.ts'
 import { signEntry } from '../protocol/entry.ts'
 import { signCheckpoint } from '../protocol/checkpoint.ts'
-import { cosign, witnessVerifierKey } from '../protocol/cosignature.ts'
+import { cosign } from '../protocol/cosignature.ts'
 import { verifierKey, appendSignatureLines } from '../protocol/note.ts'
 import { sha256, toHex, utf8 } from '../protocol/bytes.ts'
 import { openEntryWithKeys, openCheckpointWithKeys } from '../protocol/log-keys.ts'
@@ -19,25 +18,11 @@ import { buildEquivocationProof } from '../protocol/equivocation.ts'
 import { standingCheckpointText, isResolvedEquivocation } from '../protocol/fork-resolution.ts'
 import { recordFromJson, validateRecord, type CairnRecord, type RosterRecord } from '../protocol/records.ts'
 import { Roster } from '../protocol/roster.ts'
-import type { Genesis } from '../protocol/genesis.ts'
 import { throws } from './helpers.ts'
+import { threeMembers } from './support/three-members.ts'
 
 const FED = 'fork.cairn'
-const names = ['a', 'b', 'c'] as const
-const kp = (s: string) => generateKeyPair(sha256(utf8(s)))
-const log = Object.fromEntries(names.map((n) => [n, kp(`${n}/log`)]))
-const wit = Object.fromEntries(names.map((n) => [n, kp(`${n}/witness`)]))
-const next = kp('a/log-2')
-const origin = (n: string) => `${FED}/${n}`
-const genesis: Genesis = {
-  federation: FED, threshold: 2,
-  members: names.map((n) => ({
-    name: n, origin: origin(n), vkey: verifierKey(origin(n), log[n]!.publicKey), witness_vkey: witnessVerifierKey(origin(n), wit[n]!.publicKey),
-    peer_id: `peer${n}`, roles: ['publisher', 'witness'] as ('publisher' | 'witness')[], addrs: [],
-  })),
-}
-const T = 1_767_225_600_000
-const header = (n: string, seq: number) => ({ v: 1 as const, log: origin(n), seq, time: T + seq * 1000 })
+const { log, wit, origin, genesis, header, next } = threeMembers(FED)
 const leaf = (e: Uint8Array) => sha256(new Uint8Array([0, ...e]))
 const cp = (seed: Uint8Array, size: number, tag = '') => signCheckpoint({ origin: origin('a'), size, root: sha256(utf8(`${tag}${size}`)) }, { name: origin('a'), seed })
 const resolveFork = (writer: string, seq: number, checkpoint: string, key = next.publicKey) =>

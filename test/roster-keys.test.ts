@@ -7,37 +7,21 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { generateKeyPair } from '../protocol/ed25519.ts'
 import { signEntry } from '../protocol/entry.ts'
 import { signCheckpoint, parseCheckpointNote, appendCheckpointSignatures } from '../protocol/checkpoint.ts'
-import { cosign, witnessVerifierKey } from '../protocol/cosignature.ts'
-import { verifierKey } from '../protocol/note.ts'
+import { cosign } from '../protocol/cosignature.ts'
 import { sha256, utf8 } from '../protocol/bytes.ts'
 import { openEntryWithKeys, openCheckpointWithKeys, entrySigner } from '../protocol/log-keys.ts'
 import { readStoredRecord } from '../protocol/stored-record.ts'
 import { Roster, cosigners } from '../protocol/roster.ts'
 import { FollowedRoster } from '../client/roster-follow.ts'
-import type { Genesis } from '../protocol/genesis.ts'
 import type { CairnRecord } from '../protocol/records.ts'
 import { throws } from './helpers.ts'
+import { threeMembers } from './support/three-members.ts'
 
 const FED = 'keys.cairn'
-const names = ['a', 'b', 'c'] as const
-const kp = (s: string) => generateKeyPair(sha256(utf8(s)))
-const log = Object.fromEntries(names.map((n) => [n, kp(`${n}/log`)]))
-const wit = Object.fromEntries(names.map((n) => [n, kp(`${n}/witness`)]))
-const next = kp('a/log-2')
+const { kp, log, wit, origin, genesis, T, header, next } = threeMembers(FED)
 const nextWitness = kp('a/witness-2')
-const origin = (n: string) => `${FED}/${n}`
-const genesis: Genesis = {
-  federation: FED, threshold: 2,
-  members: names.map((n) => ({
-    name: n, origin: origin(n), vkey: verifierKey(origin(n), log[n]!.publicKey), witness_vkey: witnessVerifierKey(origin(n), wit[n]!.publicKey),
-    peer_id: `peer${n}`, roles: ['publisher', 'witness'] as ('publisher' | 'witness')[], addrs: [],
-  })),
-}
-const T = 1_767_225_600_000
-const header = (n: string, seq: number) => ({ v: 1 as const, log: origin(n), seq, time: T + seq * 1000 })
 const indicator = (n: string, seq: number) => ({ ...header(n, seq), type: 'indicator', alg: 'sha256', value: sha256(utf8(`${n}${seq}`)), category: 'A1', kind: 'known_material', media: 'image' }) as CairnRecord
 const signed = (seed: Uint8Array, r: CairnRecord) => signEntry(seed, r)
 const leaf = (e: Uint8Array) => sha256(new Uint8Array([0, ...e]))

@@ -21,14 +21,14 @@ import { generateKeyPair } from '../protocol/ed25519.ts'
 import type { CairnRecord } from '../protocol/records.ts'
 import { MemoryKV } from '../node/storage/kv.ts'
 import { Store } from '../node/storage/store.ts'
-import { scanSet, publishedSizes } from '../node/provider/feed.ts'
+import { publishedSizes } from '../node/provider/feed.ts'
 import { encodeCursor, type Sizes } from '../protocol/feed-cursor.ts'
 import { SetLines } from '../node/provider/set-lines.ts'
-import { jsonlLine, snapshotTrailer } from '../node/provider/jsonl-line.ts'
 import { startNode } from '../node/node.ts'
 import { planFederation } from '../testnet/federation.ts'
 import { spawnNode, stopNode } from '../testnet/processes.ts'
 import type { Logger } from '../node/logger.ts'
+import { referenceSnapshot } from './support/set-lines-reference.ts'
 
 const A = 'a.cairn/one'
 const key = generateKeyPair(sha256(utf8('set-lines-check-test')))
@@ -61,17 +61,7 @@ async function build(store: Store): Promise<void> {
   ])
 }
 
-/** The snapshot rendered from the store (the route's other path). */
-async function reference(store: Store, sizes: Sizes): Promise<string> {
-  let out = ''
-  let count = 0
-  for await (const ev of scanSet(store, sizes)) {
-    if (ev.kind !== 'indicator') continue
-    out += jsonlLine(ev.origin, ev.row.seq, ev.row.id, ev.row.record)
-    count++
-  }
-  return out + (await snapshotTrailer(store, sizes, encodeCursor(sizes), count))
-}
+const reference = referenceSnapshot
 
 async function streamed(lines: SetLines, sizes: Sizes): Promise<string> {
   const parts: Buffer[] = []

@@ -18,11 +18,11 @@ import { signRedaction, type RedactionNotice } from '../protocol/redaction.ts'
 import type { CairnRecord } from '../protocol/records.ts'
 import { MemoryKV } from '../node/storage/kv.ts'
 import { Store } from '../node/storage/store.ts'
-import { scanSet } from '../node/provider/feed.ts'
 import { encodeCursor, type Sizes } from '../protocol/feed-cursor.ts'
 import { SetLines } from '../node/provider/set-lines.ts'
-import { jsonlLine, putJsonlLine, snapshotTrailer } from '../node/provider/jsonl-line.ts'
+import { jsonlLine, putJsonlLine } from '../node/provider/jsonl-line.ts'
 import { LedgerError } from '../protocol/errors.ts'
+import { referenceSnapshot } from './support/set-lines-reference.ts'
 
 const A = 'a.cairn/one'
 const B = 'b.cairn/two'
@@ -50,16 +50,7 @@ async function append(store: Store, origin: string, records: CairnRecord[]): Pro
   return items.map((i) => i.id)
 }
 
-async function reference(store: Store, sizes: Sizes): Promise<string> {
-  let out = ''
-  let count = 0
-  for await (const ev of scanSet(store, sizes)) {
-    if (ev.kind !== 'indicator') continue
-    out += jsonlLine(ev.origin, ev.row.seq, ev.row.id, ev.row.record)
-    count++
-  }
-  return out + (await snapshotTrailer(store, sizes, encodeCursor(sizes), count))
-}
+const reference = referenceSnapshot
 
 async function fromFiles(lines: SetLines, sizes: Sizes): Promise<string> {
   assert.ok(await lines.ready(sizes), 'the set lines hold these sizes')

@@ -10,16 +10,10 @@
 import { ALGS, CATEGORIES } from '../../protocol/records.ts'
 import { ALL_FEEDBACK_REASONS, FEEDBACK_DECISIONS, FEEDBACK_VERDICTS } from '../../protocol/feedback.ts'
 import type { StoredReport } from './store.ts'
+import type { ReportFigure } from '../report.ts'
 
-export interface FeedbackFigure {
-  figure: string
-  log: string
-  dimension: string
-  key: string
-  value: number
-  basis: string[]
-  source: 'feedback'
-}
+/** A report figure (node/report.ts) computed from feedback reports. */
+export type FeedbackFigure = ReportFigure & { source: 'feedback' }
 
 /** Nearest-rank percentile of sorted numbers (as node/report.ts). */
 const rank = (sorted: number[], p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!
