@@ -231,7 +231,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     feedbackRelay, review, feedbackReports: () => feedbackStore.reports.values(), ownLogStatus: () => ownLog.status() }
   const app = createApp(api)
   app.route('/', backupRoutes({ origin, kv }))
-  const server = await listen(app.fetch, settings.http.host, opts.httpPort ?? settings.http.port, { ...api, tls })
+  const server = await listen(app.fetch, settings.http.host, opts.httpPort ?? settings.http.port, api, tls) // api itself: the metrics are keyed by it
   const url = server.url
 
   let stopping = false

@@ -59,9 +59,10 @@ export function loadTls(paths: { cert: string; key: string }): TlsFiles {
 
 export async function listen(
   fetch: (req: Request) => Response | Promise<Response>, host: string, port: number,
-  deps: MetricsDeps & { limits: NodeFile['limits']; tls?: TlsFiles },
+  deps: MetricsDeps & { limits: NodeFile['limits'] },
+  tls?: TlsFiles,
 ): Promise<Listening> {
-  const { limits, tls } = deps
+  const { limits } = deps
   const headersMs = limits.headers_timeout_s * 1000
   const serverOptions: ServerOptions = {
     headersTimeout: headersMs,
