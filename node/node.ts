@@ -88,6 +88,8 @@ export interface CairnNode {
   readonly startedAt: number
   /** http://host:port of the API. */
   readonly url: string
+  /** The API's routes (method, hono path), as /openapi.json documents them. */
+  readonly routes: { method: string; path: string }[]
   now(): number
   status(): NodeStatus
   /** Announces this node's checkpoints now (gossip). */
@@ -238,6 +240,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   node = {
     origin, name: settings.name, federation: genesis.federation, keys, settings, store, setLines, roster, peer, publisher, ownLog, redactions, retention, sync, witness, collector, tokens, accessLog, log,
     startedAt, url, now,
+    routes: app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, path: r.path })),
     announce(o?: string) {
       for (const l of store.listLogs()) if (l.checkpoint && (!o || l.origin === o)) gossip.checkpoint(l.checkpoint)
     },
