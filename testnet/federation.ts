@@ -1,6 +1,7 @@
 /**
  * Creating a federation on this machine: N node directories with fresh keys,
- * one genesis roster (with each member's loopback address), ready to start.
+ * one genesis roster (with each member's loopback address, or its own
+ * address in a network namespace), ready to start.
  * Used by the testnet harness, the demo, the scenarios and the tests.
  */
 import { mkdirSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs'
@@ -78,18 +79,31 @@ export interface PlanOptions {
   limits?: NodeFile['limits']
   /** Names that get keys but are left out of the genesis roster (to join later by a vote). */
   outsiders?: string[]
+  /**
+   * Each node's own IPv4 address (members first, then outsiders), as on a
+   * machine of its own (testnet/netns.ts): it listens and is advertised there
+   * on the standard ports. Without it: 127.0.0.1 and free ports.
+   */
+  hosts?: string[]
 }
+
+/** A node on its own address uses the ports of the deployment guide. */
+export const NETNS_P2P_PORT = 4001
+export const NETNS_HTTP_PORT = 8080
 
 export async function planFederation(o: PlanOptions): Promise<{ nodes: PlannedNode[]; outsiders: PlannedNode[]; genesis: Genesis; genesisPath: string }> {
   const federation = o.federation ?? 'testnet.cairn'
   mkdirSync(o.dir, { recursive: true })
+  if (o.hosts && o.hosts.length < o.names.length + (o.outsiders?.length ?? 0)) throw new Error('planFederation: fewer hosts than nodes')
+  let index = 0
   const make = async (name: string): Promise<PlannedNode> => {
     const dir = join(o.dir, name)
     const origin = `${federation}/${name}`
-    const p2pPort = await freePort()
-    const httpPort = await freePort()
-    const listen = `/ip4/127.0.0.1/tcp/${p2pPort}`
-    const { keys } = await initNodeDir(dir, origin, { listen: [listen], http: { host: '127.0.0.1', port: httpPort }, ...(o.batch ? { batch: o.batch } : {}), ...(o.limits ? { limits: o.limits } : {}) })
+    const host = o.hosts?.[index++]
+    const p2pPort = host ? NETNS_P2P_PORT : await freePort()
+    const httpPort = host ? NETNS_HTTP_PORT : await freePort()
+    const listen = `/ip4/${host ?? '127.0.0.1'}/tcp/${p2pPort}`
+    const { keys } = await initNodeDir(dir, origin, { listen: [listen], ...(host ? { advertise: [listen] } : {}), http: { host: host ?? '127.0.0.1', port: httpPort }, ...(o.batch ? { batch: o.batch } : {}), ...(o.limits ? { limits: o.limits } : {}) })
     const member = memberEntry(origin, keys, o.roles?.(name) ?? ['publisher', 'witness'], [listen])
     writeFileSync(join(dir, 'member.json'), JSON.stringify(member, null, 2) + '\n')
     return { name, origin, dir, p2pPort, httpPort, member }

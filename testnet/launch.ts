@@ -6,6 +6,7 @@ import { planFederation, type PlannedNode, type PlanOptions } from './federation
 import { spawnNode, stopNode, call, type NodeProcess } from './processes.ts'
 import { checkConvergence } from './convergence.ts'
 import { sampleIndicator } from './samples.ts'
+import type { Netns } from './netns.ts'
 
 export interface Launched {
   planned: PlannedNode[]
@@ -13,9 +14,10 @@ export interface Launched {
   stop(): Promise<void>
 }
 
-export async function launch(dir: string, names: string[], federation: string, plan: Pick<PlanOptions, 'limits'> = {}): Promise<Launched> {
-  const { nodes: planned } = await planFederation({ dir, federation, names, ...plan })
-  const procs = await Promise.all(planned.map((p) => spawnNode(p.dir)))
+/** Plans and starts a federation: on loopback, or node i in namespace i of `net`. */
+export async function launch(dir: string, names: string[], federation: string, plan: Pick<PlanOptions, 'limits'> = {}, net?: Netns): Promise<Launched> {
+  const { nodes: planned } = await planFederation({ dir, federation, names, ...plan, hosts: net?.nodes.map((n) => n.addr) })
+  const procs = await Promise.all(planned.map((p, i) => spawnNode(p.dir, { netns: net?.nodes[i]!.ns })))
   let stopped = false
   return {
     planned,

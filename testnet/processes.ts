@@ -17,11 +17,17 @@ export interface NodeProcess {
   exited: Promise<number | null>
 }
 
-/** Starts `cairn node start --dir` and resolves once its API answers. Output goes to <dir>/node.log. */
-export async function spawnNode(dir: string, opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<NodeProcess> {
+/**
+ * Starts `cairn node start --dir` and resolves once its API answers. Output
+ * goes to <dir>/node.log. With `netns`, inside that network namespace
+ * (`ip netns exec` execs the node in place: the child is the node itself).
+ */
+export async function spawnNode(dir: string, opts: { timeoutMs?: number; env?: Record<string, string>; netns?: string } = {}): Promise<NodeProcess> {
   rmSync(join(dir, 'node.url'), { force: true })
   const log = openSync(join(dir, 'node.log'), 'a')
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), 'node', 'start', '--dir', dir], {
+  const argv = [process.execPath, '--import', 'tsx', join(root, 'cli/main.ts'), 'node', 'start', '--dir', dir]
+  if (opts.netns) argv.unshift('ip', 'netns', 'exec', opts.netns)
+  const proc = spawn(argv[0]!, argv.slice(1), {
     cwd: root,
     stdio: ['ignore', log, log],
     env: { ...process.env, CAIRN_LOG_LEVEL: process.env.CAIRN_LOG_LEVEL ?? 'warn', ...opts.env },

@@ -1,7 +1,8 @@
 /**
- * npm run testnet -- --nodes N --records R --dir D
+ * npm run testnet -- --nodes N --records R --dir D [--netns]
  *
- * Starts N node processes on loopback, imports R sample records spread over
+ * Starts N node processes on loopback (with --netns: each in a network
+ * namespace of its own, on its own address, testnet/netns.ts), imports R sample records spread over
  * them, waits until every node holds every log at one checkpoint cosigned by
  * every other member, writes D/testnet.json, and runs until SIGINT/SIGTERM.
  */
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { launch, grantToken, importSamples, waitConverged } from './launch.ts'
+import { createNetns, netnsUnavailable, NetnsUnavailable, type Netns } from './netns.ts'
 
 export const CENTRE_NAMES = ['eu-centre', 'ncmec', 'c3p', 'esafety', 'iwf', 'inhope', 'jp-npa']
 
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     'timeout-s': { type: 'string', default: '900' },
     'exit-when-ready': { type: 'boolean', default: false },
+    netns: { type: 'boolean', default: false },
   },
 })
 const n = Number(values.nodes)
@@ -33,6 +36,11 @@ if (!Number.isInteger(records) || records < 0) {
   console.error('--records must be a whole number')
   process.exit(2)
 }
+const noNetns = values.netns ? netnsUnavailable() : undefined
+if (noNetns) {
+  console.error(`testnet --netns: ${noNetns}`)
+  process.exit(2)
+}
 const dir = resolve(values.dir ?? mkdtempSync(join(tmpdir(), 'cairn-testnet-')))
 if (existsSync(dir) && readdirSync(dir).length > 0) {
   console.error(`${dir} is not empty; give an empty or new --dir`)
@@ -41,16 +49,34 @@ if (existsSync(dir) && readdirSync(dir).length > 0) {
 
 const t0 = Date.now()
 const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`
+let net: Netns | undefined
+if (values.netns) {
+  try {
+    net = createNetns(n)
+  } catch (e) {
+    if (!(e instanceof NetnsUnavailable)) throw e
+    console.error(`testnet --netns: ${e.message}`)
+    process.exit(2)
+  }
+  console.log(`network: bridge ${net.bridge} at ${net.hostAddr}/24; nodes in namespaces ${net.nodes.map((x) => `${x.ns} (${x.addr})`).join(', ')}`)
+}
 console.log(`testnet in ${dir}: starting ${n} nodes…`)
-const fed = await launch(dir, CENTRE_NAMES.slice(0, n), 'testnet.cairn')
+let fed: Awaited<ReturnType<typeof launch>>
+try {
+  fed = await launch(dir, CENTRE_NAMES.slice(0, n), 'testnet.cairn', {}, net)
+} catch (e) {
+  net?.destroy()
+  throw e
+}
 const { planned, procs } = fed
 let stopping = false
-const shutdown = async (why: string) => {
+const shutdown = async (why: string, code = 0) => {
   if (stopping) return
   stopping = true
   console.log(`${why}: stopping ${procs.length} nodes…`)
   await fed.stop()
-  process.exit(0)
+  net?.destroy()
+  process.exit(code)
 }
 process.on('SIGINT', () => void shutdown('SIGINT'))
 process.on('SIGTERM', () => void shutdown('SIGTERM'))

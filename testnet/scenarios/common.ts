@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { planFederation, type PlannedNode, type PlanOptions } from '../federation.ts'
 import { spawnNode, stopNode, call, type NodeProcess } from '../processes.ts'
+import { createNetns, type Netns } from '../netns.ts'
 import type { NodeStatus } from '../../node/status.ts'
 import type { CairnRecord } from '../../protocol/records.ts'
 import { fromHex } from '../../protocol/bytes.ts'
@@ -35,6 +36,8 @@ export interface ScenarioContext {
 export interface Scenario {
   name: string
   title: string
+  /** Why it cannot run with --netns (it plays a member from this process, on loopback), if it cannot. */
+  loopbackOnly?: string
   run(ctx: ScenarioContext): Promise<ScenarioOutcome>
 }
 
@@ -44,11 +47,18 @@ export const root = new URL('../..', import.meta.url).pathname
 
 /** Every node process a scenario started, so a failing run still leaves none behind. */
 const live = new Set<NodeProcess>()
+/** Every netns network a scenario built, likewise. */
+const nets = new Set<Netns>()
 
 export async function killAll(): Promise<void> {
   await Promise.all([...live].map((p) => stopNode(p, 'SIGKILL')))
   live.clear()
+  for (const n of nets) n.destroy()
+  nets.clear()
 }
+
+/** How federations are laid out: `npm run scenarios -- --netns` puts each node in a network namespace of its own (testnet/netns.ts). */
+export const layout = { netns: false }
 
 export interface FedOptions extends Omit<PlanOptions, 'dir' | 'names'> {
   names: string[]
@@ -63,17 +73,21 @@ export class Fed {
   readonly procs: (NodeProcess | undefined)[] = []
   readonly outsiderProcs: (NodeProcess | undefined)[] = []
 
-  private constructor(readonly planned: PlannedNode[], readonly outsiders: PlannedNode[], readonly genesisPath: string, private readonly o: FedOptions) {}
+  /** `net`: the namespaces (members first, then outsiders) when laid out with --netns. */
+  private constructor(readonly planned: PlannedNode[], readonly outsiders: PlannedNode[], readonly genesisPath: string, private readonly o: FedOptions, readonly net?: Netns) {}
 
   static async start(dir: string, o: FedOptions): Promise<Fed> {
-    const { nodes, outsiders, genesisPath } = await planFederation({ ...o, dir })
-    const fed = new Fed(nodes, outsiders, genesisPath, o)
+    const net = layout.netns ? createNetns(o.names.length + (o.outsiders?.length ?? 0)) : undefined
+    if (net) nets.add(net)
+    const { nodes, outsiders, genesisPath } = await planFederation({ ...o, dir, hosts: net?.nodes.map((n) => n.addr) })
+    const fed = new Fed(nodes, outsiders, genesisPath, o, net)
     await Promise.all((o.startNow ?? nodes.map((_, i) => i)).map((i) => fed.start(i)))
     return fed
   }
 
   private async spawn(p: PlannedNode): Promise<NodeProcess> {
-    const proc = await spawnNode(p.dir, { env: this.o.env?.(p.name), timeoutMs: 120_000 })
+    const at = [...this.planned, ...this.outsiders].indexOf(p)
+    const proc = await spawnNode(p.dir, { env: this.o.env?.(p.name), timeoutMs: 120_000, netns: this.net?.nodes[at]!.ns })
     live.add(proc)
     void proc.exited.then(() => live.delete(proc))
     return proc
@@ -117,6 +131,10 @@ export class Fed {
 
   async close(): Promise<void> {
     await Promise.all([...this.procs, ...this.outsiderProcs].map((p) => (p ? stopNode(p, 'SIGTERM') : undefined)))
+    if (this.net) {
+      this.net.destroy()
+      nets.delete(this.net)
+    }
   }
 }
 

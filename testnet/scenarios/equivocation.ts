@@ -35,6 +35,7 @@ interface Fork { note: string; entries: Uint8Array[]; tree: MerkleTree }
 export const equivocation: Scenario = {
   name: 'equivocation',
   title: 'a member signs two trees of one size',
+  loopbackOnly: 'its forged peer runs in the harness on 127.0.0.1',
   async run(ctx) {
     const records = ctx.quick ? 50 : 2000
     const names = ['e1', 'e2', 'e3', 'e4', 'e5']

@@ -59,6 +59,7 @@ async function pool<T>(jobs: (() => Promise<T>)[], limit: number): Promise<T[]> 
 export const garbage: Scenario = {
   name: 'garbage',
   title: 'malformed, truncated, oversized, non-canonical and replayed input',
+  loopbackOnly: 'its forged peer runs in the harness on 127.0.0.1',
   async run(ctx) {
     const total = ctx.quick ? 2000 : 100_000
     const n = { http: Math.round(total * 0.8), gossip: Math.round(total * 0.08), sync: Math.round(total * 0.06), witness: Math.round(total * 0.03), status: Math.round(total * 0.03) }

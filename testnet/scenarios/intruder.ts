@@ -74,6 +74,7 @@ async function addCheckpoint(url: string, log: ForgedLog, from: number): Promise
 export const intruder: Scenario = {
   name: 'intruder',
   title: 'an outsider and a member writing a forbidden type',
+  loopbackOnly: 'its forged peer runs in the harness on 127.0.0.1',
   async run(ctx) {
     const forged = ctx.quick ? 20 : 1000
     const names = ['i1', 'i2', 'i3', 'i4']

@@ -1,15 +1,19 @@
 /**
- * partition: five nodes split 3|2 by the harness (each node's test-only
- * blocklist file, CAIRN_TEST_BLOCKLIST, names the other side's peer ids), both
- * sides publish, the split is checked to hold (neither side learns the other's
+ * partition: five nodes split 3|2 by the harness, both sides publish, the split is checked to hold (neither side learns the other's
  * new entries), then it heals; reports how long the federation takes to hold
  * every log everywhere again, and to be fully cosigned.
+ *
+ * The split: on loopback, each node's test-only blocklist file
+ * (CAIRN_TEST_BLOCKLIST) names the other side's peer ids; with --netns, the
+ * network itself (Netns.cut: an unreachable route to each node of the other
+ * side in every namespace, and the connections across reset), while the
+ * harness still reaches every node through the bridge.
  */
 import { join } from 'node:path'
 import { writeFileSync, mkdirSync } from 'node:fs'
 import { publishBodies, waitConverged } from '../launch.ts'
 import { sampleIndicator } from '../samples.ts'
-import { Fed, logs, status, waitFor, seconds, sleep, outcome, type Scenario } from './common.ts'
+import { Fed, logs, status, waitFor, seconds, sleep, outcome, layout, type Scenario } from './common.ts'
 
 export const partition: Scenario = {
   name: 'partition',
@@ -20,7 +24,7 @@ export const partition: Scenario = {
     const blockDir = join(ctx.dir, 'blocklists')
     mkdirSync(blockDir, { recursive: true })
     const blockFile = (name: string) => join(blockDir, `${name}.txt`)
-    const fed = await Fed.start(ctx.dir, { names, federation: 'partition.cairn', env: (name) => ({ CAIRN_TEST_BLOCKLIST: blockFile(name) }) })
+    const fed = await Fed.start(ctx.dir, { names, federation: 'partition.cairn', env: (name) => (layout.netns ? undefined : { CAIRN_TEST_BLOCKLIST: blockFile(name) }) })
     const problems: string[] = []
     try {
       const all = names.map((_, i) => i)
@@ -40,8 +44,11 @@ export const partition: Scenario = {
 
       const peerIds = fed.planned.map((p) => p.member.peer_id)
       const tSplit = Date.now()
-      for (const i of sideA) writeFileSync(blockFile(names[i]!), sideB.map((j) => peerIds[j]).join('\n') + '\n')
-      for (const i of sideB) writeFileSync(blockFile(names[i]!), sideA.map((j) => peerIds[j]).join('\n') + '\n')
+      if (fed.net) fed.net.cut(sideA, sideB)
+      else {
+        for (const i of sideA) writeFileSync(blockFile(names[i]!), sideB.map((j) => peerIds[j]).join('\n') + '\n')
+        for (const i of sideB) writeFileSync(blockFile(names[i]!), sideA.map((j) => peerIds[j]).join('\n') + '\n')
+      }
       const crossLinks = async () => {
         let n = 0
         for (const [mine, theirs] of [[sideA, sideB], [sideB, sideA]] as const) {
@@ -85,7 +92,8 @@ export const partition: Scenario = {
       ctx.log(`each side holds its own logs (${seconds(sidesMs)} s); nothing crossed: ${leaked === 0}; healing`)
 
       const tHeal = Date.now()
-      for (const n of names) writeFileSync(blockFile(n), '')
+      if (fed.net) fed.net.heal()
+      else for (const n of names) writeFileSync(blockFile(n), '')
       await waitFor('every node connected to the other four', async () => {
         for (const i of all) if ((await status(fed.proc(i))).peers.length < 4) return false
         return true
@@ -103,7 +111,7 @@ export const partition: Scenario = {
       const healMs = Date.now() - tHeal
       for (const i of all) if (!fed.alive(i)) problems.push(`${names[i]} exited`)
       const figures = {
-        nodes: 5, split: '3|2', records_per_node_during_split: perNode, records_total: Object.values(expected).reduce((a, b) => a + b, 0),
+        nodes: 5, split: '3|2', split_by: fed.net ? 'network' : 'blocklist', records_per_node_during_split: perNode, records_total: Object.values(expected).reduce((a, b) => a + b, 0),
         split_effective_s: seconds(splitMs), sides_converged_s: seconds(sidesMs), leaked_logs: leaked,
         heal_to_reconnected_s: seconds(reconnectMs), heal_to_all_entries_s: seconds(healDataMs), heal_to_converged_s: seconds(healMs),
       }
