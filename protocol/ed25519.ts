@@ -1,24 +1,32 @@
 /**
- * Ed25519 with one verification rule for every node: RFC 8032 §5.1.7, strict.
+ * Ed25519 with one verification rule for every node: RFC 8032 §5.1.7, strict
+ * (spec/encoding.md §4.2).
  *
  *  - signature is 64 bytes, S < L (non-canonical S is rejected),
  *  - the public key is a canonical encoding (y < p; x = 0 with the sign bit set
- *    is rejected) and not a point of small order,
- *  - R must be canonical: the check compares the encoding of [S]B - [k]A with R
- *    byte for byte, so a non-canonical R never matches,
- *  - R is not a point of small order (as libsodium; only the key holder can
- *    make such a signature, but two verifiers must never disagree),
- *  - the cofactorless equation [S]B = R + [k]A.
+ *    is rejected) and not a point of small order (mixed-order keys are accepted),
+ *  - R is not one of the 8 canonical encodings of a point of small order,
+ *  - the cofactorless equation [S]B = R + [k]A, checked by comparing the
+ *    encoding of [S]B - [k]A with R byte for byte, so a non-canonical R never
+ *    matches.
  *
- * Key checks use @noble/ed25519 (once per key, cached); the equation runs in
- * node:crypto (OpenSSL), which is ~11x faster and implements exactly the
- * cofactorless, canonical-R, S < L rule. spec/vectors/entries pins the edge
- * cases so another implementation can check it agrees.
+ * This file makes every check but the equation itself, so the verdict does
+ * not depend on which library computes it (protocol/ed25519-backend.ts:
+ * libsodium where it loads, else node:crypto): libsodium rejects a few more
+ * R encodings up front (non-canonical small-order ones) and OpenSSL decodes A
+ * loosely, but neither difference survives these pre-checks.
+ * spec/vectors/ed25519 pins the edge cases, and a differential fuzz test holds
+ * both libraries to the same verdict. Key checks use @noble/ed25519 (once per
+ * key, cached).
  */
-import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, randomBytes, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto'
 import * as ed from '@noble/ed25519'
 import { LedgerError } from './errors.ts'
 import { toHex } from './bytes.ts'
+import { chooseBackend, type Ed25519Backend } from './ed25519-backend.ts'
+
+/** The library the equation and signing run in (CAIRN_ED25519 overrides). */
+export const ed25519Backend: Ed25519Backend = chooseBackend()
 
 export const PUBLIC_KEY_BYTES = 32
 export const SEED_BYTES = 32
@@ -42,8 +50,9 @@ const SMALL_ORDER_ENCODINGS = new Set([
   'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
 ])
 
+/** DER wrappings of a seed and of a public key, for node:crypto's key generation. */
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+const SPKI_PREFIX_BYTES = 12
 
 export interface KeyPair {
   /** 32-byte RFC 8032 private key (seed). */
@@ -55,65 +64,17 @@ export interface KeyPair {
 export function generateKeyPair(seed?: Uint8Array): KeyPair {
   const s = seed ?? new Uint8Array(randomBytes(SEED_BYTES))
   if (s.length !== SEED_BYTES) throw new LedgerError('BAD_FIELD', `an Ed25519 seed is ${SEED_BYTES} bytes, got ${s.length}`)
-  const priv = privateKeyObject(s)
-  const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' })
-  return { seed: new Uint8Array(s), publicKey: new Uint8Array(spki.subarray(SPKI_PREFIX.length)) }
+  const spki = createPublicKey(createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, s]), format: 'der', type: 'pkcs8' })).export({ format: 'der', type: 'spki' })
+  return { seed: new Uint8Array(s), publicKey: new Uint8Array(spki.subarray(SPKI_PREFIX_BYTES)) }
 }
 
-const privateCache = new Map<string, KeyObject>()
-function privateKeyObject(seed: Uint8Array): KeyObject {
-  const id = toHex(seed)
-  let k = privateCache.get(id)
-  if (!k) {
-    k = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' })
-    if (privateCache.size > 1024) privateCache.clear()
-    privateCache.set(id, k)
-  }
-  return k
+/** Signs with one seed, its key material derived once (for a batch). Each signature is an array of its own. */
+export function signerFor(seed: Uint8Array, backend: Ed25519Backend = ed25519Backend): (message: Uint8Array) => Uint8Array {
+  return backend.signer(seed)
 }
 
-/**
- * Signs with one seed, its key looked up once (for a batch). The signature
- * may be a view into node:crypto's shared pool: write it out or copy it
- * before the next call.
- */
-export function signerFor(seed: Uint8Array): (message: Uint8Array) => Uint8Array {
-  const key = privateKeyObject(seed)
-  return (message) => nodeSign(null, message, key)
-}
-
-export function sign(seed: Uint8Array, message: Uint8Array): Uint8Array {
-  // A plain Uint8Array of its own: Buffers from node:crypto may be views into a shared pool.
-  return new Uint8Array(nodeSign(null, message, privateKeyObject(seed)))
-}
-
-const publicCache = new Map<string, KeyObject>()
-
-/**
- * Returns the cached KeyObject for a public key that passes the strict key
- * checks, or throws BAD_PUBLIC_KEY.
- */
-function publicKeyObject(publicKey: Uint8Array): KeyObject {
-  // A log's entries are checked under one key, one after another: compare with the last key
-  // before spelling the key in hex for the cache.
-  if (lastKey && publicKey instanceof Uint8Array && publicKey.length === PUBLIC_KEY_BYTES && sameBytes(publicKey, lastKey.bytes)) return lastKey.object
-  const id = toHex(publicKey)
-  let k = publicCache.get(id)
-  if (!k) {
-    assertValidPublicKey(publicKey)
-    k = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
-    if (publicCache.size > 4096) publicCache.clear()
-    publicCache.set(id, k)
-  }
-  lastKey = { bytes: new Uint8Array(publicKey), object: k }
-  return k
-}
-
-let lastKey: { bytes: Uint8Array; object: KeyObject } | undefined
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
+export function sign(seed: Uint8Array, message: Uint8Array, backend: Ed25519Backend = ed25519Backend): Uint8Array {
+  return backend.signer(seed)(message)
 }
 
 /** First bytes of the small-order encodings: only an R starting with one of them is looked up. */
@@ -162,14 +123,29 @@ export function isCanonicalScalar(s: Uint8Array): boolean {
   return false // equal to L
 }
 
+/** The last key that passed assertValidPublicKey: a log's entries are checked under one key, one after another. */
+let lastValidKey: Uint8Array | undefined
+
+function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < PUBLIC_KEY_BYTES; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
 /**
- * Strict verification (see the file comment). Returns false for a bad
- * signature; throws BAD_PUBLIC_KEY for a key that no signature can be valid under.
+ * Strict verification (see the file comment) on the chosen backend, or on
+ * the one given (tests hold both to the same verdicts). Returns false for a
+ * bad signature; throws BAD_PUBLIC_KEY for a key that no signature can be
+ * valid under.
  */
-export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  const key = publicKeyObject(publicKey)
+export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, backend: Ed25519Backend = ed25519Backend): boolean {
+  if (!(lastValidKey && publicKey instanceof Uint8Array && publicKey.length === PUBLIC_KEY_BYTES && sameKey(publicKey, lastValidKey))) {
+    assertValidPublicKey(publicKey)
+    lastValidKey = new Uint8Array(publicKey)
+  }
   if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) return false
   if (!isCanonicalScalar(signature.subarray(32))) return false
   if (SMALL_ORDER_FIRST.has(signature[0]!) && SMALL_ORDER_ENCODINGS.has(toHex(signature.subarray(0, 32)))) return false
-  return nodeVerify(null, message, key, signature)
+  return backend.verify(publicKey, message, signature)
 }
+
+export { availableBackends, nodeBackend, type Ed25519Backend } from './ed25519-backend.ts'

@@ -35,9 +35,11 @@ test('a tiny bench run measures everything and writes well-formed results', () =
     assert.ok(!Number.isNaN(Date.parse(res.date as string)))
     assert.type(res.cores, 'number')
     assert.match(res.node_version as string, /^v\d+\./)
-    for (const b of ['baseline_sha256_per_s', 'baseline_sign_per_s', 'baseline_verify_per_s', 'baseline_level_put_per_s']) {
+    for (const b of ['baseline_sha256_per_s', 'baseline_sign_per_s', 'baseline_verify_per_s', 'baseline_level_put_per_s', 'baseline_libsodium_sign_per_s', 'baseline_libsodium_verify_per_s']) {
       assert.ok(typeof res[b] === 'number' && (res[b] as number) > 0, `${b} is a positive number`)
     }
+    assert.ok(['libsodium', 'node:crypto'].includes(res.ed25519_backend as string), 'results name the Ed25519 library cairn ran on')
+    assert.ok(r.stdout.includes('libsodium (one core, same run): sign '), 'the output gives the libsodium baselines')
     for (const k of MEASURE_KEYS) {
       assert.ok(k in res, `results has ${k}`)
       assert.ok(typeof res[k] === 'number' && Number.isFinite(res[k]), `${k} was measured: ${res.not_measured[k] ?? ''}`)

@@ -6,6 +6,7 @@ import { checkpointCases } from './checkpoints.ts'
 import { proofCases } from './proofs.ts'
 import { redactionCases } from './redactions.ts'
 import { rosterCases } from './rosters.ts'
+import { ed25519Cases } from './ed25519.ts'
 
 export function allTopics(): { topic: string; cases: VectorCase[] }[] {
   return [
@@ -15,5 +16,6 @@ export function allTopics(): { topic: string; cases: VectorCase[] }[] {
     { topic: 'proofs', cases: proofCases() },
     { topic: 'redactions', cases: redactionCases() },
     { topic: 'rosters', cases: rosterCases() },
+    { topic: 'ed25519', cases: ed25519Cases() },
   ]
 }

@@ -26,6 +26,9 @@ export interface Baselines {
   sign_per_s: number
   verify_per_s: number
   level_put_per_s: number
+  /** The same sign and verify with libsodium (sodium-native); absent where it does not load. */
+  libsodium_sign_per_s?: number
+  libsodium_verify_per_s?: number
 }
 
 export interface Measured {

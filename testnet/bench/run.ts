@@ -33,7 +33,8 @@ import { writeFileSync } from 'node:fs'
 import { stopNode, type NodeProcess } from '../processes.ts'
 import { startNodeProcess } from './node-process.ts'
 import { grantToken } from '../launch.ts'
-import { measureBaselines, measureEd25519, meanOf } from './baselines.ts'
+import { measureBaselines, measureEd25519, meanOf, libsodiumRatios } from './baselines.ts'
+import { ed25519Backend } from '../../protocol/ed25519.ts'
 import { cacheRoot, scaleDir, fixture, freshPorts, fingerprint, type FixtureInfo } from './loader.ts'
 import { entriesForLiveIndicators, liveIndicators } from './records.ts'
 import { measureIngest } from './ingest.ts'
@@ -50,7 +51,7 @@ import { measureCeilings, type Ceilings } from './ceilings.ts'
 import { measurePdqHash } from './pdq-hash.ts'
 import { measurePdqCopy } from './pdq-copy-measures.ts'
 import { ensurePdqCopy } from './pdq-copy.ts'
-import { MEASURE_KEYS, TARGETS, judge, judgeCeilings, ceilingLines, table, fmt, type MeasureKey, type Measured } from './report.ts'
+import { MEASURE_KEYS, TARGETS, judge, judgeCeilings, ceilingLines, table, fmt, type Baselines, type MeasureKey, type Measured } from './report.ts'
 
 interface Options {
   scale: number
@@ -81,7 +82,7 @@ function parseArgs(argv: string[]): Options {
   return { scale, quick: scale < 1, only, out, cache: cacheRoot(value('--cache')), fresh: argv.includes('--fresh'), prepare: argv.includes('--prepare'), baselines: !argv.includes('--no-baselines'), profileNodes: value('--profile-nodes') }
 }
 
-const NO_BASELINES = { sha256_per_s: NaN, sign_per_s: NaN, verify_per_s: NaN, level_put_per_s: NaN }
+const NO_BASELINES: Baselines = { sha256_per_s: NaN, sign_per_s: NaN, verify_per_s: NaN, level_put_per_s: NaN }
 const NO_CEILINGS: Ceilings = { workers: 0, sign_job_per_s: NaN, open_job_per_s: NaN, sign_job_one_thread_per_s: NaN, open_job_one_thread_per_s: NaN, sign_job_cpu_us: NaN, store_append_per_s: NaN, store_append_cpu_us: NaN, ingest_bound_per_s: NaN }
 
 const started = Date.now()
@@ -249,6 +250,8 @@ async function main() {
   console.log(`cairn bench — scale ${s}${o.quick ? ' (quick: sizes × ' + s + '; absolute targets are the full-scale ones except snapshot, scaled; indicative only)' : ''}`)
   console.log(`${cores} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${load0[0]!.toFixed(1)} at start, ${load1[0]!.toFixed(1)} at end`)
   console.log(`baselines (mean of start and end): sha256 ${fmt(b.sha256_per_s)}/s, sign ${fmt(b.sign_per_s)}/s, verify ${fmt(b.verify_per_s)}/s, level put ${fmt(b.level_put_per_s)}/s`)
+  const sodiumOverNode = libsodiumRatios(b)
+  if (sodiumOverNode) console.log(`libsodium (one core, same run): sign ${fmt(b.libsodium_sign_per_s!)}/s (${sodiumOverNode.sign.toFixed(2)} × node:crypto), verify ${fmt(b.libsodium_verify_per_s!)}/s (${sodiumOverNode.verify.toFixed(2)} × node:crypto); cairn signs and verifies with ${ed25519Backend.name}`)
   console.log('')
   console.log(table(verdicts))
   console.log('')
@@ -281,13 +284,17 @@ async function main() {
     baseline_sign_per_s: b.sign_per_s,
     baseline_verify_per_s: b.verify_per_s,
     baseline_level_put_per_s: b.level_put_per_s,
+    baseline_libsodium_sign_per_s: b.libsodium_sign_per_s ?? null,
+    baseline_libsodium_verify_per_s: b.libsodium_verify_per_s ?? null,
+    baseline_libsodium_over_node: sodiumOverNode ?? null,
+    ed25519_backend: ed25519Backend.name,
     baselines_start: b0,
     baselines_end: b1,
     ceilings: c,
     ceilings_start: c0,
     ceilings_end: c1,
     ceiling_method: "measured with the baselines, start and end, mean used: node/crypto-jobs.ts signJob (entry encoding, Ed25519 signature, leaf hash) and openJob (canonical CBOR check, record rules, strict Ed25519 verification, leaf hash) over 4,080 bench entries held in memory, split over the node's default worker pool (one worker per core), median of 3 rounds; *_one_thread_per_s: the same job in process; store_append_*: Store.append of ready bench entries into a fresh level store in durable batches of 2,040; *_cpu_us: process CPU time (all threads) per record; ingest_bound_per_s = min(cores, 2) × 1e6 / (sign_job_cpu_us + store_append_cpu_us), what publishing can reach when signing and storing share the cores. A measure that waits on one of these jobs for every record cannot pass its ceiling on this machine; targets.<key>.ceiling says where the target and the value stand against it",
-    baseline_method: `one core each: node:crypto SHA-256 of 100 B; Ed25519 sign/verify with node:crypto (OpenSSL, as protocol/ed25519.ts) over a typical signed indicator message; level chained batches of 10,000 puts of 200 B values, no fsync; median of 3 rounds, measured at the start and the end of the run, mean used for every verdict. The relative measures (${MEASURE_KEYS.filter((k) => TARGETS[k].baseline !== undefined).join(', ')}) also have the Ed25519 baselines measured just before and just after each (median of 3 rounds of ${adjacentMs} ms each side; targets.<key>.adjacent_baselines) and the same target against their mean (targets.<key>.against_adjacent_baselines): reported to show how far the machine's speed moved, not used for the verdict`,
+    baseline_method: `one core each: node:crypto SHA-256 of 100 B; Ed25519 sign/verify with node:crypto (OpenSSL; sign_per_s, verify_per_s) and with libsodium (sodium-native; libsodium_sign_per_s, libsodium_verify_per_s, baseline_libsodium_over_node their ratios; protocol/ed25519.ts uses the library in ed25519_backend) over a typical signed indicator message; level chained batches of 10,000 puts of 200 B values, no fsync; median of 3 rounds, measured at the start and the end of the run, mean used for every verdict. The relative measures (${MEASURE_KEYS.filter((k) => TARGETS[k].baseline !== undefined).join(', ')}) also have the Ed25519 baselines measured just before and just after each (median of 3 rounds of ${adjacentMs} ms each side; targets.<key>.adjacent_baselines) and the same target against their mean (targets.<key>.against_adjacent_baselines): reported to show how far the machine's speed moved, not used for the verdict`,
     ...Object.fromEntries(MEASURE_KEYS.map((k) => [k, results.get(k)?.value ?? null])),
     targets: Object.fromEntries(verdicts.map((v) => {
       const cv = ceilingVerdicts.find((x) => x.key === v.key)
