@@ -17,13 +17,12 @@ import * as ed from '@noble/ed25519'
 import { concat, toHex } from '../protocol/bytes.ts'
 import { availableBackends, generateKeyPair, sign, verify, type Ed25519Backend, type KeyPair } from '../protocol/ed25519.ts'
 import { codeOf } from './helpers.ts'
+import { L, P, bigToLe, leToBig, secretScalar, sha512 } from '../spec/gen/scalars.ts'
 
 const SEED = 'cairn/ed25519-differential/1'
 const MAX_CASES = 6000
 const MAX_MS = 6000
 
-const L = 2n ** 252n + 27742317777372353535851937790883648493n
-const P = 2n ** 255n - 19n
 
 /** Deterministic bytes: SHA-512 of (seed, counter), as a stream. */
 class Stream {
@@ -48,24 +47,6 @@ class Stream {
   }
 }
 
-const leToBig = (b: Uint8Array): bigint => BigInt('0x' + (toHex(b.slice().reverse()) || '0'))
-function bigToLe(n: bigint): Uint8Array {
-  const out = new Uint8Array(32)
-  for (let i = 0; i < 32; i++, n >>= 8n) out[i] = Number(n & 0xffn)
-  return out
-}
-const sha512 = (...parts: Uint8Array[]): Uint8Array => {
-  const h = createHash('sha512')
-  for (const p of parts) h.update(p)
-  return new Uint8Array(h.digest())
-}
-function secretScalar(seed: Uint8Array): bigint {
-  const h = sha512(seed).slice(0, 32)
-  h[0]! &= 248
-  h[31]! &= 127
-  h[31]! |= 64
-  return leToBig(h)
-}
 function flip(b: Uint8Array, bit: number): Uint8Array {
   const c = new Uint8Array(b)
   c[bit >> 3]! ^= 1 << (bit & 7)

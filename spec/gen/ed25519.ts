@@ -16,32 +16,16 @@
  * that decides it, not a typo. Messages are searched (`"cairn-ed25519-vector/
  * <case>/<i>"`) until the challenge k falls in the wanted residue mod 8.
  */
-import { createHash } from 'node:crypto'
 import * as ed from '@noble/ed25519'
 import { concat, toHex, utf8 } from '../../protocol/bytes.ts'
 import { vectorSeed, type VectorCase } from './seeds.ts'
+import { L, P, bigToLe, leToBig, sha512 } from './scalars.ts'
 
-const L = 2n ** 252n + 27742317777372353535851937790883648493n
-const P = 2n ** 255n - 19n
 type Point = ed.Point
 const B = ed.Point.BASE
 const ZERO = ed.Point.ZERO
 
 const hex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'))
-const leToBig = (b: Uint8Array): bigint => BigInt('0x' + (toHex(b.slice().reverse()) || '0'))
-function bigToLe(n: bigint, len = 32): Uint8Array {
-  const out = new Uint8Array(len)
-  for (let i = 0; i < len; i++) {
-    out[i] = Number(n & 0xffn)
-    n >>= 8n
-  }
-  return out
-}
-function sha512(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('sha512')
-  for (const p of parts) h.update(p)
-  return new Uint8Array(h.digest())
-}
 
 /** [n]Q for any n ≥ 0 and any point, torsion included (noble's multiply reduces by L). */
 function mul(Q: Point, n: bigint): Point {

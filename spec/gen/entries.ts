@@ -20,6 +20,7 @@ import { isLedgerError, type ErrorCode } from '../../protocol/errors.ts'
 import { recordToJson, type CairnRecord } from '../../protocol/records.ts'
 import { refPseudonym } from '../../protocol/case-ref.ts'
 import { vectorKey, VECTOR_TIME_MS, type VectorCase } from './seeds.ts'
+import { L, P, bigToLe, leToBig, secretScalar, sha512 } from './scalars.ts'
 
 export const ENTRY_VECTOR_ORIGIN = 'vectors.cairn/eu-centre'
 const log = vectorKey('eu-centre/log')
@@ -118,30 +119,6 @@ function withValue(ps: Pair[], key: string, value: Uint8Array): Pair[] {
 
 // ------------------------------------------------------------ Ed25519 by hand (RFC 8032 §5.1.6)
 
-const L = 2n ** 252n + 27742317777372353535851937790883648493n
-const P = 2n ** 255n - 19n
-const leToBig = (b: Uint8Array): bigint => BigInt('0x' + (toHex(b.slice().reverse()) || '0'))
-function bigToLe(n: bigint, len = 32): Uint8Array {
-  const out = new Uint8Array(len)
-  for (let i = 0; i < len; i++) {
-    out[i] = Number(n & 0xffn)
-    n >>= 8n
-  }
-  return out
-}
-const sha512 = (...parts: Uint8Array[]): Uint8Array => {
-  const h = createHash('sha512')
-  for (const p of parts) h.update(p)
-  return new Uint8Array(h.digest())
-}
-/** The secret scalar a of a seed (clamped low half of SHA-512(seed)). */
-function secretScalar(seed: Uint8Array): bigint {
-  const h = sha512(seed).slice(0, 32)
-  h[0]! &= 248
-  h[31]! &= 127
-  h[31]! |= 64
-  return leToBig(h)
-}
 /** k = SHA-512(R ‖ A ‖ M) mod L. */
 const challenge = (R: Uint8Array, A: Uint8Array, M: Uint8Array): bigint => leToBig(sha512(R, A, M)) % L
 
