@@ -13,6 +13,7 @@ import { createNetns, type Netns } from '../netns.ts'
 import type { NodeStatus } from '../../node/status.ts'
 import type { CairnRecord } from '../../protocol/records.ts'
 import { fromHex } from '../../protocol/bytes.ts'
+import { loadLocalSet } from '../../client/local-copy.ts'
 
 export type Figures = Record<string, number | string | boolean>
 
@@ -302,4 +303,10 @@ export async function genesisLookup(fed: Fed, at: number, token: string, body: R
   if (look.code !== 0) problems.push(`cairn lookup --genesis failed: ${(look.stdout + look.stderr).trim().slice(-400)}`)
   else if (JSON.parse(look.stdout).summary?.current !== true) problems.push(`cairn lookup --genesis of ${body.alg}:${body.value} found no current record`)
   return look
+}
+
+/** How many of the sample bodies (alg, value hex) a provider's local copy holds in its current set. */
+export function heldInCopy(copy: string, bodies: readonly Record<string, unknown>[]): number {
+  const set = loadLocalSet(copy)
+  return bodies.filter((b) => set.has(b.alg as string, fromHex(b.value as string))).length
 }

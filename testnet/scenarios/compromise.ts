@@ -15,11 +15,10 @@ import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { publishBodies, grantToken, waitConverged } from '../launch.ts'
 import { sampleIndicator } from '../samples.ts'
-import { loadLocalSet } from '../../client/local-copy.ts'
 import { signCheckpoint } from '../../protocol/checkpoint.ts'
 import { encodeAddCheckpointRequest } from '../../protocol/witness-request.ts'
 import { fromHex, sha256 } from '../../protocol/bytes.ts'
-import { Fed, cairn, waitFor, seconds, sleep, outcome, expectLogSizeEverywhere, genesisSync, genesisVerify, type Scenario } from './common.ts'
+import { Fed, cairn, waitFor, seconds, sleep, outcome, expectLogSizeEverywhere, genesisSync, genesisVerify, heldInCopy, type Scenario } from './common.ts'
 
 export const compromise: Scenario = {
   name: 'compromise',
@@ -93,12 +92,8 @@ export const compromise: Scenario = {
       let kept = 0
       let own = 0
       if (sync.code === 0) {
-        const set = loadLocalSet(copy)
-        for (const b of badBodies) if (set.has(b.alg as string, fromHex(b.value as string))) kept++
-        for (let j = 0; j < records; j++) {
-          const b = sampleIndicator('c1', j)
-          if (set.has(b.alg as string, fromHex(b.value as string))) own++
-        }
+        kept = heldInCopy(copy, badBodies)
+        own = heldInCopy(copy, Array.from({ length: records }, (_, j) => sampleIndicator('c1', j)))
         if (kept > 0) problems.push(`the provider's copy still holds ${kept} of the attacker's indicators`)
         if (own !== records) problems.push(`the provider's copy holds ${own} of c1's ${records} own indicators`)
       }

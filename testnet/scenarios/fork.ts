@@ -23,9 +23,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { publishBodies, grantToken, waitConverged } from '../launch.ts'
 import { sampleIndicator } from '../samples.ts'
-import { loadLocalSet } from '../../client/local-copy.ts'
-import { fromHex } from '../../protocol/bytes.ts'
-import { Fed, cairn, logs, status, checkpointOf, waitFor, waitSizes, seconds, outcome, genesisSync, genesisVerify, type Scenario } from './common.ts'
+import { Fed, cairn, logs, status, checkpointOf, waitFor, waitSizes, seconds, outcome, genesisSync, genesisVerify, heldInCopy, type Scenario } from './common.ts'
 
 export const fork: Scenario = {
   name: 'fork',
@@ -133,9 +131,8 @@ export const fork: Scenario = {
       let standingHeld = 0
       let losingHeld = 0
       if (sync.code === 0) {
-        const set = loadLocalSet(copy)
-        for (const x of branchA) if (set.has(x.alg as string, fromHex(x.value as string))) standingHeld++
-        for (const x of branchB) if (set.has(x.alg as string, fromHex(x.value as string))) losingHeld++
+        standingHeld = heldInCopy(copy, branchA)
+        losingHeld = heldInCopy(copy, branchB)
         if (standingHeld !== branch) problems.push(`the provider's copy holds ${standingHeld} of branch A's ${branch} indicators`)
         if (losingHeld) problems.push(`the provider's copy holds ${losingHeld} of branch B's indicators`)
       }
