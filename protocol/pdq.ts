@@ -165,18 +165,13 @@ function lumaRg(): Float32Array {
  * pixels the resize keeps are read; the full-size image is never converted.
  */
 function lumaOf(image: PixelImage): { rows: number; cols: number; luma: Float32Array } {
-  const { width, height, channels, data } = image
-  const resize = width > DOWNSAMPLE_DIMS || height > DOWNSAMPLE_DIMS
-  const cols = resize ? DOWNSAMPLE_DIMS : width
-  const rows = resize ? DOWNSAMPLE_DIMS : height
-  const srcCol = new Int32Array(cols)
-  for (let x = 0; x < cols; x++) srcCol[x] = (resize ? Math.floor((x * width) / cols) : x) * channels
+  const { width, channels, data } = image
+  const { rows, cols, srcRow, srcColByte: srcCol } = resizeTables(image.width, image.height, channels)
   const luma = new Float32Array(rows * cols)
   const rg = channels === 3 ? lumaRg() : LUMA_B_OF
   const lb = LUMA_B_OF
   for (let y = 0; y < rows; y++) {
-    const sy = resize ? Math.floor((y * height) / rows) : y
-    const rowBase = sy * width * channels
+    const rowBase = srcRow[y]! * width * channels
     const out = y * cols
     if (channels === 1) {
       for (let x = 0; x < cols; x++) luma[out + x] = data[rowBase + srcCol[x]!]!
@@ -207,13 +202,24 @@ function kernelPlan(image: PixelImage, skipBlurAt64: boolean): KernelPlan | unde
 /** The last plan made: photos from one camera or one site share their size. */
 let lastPlan: { key: string; plan: KernelPlan | undefined } | undefined
 
-function makeKernelPlan(width: number, height: number, channels: number, skipBlurAt64: boolean): KernelPlan | undefined {
+/**
+ * The reference's nearest-neighbour resize (CImg's default `resize(512,
+ * 512)` when a side is over 512: output x reads input floor(x * width /
+ * 512)) as tables: the size after it, the source row of each output row and
+ * the byte offset within a row of each output column.
+ */
+function resizeTables(width: number, height: number, channels: number): { rows: number; cols: number; srcRow: Int32Array; srcColByte: Int32Array } {
   const resize = width > DOWNSAMPLE_DIMS || height > DOWNSAMPLE_DIMS
   const cols = resize ? DOWNSAMPLE_DIMS : width
   const rows = resize ? DOWNSAMPLE_DIMS : height
-  if (rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM) return undefined
   const srcRow = Int32Array.from({ length: rows }, (_, y) => (resize ? Math.floor((y * height) / rows) : y))
   const srcColByte = Int32Array.from({ length: cols }, (_, x) => (resize ? Math.floor((x * width) / cols) : x) * channels)
+  return { rows, cols, srcRow, srcColByte }
+}
+
+function makeKernelPlan(width: number, height: number, channels: number, skipBlurAt64: boolean): KernelPlan | undefined {
+  const { rows, cols, srcRow, srcColByte } = resizeTables(width, height, channels)
+  if (rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM) return undefined
   const boxPhases = (length: number): BoxPhases => {
     const ph = phases(length, windowSize(length))
     const full = ph.p1 + ph.p2
