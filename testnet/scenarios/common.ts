@@ -305,8 +305,8 @@ export async function genesisLookup(fed: Fed, at: number, token: string, body: R
   return look
 }
 
-/** How many of the sample bodies (alg, value hex) a provider's local copy holds in its current set. */
-export function heldInCopy(copy: string, bodies: readonly Record<string, unknown>[]): number {
+/** For each list of sample bodies (alg, value hex), how many a provider's local copy holds in its current set (the copy read once). */
+export function heldInCopy(copy: string, ...lists: readonly Record<string, unknown>[][]): number[] {
   const set = loadLocalSet(copy)
-  return bodies.filter((b) => set.has(b.alg as string, fromHex(b.value as string))).length
+  return lists.map((bodies) => bodies.filter((b) => set.has(b.alg as string, fromHex(b.value as string))).length)
 }

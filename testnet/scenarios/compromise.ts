@@ -92,8 +92,7 @@ export const compromise: Scenario = {
       let kept = 0
       let own = 0
       if (sync.code === 0) {
-        kept = heldInCopy(copy, badBodies)
-        own = heldInCopy(copy, Array.from({ length: records }, (_, j) => sampleIndicator('c1', j)))
+        ;[kept, own] = heldInCopy(copy, badBodies, Array.from({ length: records }, (_, j) => sampleIndicator('c1', j))) as [number, number]
         if (kept > 0) problems.push(`the provider's copy still holds ${kept} of the attacker's indicators`)
         if (own !== records) problems.push(`the provider's copy holds ${own} of c1's ${records} own indicators`)
       }

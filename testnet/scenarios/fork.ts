@@ -131,8 +131,7 @@ export const fork: Scenario = {
       let standingHeld = 0
       let losingHeld = 0
       if (sync.code === 0) {
-        standingHeld = heldInCopy(copy, branchA)
-        losingHeld = heldInCopy(copy, branchB)
+        ;[standingHeld, losingHeld] = heldInCopy(copy, branchA, branchB) as [number, number]
         if (standingHeld !== branch) problems.push(`the provider's copy holds ${standingHeld} of branch A's ${branch} indicators`)
         if (losingHeld) problems.push(`the provider's copy holds ${losingHeld} of branch B's indicators`)
       }
