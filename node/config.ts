@@ -23,6 +23,7 @@ import { verifierKey, parseVerifierKey, SIG_TYPE_ED25519 } from '../protocol/not
 import { witnessVerifierKey } from '../protocol/cosignature.ts'
 import { isValidOrigin } from '../protocol/records.ts'
 import { checkGenesis, Genesis, type GenesisMember } from '../protocol/genesis.ts'
+import { trustedProxies } from './http/client-address.ts'
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits')
 
@@ -54,6 +55,8 @@ export const NodeFile = z.object({
     port: z.number().int().min(0).max(65535).default(0),
     /** Serve HTTPS with this certificate chain and private key (PEM files; relative paths are from the node directory). */
     tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+    /** Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the caller (node/http/client-address.ts). */
+    trusted_proxies: z.array(z.string().refine(isProxyRange, 'must be an IPv4 or IPv6 address or CIDR range, e.g. 10.0.0.0/8 or ::1')).max(1000).optional(),
   }).strict().default({ host: '127.0.0.1', port: 0 }),
   listen: z.array(z.string()).default(['/ip4/127.0.0.1/tcp/0']),
   /** Multiaddrs other members dial (a public address or DNS name: /ip4/…, /ip6/…, /dns4/…, /dns6/…, /dns/… with /tcp/<port>); empty: the listen addresses. */
@@ -76,6 +79,15 @@ export const NodeFile = z.object({
   }).strict().default(LIMIT_DEFAULTS),
 }).strict()
 export type NodeFile = z.infer<typeof NodeFile>
+
+function isProxyRange(item: string): boolean {
+  try {
+    trustedProxies([item])
+    return true
+  } catch {
+    return false
+  }
+}
 
 const UNSPECIFIED = new Set(['0.0.0.0', '::', '0:0:0:0:0:0:0:0'])
 

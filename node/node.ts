@@ -34,6 +34,7 @@ import { WitnessService, CosignCollector, serveWitness } from './replication/wit
 import { StatusLoop, serveStatus } from './replication/status.ts'
 import { OwnLogCatchUp } from './replication/own-log.ts'
 import { backupRoutes } from './http/routes-backup.ts'
+import { trustedProxies } from './http/client-address.ts'
 import { FeedbackStore, FeedbackRelay, ReviewDesk } from './feedback/index.ts'
 import { Gossip } from './replication/gossip.ts'
 import { Healer } from './replication/heal.ts'
@@ -229,7 +230,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   const refSecret = loadOrCreateRefSecret(opts.dir)
   const idempotency = new IdempotencyKeys(kv, now)
   const api = { origin, federation: genesis.federation, now, startedAt, store, setLines, opinions: OpinionIndex.start(store), roster, tokens, accessLog, witness, submit, redactions, refSecret, idempotency,
-    rejected: sync.stats.rejected, status: () => node.status(), log, limits: settings.limits,
+    rejected: sync.stats.rejected, status: () => node.status(), log, limits: settings.limits, trustedProxies: trustedProxies(settings.http.trusted_proxies ?? []),
     feedbackRelay, review, feedbackReports: () => feedbackStore.reports.values(), ownLogStatus: () => ownLog.status() }
   const app = createApp(api)
   app.route('/', backupRoutes({ origin, kv }))

@@ -77,6 +77,8 @@ export interface PlanOptions {
   batch?: NodeFile['batch']
   /** HTTP abuse limits (node.json `limits`); the defaults when left out. */
   limits?: NodeFile['limits']
+  /** Reverse proxies whose X-Forwarded-For is believed (node.json `http.trusted_proxies`). */
+  trustedProxies?: string[]
   /** Names that get keys but are left out of the genesis roster (to join later by a vote). */
   outsiders?: string[]
   /**
@@ -103,7 +105,7 @@ export async function planFederation(o: PlanOptions): Promise<{ nodes: PlannedNo
     const p2pPort = host ? NETNS_P2P_PORT : await freePort()
     const httpPort = host ? NETNS_HTTP_PORT : await freePort()
     const listen = `/ip4/${host ?? '127.0.0.1'}/tcp/${p2pPort}`
-    const { keys } = await initNodeDir(dir, origin, { listen: [listen], ...(host ? { advertise: [listen] } : {}), http: { host: host ?? '127.0.0.1', port: httpPort }, ...(o.batch ? { batch: o.batch } : {}), ...(o.limits ? { limits: o.limits } : {}) })
+    const { keys } = await initNodeDir(dir, origin, { listen: [listen], ...(host ? { advertise: [listen] } : {}), http: { host: host ?? '127.0.0.1', port: httpPort, ...(o.trustedProxies ? { trusted_proxies: o.trustedProxies } : {}) }, ...(o.batch ? { batch: o.batch } : {}), ...(o.limits ? { limits: o.limits } : {}) })
     const member = memberEntry(origin, keys, o.roles?.(name) ?? ['publisher', 'witness'], [listen])
     writeFileSync(join(dir, 'member.json'), JSON.stringify(member, null, 2) + '\n')
     return { name, origin, dir, p2pPort, httpPort, member }

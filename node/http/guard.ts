@@ -25,6 +25,7 @@ import type { Logger } from '../logger.ts'
 import { httpCounters, type MetricsDeps } from '../metrics.ts'
 import { errorBody } from './errors.ts'
 import { RateLimiter, addressKey, plainAddress, type BucketSpec } from './rate-limit.ts'
+import { clientAddress, type TrustedProxies } from './client-address.ts'
 import type { Env } from './request.ts'
 
 /** The rate limits (node.json `limits`, node/config.ts). */
@@ -42,6 +43,8 @@ export interface GuardDeps extends MetricsDeps {
   /** Input refused, by error code (the sync stats' table): a bad token counts as UNAUTHORIZED. */
   rejected: Record<string, number>
   limits: RateLimits
+  /** Proxies whose X-Forwarded-For is believed (node.json http.trusted_proxies); none: the socket's address counts. */
+  trustedProxies?: TrustedProxies
   log: Logger
 }
 
@@ -82,7 +85,7 @@ export function guard(deps: GuardDeps): MiddlewareHandler<Env> {
 
   return async (c, next) => {
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
-    const address = plainAddress(incoming?.socket?.remoteAddress)
+    const address = clientAddress(plainAddress(incoming?.socket?.remoteAddress), c.req.header('x-forwarded-for'), deps.trustedProxies)
     const akey = addressKey(address)
     const h = c.req.header('authorization')
     let who: TokenInfo | undefined
