@@ -8,8 +8,11 @@ import { join } from 'node:path'
 import { LedgerError } from '../protocol/errors.ts'
 import type { Endpoint } from '../client/http.ts'
 
+/** A rate-limited request's retry, said on stderr so a waiting command is not silent. */
+const sayRetry = (message: string) => process.stderr.write(`${message}\n`)
+
 export function resolveTarget(o: { node?: string; token?: string; dir?: string }): Endpoint {
-  if (o.node) return { url: o.node.replace(/\/$/, ''), token: o.token ?? process.env.CAIRN_TOKEN }
+  if (o.node) return { url: o.node.replace(/\/$/, ''), token: o.token ?? process.env.CAIRN_TOKEN, onRetry: sayRetry }
   const dir = o.dir ?? process.env.CAIRN_DIR
   if (!dir) throw new LedgerError('BAD_CONFIG', 'say which node: --dir <node directory> (on the node\'s machine) or --node <url> --token <token>')
   const urlFile = join(dir, 'node.url')
@@ -18,5 +21,6 @@ export function resolveTarget(o: { node?: string; token?: string; dir?: string }
   return {
     url: readFileSync(urlFile, 'utf8').trim(),
     token: o.token ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined),
+    onRetry: sayRetry,
   }
 }
