@@ -1,6 +1,6 @@
 /**
  * What running a node on real machines needs (docs/deploy.md): HTTPS from a
- * certificate in node.json, /healthz and /readyz, and addresses other
+ * certificate in node.json (renewed without a restart), /healthz and /readyz, and addresses other
  * centres can dial (`keygen --advertise`; a listen address of 0.0.0.0 alone
  * is refused). The Dockerfile, compose file and systemd unit are checked for
  * what the guide promises of them.
@@ -31,13 +31,29 @@ function httpsGet(url: string, ca: Buffer): Promise<{ status: number; body: stri
   })
 }
 
+/** The SHA-256 fingerprint of the certificate a TLS server presents now (a new connection). */
+function servedCertificate(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url + '/healthz', { rejectUnauthorized: false, agent: false }, (res) => {
+      const fp = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256
+      res.resume()
+      res.on('end', () => resolve(fp))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+const makeCertificate = (key: string, cert: string, cn: string) =>
+  spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=${cn}`,
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert], { encoding: 'utf8' })
+
 test('a node serves HTTPS from the certificate and key node.json names, and answers /healthz and /readyz', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-deploy-'))
   try {
     const { nodes } = await planFederation({ dir, names: ['solo'], threshold: 1 })
     const nodeDir = nodes[0]!.dir
-    const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', join(nodeDir, 'tls.key'), '-out', join(nodeDir, 'tls.crt')], { encoding: 'utf8' })
+    const ssl = makeCertificate(join(nodeDir, 'tls.key'), join(nodeDir, 'tls.crt'), 'localhost')
     if (ssl.status !== 0) {
       console.log(`deploy.test.ts: openssl could not make a certificate (${ssl.error?.message ?? ssl.stderr.trim()}); HTTPS not tested`)
       return
@@ -61,6 +77,18 @@ test('a node serves HTTPS from the certificate and key node.json names, and answ
       // Plain HTTP to the HTTPS port gets no API answer.
       const plain = await fetch(node.url.replace('https:', 'http:') + '/healthz').then((r) => r.status, () => 'refused')
       assert.is.not(plain, 200)
+
+      // A renewal is taken up without a restart (SIGHUP here; a timer too); a half-written one is not.
+      const first = await servedCertificate(node.url)
+      assert.is(makeCertificate(join(nodeDir, 'renewed.key'), join(nodeDir, 'renewed.crt'), 'renewed').status, 0)
+      writeFileSync(join(nodeDir, 'tls.crt'), readFileSync(join(nodeDir, 'renewed.crt')))
+      process.emit('SIGHUP')
+      assert.is(await servedCertificate(node.url), first, 'a certificate without its new key is not taken')
+      writeFileSync(join(nodeDir, 'tls.key'), readFileSync(join(nodeDir, 'renewed.key')))
+      process.emit('SIGHUP')
+      const renewed = await servedCertificate(node.url)
+      assert.is.not(renewed, first, 'the renewed certificate is served')
+      assert.is((await httpsGet(node.url + '/healthz', readFileSync(join(nodeDir, 'renewed.crt')))).status, 200)
     } finally {
       await node.stop()
     }

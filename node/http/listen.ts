@@ -10,7 +10,7 @@
  */
 import { serve, type ServerType } from '@hono/node-server'
 import { readFileSync } from 'node:fs'
-import { createServer as createHttpsServer } from 'node:https'
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import { createSecureContext } from 'node:tls'
 import type { Server, ServerOptions } from 'node:http'
 import { LedgerError } from '../../protocol/errors.ts'
@@ -18,6 +18,8 @@ import type { AddressInfo, Socket } from 'node:net'
 import type { NodeFile } from '../config.ts'
 import { httpCounters, type MetricsDeps } from '../metrics.ts'
 import { addressKey, plainAddress } from './rate-limit.ts'
+import { TlsReloader } from './tls-reload.ts'
+import type { Logger } from '../logger.ts'
 
 export interface Listening {
   /** http(s)://host:port of the API. */
@@ -30,10 +32,11 @@ export interface Listening {
 // not a request in progress: the header and request timeouts do not apply to it.
 const KEEP_ALIVE_MS = 65_000
 
-/** The API's certificate chain and key (PEM), read and checked by loadTls. */
+/** The API's certificate chain and key (PEM), read and checked by loadTls, and where they were read from. */
 export interface TlsFiles {
   cert: Buffer
   key: Buffer
+  paths: { cert: string; key: string }
 }
 
 /**
@@ -44,13 +47,13 @@ export interface TlsFiles {
 export function loadTls(paths: { cert: string; key: string }): TlsFiles {
   let files: TlsFiles
   try {
-    files = { cert: readFileSync(paths.cert), key: readFileSync(paths.key) }
+    files = { cert: readFileSync(paths.cert), key: readFileSync(paths.key), paths }
   } catch (e) {
     const err = e as NodeJS.ErrnoException
     throw new LedgerError('BAD_CONFIG', `node.json http.tls: cannot read ${err.path ?? 'the certificate or key'} (${err.code ?? err.message})`)
   }
   try {
-    createSecureContext(files)
+    createSecureContext({ cert: files.cert, key: files.key })
   } catch (e) {
     throw new LedgerError('BAD_CONFIG', `node.json http.tls: ${paths.cert} and ${paths.key} are not a PEM certificate chain and its private key (${(e as Error).message.split('\n')[0]})`)
   }
@@ -59,7 +62,7 @@ export function loadTls(paths: { cert: string; key: string }): TlsFiles {
 
 export async function listen(
   fetch: (req: Request) => Response | Promise<Response>, host: string, port: number,
-  deps: MetricsDeps & { limits: NodeFile['limits'] },
+  deps: MetricsDeps & { limits: NodeFile['limits']; log?: Pick<Logger, 'info' | 'error'> },
   tls?: TlsFiles,
 ): Promise<Listening> {
   const { limits } = deps
@@ -76,7 +79,7 @@ export async function listen(
   let server!: ServerType
   const url = await new Promise<string>((resolve, reject) => {
     server = pem
-      ? serve({ fetch, port, hostname: host, createServer: createHttpsServer, serverOptions: { ...serverOptions, ...pem } }, (info: AddressInfo) => resolve(`${scheme}://${urlHost}:${info.port}`))
+      ? serve({ fetch, port, hostname: host, createServer: createHttpsServer, serverOptions: { ...serverOptions, cert: pem.cert, key: pem.key } }, (info: AddressInfo) => resolve(`${scheme}://${urlHost}:${info.port}`))
       : serve({ fetch, port, hostname: host, serverOptions }, (info: AddressInfo) => resolve(`${scheme}://${urlHost}:${info.port}`))
     server.once('error', reject)
   })
@@ -100,9 +103,12 @@ export async function listen(
       else perAddress.set(key, left)
     })
   })
+  const reloader = pem ? new TlsReloader(server as HttpsServer, pem, deps.log) : undefined
+  reloader?.start()
   return {
     url,
     close: () => new Promise<void>((resolve) => {
+      reloader?.stop()
       http.close(() => resolve())
       http.closeIdleConnections()
     }),
