@@ -3,12 +3,17 @@
  * eSafety — with made-up sample indicators of every alg, a few revocations
  * and disputes, and tokens to try the provider and auditor commands.
  * Data lives in .cairn-demo/ (recreated on every start). Ctrl-C stops it.
+ * `npm start -- --netns` runs each centre in a Linux network namespace of
+ * its own, on its own address on a bridge (testnet/netns.ts; root needed),
+ * as on four machines.
  */
 import '../node/polyfill.ts'
 import { rmSync, existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { parseArgs } from 'node:util'
 import { launch, grantToken, importSamples, publishBodies, waitConverged } from './launch.ts'
 import { sampleIndicator } from './samples.ts'
+import { createNetns, netnsUnavailable, NetnsUnavailable, type Netns } from './netns.ts'
 
 const root = new URL('..', import.meta.url).pathname
 const dir = join(root, '.cairn-demo')
@@ -17,14 +22,35 @@ const SAMPLES = Number(process.env.CAIRN_DEMO_RECORDS ?? 16_000)
 
 if (existsSync(dir)) rmSync(dir, { recursive: true, force: true })
 mkdirSync(dir, { recursive: true })
+const { values } = parseArgs({ options: { netns: { type: 'boolean', default: false } } })
+let net: Netns | undefined
+if (values.netns) {
+  const no = netnsUnavailable()
+  try {
+    if (no) throw new NetnsUnavailable(no)
+    net = createNetns(CENTRES.length)
+  } catch (e) {
+    if (!(e instanceof NetnsUnavailable)) throw e
+    console.error(`demo --netns: ${e.message}`)
+    process.exit(2)
+  }
+  console.log(`network: bridge ${net.bridge} at ${net.hostAddr}/24; centres in namespaces ${net.nodes.map((x) => `${x.ns} (${x.addr})`).join(', ')}`)
+}
 console.log(`Starting the demo federation (${CENTRES.join(', ')}) in ${dir} …`)
-const fed = await launch(dir, CENTRES, 'demo.cairn')
+let fed: Awaited<ReturnType<typeof launch>>
+try {
+  fed = await launch(dir, CENTRES, 'demo.cairn', {}, net)
+} catch (e) {
+  net?.destroy()
+  throw e
+}
 let stopping = false
 const shutdown = async () => {
   if (stopping) return
   stopping = true
   console.log('\nstopping the demo federation…')
   await fed.stop()
+  net?.destroy()
   process.exit(0)
 }
 process.on('SIGINT', () => void shutdown())
