@@ -80,6 +80,7 @@ export function registerAuditCommands(program: Command) {
     .command('verify')
     .description('download every log from a node via tiles and check it end to end: entry signatures, trees, consistency with the last run, cosignatures (auditor)')
     .option('--node <url>', 'API base URL').option('--token <token>', 'auditor or oversight token (default $CAIRN_TOKEN)').option('--dir <dir>', 'node directory (local)')
+    .option('--from <url>', 'base URL of a static mirror of a node, instead of --node (same checks)')
     .option('--state <file>', 'keeps the checkpoints verified (and the keys pinned) between runs')
     .option('--genesis <file>', 'genesis roster to take the log and witness keys from')
     .option('--min-witnesses <k>', 'valid cosignatures by other members every checkpoint needs (default 1)')
@@ -88,9 +89,10 @@ export function registerAuditCommands(program: Command) {
     .option('--quiet', 'no progress lines')
     .action(async (o) => {
       const { verifyNode } = await loadVerify()
-      const t = resolveTarget(o)
+      if (o.from && (o.node || o.dir)) throw new LedgerError('BAD_REQUEST', 'give --from (a mirror) or --node/--dir (a node), not both')
+      const t = o.from ? { url: String(o.from).replace(/\/$/, ''), token: o.token ?? process.env.CAIRN_TOKEN } : resolveTarget(o)
       const report = await verifyNode({
-        url: t.url, token: t.token, statePath: o.state, genesisPath: o.genesis,
+        url: t.url, token: t.token, mirror: Boolean(o.from), statePath: o.state, genesisPath: o.genesis,
         minWitnesses: count(o.minWitnesses, '--min-witnesses'), workers: count(o.workers, '--workers'),
         onLine: o.quiet || o.json ? undefined : (line) => console.error(line),
       })

@@ -10,8 +10,9 @@ export function registerSyncCommands(program: Command) {
   program
     .command('sync')
     .description('keep a verified local copy of the current indicator set (resumes from its cursor; checks every checkpoint, its cosignatures and its consistency with what it saw before)')
-    .requiredOption('--node <url>', 'API base URL of a node')
-    .option('--token <token>', 'provider (or auditor/oversight) token (default: $CAIRN_TOKEN)')
+    .option('--node <url>', 'API base URL of a node')
+    .option('--from <url>', 'base URL of a static mirror of a node, instead of --node (verified the same way)')
+    .option('--token <token>', 'provider (or auditor/oversight) token (default: $CAIRN_TOKEN); a mirror gets it as a bearer token')
     .requiredOption('--dir <dir>', 'directory of the local copy (created if missing)')
     .option('--min-witnesses <k>', 'cosignatures by other members each checkpoint needs', '1')
     .option('--genesis <file>', 'the federation\'s genesis.json: pins the log and witness keys (without it: trust on first use)')
@@ -29,7 +30,10 @@ export function registerSyncCommands(program: Command) {
       const { syncLocalCopy } = await loadSync()
       const { parseSubscription } = await import('../protocol/subscription.ts')
       const token = o.token ?? process.env.CAIRN_TOKEN
-      if (!token) throw new LedgerError('UNAUTHORIZED', 'give a token: --token <token> or $CAIRN_TOKEN (cairn token grant --role provider on the node)')
+      if (o.node && o.from) throw new LedgerError('BAD_REQUEST', 'give --node or --from, not both')
+      if (!o.node && !o.from) throw new LedgerError('BAD_REQUEST', 'say where to sync from: --node <url> (a node\'s API) or --from <url> (a static mirror)')
+      // A mirror's public files need none; its entry bundles say so (401) if the gate in front wants one.
+      if (!token && o.node) throw new LedgerError('UNAUTHORIZED', 'give a token: --token <token> or $CAIRN_TOKEN (cairn token grant --role provider on the node)')
       const k = Number(o.minWitnesses)
       if (!/^\d+$/.test(String(o.minWitnesses))) throw new LedgerError('BAD_REQUEST', '--min-witnesses is a whole number ≥ 0')
       const tty = !o.quiet && process.stderr.isTTY
@@ -57,9 +61,9 @@ export function registerSyncCommands(program: Command) {
       if (given && o.allIndicators) throw new LedgerError('BAD_REQUEST', '--all-indicators drops the subscription; give it without --category, --alg, --media or --log')
       const subscription = o.allIndicators ? {} : given ? parseSubscription((f) => o[f]) : undefined
       try {
-        const r = await syncLocalCopy({ node: o.node, token, dir: o.dir, minWitnesses: k, genesis: o.genesis, limit: Number(o.limit), onProgress, policy, subscription })
+        const r = await syncLocalCopy({ node: o.node, from: o.from, token, dir: o.dir, minWitnesses: k, genesis: o.genesis, limit: Number(o.limit), onProgress, policy, subscription })
         bar?.stop()
-        console.log(`synced ${o.dir} from ${o.node}: +${r.added} -${r.removed} (${r.entries} entries, ${r.pages} page${r.pages === 1 ? '' : 's'})`)
+        console.log(`synced ${o.dir} from ${o.from ?? o.node}: +${r.added} -${r.removed} (${r.entries} entries, ${r.pages} page${r.pages === 1 ? '' : 's'})`)
         const p = r.policy
         if (p.require_confirmations || p.drop_disputed) console.log(`  policy: ${[p.require_confirmations ? `${p.require_confirmations} confirmation(s) required` : '', p.drop_disputed ? 'disputed ones left out' : ''].filter(Boolean).join(', ')}`)
         if (Object.keys(r.subscription).length > 0) console.log(`  subscription: ${Object.entries(r.subscription).map(([f, v]) => `${f} ${(v as string[]).join(',')}`).join('; ')} (${r.skipped} other indicators verified, not kept)`)

@@ -19,6 +19,7 @@ import { registerMatchCommands } from './commands-match.ts'
 import { registerMatcherCommands } from './commands-matcher.ts'
 import { registerExportCommands } from './commands-export.ts'
 import { registerFeedbackCommands } from './commands-feedback.ts'
+import { registerCredentialCommands } from './commands-credential.ts'
 import { LedgerError, type ErrorCode } from '../protocol/errors.ts'
 
 const program = new Command()
@@ -43,6 +44,7 @@ registerMatchCommands(program)
 registerMatcherCommands(program)
 registerExportCommands(program)
 registerFeedbackCommands(program)
+registerCredentialCommands(program)
 
 export const targetOptions = [
   new Option('--dir <dir>', 'node directory (on the node\'s machine: uses its URL and operator token)'),
@@ -62,6 +64,10 @@ function userErrorCode(e: unknown): ErrorCode | undefined {
     if (code === 'ENOENT' || code === 'ENOTDIR') return 'NOT_FOUND'
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'FORBIDDEN'
     if (code === 'ENOSPC' || code === 'EDQUOT') return 'STORAGE_FULL'
+    // LevelDB's own I/O errors carry their cause in the text: "IO error: <file>: No space left on device".
+    const message = (x as { message?: unknown }).message
+    if (code === 'LEVEL_IO_ERROR' && typeof message === 'string' && /no space left on device|disk quota exceeded/i.test(message)) return 'STORAGE_FULL'
+    if (code === 'LEVEL_IO_ERROR') return 'STORAGE_UNAVAILABLE'
     if (code === 'EISDIR' || code === 'EEXIST' || code === 'ENAMETOOLONG') return 'BAD_REQUEST'
     if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'LEVEL_LOCKED') return 'CONFLICT'
     if (code === 'LEVEL_CORRUPTION') return 'STORAGE_CORRUPT'

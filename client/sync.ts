@@ -1,14 +1,17 @@
 /**
  * `cairn sync`: brings a provider's verified local copy (client/local-copy.ts)
- * up to date with a node's feed.
+ * up to date with a node's feed, or with a static mirror of a node.
  *
- * The client follows GET /feed with entries=1 from its own cursor. For every
- * log in every page it checks, before it keeps anything:
+ * The client reads pages of per-log blocks from its own cursor: from a node,
+ * GET /feed with entries=1 (client/feed-source.ts); from a mirror, blocks
+ * built from its checkpoints, hash tiles and entry bundles
+ * (client/mirror-source.ts). For every log in every page it checks, the same
+ * way whatever the source, before it keeps anything:
  *   1. the checkpoint is signed by the log's key (pinned from --genesis, or
  *      trusted on first use from /logs and saved) and cosigned by at least
  *      --min-witnesses other members;
  *   2. it is consistent with the last checkpoint this copy verified (same
- *      size: same root; larger: the consistency proof the node sends);
+ *      size: same root; larger: the consistency proof the source gives);
  *   3. the entries hash, on top of the saved Merkle frontier, to a tree that
  *      the consistency proof places inside that checkpoint.
  * Changes are then derived from the entries themselves (indicator = add,
@@ -21,9 +24,8 @@
  */
 import { mkdirSync } from 'node:fs'
 import { z } from 'zod'
-import { LedgerError, type ErrorCode } from '../protocol/errors.ts'
-import { api } from './http.ts'
-import { fromHex, toHex, fromBase64 } from '../protocol/bytes.ts'
+import { LedgerError } from '../protocol/errors.ts'
+import { fromHex, toHex } from '../protocol/bytes.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { CompactRange, verifyConsistency } from '../protocol/merkle.ts'
 import { openCheckpoint } from '../protocol/checkpoint.ts'
@@ -37,24 +39,12 @@ import { readGenesisFile } from './genesis.ts'
 import { encodeCursor } from '../protocol/feed-cursor.ts'
 import { readStoredRecord } from '../protocol/stored-record.ts'
 import { stateForSync, originIndex, removeUnreferenced, takeLock, commit, compact, Journal, CAT_CODE, emptyState, type LocalState, type LogState, type CopyPolicy } from './local-copy.ts'
-import { wanted, isEmptySubscription, sameSubscription, subscriptionQuery, type Subscription } from '../protocol/subscription.ts'
+import { wanted, isEmptySubscription, sameSubscription, type Subscription } from '../protocol/subscription.ts'
+import { refuse, type SyncBlock, type SyncSource } from './sync-source.ts'
+import { FeedSource } from './feed-source.ts'
+import { MirrorSource } from './mirror-source.ts'
 
-// ------------------------------------------------------------------ the feed, checked
-
-const FeedBlock = z.object({
-  origin: z.string().max(256),
-  from: z.number().int().min(0),
-  to: z.number().int().min(0),
-  size: z.number().int().min(0),
-  checkpoint: z.string().max(128 * 1024).optional(),
-  proof: z.array(z.string()).max(64).optional(),
-  verified_proof: z.array(z.string()).max(64).optional(),
-  behind: z.literal(true).optional(),
-  frozen: z.literal(true).optional(),
-  entries: z.array(z.string()).optional(),
-})
-const FeedPageShape = z.object({ next: z.string(), more: z.boolean(), logs: z.array(FeedBlock).max(10_000) })
-type FeedBlock = z.infer<typeof FeedBlock>
+// ------------------------------------------------------------------ the blocks, checked
 
 export interface SyncProgress {
   /** Log entries applied in this run, and how many the node's checkpoints say remain in total. */
@@ -66,9 +56,12 @@ export interface SyncProgress {
 }
 
 export interface SyncOptions {
-  /** API base URL of a node. */
-  node: string
-  token: string
+  /** API base URL of a node (or `from`). */
+  node?: string
+  /** Base URL of a static mirror of a node (spec/api.md §A.12), instead of `node`. */
+  from?: string
+  /** Bearer token: needed by a node's feed, and by a mirror's entry bundles. */
+  token?: string
   dir: string
   /** Cosignatures by other members each checkpoint needs (0 = the log's signature alone). */
   minWitnesses: number
@@ -109,16 +102,16 @@ export interface SyncResult {
   logs: { origin: string; size: number; checkpoint: number }[]
 }
 
-async function getJson(o: SyncOptions, path: string): Promise<unknown> {
-  return api({ url: o.node.replace(/\/$/, ''), token: o.token, fetch: o.fetch }, 'GET', path)
+/** The node's feed or the mirror the options name (exactly one of them). */
+function sourceOf(o: SyncOptions): SyncSource {
+  if (o.node !== undefined && o.from !== undefined) throw new LedgerError('BAD_REQUEST', 'give --node or --from, not both')
+  if (o.from !== undefined) return new MirrorSource(o.from, o.token, o.fetch)
+  if (o.node === undefined) throw new LedgerError('BAD_REQUEST', 'say where to sync from: --node <url> (a node\'s API) or --from <url> (a static mirror)')
+  return new FeedSource(o.node, o.token, o.fetch)
 }
 
-function refuse(code: ErrorCode, origin: string, why: string): never {
-  throw new LedgerError(code, `refusing the feed for log ${origin}: ${why}; the local copy is unchanged`)
-}
-
-/** Keys from a genesis roster, or (first use) from the node's /logs, merged into the state. */
-async function establishKeys(o: SyncOptions, state: LocalState, warn: (m: string) => void): Promise<void> {
+/** Keys from a genesis roster, or (first use) from the source's list of logs, merged into the state. */
+async function establishKeys(o: SyncOptions, source: SyncSource, state: LocalState, warn: (m: string) => void): Promise<void> {
   if (o.genesis) {
     const g = readGenesisFile(o.genesis)
     for (const m of g.members) {
@@ -132,21 +125,21 @@ async function establishKeys(o: SyncOptions, state: LocalState, warn: (m: string
     return
   }
   if (Object.keys(state.keys).length > 0) return
-  await learnKeys(o, state)
-  warn(`no --genesis given: trusting the log keys ${o.node} reports (${Object.keys(state.keys).length} logs) on first use; they are saved in ${o.dir}/state.json and pinned from now on`)
+  await learnKeys(source, state)
+  warn(`no --genesis given: trusting the log keys ${source.url} reports (${Object.keys(state.keys).length} logs) on first use; they are saved in ${o.dir}/state.json and pinned from now on`)
 }
 
-/** Adds the logs /logs lists that the state does not know yet (trust on first use). */
-async function learnKeys(o: SyncOptions, state: LocalState): Promise<string[]> {
-  const logs = await getJson(o, '/logs')
-  const list = z.array(z.object({ origin: z.string(), vkey: z.string().nullable(), witness_vkey: z.string().nullable().optional() }).passthrough()).safeParse(logs)
-  if (!list.success) throw new LedgerError('PEER_ERROR', `${o.node}/logs is not a list of logs`)
+/** Adds the logs the source lists that the state does not know yet (trust on first use). */
+async function learnKeys(source: SyncSource, state: LocalState): Promise<string[]> {
+  const logs = await source.listLogs()
+  const list = z.array(z.object({ origin: z.string(), vkey: z.string().nullable(), witness_vkey: z.string().nullable().optional() }).passthrough()).max(10_000).safeParse(logs)
+  if (!list.success) throw new LedgerError('PEER_ERROR', `the list of logs of ${source.url} is not a list of logs`)
   const added: string[] = []
   for (const l of list.data) {
     if (state.keys[l.origin] || !l.vkey || !l.witness_vkey) continue
     const v = parseVerifierKey(l.vkey)
     const w = parseVerifierKey(l.witness_vkey)
-    if (v.name !== l.origin || w.name !== l.origin) throw new LedgerError('PEER_ERROR', `${o.node}/logs gives keys for ${l.origin} under another name`)
+    if (v.name !== l.origin || w.name !== l.origin) throw new LedgerError('PEER_ERROR', `${source.url} lists keys for ${l.origin} under another name`)
     state.keys[l.origin] = { vkey: l.vkey, witness_vkey: l.witness_vkey }
     added.push(l.origin)
   }
@@ -166,15 +159,11 @@ interface CheckedBlock {
 }
 
 /** Checks one log's part of a page against the state (signatures, cosignatures, consistency, entries); throws on any failure. */
-function checkBlock(b: FeedBlock, state: LocalState, minWitnesses: number, follow?: FollowedRoster): CheckedBlock {
+function checkBlock(b: SyncBlock, state: LocalState, minWitnesses: number, follow?: FollowedRoster): CheckedBlock {
   const prev: LogState = state.logs[b.origin] ?? { size: 0, frontier: [] }
-  const decodedEntries = (b.entries ?? []).map((text, i) => {
-    try {
-      return fromBase64(text, 'entry')
-    } catch {
-      return refuse('MALFORMED_ENTRY', b.origin, `entry ${b.from + i} is not base64`)
-    }
-  })
+  const decodedEntries = b.entries
+  /** Entry `index`, and where it was read from when the source says (a mirror's bundle file). */
+  const entryAt = (index: number) => `entry ${index}${b.where ? ` (in ${b.where(index)})` : ''}`
   // With a genesis roster: the log's roster entries first (each under its key at its index), then its keys as the roster now says.
   if (follow) followRosterEntries(b, decodedEntries, follow)
   const keys = follow ? follow.roster.logKeys(b.origin) : [logKeyFromVkey(state.keys[b.origin]!.vkey)]
@@ -191,24 +180,18 @@ function checkBlock(b: FeedBlock, state: LocalState, minWitnesses: number, follo
     const err = e as LedgerError
     // Keys or witness keys a roster change this copy has not read yet would give (read in another block, or a later page).
     if (follow && (err.code === 'UNKNOWN_KEY' || err.code === 'BAD_SIGNATURE' || err.code === 'BAD_COSIGNATURE')) throw new NotYet(err)
-    return refuse(err.code ?? 'BAD_SIGNATURE', b.origin, `its checkpoint does not verify: ${err.message}`)
+    return refuse(err.code ?? 'BAD_SIGNATURE', b.origin, `its checkpoint${b.checkpointAt ? ` (${b.checkpointAt})` : ''} does not verify: ${err.message}`)
   }
   const cp = opened.checkpoint
   if (cp.size !== b.size) refuse('INCONSISTENT_CHECKPOINT', b.origin, `the page says size ${b.size} but its checkpoint is of size ${cp.size}`)
-  const proof = (list: string[] | undefined, what: string) => {
-    try {
-      return (list ?? []).map((h) => fromBase64(h, what))
-    } catch {
-      return refuse('BAD_PROOF', b.origin, `${what} is not base64`)
-    }
-  }
+  if (b.unproven) refuse(b.unproven.code, b.origin, b.unproven.why)
   // 1. Consistent with the last checkpoint this copy verified.
   if (prev.checkpoint) {
     const old = prev.checkpoint
     if (cp.size < old.size) refuse('INCONSISTENT_CHECKPOINT', b.origin, `the node serves a checkpoint of size ${cp.size}, older than the one of size ${old.size} verified before, without saying it is behind`)
-    if (b.verified_proof === undefined && cp.size > old.size) refuse('BAD_PROOF', b.origin, 'no consistency proof from the checkpoint verified before')
+    if (b.verifiedProof === undefined && cp.size > old.size) refuse('BAD_PROOF', b.origin, 'no consistency proof from the checkpoint verified before')
     try {
-      verifyConsistency(old.size, cp.size, fromHex(old.root), cp.root, proof(b.verified_proof, 'verified_proof'))
+      verifyConsistency(old.size, cp.size, fromHex(old.root), cp.root, b.verifiedProof ?? [])
     } catch (e) {
       refuse((e as LedgerError).code ?? 'INCONSISTENT_CHECKPOINT', b.origin, `its checkpoint of size ${cp.size} is not consistent with the one of size ${old.size} verified before (${(e as Error).message}); if the federation resolved a fork of this log (spec/federation.md §10.10), this copy holds the branch that did not stand: start a fresh copy in a new --dir`)
     }
@@ -233,7 +216,7 @@ function checkBlock(b: FeedBlock, state: LocalState, minWitnesses: number, follo
       try {
         id = openRedactionMarkerWithKeys(entry, keys, { log: b.origin, index: b.from + i }).notice.id
       } catch (e) {
-        return refuse((e as LedgerError).code ?? 'BAD_REDACTION', b.origin, `entry ${b.from + i} is a redaction marker that does not verify: ${(e as Error).message}`)
+        return refuse((e as LedgerError).code ?? 'BAD_REDACTION', b.origin, `${entryAt(b.from + i)} is a redaction marker that does not verify: ${(e as Error).message}`)
       }
       range.append(id)
       changes.push({ op: 'remove', id })
@@ -245,28 +228,29 @@ function checkBlock(b: FeedBlock, state: LocalState, minWitnesses: number, follo
     try {
       r = readStoredRecord(entry)
     } catch (e) {
-      return refuse('MALFORMED_ENTRY', b.origin, `entry ${b.from + i}: ${(e as Error).message}`)
+      return refuse('MALFORMED_ENTRY', b.origin, `${entryAt(b.from + i)}: ${(e as Error).message}`)
     }
-    if (r.log !== b.origin || r.seq !== b.from + i) refuse('WRONG_LOG', b.origin, `entry ${b.from + i} says it is ${r.log} #${r.seq}`)
+    if (r.log !== b.origin || r.seq !== b.from + i) refuse('WRONG_LOG', b.origin, `${entryAt(b.from + i)} says it is ${r.log} #${r.seq}`)
     if (b.from + i >= compromisedFrom && isCompromised(entry, keys, b.origin, b.from + i)) return // tree content only: changes nothing
     if (r.type === 'indicator') {
       const w = ALG_LENGTHS[r.alg as keyof typeof ALG_LENGTHS]
       const okLength = w === undefined ? false : typeof w === 'number' ? r.value!.length === w : r.value!.length >= 1 && r.value!.length <= MAX_TMK_PDQF_BYTES
-      if (!okLength || CAT_CODE[r.category!] === undefined) refuse('MALFORMED_ENTRY', b.origin, `entry ${b.from + i} is not a valid indicator`)
+      if (!okLength || CAT_CODE[r.category!] === undefined) refuse('MALFORMED_ENTRY', b.origin, `${entryAt(b.from + i)} is not a valid indicator`)
       const quality = r.alg === 'pdq' ? r.quality : undefined
-      if (r.alg === 'pdq' && (quality === undefined || quality > 100)) refuse('MALFORMED_ENTRY', b.origin, `entry ${b.from + i} is a PDQ indicator without a valid quality`)
+      if (r.alg === 'pdq' && (quality === undefined || quality > 100)) refuse('MALFORMED_ENTRY', b.origin, `${entryAt(b.from + i)} is a PDQ indicator without a valid quality`)
       changes.push({ op: 'add', id, alg: r.alg!, category: r.category!, media: r.media!, value: r.value!, seq: r.seq, quality })
     } else if (r.type === 'revocation') {
       changes.push({ op: 'remove', id: r.target! })
     } else if (r.type === 'attestation') {
-      if (!(r.target instanceof Uint8Array) || r.target.length !== 32 || (r.opinion !== 'confirm' && r.opinion !== 'dispute')) refuse('MALFORMED_ENTRY', b.origin, `entry ${b.from + i} is not a valid attestation`)
+      if (!(r.target instanceof Uint8Array) || r.target.length !== 32 || (r.opinion !== 'confirm' && r.opinion !== 'dispute')) refuse('MALFORMED_ENTRY', b.origin, `${entryAt(b.from + i)} is not a valid attestation`)
       changes.push({ op: 'attest', id, target: r.target, opinion: r.opinion, seq: r.seq })
     }
   })
   try {
-    verifyConsistency(b.to, cp.size, range.root(), cp.root, proof(b.proof, 'proof'))
+    verifyConsistency(b.to, cp.size, range.root(), cp.root, b.proof)
   } catch (e) {
-    refuse((e as LedgerError).code ?? 'INCONSISTENT_CHECKPOINT', b.origin, `its entries ${b.from}..${b.to} are not a prefix of the signed tree of size ${cp.size} (${(e as Error).message})`)
+    const read = b.where && b.to > b.from ? `; read from ${b.where(b.from)}${b.where(b.to - 1) !== b.where(b.from) ? ` to ${b.where(b.to - 1)}` : ''}` : ''
+    refuse((e as LedgerError).code ?? 'INCONSISTENT_CHECKPOINT', b.origin, `its entries ${b.from}..${b.to} are not a prefix of the signed tree of size ${cp.size} (${(e as Error).message})${read}`)
   }
   const frontier = range.nodes().map((n) => toHex(n.hash))
   return { origin: b.origin, entries: entries.length, changes, log: { size: b.to, frontier, checkpoint: { size: cp.size, root: toHex(cp.root) } } }
@@ -279,7 +263,7 @@ class NotYet extends Error {
 }
 
 /** Feeds the roster the block's proposals and confirmations, in order, each checked under its log's key at its index. */
-function followRosterEntries(b: FeedBlock, entries: Uint8Array[], follow: FollowedRoster): void {
+function followRosterEntries(b: SyncBlock, entries: Uint8Array[], follow: FollowedRoster): void {
   entries.forEach((entry, i) => {
     if (isRedactionMarker(entry)) return
     let r
@@ -318,9 +302,10 @@ function applyPolicy(saved: CopyPolicy | undefined, given: CopyPolicy | undefine
   return p
 }
 
-/** Brings the local copy in `o.dir` up to date with the node's feed, verifying everything it keeps. */
+/** Brings the local copy in `o.dir` up to date with a node's feed or a mirror, verifying everything it keeps. */
 export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
   const warn = o.warn ?? ((m: string) => console.error(`warning: ${m}`))
+  const source = sourceOf(o)
   if (!Number.isSafeInteger(o.minWitnesses) || o.minWitnesses < 0) throw new LedgerError('BAD_REQUEST', '--min-witnesses is a whole number ≥ 0')
   mkdirSync(o.dir, { recursive: true })
   const need = o.policy?.require_confirmations
@@ -343,7 +328,7 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
     if (Object.keys(state.policy).length === 0) delete state.policy
     // An old-format copy's files stay until the rebuilt copy commits (its state.json names them till then).
     if (!rebuilding) removeUnreferenced(o.dir, state)
-    await establishKeys(o, state, warn)
+    await establishKeys(o, source, state, warn)
     const saved = state as LocalState & { roster?: SavedRosterEntry[] }
     const follow = o.genesis ? new FollowedRoster(readGenesisFile(o.genesis), saved.roster ?? []) : undefined
     const limit = Math.min(Math.max(o.limit ?? 10_000, 1), 10_000)
@@ -356,17 +341,13 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
     }
     let journal = new Journal()
     for (;;) {
-      const cursor = encodeCursor(new Map(Object.entries(state.logs).map(([k, l]) => [k, l.size])))
-      const verified = encodeCursor(new Map(Object.entries(state.logs).filter(([, l]) => l.checkpoint).map(([k, l]) => [k, l.checkpoint!.size])))
-      // The subscription only thins the page's items (which are not used); entries are whole, for the checks.
-      const raw = await getJson(o, `/feed?cursor=${cursor}&verified=${verified}&limit=${limit}&entries=1${subscriptionQuery(sub)}`)
-      const parsed = FeedPageShape.safeParse(raw)
-      if (!parsed.success) throw new LedgerError('PEER_ERROR', `${o.node}/feed answered with something that is not a feed page (${parsed.error.issues[0]?.message})`)
-      const page = parsed.data
+      const cursor = new Map(Object.entries(state.logs).map(([k, l]) => [k, l.size]))
+      const verified = new Map(Object.entries(state.logs).filter(([, l]) => l.checkpoint).map(([k, l]) => [k, l.checkpoint!.size]))
+      const page = await source.page({ cursor, verified }, limit, sub)
       result.pages++
       // Check every block before keeping anything from this page.
       const checked: CheckedBlock[] = []
-      const later: { b: FeedBlock; why: NotYet }[] = []
+      const later: { b: SyncBlock; why: NotYet }[] = []
       let total = 0
       for (const b of page.logs) {
         if (follow && !follow.roster.member(b.origin)) {
@@ -375,7 +356,7 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
         }
         if (!follow && !state.keys[b.origin]) {
           if (state.trust === 'tofu') {
-            const added = await learnKeys(o, state)
+            const added = await learnKeys(source, state)
             if (added.length) warn(`trusting the keys of new log(s) ${added.join(', ')} on first use`)
           }
           if (!state.keys[b.origin]) {
@@ -383,9 +364,9 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
             continue
           }
         }
-        if (b.frozen) warnOnce(`frozen:${b.origin}`, `log ${b.origin} is frozen: the node holds proof that it signed two conflicting checkpoints`)
+        if (b.frozen) warnOnce(`frozen:${b.origin}`, `log ${b.origin} is frozen: the ${source.kind} holds proof that it signed two conflicting checkpoints`)
         if (b.behind) {
-          warnOnce(`behind:${b.origin}`, `${o.node} is behind for log ${b.origin}; its entries are not taken from this node`)
+          warnOnce(`behind:${b.origin}`, `${source.url} is behind for log ${b.origin}; its entries are not taken from this ${source.kind}`)
           continue
         }
         if (!b.checkpoint) {
@@ -419,13 +400,13 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
       const stuck = later.filter((l) => l.why.error.code !== 'UNKNOWN_LOG')
       if (stuck.length > 0 && !checked.some((c) => c.entries > 0 || c.changes.length > 0)) {
         const l = stuck[0]!
-        refuse(l.why.error.code, l.b.origin, `its checkpoint or roster entries do not verify under the keys the roster gives it: ${l.why.message}`)
+        refuse(l.why.error.code, l.b.origin, `its checkpoint${l.b.checkpointAt ? ` (${l.b.checkpointAt})` : ''} or roster entries do not verify under the keys the roster gives it: ${l.why.message}`)
       }
       if (later.length > stuck.length && !page.more) {
         const l = later[0]!
         if (l.why.error.code === 'UNKNOWN_LOG') {
           for (const x of later) warnOnce(`unknown:${x.b.origin}`, `skipping log ${x.b.origin}: not a member of the roster this copy follows`)
-        } else refuse(l.why.error.code, l.b.origin, `its checkpoint or roster entries do not verify under the keys the roster gives it: ${l.why.message}`)
+        } else refuse(l.why.error.code, l.b.origin, `its checkpoint${l.b.checkpointAt ? ` (${l.b.checkpointAt})` : ''} or roster entries do not verify under the keys the roster gives it: ${l.why.message}`)
       }
       if (follow) {
         saved.roster = follow.entries()
@@ -461,7 +442,7 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
         journal = new Journal()
       }
       if (!page.more && stuck.length === 0) break
-      if (!progressed) throw new LedgerError('PEER_ERROR', `${o.node} says there is more but sent no entries this copy can use; try again later or another node`)
+      if (!progressed) throw new LedgerError('PEER_ERROR', `${source.url} says there is more but sent no entries this copy can use; try again later or another node`)
     }
     commit(o.dir, state, journal)
     const pending = state.journals.reduce((n, j) => n + j.records, 0)

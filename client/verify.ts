@@ -166,6 +166,8 @@ function rosterFingerprint(follow: FollowedRoster | undefined): string {
 }
 
 export interface VerifyOptions extends Endpoint {
+  /** `url` is the base of a static mirror of a node (spec/api.md §A.12): the list of logs is its `logs.json`, everything else the same paths. */
+  mirror?: boolean
   statePath?: string
   genesisPath?: string
   /** Valid cosignatures by other members each checkpoint must carry (default: 1 when the log has other witnesses). */
@@ -225,8 +227,12 @@ export async function verifyNode(o: VerifyOptions): Promise<VerifyReport> {
     say(`warning: ${w}`)
   }
   const state = o.statePath ? loadState(o.statePath) : undefined
-  const listing = (await get(ep, '/logs', 'json')) as LogListing[]
-  if (!Array.isArray(listing)) throw new LedgerError('BAD_REQUEST', 'GET /logs did not return a JSON array')
+  const listPath = o.mirror ? '/logs.json' : '/logs'
+  const listing = (await get(ep, listPath, 'json')) as LogListing[]
+  if (!Array.isArray(listing) || listing.length > 10_000) throw new LedgerError('BAD_REQUEST', `GET ${listPath} did not return a JSON array of logs`)
+  for (const l of listing) {
+    if (typeof l?.name !== 'string' || typeof l.origin !== 'string' || !l.name || l.name.length > 256 || l.origin.length > 256) throw new LedgerError('BAD_REQUEST', `GET ${listPath}: a log without a name or origin`)
+  }
 
   const trust: TrustedKeys = o.genesisPath ? await genesisKeys(o.genesisPath) : { vkeys: {}, witnesses: {}, source: state ? 'state' : 'node' }
   const keySource: Record<string, string> = {}

@@ -20,6 +20,8 @@ export interface AccessRow {
   token: string
   name: string
   role: string
+  /** For a request made with a credential: the member that issued it (absent: a token of this node). */
+  issuer?: string
   method: string
   path: string
   status: number

@@ -67,6 +67,20 @@ export const NodeFile = z.object({
   batch: z.object({ max_records: z.number().int().min(1).max(100_000).default(2000), max_ms: z.number().int().min(5).max(60_000).default(100) }).default({ max_records: 2000, max_ms: 100 }),
   /** Sign the own log at start without asking the other members how far it goes (replication/own-log.ts). */
   alone: z.boolean().default(false),
+  /** A static mirror of the logs (node/mirror/): a directory or an S3-compatible bucket, exactly one. */
+  mirror: z.object({
+    dir: z.string().min(1).optional(),
+    s3: z.object({
+      endpoint: z.string().url().optional(),
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name: 3–63 lowercase letters, digits, dots and dashes'),
+      prefix: z.string().max(512).regex(/^(?!\/)[A-Za-z0-9._\/-]*$/, 'must be letters, digits, ".", "_", "-" and "/" (not first)').default(''),
+      region: z.string().min(1).max(64).default('us-east-1'),
+      force_path_style: z.boolean().default(false),
+    }).strict().optional(),
+    snapshot_minutes: z.number().int().min(1).max(10_080).default(10),
+  }).strict().refine((m) => (m.dir === undefined) !== (m.s3 === undefined), 'set exactly one of mirror.dir and mirror.s3').optional(),
+  /** The store's disk: writes are refused (507 STORAGE_FULL) while it has less than min_free_mib free, so LevelDB never meets a full disk (node/storage/kv.ts). */
+  storage: z.object({ min_free_mib: z.number().int().min(0).max(1_048_576).default(256) }).strict().default({ min_free_mib: 256 }),
   /** Abuse limits of the HTTP API (node/http/guard.ts, node/http/server.ts); docs/reference.md gives each field's meaning. */
   limits: z.object({
     token: bucket(LIMIT_DEFAULTS.token),

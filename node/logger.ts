@@ -6,11 +6,12 @@
  * node keeps serving reads.
  */
 import pino, { type Logger } from 'pino'
+import { logDestination } from './log-destination.ts'
 
 export type { Logger }
 
 export function createLogger(origin: string, level = process.env.CAIRN_LOG_LEVEL ?? 'info'): Logger {
-  const log = pino({ level, base: { node: origin } }, pino.destination(2))
+  const log = pino({ level, base: { node: origin } }, logDestination)
   guardProcess(log)
   return log
 }

@@ -21,6 +21,7 @@ import type { LogCounters, StoreReader } from './storage/store.ts'
 import type { AccessLog } from './access-log.ts'
 import type { NodeStatus } from './status.ts'
 import { unhandledStorageErrors } from './logger.ts'
+import { droppedLogLines } from './log-destination.ts'
 
 // ---------------------------------------------------------------------------
 // GET /stats
@@ -175,6 +176,7 @@ function createMetrics(): NodeMetrics {
   const accessWriteFailures = mirrorCounter(registry, 'cairn_access_log_write_failures_total', 'Access-log batches that could not be written (kept and retried)')
   const accessDropped = mirrorCounter(registry, 'cairn_access_log_dropped_rows_total', 'Access-log rows dropped because too many waited to be written')
   const storageRejections = mirrorCounter(registry, 'cairn_unhandled_storage_errors_total', 'Storage errors (full disk, I/O) that no caller handled; logged, and the node went on')
+  const logDropped = mirrorCounter(registry, 'cairn_log_lines_dropped_total', 'Log lines that could not be written to stderr (node.log on a full disk, an I/O error) and were dropped')
 
   const logSize = mirrorGauge(registry, 'cairn_log_entries', 'Entries held per log', ['log'])
   const logCp = mirrorGauge(registry, 'cairn_log_checkpoint_size', 'Size of the latest checkpoint held per log', ['log'])
@@ -213,6 +215,13 @@ function createMetrics(): NodeMetrics {
     help: 'Snapshot line files found not to match the store (stage start: the check at start; serve: a block\'s checksum while serving); each rebuilt the log\'s files',
   })
   const setLinesUnchecked = new Gauge({ name: 'cairn_set_lines_unchecked_logs', help: 'Logs whose snapshot line files are being checked or rebuilt (their snapshots are rendered from the store)', registers: [registry] })
+  const mirrorRounds = mirrorCounter(registry, 'cairn_mirror_rounds_total', 'Rounds of the static mirror writer that finished without error')
+  const mirrorFiles = mirrorCounter(registry, 'cairn_mirror_files_written_total', 'Files written to the static mirror, by kind (tile, bundle, checkpoint, logs, snapshot, snapshot-latest)', ['kind'])
+  const mirrorBytes = mirrorCounter(registry, 'cairn_mirror_bytes_written_total', 'Bytes written to the static mirror')
+  const mirrorFailures = mirrorCounter(registry, 'cairn_mirror_failures_total', 'Failed rounds of the static mirror writer, by cause (an OS error code, an S3 error name or a LedgerError code); each is retried with backoff', ['cause'])
+  const mirrorFailing = new Gauge({ name: 'cairn_mirror_failing', help: '1 while the static mirror writer\'s rounds fail (since the last success)', registers: [registry] })
+  const mirrorSize = mirrorGauge(registry, 'cairn_mirror_checkpoint_size', 'Size of the checkpoint the static mirror holds per log', ['log'])
+  const mirrorLastSuccess = new Gauge({ name: 'cairn_mirror_last_success_timestamp_seconds', help: 'When a round of the static mirror writer last finished without error', registers: [registry] })
 
   const refresh = async (deps: MetricsDeps) => {
     const s = deps.status()
@@ -237,6 +246,7 @@ function createMetrics(): NodeMetrics {
     accessWriteFailures(deps.accessLog.stats.writeFailures)
     accessDropped(deps.accessLog.stats.droppedRows)
     storageRejections(unhandledStorageErrors())
+    logDropped(droppedLogLines())
     openStreams.set(s.peer.openStreams)
 
     syncEntries(s.sync.entriesSynced)
@@ -261,6 +271,16 @@ function createMetrics(): NodeMetrics {
     setLinesMismatches.reset()
     for (const m of s.setLines.mismatches) setLinesMismatches.inc({ log: m.log, stage: m.stage }, m.count)
     setLinesUnchecked.set(s.setLines.unchecked)
+    if (s.mirror) {
+      mirrorRounds(s.mirror.rounds)
+      mirrorFiles(s.mirror.filesWritten as Record<string, number>, 'kind')
+      mirrorBytes(s.mirror.bytesWritten)
+      mirrorFailures(s.mirror.failures, 'cause')
+      mirrorFailing.set(s.mirror.failing ? 1 : 0)
+      mirrorSize.reset()
+      for (const [log, size] of Object.entries(s.mirror.logs)) mirrorSize.set({ log }, size)
+      if (s.mirror.lastSuccess !== undefined) mirrorLastSuccess.set(Math.floor(s.mirror.lastSuccess / 1000))
+    }
   }
   return { registry, http, authFailures, rateLimited, serverErrors, connectionsRefused, refresh }
 }

@@ -34,6 +34,8 @@ import { WitnessService, CosignCollector, serveWitness } from './replication/wit
 import { StatusLoop, serveStatus } from './replication/status.ts'
 import { OwnLogCatchUp } from './replication/own-log.ts'
 import { backupRoutes } from './http/routes-backup.ts'
+import { credentialRoutes } from './http/routes-credentials.ts'
+import { CredentialDesk, CredentialVerifier, RevocationRelay, RevocationSet, rosterIssuers } from './credentials/index.ts'
 import { trustedProxies } from './http/client-address.ts'
 import { FeedbackStore, FeedbackRelay, ReviewDesk } from './feedback/index.ts'
 import { Gossip } from './replication/gossip.ts'
@@ -41,6 +43,7 @@ import { Healer } from './replication/heal.ts'
 import { ForkResolver, confirmation } from './replication/fork-resolution.ts'
 import { testBlocklist } from './replication/test-blocklist.ts'
 import { PROTO_WITNESS, decodeWitnessResponse, textFrame } from './replication/messages.ts'
+import { startMirror, type Mirror } from './mirror/index.ts'
 
 export interface StartOptions {
   /** Node directory (keys.json, node.json, genesis.json, db/). */
@@ -62,6 +65,10 @@ export interface StartOptions {
   ownLogTimeoutMs?: number
   /** Provider feedback delivery: how often due reports are sent, outcomes asked for, and the first retry's backoff (node/feedback/relay.ts). */
   feedback?: { tickMs?: number; pollMs?: number; minBackoffMs?: number }
+  /** Credential revocations between members: how often new connections are looked for, and how often every member is asked (node/credentials/relay.ts). */
+  credentialRevocations?: { tickMs?: number; pollMs?: number }
+  /** The static mirror's retry backoff and polling (node/mirror/; tests set them small). */
+  mirror?: { minBackoffMs?: number; maxBackoffMs?: number; pollMs?: number }
 }
 
 export interface CairnNode {
@@ -85,6 +92,8 @@ export interface CairnNode {
   readonly collector: CosignCollector
   readonly tokens: TokenStore
   readonly accessLog: AccessLog
+  /** The static mirror writer (node.json `mirror`), if any. */
+  readonly mirror?: Mirror
   readonly log: Logger
   readonly startedAt: number
   /** http://host:port of the API. */
@@ -110,7 +119,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   const roster = new Roster(genesis)
   const ownKeys = new OwnKeys(roster, origin, keys, () => loadKeySeeds(opts.dir)) // which of keys.json's keys signs, by the roster (own-keys.ts)
 
-  const { kv, store } = await openStore(join(opts.dir, 'db'), log)
+  const { kv, store } = await openStore(join(opts.dir, 'db'), log, { minFreeBytes: settings.storage.min_free_mib * 2 ** 20 })
   for (const m of roster.all()) if (!store.hasLog(m.origin)) await store.registerLog(m.origin)
   await replayRoster(store, roster, genesis.federation) // roster changes stored in any log (roster-replay.ts)
   for (const m of roster.all()) if (!store.hasLog(m.origin)) await store.registerLog(m.origin)
@@ -139,6 +148,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     onError: (err, context) => log.debug({ err: String(err), context }, 'peer error'),
   })
   const gossip = new Gossip({ peer, store, roster, log })
+  let mirror: Mirror | undefined // told of every new checkpoint, once started below
 
   const onRecord = (o: string, id: Uint8Array, record: CairnRecord, signer?: Uint8Array) => {
     if (record.type !== 'roster' && record.type !== 'attestation') return
@@ -155,7 +165,10 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     store, roster, peer, self: origin, openRangeImpl: pools.openRange,
     rangeSize: opts.syncRangeSize, aheadMaxBytes: opts.syncAheadMaxBytes,
     onRecord,
-    onCheckpoint: (_o, note) => gossip.checkpoint(note),
+    onCheckpoint: (_o, note) => {
+      gossip.checkpoint(note)
+      mirror?.notify()
+    },
     onEquivocation: (o, p) => void gossip.equivocation(o, p, sync),
     log: (level, msg) => log[level](msg),
   })
@@ -166,7 +179,10 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     const frames = await peer.requestAll(w.peerId, PROTO_WITNESS, [textFrame(body)], { timeoutMs: 5000 })
     if (frames.length !== 1) throw new LedgerError('PEER_ERROR', `witness ${w.origin} sent ${frames.length} frames`)
     return decodeWitnessResponse(frames[0]!)
-  }, (note) => gossip.checkpoint(note), (msg) => log.debug(msg))
+  }, (note) => {
+    gossip.checkpoint(note)
+    mirror?.notify()
+  }, (msg) => log.debug(msg))
 
   const forks: ForkResolver = new ForkResolver({
     store, roster, peer, sync, origin,
@@ -183,6 +199,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
     onCheckpoint: (note) => {
       gossip.checkpoint(note)
       collector.request(note)
+      mirror?.notify()
     },
   })
 
@@ -206,6 +223,12 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   const feedbackRelay = new FeedbackRelay({ origin, store, roster, peer, feedback: feedbackStore, now, log: (level, msg) => log[level](msg), ...opts.feedback })
   const review = new ReviewDesk({ origin, store, feedback: feedbackStore, relay: feedbackRelay, submit })
   await feedbackRelay.register()
+  // Credentials any member issued (node/credentials/): checked against this roster, revocations relayed between members.
+  const revocations = RevocationSet.open(opts.dir, rosterIssuers(roster), () => Math.floor(now() / 1000))
+  const credentials = new CredentialVerifier(roster, revocations, now)
+  const revocationRelay = new RevocationRelay({ roster, peer, revocations, selfPeerId: keys.peerId, log: (level, msg) => log[level](msg), ...opts.credentialRevocations })
+  const credentialDesk = new CredentialDesk({ dir: opts.dir, origin, seed: () => ownKeys.currentLogSeed(), revocations, publish: (s) => revocationRelay.push([s]), now })
+  await revocationRelay.register()
   gossip.listen(sync, redactions)
 
   const bootstrapAddrs = () => {
@@ -221,6 +244,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   forks.start()
   redactions.start()
   feedbackRelay.start()
+  revocationRelay.start()
   retention.start()
   const statusLoop = new StatusLoop({ peer, store, roster, sync, collector, origin, log })
   statusLoop.start()
@@ -229,31 +253,37 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
   const startedAt = now()
   const refSecret = loadOrCreateRefSecret(opts.dir)
   const idempotency = new IdempotencyKeys(kv, now)
-  const api = { origin, federation: genesis.federation, now, startedAt, store, setLines, opinions: OpinionIndex.start(store), roster, tokens, accessLog, witness, submit, redactions, refSecret, idempotency,
+  const opinions = OpinionIndex.start(store)
+  if (settings.mirror) mirror = await startMirror({ settings: settings.mirror, dir: opts.dir, store, roster, setLines, opinions, now, log, ...opts.mirror })
+  const api = { origin, federation: genesis.federation, now, startedAt, store, setLines, opinions, roster, mirrorPresign: mirror?.presign, tokens, credentials, accessLog, witness, submit, redactions, refSecret, idempotency,
     rejected: sync.stats.rejected, status: () => node.status(), log, limits: settings.limits, trustedProxies: trustedProxies(settings.http.trusted_proxies ?? []),
     feedbackRelay, review, feedbackReports: () => feedbackStore.reports.values(), ownLogStatus: () => ownLog.status() }
   const app = createApp(api)
   app.route('/', backupRoutes({ origin, kv }))
+  app.route('/', credentialRoutes({ credentials: credentialDesk }))
   const server = await listen(app.fetch, settings.http.host, opts.httpPort ?? settings.http.port, api, tls) // api itself: the metrics are keyed by it
   const url = server.url
 
   let stopping = false
   node = {
-    origin, name: settings.name, federation: genesis.federation, keys, settings, store, setLines, roster, peer, publisher, ownLog, redactions, retention, sync, witness, collector, tokens, accessLog, log,
+    origin, name: settings.name, federation: genesis.federation, keys, settings, store, setLines, roster, peer, publisher, ownLog, redactions, retention, sync, witness, collector, tokens, accessLog, mirror, log,
     startedAt, url, now,
     routes: app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, path: r.path })),
     announce(o?: string) {
       for (const l of store.listLogs()) if (l.checkpoint && (!o || l.origin === o)) gossip.checkpoint(l.checkpoint)
     },
-    status: () => nodeStatus({ origin, peerId: keys.peerId, url, store, roster, peer, publisher, ownLog, sync, witness, collector, setLines }),
+    status: () => nodeStatus({ origin, peerId: keys.peerId, url, store, roster, peer, publisher, ownLog, sync, witness, collector, setLines, mirror,
+      credentials: { accepted: credentials.stats, revocations: revocations.stats, relay: revocationRelay.stats } }),
     async stop() {
       if (stopping) return
       stopping = true
       blocked.stop()
       await statusLoop.stop()
       await feedbackRelay.stop()
+      await revocationRelay.stop()
       await Promise.all([retention.stop(), redactions.stop(), ownLog.stop(), forks.stop()])
       await publisher.stop()
+      await mirror?.stop()
       await Promise.all([sync.stop(), collector.stop(), healer.stop()])
       await server.close()
       await peer.stop()

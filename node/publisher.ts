@@ -243,7 +243,7 @@ export class Publisher {
     // In force already (spec/api.md §DUPLICATE_VALUE): looked up for the whole batch at once, before any is numbered.
     const inForce = await Promise.all(batch.map((p) => p.body.type === 'indicator' && !p.opts.allowDuplicate
       ? findInForce(store, origin, p.body.alg, p.body.value, time).catch(() => undefined) : undefined))
-    const publishingNow: { key: string; done: Promise<Published>; settle: (p: Published | undefined) => void }[] = []
+    const publishingNow: { key: string; done: Promise<Published>; settle: (p: Published | undefined) => void; at: number }[] = []
     for (const [k, p] of batch.entries()) {
       if (ended) {
         this.queue.unshift(...batch.slice(k)) // signed with the next key, once the roster knows it
@@ -269,7 +269,7 @@ export class Publisher {
           const done = new Promise<Published>((res, rej) => { settle = (x) => (x ? res(x) : rej(new Error('not stored'))) })
           done.catch(() => undefined)
           this.publishing.set(key, done)
-          publishingNow.push({ key, done, settle })
+          publishingNow.push({ key, done, settle, at: accepted.length }) // its place in `accepted` (pushed just below)
         }
         records.push(record)
         recordBytes.push(bytes)
@@ -283,8 +283,7 @@ export class Publisher {
     const settleDuplicates = () => {
       for (const x of publishingNow) {
         if (this.publishing.get(x.key) === x.done) this.publishing.delete(x.key)
-        const i = accepted.findIndex((a) => valueKey((a.body as { alg: string }).alg, (a.body as { value: Uint8Array }).value) === x.key)
-        x.settle(i >= 0 ? published[i] : undefined)
+        x.settle(published[x.at])
       }
     }
     if (records.length === 0) return settleDuplicates()

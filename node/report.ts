@@ -375,7 +375,7 @@ async function extendAccess(accessLog: ReportDeps['accessLog'], pass: Pass, late
     if (r.time >= from) {
       bump(a.byRole, r.role)
       if (r.role === 'provider') {
-        bump(a.byProvider, r.name)
+        bump(a.byProvider, r.issuer ? `${r.name} (${r.issuer})` : r.name) // a credential's holder is named with its issuing centre
         if (r.status < 400) a.providerOk++
       }
     }

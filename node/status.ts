@@ -11,6 +11,14 @@ import type { SyncManager } from './replication/sync.ts'
 import type { OwnLogCatchUp, OwnLogStatus } from './replication/own-log.ts'
 import type { WitnessService, CosignCollector } from './replication/witness.ts'
 import type { SetLines, SetLinesStats } from './provider/set-lines.ts'
+import type { MirrorStatus } from './mirror/index.ts'
+import type { CredentialStats, RevocationStats, RevocationRelayStats } from './credentials/index.ts'
+
+export interface CredentialCounts {
+  accepted: CredentialStats
+  revocations: RevocationStats
+  relay: RevocationRelayStats
+}
 
 export interface NodeStatus {
   origin: string
@@ -29,6 +37,10 @@ export interface NodeStatus {
   peer: ReturnType<Peer['stats']>
   /** The snapshot's line files: mismatches with the store found (each rebuilt a log's files), logs served from the store until checked. */
   setLines: SetLinesStats
+  /** The static mirror (node.json `mirror`): what it holds, what was written, failures by cause. */
+  mirror?: MirrorStatus
+  /** Credentials from any member (node/credentials/): verifications, revocations held and relayed, refusals by code. */
+  credentials?: CredentialCounts
   roster: { threshold: number; members: { origin: string; roles: string[]; active: boolean; peerId: string }[]; proposals: ReturnType<Roster['proposalStatus']> }
 }
 
@@ -45,6 +57,8 @@ export interface StatusSources {
   witness: WitnessService
   collector: CosignCollector
   setLines: Pick<SetLines, 'stats'>
+  mirror?: { status(): MirrorStatus }
+  credentials?: CredentialCounts
 }
 
 export function nodeStatus(s: StatusSources): NodeStatus {
@@ -58,6 +72,8 @@ export function nodeStatus(s: StatusSources): NodeStatus {
     })),
     currentSetSize: store.currentSetSize(),
     publisher: s.publisher.stats, ownLog: s.ownLog.status(), sync: sync.stats, witness: s.witness.stats, cosign: s.collector.stats, peer: peer.stats(), setLines: s.setLines.stats(),
+    ...(s.mirror ? { mirror: s.mirror.status() } : {}),
+    ...(s.credentials ? { credentials: s.credentials } : {}),
     roster: {
       threshold: roster.threshold,
       members: roster.all().map((m) => ({ origin: m.origin, roles: [...m.roles], active: m.active, peerId: m.peerId })),

@@ -22,6 +22,8 @@ export interface TokenInfo {
   role: ApiRole
   created: number
   revoked?: number
+  /** For a credential (node/credentials/): the member that issued it; absent for this node's own tokens. */
+  issuer?: string
 }
 
 const TOKEN_PREFIX = 'cairn_'

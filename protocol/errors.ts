@@ -63,10 +63,17 @@ export const ERROR_CODES = [
   'PEER_ERROR', // the peer answered a request with an error (its code is in `cause`)
   'STORAGE_CORRUPT',
   'STORAGE_FULL', // the disk holding the node's store is full: writes are refused until space returns
+  'STORAGE_UNAVAILABLE', // a write to the store failed with an I/O error: writes are refused until the node is restarted
   'INTERNAL', // an unexpected failure in the node (a bug, or an operating-system error); details in the node log
   'RATE_LIMITED', // too many requests from one token or address: retry after the Retry-After header's seconds
   'BAD_CONFIG',
   'BAD_REDACTION', // a redaction notice or marker that is malformed or does not name the leaf at its index
+  // credentials every member accepts (spec/credentials.md)
+  'BAD_CREDENTIAL', // a credential or revocation statement that is malformed (framing, base64url, field values)
+  'UNKNOWN_ISSUER', // the credential's issuer is not an active member of the roster this node holds
+  'KEY_COMPROMISED', // signed by a log key the roster marks compromised
+  'CREDENTIAL_EXPIRED',
+  'CREDENTIAL_REVOKED', // its issuer revoked it
   // client-side hashing
   'BAD_IMAGE', // a file in an image format that cannot be decoded: corrupt, truncated or unsupported
 ] as const

@@ -338,12 +338,12 @@ test('access log: paging, filters, CSV export, intact hash chain', async () => {
   assert.match(csv.headers.get('x-cairn-chain') ?? '', /^intact; rows=\d+$/)
   assert.is(csv.headers.get('x-cairn-next'), String(bob.rows[2]!.seq))
   const lines = (await csv.text()).split('\r\n')
-  assert.is(lines[0], 'seq,time,token,name,role,method,path,status,bytes,prev,time_iso')
+  assert.is(lines[0], 'seq,time,token,name,role,issuer,method,path,status,bytes,prev,time_iso')
   assert.is(lines.length, 1 + 3 + 1)
   const cells = lines[1]!.split(',')
   assert.is(Number(cells[0]), bob.rows[0]!.seq)
   assert.is(cells[3], 'auditor-bob')
-  assert.is(cells[9], bob.rows[0]!.prev)
+  assert.is(cells[10], bob.rows[0]!.prev)
 
   for (const q of ['limit=0', 'limit=1001', 'after=-1', 'after=x', 'role=king', 'format=xml', 'from=yesterday', 'name=' + encodeURIComponent('<script>')]) {
     const r = await call(`/access-log?${q}`, tokens.oversight)

@@ -22,10 +22,11 @@ import { auditorRoutes, type AuditorRouteDeps } from './routes-auditor.ts'
 import { oversightRoutes, type OversightRouteDeps } from './routes-oversight.ts'
 import { feedbackRoutes, type FeedbackRouteDeps } from './routes-feedback.ts'
 import { healthRoutes, type HealthRouteDeps } from './routes-health.ts'
+import { mirrorRoutes, type MirrorRouteDeps } from './routes-mirror.ts'
 import { httpMetrics, httpCounters } from '../metrics.ts'
 
 /** Everything the API reads: what each route group and the middleware take. */
-export type AppDeps = GuardDeps & LogRouteDeps & OperatorRouteDeps & ProviderRouteDeps & AuditorRouteDeps & OversightRouteDeps & FeedbackRouteDeps & HealthRouteDeps
+export type AppDeps = GuardDeps & LogRouteDeps & OperatorRouteDeps & ProviderRouteDeps & AuditorRouteDeps & OversightRouteDeps & FeedbackRouteDeps & HealthRouteDeps & MirrorRouteDeps
 
 export function createApp(deps: AppDeps) {
   const app = new Hono<Env>()
@@ -75,5 +76,6 @@ export function createApp(deps: AppDeps) {
   app.route('/', oversightRoutes(deps))
   app.route('/', feedbackRoutes(deps))
   app.route('/', healthRoutes(deps))
+  app.route('/', mirrorRoutes(deps))
   return app
 }

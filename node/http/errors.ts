@@ -10,6 +10,8 @@ import { LedgerError, type ErrorCode } from '../../protocol/errors.ts'
 
 const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   UNAUTHORIZED: 401,
+  CREDENTIAL_EXPIRED: 401,
+  CREDENTIAL_REVOKED: 401,
   FORBIDDEN: 403,
   ROLE_FORBIDDEN: 403,
   NOT_FOUND: 404,
@@ -36,6 +38,7 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   PEER_UNREACHABLE: 502,
   PEER_ERROR: 502,
   STORAGE_FULL: 507,
+  STORAGE_UNAVAILABLE: 503,
 }
 
 /** Every other code is a problem with the request itself: 400. */

@@ -20,6 +20,8 @@
 import { ServerResponse, type IncomingMessage } from 'node:http'
 import type { Context, MiddlewareHandler } from 'hono'
 import type { TokenInfo, TokenStore } from '../tokens.ts'
+import type { CredentialVerifier } from '../credentials/verifier.ts'
+import { CREDENTIAL_PREFIX } from '../../protocol/credential.ts'
 import type { AccessLog, AccessRow } from '../access-log.ts'
 import type { Logger } from '../logger.ts'
 import { httpCounters, type MetricsDeps } from '../metrics.ts'
@@ -39,6 +41,8 @@ export interface RateLimits {
 export interface GuardDeps extends MetricsDeps {
   now: () => number
   tokens: Pick<TokenStore, 'check' | 'known'>
+  /** Credentials issued by any member (node/credentials/); without it only this node's tokens count. */
+  credentials?: Pick<CredentialVerifier, 'checkOrThrow' | 'known'>
   accessLog: Pick<AccessLog, 'append' | 'onWriteError' | 'rows' | 'stats'>
   /** Input refused, by error code (the sync stats' table): a bad token counts as UNAUTHORIZED. */
   rejected: Record<string, number>
@@ -51,7 +55,7 @@ export interface GuardDeps extends MetricsDeps {
 /** The role access-log rows of failed authentications carry; their `name` is the client address. */
 export const UNAUTHENTICATED = 'unauthenticated'
 
-const BEARER = /^Bearer ([A-Za-z0-9_-]{1,100})$/
+const BEARER = /^Bearer ([A-Za-z0-9_-]{1,100}|cairn1\.[A-Za-z0-9_-]{1,700}\.[A-Za-z0-9_-]{86})$/
 const LIMIT_LOG_EVERY_MS = 60_000
 
 export function guard(deps: GuardDeps): MiddlewareHandler<Env> {
@@ -91,17 +95,26 @@ export function guard(deps: GuardDeps): MiddlewareHandler<Env> {
     let who: TokenInfo | undefined
     if (h !== undefined) {
       const m = BEARER.exec(h)
-      who = m ? deps.tokens.known(m[1]!) : undefined
+      const bearer = m?.[1]
+      const credential = bearer !== undefined && bearer.startsWith(CREDENTIAL_PREFIX) ? deps.credentials : undefined
+      let why = 'unknown, malformed or revoked token'
+      who = bearer === undefined ? undefined : credential ? credential.known(bearer) : deps.tokens.known(bearer)
       if (!who) {
         const wait = byAddress.take(akey)
         if (wait) return limited(c, 'address', akey, wait)
-        who = m ? await deps.tokens.check(m[1]!) : undefined
+        if (credential) {
+          try {
+            who = credential.checkOrThrow(bearer!)
+          } catch (e) {
+            why = `credential refused: ${(e as Error).message}`
+          }
+        } else who = bearer === undefined ? undefined : await deps.tokens.check(bearer)
         if (who) byAddress.refund(akey)
       }
       if (!who) {
         deps.rejected.UNAUTHORIZED = (deps.rejected.UNAUTHORIZED ?? 0) + 1
         failed(address, 'bad_token')
-        c.res = c.json(errorBody('UNAUTHORIZED', 'unknown, malformed or revoked token', c.get('requestId')), 401)
+        c.res = c.json(errorBody('UNAUTHORIZED', why, c.get('requestId')), 401)
         writeRow(c, deps, failedRow(c, deps, address))
         return c.res
       }
@@ -115,7 +128,7 @@ export function guard(deps: GuardDeps): MiddlewareHandler<Env> {
     await next()
     if (who) {
       writeRow(c, deps, {
-        time: deps.now(), token: who.id, name: who.name, role: who.role,
+        time: deps.now(), token: who.id, name: who.name, role: who.role, ...(who.issuer ? { issuer: who.issuer } : {}),
         method: c.req.method, path: pathAndQuery(c), status: c.res.status,
       })
     } else if (c.res.status === 401) {

@@ -82,11 +82,16 @@ export const OPERATIONS: Record<string, Operation> = {
   'DELETE /admin/tokens/:id': { summary: 'Revoke a token', who: OPERATOR, section: 'A.10.4', answers: ok(JSON_, 'revoked') },
   'GET /metrics': { summary: 'Prometheus metrics', who: ['operator', 'metrics'], section: 'A.10.5', answers: ok('text/plain; version=0.0.4', 'metrics') },
   'GET /admin/backup': { summary: 'The store, for cairn node backup', who: OPERATOR, section: 'A.10.6', answers: ok('application/octet-stream', 'backup stream') },
+  'POST /credentials': { summary: 'Issue a credential every member accepts', who: OPERATOR, section: 'A.10.7', body: [JSON_, 'holder, role, days'], answers: ok(JSON_, 'the credential, once') },
+  'GET /credentials': { summary: 'Credentials this centre issued (never the credentials themselves)', who: OPERATOR, section: 'A.10.7', answers: ok(JSON_, 'issued credentials') },
+  'POST /credentials/:id/revoke': { summary: 'Revoke a credential; the revocation reaches every member', who: OPERATOR, section: 'A.10.7', answers: ok(JSON_, 'revoked') },
   'POST /feedback': { summary: 'Report a record as a false or true positive', who: ['provider'], section: 'A.11.1', body: [JSON_, 'record, verdict, reason, ref'], answers: ok(JSON_, 'receipt') },
   'GET /feedback': { summary: 'The caller\'s reports and their outcomes', who: ['provider'], section: 'A.11.2', query: { record: 'one record' }, answers: ok(JSON_, 'receipts') },
   'GET /review': { summary: 'The review queue of reports on this centre\'s records', who: OPERATOR, section: 'A.11.3', query: { all: '1: decided ones too' }, answers: ok(JSON_, 'queue') },
   'GET /review/:target': { summary: 'The reports of one record', who: OPERATOR, section: 'A.11.3', answers: ok(JSON_, 'reports') },
   'POST /review/decide': { summary: 'Confirm or revoke a reported record', who: OPERATOR, section: 'A.11.3', body: [JSON_, 'record, decision, reason'], answers: ok(JSON_, 'the decision and the record written') },
+  'GET /mirror-auth': { summary: 'For a proxy\'s auth_request in front of a static mirror: is this a provider or auditor token', who: ['provider', 'auditor'], section: 'A.12.2', answers: { 204: ['', 'the token may read the mirror\'s restricted files'] } },
+  'GET /mirror/*': { summary: 'A file of the node\'s S3 mirror: a redirect to a URL presigned for 300 s (entry bundles and snapshots: provider or auditor token)', who: 'public', section: 'A.12.3', answers: { 302: ['', 'Location: the presigned URL'], 401: [JSON_, 'a restricted file, without a valid token'], 403: [JSON_, 'a restricted file, with a token of another role'], 404: [JSON_, 'not a path of the mirror, or the node has no S3 mirror'] } },
 }
 
 /** A route as the document keys it: TAXII's paths without their trailing slash are the same operations. */

@@ -29,7 +29,8 @@ export interface AuditorRouteDeps extends StatsDeps, MetricsDeps {
 const MAX_ACCESS_PAGE = 1000
 /** Roles rows carry: a token's, or `unauthenticated` for a request answered 401 (./guard.ts). */
 const ROW_ROLES: string[] = [...ROLES, UNAUTHENTICATED]
-const ACCESS_COLUMNS = ['seq', 'time', 'token', 'name', 'role', 'method', 'path', 'status', 'bytes', 'prev'] as const
+/** `issuer`: the member that issued the credential a request used (empty for this node's own tokens). */
+const ACCESS_COLUMNS = ['seq', 'time', 'token', 'name', 'role', 'issuer', 'method', 'path', 'status', 'bytes', 'prev'] as const
 
 function intParam(raw: string | undefined, what: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (raw === undefined || raw === '') return undefined
@@ -56,7 +57,7 @@ function csvCell(v: unknown): string {
 /** RFC 4180 CSV of access rows, with the raw fields (so oversight can recompute the hash chain) and an ISO time. */
 export function accessRowsCsv(rows: AccessRow[]): string {
   const lines = [[...ACCESS_COLUMNS, 'time_iso'].join(',')]
-  for (const r of rows) lines.push([...ACCESS_COLUMNS.map((c) => csvCell(r[c])), new Date(r.time).toISOString()].join(','))
+  for (const r of rows) lines.push([...ACCESS_COLUMNS.map((c) => csvCell(r[c] ?? '')), new Date(r.time).toISOString()].join(','))
   return lines.join('\r\n') + '\r\n'
 }
 

@@ -21,6 +21,7 @@ import type { StoreReader } from '../storage/store.ts'
 import type { Roster } from '../roster.ts'
 import type { WitnessService } from '../replication/witness.ts'
 import { requireRole, jsonBody, type Env } from './request.ts'
+import { logList } from '../log-list.ts'
 
 const IMMUTABLE = 'private, max-age=31536000, immutable'
 /** Proofs one POST /logs/<name>/proofs may ask for. */
@@ -45,15 +46,7 @@ export function logRoutes(deps: LogRouteDeps) {
   const { store, roster } = deps
   const r = new Hono<Env>()
 
-  r.get('/logs', (c) => {
-    return c.json(store.listLogs().map((l) => {
-      const m = roster.member(l.origin)
-      return {
-        name: l.origin.split('/')[1], origin: l.origin, vkey: m?.vkey ?? null, witness_vkey: m?.witnessVkey ?? null,
-        size: l.checkpointSize, frozen: l.frozen, active: m?.active ?? false,
-      }
-    }))
-  })
+  r.get('/logs', (c) => c.json(logList(store, roster)))
 
   r.get('/logs/:name/checkpoint', (c) => {
     const note = store.checkpoint(logByName(deps, c.req.param('name')))

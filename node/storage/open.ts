@@ -6,8 +6,8 @@ import { LevelKV } from './kv.ts'
 import { Store } from './store.ts'
 import type { Logger } from '../logger.ts'
 
-export async function openStore(path: string, log: Logger): Promise<{ kv: LevelKV; store: Store }> {
-  const kv = await LevelKV.open(path)
+export async function openStore(path: string, log: Logger, o: { minFreeBytes?: number } = {}): Promise<{ kv: LevelKV; store: Store }> {
+  const kv = await LevelKV.open(path, o)
   let upgradeSaid = performance.now()
   const store = await Store.open(kv, {
     onUpgrade: (moved, members) => {

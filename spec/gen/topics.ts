@@ -7,6 +7,7 @@ import { proofCases } from './proofs.ts'
 import { redactionCases } from './redactions.ts'
 import { rosterCases } from './rosters.ts'
 import { ed25519Cases } from './ed25519.ts'
+import { credentialCases } from './credentials.ts'
 
 export function allTopics(): { topic: string; cases: VectorCase[] }[] {
   return [
@@ -17,5 +18,6 @@ export function allTopics(): { topic: string; cases: VectorCase[] }[] {
     { topic: 'redactions', cases: redactionCases() },
     { topic: 'rosters', cases: rosterCases() },
     { topic: 'ed25519', cases: ed25519Cases() },
+    { topic: 'credentials', cases: credentialCases() },
   ]
 }

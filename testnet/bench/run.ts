@@ -21,7 +21,9 @@
  * npx tsx testnet/bench/cpu-profile.ts <dir>/*.cpuprofile.
  *
  * Order: baselines, ingest, propagation (5 fresh node processes), the
- * `signed` fixture (verify, then sync into an empty node), the `big` fixture
+ * `signed` fixture (verify, then sync into an empty node, then hypercore
+ * replicating the same record count over TCP as the peer sync is compared
+ * with: sync_vs_hypercore), the `big` fixture
  * (lookup, proof, delta, snapshot, match, memory), PDQ (hashing against
  * sharp's decode-only rate; matching and memory in provider processes over
  * the cached copy of 10M PDQ records), baselines again. The baselines used
@@ -32,8 +34,9 @@ import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
 import { stopNode, type NodeProcess } from '../processes.ts'
 import { startNodeProcess } from './node-process.ts'
+import { measureStaticPull } from './static-pull.ts'
 import { grantToken } from '../launch.ts'
-import { measureBaselines, measureEd25519, meanOf, libsodiumRatios } from './baselines.ts'
+import { measureBaselines, measureEd25519, measureLibsodium, meanOf, libsodiumRatios } from './baselines.ts'
 import { ed25519Backend } from '../../protocol/ed25519.ts'
 import { cacheRoot, scaleDir, fixture, freshPorts, fingerprint, type FixtureInfo } from './loader.ts'
 import { entriesForLiveIndicators, liveIndicators } from './records.ts'
@@ -41,6 +44,7 @@ import { measureIngest } from './ingest.ts'
 import { measurePropagation } from './propagation.ts'
 import { measureVerify } from './verify.ts'
 import { measureSync } from './sync.ts'
+import { measureHypercore } from './hypercore.ts'
 import { measureLookup } from './lookup.ts'
 import { measureProof } from './proof.ts'
 import { measureDelta } from './delta.ts'
@@ -51,7 +55,7 @@ import { measureCeilings, type Ceilings } from './ceilings.ts'
 import { measurePdqHash } from './pdq-hash.ts'
 import { measurePdqCopy } from './pdq-copy-measures.ts'
 import { ensurePdqCopy } from './pdq-copy.ts'
-import { MEASURE_KEYS, TARGETS, judge, judgeCeilings, ceilingLines, table, fmt, type Baselines, type MeasureKey, type Measured } from './report.ts'
+import { MEASURE_KEYS, TARGETS, fastest, judge, judgeCeilings, ceilingLines, table, fmt, type Baselines, type MeasureKey, type Measured } from './report.ts'
 
 interface Options {
   scale: number
@@ -107,9 +111,10 @@ async function main() {
     say(`${key}…`)
     try {
       const around = o.baselines && TARGETS[key].baseline !== undefined
-      const before = around ? measureEd25519(adjacentMs) : undefined
+      const ed25519 = () => ({ ...measureEd25519(adjacentMs), ...measureLibsodium(adjacentMs) })
+      const before = around ? ed25519() : undefined
       let m = await fn()
-      if (before) m = { ...m, adjacent: { before, after: measureEd25519(adjacentMs) } }
+      if (before) m = { ...m, adjacent: { before, after: ed25519() } }
       results.set(key, m)
       say(`  ${key} = ${fmt(m.value)}${m.reason ? ` (${m.reason})` : ''}`)
     } catch (e) {
@@ -143,21 +148,40 @@ async function main() {
   await run('ingest_per_s', () => measureIngest(sizes.ingest))
   await run('propagation_p95_ms', () => measurePropagation(sizes.propagation))
 
-  if (wants('verify_per_s', 'sync_per_s')) {
+  if (wants('verify_per_s', 'sync_per_s', 'hypercore_replicate_per_s', 'sync_vs_hypercore', 'static_pull_per_s')) {
     let src: NodeProcess | undefined
+    let signed: FixtureInfo | undefined
     try {
       say(`fixture signed (${sizes.signed.toLocaleString('en')} signed entries)…`)
       const f = await fixture(base, { name: 'signed', members: ['src', 'dst'], entries: sizes.signed, signed: true }, { fresh: o.fresh, say })
+      signed = f
       noteFixture('signed', f)
-      await freshPorts(f)
-      src = await startNodeProcess(join(f.dir, 'src'), 120_000, o.profileNodes)
-      const auditor = await grantToken(src, 'auditor', 'bench')
-      await run('verify_per_s', () => measureVerify(src!, auditor, f))
-      await run('sync_per_s', () => measureSync(f, 'dst', o.quick ? 300_000 : 3_600_000))
+      if (wants('verify_per_s', 'sync_per_s', 'sync_vs_hypercore', 'static_pull_per_s')) {
+        await freshPorts(f)
+        src = await startNodeProcess(join(f.dir, 'src'), 120_000, o.profileNodes)
+        const auditor = await grantToken(src, 'auditor', 'bench')
+        await run('verify_per_s', () => measureVerify(src!, auditor, f))
+        await run('sync_per_s', () => measureSync(f, 'dst', o.quick ? 300_000 : 3_600_000))
+        if (wants('static_pull_per_s')) {
+          const provider = await grantToken(src, 'provider', 'bench-static-pull')
+          await run('static_pull_per_s', () => measureStaticPull(src!, provider, auditor, f))
+        }
+      }
     } catch (e) {
-      for (const k of ['verify_per_s', 'sync_per_s'] as const) if (wants(k) && !results.has(k)) fail(k, e)
+      for (const k of ['verify_per_s', 'sync_per_s', 'static_pull_per_s'] as const) if (wants(k) && !results.has(k)) fail(k, e)
     } finally {
       if (src) await stopNode(src)
+    }
+    // The peer, with the serving node stopped (as during sync: two processes on the two cores).
+    if (wants('hypercore_replicate_per_s', 'sync_vs_hypercore')) {
+      const hc = 'hypercore_replicate_per_s' as const
+      if (signed) await run(hc, () => measureHypercore(signed!.origin, signed!.entries, o.quick ? 300_000 : 3_600_000))
+      else fail(hc, new Error('the signed fixture is missing'))
+      const sync = results.get('sync_per_s')?.value
+      const peer = results.get(hc)?.value
+      results.set('sync_vs_hypercore', sync != null && peer != null
+        ? { key: 'sync_vs_hypercore', value: sync / peer, method: 'sync_per_s / hypercore_replicate_per_s, both of this run over the same record count and bytes', reference: { value: peer, what: 'hypercore replication blocks/s' } }
+        : { key: 'sync_vs_hypercore', value: null, method: '', reason: `needs sync_per_s and ${hc} of the same run` })
     }
   }
 
@@ -252,6 +276,7 @@ async function main() {
   console.log(`baselines (mean of start and end): sha256 ${fmt(b.sha256_per_s)}/s, sign ${fmt(b.sign_per_s)}/s, verify ${fmt(b.verify_per_s)}/s, level put ${fmt(b.level_put_per_s)}/s`)
   const sodiumOverNode = libsodiumRatios(b)
   if (sodiumOverNode) console.log(`libsodium (one core, same run): sign ${fmt(b.libsodium_sign_per_s!)}/s (${sodiumOverNode.sign.toFixed(2)} × node:crypto), verify ${fmt(b.libsodium_verify_per_s!)}/s (${sodiumOverNode.verify.toFixed(2)} × node:crypto); cairn signs and verifies with ${ed25519Backend.name}`)
+  console.log(`targets use the faster library: sign ${fastest(b, 'sign').library}, verify ${fastest(b, 'verify').library}`)
   console.log('')
   console.log(table(verdicts))
   console.log('')
@@ -261,9 +286,9 @@ async function main() {
   for (const v of verdicts) {
     const a = results.get(v.key)?.adjacent
     if (!a || !v.adjacent) continue
-    const which = v.adjacent.baseline
+    const which = v.adjacent.library === 'libsodium' ? (v.adjacent.baseline === 'sign_per_s' ? 'libsodium_sign_per_s' : 'libsodium_verify_per_s') : v.adjacent.baseline
     const word = (p: boolean | null) => (p === null ? 'not judged' : p ? 'would pass' : 'would fail')
-    console.log(`${v.key}: ${which.replace('_per_s', '')}/s measured just before it ${fmt(a.before[which])}, just after ${fmt(a.after[which])}; against their mean it is ${v.adjacent.ratio?.toFixed(2) ?? '—'} × (need ${fmt(v.adjacent.need)}: ${word(v.adjacent.pass)}; not the verdict)`)
+    console.log(`${v.key}: ${v.adjacent.library} ${v.adjacent.baseline.replace('_per_s', '')}/s measured just before it ${fmt(a.before[which])}, just after ${fmt(a.after[which])}; against their mean it is ${v.adjacent.ratio?.toFixed(2) ?? '—'} × (need ${fmt(v.adjacent.need)}: ${word(v.adjacent.pass)}; not the verdict)`)
   }
   for (const v of verdicts) {
     if (v.pass === false) console.log(`FAIL ${v.key}: ${v.gap}`)
@@ -294,7 +319,7 @@ async function main() {
     ceilings_start: c0,
     ceilings_end: c1,
     ceiling_method: "measured with the baselines, start and end, mean used: node/crypto-jobs.ts signJob (entry encoding, Ed25519 signature, leaf hash) and openJob (canonical CBOR check, record rules, strict Ed25519 verification, leaf hash) over 4,080 bench entries held in memory, split over the node's default worker pool (one worker per core), median of 3 rounds; *_one_thread_per_s: the same job in process; store_append_*: Store.append of ready bench entries into a fresh level store in durable batches of 2,040; *_cpu_us: process CPU time (all threads) per record; ingest_bound_per_s = min(cores, 2) × 1e6 / (sign_job_cpu_us + store_append_cpu_us), what publishing can reach when signing and storing share the cores. A measure that waits on one of these jobs for every record cannot pass its ceiling on this machine; targets.<key>.ceiling says where the target and the value stand against it",
-    baseline_method: `one core each: node:crypto SHA-256 of 100 B; Ed25519 sign/verify with node:crypto (OpenSSL; sign_per_s, verify_per_s) and with libsodium (sodium-native; libsodium_sign_per_s, libsodium_verify_per_s, baseline_libsodium_over_node their ratios; protocol/ed25519.ts uses the library in ed25519_backend) over a typical signed indicator message; level chained batches of 10,000 puts of 200 B values, no fsync; median of 3 rounds, measured at the start and the end of the run, mean used for every verdict. The relative measures (${MEASURE_KEYS.filter((k) => TARGETS[k].baseline !== undefined).join(', ')}) also have the Ed25519 baselines measured just before and just after each (median of 3 rounds of ${adjacentMs} ms each side; targets.<key>.adjacent_baselines) and the same target against their mean (targets.<key>.against_adjacent_baselines): reported to show how far the machine's speed moved, not used for the verdict`,
+    baseline_method: `one core each: node:crypto SHA-256 of 100 B; Ed25519 sign/verify with node:crypto (OpenSSL; sign_per_s, verify_per_s) and with libsodium (sodium-native; libsodium_sign_per_s, libsodium_verify_per_s, baseline_libsodium_over_node their ratios; protocol/ed25519.ts uses the library in ed25519_backend) over a typical signed indicator message; level chained batches of 10,000 puts of 200 B values, no fsync; median of 3 rounds, measured at the start and the end of the run, mean used for every verdict. The relative measures (${MEASURE_KEYS.filter((k) => TARGETS[k].baseline !== undefined).join(', ')}) also have the Ed25519 baselines of both libraries measured just before and just after each (median of 3 rounds of ${adjacentMs} ms each side; targets.<key>.adjacent_baselines) and the same target against their mean (targets.<key>.against_adjacent_baselines): reported to show how far the machine's speed moved, not used for the verdict`,
     ...Object.fromEntries(MEASURE_KEYS.map((k) => [k, results.get(k)?.value ?? null])),
     targets: Object.fromEntries(verdicts.map((v) => {
       const cv = ceilingVerdicts.find((x) => x.key === v.key)
