@@ -14,10 +14,23 @@ import type { Store } from './storage/store.ts'
 
 export const valueKey = (alg: string, value: Uint8Array): string => `${alg}:${toHex(value)}`
 
+type InForceStore = Pick<Store, 'idsForValues' | 'inCurrentSetMany' | 'locate' | 'isRedacted' | 'entry'>
+
 /** The id (hex) of an indicator of `origin` in force for alg+value at time `now`, if any. */
-export async function findInForce(store: Pick<Store, 'idsForValue' | 'inCurrentSetMany' | 'locate' | 'isRedacted' | 'entry'>, origin: string, alg: Alg, value: Uint8Array, now: number): Promise<string | undefined> {
-  const ids = await store.idsForValue(alg, value)
-  if (ids.length === 0) return undefined
+export async function findInForce(store: InForceStore, origin: string, alg: Alg, value: Uint8Array, now: number): Promise<string | undefined> {
+  return (await findInForceMany(store, origin, [{ alg, value }], now))[0]
+}
+
+/**
+ * findInForce for every value of a batch: the value index is read in one
+ * pass; only values some record already holds (rare) are looked at further.
+ */
+export async function findInForceMany(store: InForceStore, origin: string, items: readonly { alg: Alg; value: Uint8Array }[], now: number): Promise<(string | undefined)[]> {
+  const idLists = await store.idsForValues(items)
+  return Promise.all(idLists.map((ids) => ids.length === 0 ? undefined : inForceAmong(store, origin, ids, now)))
+}
+
+async function inForceAmong(store: InForceStore, origin: string, ids: Uint8Array[], now: number): Promise<string | undefined> {
   const current = await store.inCurrentSetMany(ids)
   for (const [i, id] of ids.entries()) {
     if (!current[i]) continue

@@ -14,7 +14,7 @@ import { LedgerError } from '../protocol/errors.ts'
 import { validateAndEncode, decodeCheckedRecord, type CairnRecord } from '../protocol/records.ts'
 import type { Store, AppendItem } from './storage/store.ts'
 import type { BatchOp } from './storage/kv.ts'
-import { findInForce, valueKey } from './in-force.ts'
+import { findInForceMany, valueKey } from './in-force.ts'
 import type { Roster } from './roster.ts'
 import { checkRecordSemantics, type BatchContext } from './replication/ingest.ts'
 
@@ -241,8 +241,10 @@ export class Publisher {
     }
     let ended = false
     // In force already (spec/api.md §DUPLICATE_VALUE): looked up for the whole batch at once, before any is numbered.
-    const inForce = await Promise.all(batch.map((p) => p.body.type === 'indicator' && !p.opts.allowDuplicate
-      ? findInForce(store, origin, p.body.alg, p.body.value, time).catch(() => undefined) : undefined))
+    const checked = batch.flatMap((p, i) => p.body.type === 'indicator' && !p.opts.allowDuplicate ? [{ i, alg: p.body.alg, value: p.body.value }] : [])
+    const found = await findInForceMany(store, origin, checked, time).catch(() => checked.map(() => undefined))
+    const inForce: (string | undefined)[] = batch.map(() => undefined)
+    for (const [k, c] of checked.entries()) inForce[c.i] = found[k]
     const publishingNow: { key: string; done: Promise<Published>; settle: (p: Published | undefined) => void; at: number }[] = []
     for (const [k, p] of batch.entries()) {
       if (ended) {

@@ -59,6 +59,19 @@ function revocation(i: number, target: Uint8Array): AppendItem {
 function contract(name: string, makeKV: () => Promise<{ kv: KV; reopen?: () => Promise<KV>; cleanup: () => void }>) {
   const t = suite(`storage contract: ${name}`)
 
+  t('keysUnderPrefixes: the keys under each prefix, in the order asked, limited, with prefixes out of order, repeated, empty or at 0xff', async () => {
+    const { kv, cleanup } = await makeKV()
+    const k = (...b: number[]) => new Uint8Array(b)
+    await kv.batch([[1, 1], [1, 2, 0], [1, 2, 1], [1, 2, 2], [1, 3], [2], [0xff, 0xff, 1], [0xff, 0xff, 2]].map((b) => ({ type: 'put' as const, key: k(...b), value: k(0) })))
+    const hex = (ks: Uint8Array[][]) => ks.map((l) => l.map(toHex))
+    assert.equal(hex(await kv.keysUnderPrefixes([k(1, 2), k(0xff, 0xff), k(1, 9), k(1), k(1, 2)], 10)), [
+      ['010200', '010201', '010202'], ['ffff01', 'ffff02'], [], ['0101', '010200', '010201', '010202', '0103'], ['010200', '010201', '010202'],
+    ])
+    assert.equal(hex(await kv.keysUnderPrefixes([k(1), k(3)], 2)), [['0101', '010200'], []])
+    assert.equal(await kv.keysUnderPrefixes([], 5), [])
+    cleanup()
+  })
+
   t('append in batches; roots, tiles and proofs match RFC 9162', async () => {
     const { kv, cleanup } = await makeKV()
     const store = await Store.open(kv)

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path'
 import { isMainThread } from 'node:worker_threads'
 import { compareBytes, toHex } from '../../protocol/bytes.ts'
 import { LedgerError } from '../../protocol/errors.ts'
+import { prefixEnd } from './keys.ts'
 
 export type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
 
@@ -34,6 +35,13 @@ export interface KV {
   iterate(range: Range): AsyncIterable<[Uint8Array, Uint8Array]>
   /** The values of a range, in key order, read in bulk (for ranges known to be small enough to hold). */
   values(range: Range): Promise<Uint8Array[]>
+  /**
+   * The keys under each prefix (at most `limitEach` each), for many prefixes
+   * at once: one pass over the store in key order, seeking from prefix to
+   * prefix, instead of an iterator made and closed for each (the publisher's
+   * duplicate check: one prefix per record of a batch).
+   */
+  keysUnderPrefixes(prefixes: readonly Uint8Array[], limitEach: number): Promise<Uint8Array[][]>
   /**
    * Every row of the store, in key order, in chunks of up to `rows`, as of
    * the moment the scan begins: later writes are not seen, and the scan
@@ -89,6 +97,16 @@ export class MemoryKV implements KV {
     return out
   }
 
+  async keysUnderPrefixes(prefixes: readonly Uint8Array[], limitEach: number): Promise<Uint8Array[][]> {
+    const out: Uint8Array[][] = []
+    for (const prefix of prefixes) {
+      const keys: Uint8Array[] = []
+      for await (const [k] of this.iterate({ gte: prefix, lt: prefixEnd(prefix), limit: limitEach })) keys.push(k)
+      out.push(keys)
+    }
+    return out
+  }
+
   async *snapshot(rows = 1000): AsyncIterable<[Uint8Array, Uint8Array][]> {
     this.check()
     const all = [...this.map.values()].sort((a, b) => compareBytes(a[0], b[0])).map(([k, v]): [Uint8Array, Uint8Array] => [k.slice(), v.slice()])
@@ -112,6 +130,12 @@ function freeBytes(path: string): number | undefined {
   } catch {
     return undefined
   }
+}
+
+function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
+  if (key.length < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false
+  return true
 }
 
 const isNoSpace = (e: Error) => /no space left on device|ENOSPC/i.test(e.message)
@@ -203,6 +227,28 @@ export class LevelKV implements KV {
     if (range.gte) opts.gte = range.gte
     if (range.lt) opts.lt = range.lt
     return (await this.db.values(opts).all()) as Uint8Array[]
+  }
+
+  async keysUnderPrefixes(prefixes: readonly Uint8Array[], limitEach: number): Promise<Uint8Array[][]> {
+    const out: Uint8Array[][] = prefixes.map(() => [])
+    if (prefixes.length === 0) return out
+    // In key order, so the iterator only ever moves forward.
+    const order = prefixes.map((_, i) => i).sort((a, b) => compareBytes(prefixes[a]!, prefixes[b]!))
+    const it = this.db.keys()
+    try {
+      for (const i of order) {
+        const prefix = prefixes[i]!
+        it.seek(prefix)
+        for (let n = 0; n < limitEach; n++) {
+          const key = (await it.next()) as Uint8Array | undefined
+          if (key === undefined || !startsWith(key, prefix)) break
+          out[i]!.push(key)
+        }
+      }
+    } finally {
+      await it.close()
+    }
+    return out
   }
 
   async *snapshot(rows = 1000): AsyncIterable<[Uint8Array, Uint8Array][]> {

@@ -986,10 +986,14 @@ export class Store {
   }
 
   async idsForValue(alg: keyof typeof ALG_CODES, value: Uint8Array): Promise<Uint8Array[]> {
-    const prefix = keys.value(ALG_CODES[alg], value)
-    const out: Uint8Array[] = []
-    for await (const [k] of this.kv.iterate({ gte: prefix, lt: prefixEnd(prefix), limit: 10_000 })) out.push(k.slice(prefix.length))
-    return out
+    return (await this.idsForValues([{ alg, value }]))[0]!
+  }
+
+  /** idsForValue for many values in one pass over the value index (the publisher's duplicate check of a batch). */
+  async idsForValues(items: readonly { alg: keyof typeof ALG_CODES; value: Uint8Array }[]): Promise<Uint8Array[][]> {
+    const prefixes = items.map((x) => keys.value(ALG_CODES[x.alg], x.value))
+    const found = await this.kv.keysUnderPrefixes(prefixes, 10_000)
+    return found.map((ks, i) => ks.map((k) => k.slice(prefixes[i]!.length)))
   }
 
   /** Revocations and attestations that name `target`. */
