@@ -15,8 +15,10 @@ export interface Launched {
 }
 
 /** Plans and starts a federation: on loopback, or node i in namespace i of `net`. */
-export async function launch(dir: string, names: string[], federation: string, plan: Pick<PlanOptions, 'limits'> = {}, net?: Netns): Promise<Launched> {
+/** `prepare` runs once the node directories exist, before any node starts (e.g. to edit a node.json). */
+export async function launch(dir: string, names: string[], federation: string, plan: Pick<PlanOptions, 'limits'> = {}, net?: Netns, prepare?: (planned: PlannedNode[]) => void): Promise<Launched> {
   const { nodes: planned } = await planFederation({ dir, federation, names, ...plan, hosts: net?.nodes.map((n) => n.addr) })
+  prepare?.(planned)
   const procs = await Promise.all(planned.map((p, i) => spawnNode(p.dir, { netns: net?.nodes[i]!.ns })))
   let stopped = false
   return {

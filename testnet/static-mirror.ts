@@ -50,8 +50,20 @@ export interface StaticServer {
   close(): Promise<void>
 }
 
-/** Serves `root` read-only; restricted paths (`…/tile/entries/…`, `…/snapshot/…`) need `Authorization: Bearer <one of tokens>`. */
-export async function serveStatic(root: string, tokens: string[]): Promise<StaticServer> {
+/**
+ * Serves `root` read-only; restricted paths (`…/tile/entries/…`, `…/snapshot/…`)
+ * need `Authorization: Bearer <one of tokens>` — or, given a node's
+ * `/mirror-auth` URL instead of a list, a token that node accepts (what
+ * nginx's auth_request does in docs/deploy.md §8).
+ */
+export async function serveStatic(root: string, tokens: string[] | { authUrl: string }, host = '127.0.0.1'): Promise<StaticServer> {
+  const allowed = async (authorization: string | undefined): Promise<boolean> => {
+    if (Array.isArray(tokens)) return tokens.some((t) => authorization === `Bearer ${t}`)
+    if (!authorization) return false
+    const r = await fetch(tokens.authUrl, { headers: { authorization } }).catch(() => undefined)
+    await r?.body?.cancel()
+    return r?.status === 204
+  }
   const s: StaticServer = { url: '', restrictedReads: 0, close: async () => undefined }
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
@@ -60,7 +72,7 @@ export async function serveStatic(root: string, tokens: string[]): Promise<Stati
       return
     }
     if (path.includes('/tile/entries/') || /(^|\/)snapshot\//.test(path)) {
-      if (!tokens.some((t) => req.headers.authorization === `Bearer ${t}`)) {
+      if (!(await allowed(req.headers.authorization))) {
         res.writeHead(401, { 'content-type': 'text/plain' }).end('a valid bearer token is required')
         return
       }
@@ -74,8 +86,8 @@ export async function serveStatic(root: string, tokens: string[]): Promise<Stati
     }
     res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(data)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  s.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  await new Promise<void>((resolve) => server.listen(0, host, resolve))
+  s.url = `http://${host}:${(server.address() as AddressInfo).port}`
   s.close = () => new Promise((resolve) => {
     server.closeAllConnections()
     server.close(() => resolve())
