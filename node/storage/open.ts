@@ -17,5 +17,10 @@ export async function openStore(path: string, log: Logger, o: { minFreeBytes?: n
     },
   })
   if (store.upgradedSetMembers > 0) log.info(`store upgraded: ${store.upgradedSetMembers} current-set members moved into the record index`)
+  const t0 = performance.now()
+  store.fillValueFilter().then(
+    (n) => log.info({ values: n, ms: Math.round(performance.now() - t0) }, 'value filter ready: the duplicate check reads the value index only for values it may hold'),
+    (e) => log.warn({ err: e }, 'value filter not filled: the duplicate check reads the value index for every value'),
+  )
   return { kv, store }
 }

@@ -24,6 +24,7 @@
  * the tree back is tree.ts; what counts as damage is integrity.ts.
  */
 import type { KV, BatchOp } from './kv.ts'
+import { ValueFilter } from './value-filter.ts'
 import { keys, P, u32, u64, readU32, readU64, prefixEnd, key, logIndex, slab, type Alloc } from './keys.ts'
 import { ALG_CODES, CATEGORY_CODES, TYPE_CODES, ALG_NAMES, CATEGORY_NAMES } from './codes.ts'
 import { concat, compareBytes, equalBytes, fromUtf8, sha256, toHex, utf8 } from '../../protocol/bytes.ts'
@@ -166,6 +167,9 @@ export class Store {
   onDamage: ((d: Damage) => void) | undefined
   /** Current-set members moved from the old 'S' table into the record index when this store was opened (0: nothing to upgrade). */
   upgradedSetMembers = 0
+
+  /** Which values the value index may hold: lets the duplicate check skip it for new values. */
+  readonly valueFilter = new ValueFilter()
 
   private constructor(readonly kv: KV) {
     this.tree = new TreeReader(kv, (st, d) => this.corrupt(st.origin, d))
@@ -427,7 +431,9 @@ export class Store {
           bump(counters.byAlg, r.alg)
           bump(counters.byCategory, r.category)
           const alg = ALG_CODES[r.alg]
-          ops.push({ type: 'put', key: keys.value(alg, r.value, item.id, alloc), value: EMPTY })
+          const valueKey = keys.value(alg, r.value, item.id, alloc)
+          ops.push({ type: 'put', key: valueKey, value: EMPTY })
+          this.valueFilter.add(valueKey.subarray(1, 4 + r.value.length)) // before the batch is written: never a false negative
           idOp.value = memberValue(at, alg, CATEGORY_CODES[r.category], r.value, alloc)
           if (r.expires !== undefined && this.expiryLogs.has(st.num)) ops.push({ type: 'put', key: keys.expiry(st.num, r.expires, item.id), value: EMPTY })
           if (revocationsInBatch) pendingSet.set(Buffer.from(item.id).toString('hex'), at)
@@ -992,8 +998,31 @@ export class Store {
   /** idsForValue for many values in one pass over the value index (the publisher's duplicate check of a batch). */
   async idsForValues(items: readonly { alg: keyof typeof ALG_CODES; value: Uint8Array }[]): Promise<Uint8Array[][]> {
     const prefixes = items.map((x) => keys.value(ALG_CODES[x.alg], x.value))
-    const found = await this.kv.keysUnderPrefixes(prefixes, 10_000)
-    return found.map((ks, i) => ks.map((k) => k.slice(prefixes[i]!.length)))
+    // Values the filter has never seen have no ids: only the others are looked up.
+    const look = prefixes.flatMap((p, i) => this.valueFilter.mightHold(p.subarray(1)) ? [i] : [])
+    const found = await this.kv.keysUnderPrefixes(look.map((i) => prefixes[i]!), 10_000)
+    const out: Uint8Array[][] = prefixes.map(() => [])
+    for (const [k, i] of look.entries()) out[i] = found[k]!.map((key) => key.slice(prefixes[i]!.length))
+    return out
+  }
+
+  /**
+   * Fills the value filter (./value-filter.ts) from the value index, in the
+   * background of a running node: until it is done the duplicate check reads
+   * the index for every value. A closed store ends the scan; the filter then
+   * stays unused.
+   */
+  async fillValueFilter(): Promise<number> {
+    let entries = 0
+    for (const l of this.listLogs()) entries += l.size
+    this.valueFilter.reset(entries)
+    let n = 0
+    for await (const [k] of this.kv.iterate({ gte: new Uint8Array([P.value]), lt: new Uint8Array([P.value + 1]) })) {
+      this.valueFilter.add(k.subarray(1, 4 + ((k[2]! << 8) | k[3]!)))
+      n++
+    }
+    this.valueFilter.markReady()
+    return n
   }
 
   /** Revocations and attestations that name `target`. */
