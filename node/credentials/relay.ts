@@ -13,6 +13,7 @@
  * statement is verified (revocations.ts) before it is kept: bad ones are
  * refused, counted and never stored.
  */
+import { Rounds } from '../rounds.ts'
 import { decodeCanonical, encodeCanonical } from '../../protocol/cbor.ts'
 import { LedgerError, isLedgerError } from '../../protocol/errors.ts'
 import { MAX_REVOCATION_CHARS } from '../../protocol/credential-revocation.ts'
@@ -68,12 +69,12 @@ function decodeStatements(bytes: Uint8Array): string[] {
 export class RevocationRelay {
   readonly stats: RevocationRelayStats = { pushed: 0, pulls: 0, received: 0, peer_rejected: {}, failures: 0 }
   private known = new Set<string>()
-  private timer: NodeJS.Timeout | undefined
-  private round: Promise<void> | undefined
   private polledAt = 0
-  private stopped = false
+  private readonly rounds: Rounds
 
-  constructor(private readonly o: RevocationRelayOptions) {}
+  constructor(private readonly o: RevocationRelayOptions) {
+    this.rounds = new Rounds(() => this.tick(), o.tickMs ?? 1000, (e) => o.log('warn', `credential revocations round failed: ${String(e)}`))
+  }
 
   /** Takes statements from a peer: the new ones, after verification. */
   private takeIn(statements: string[]): string[] {
@@ -154,17 +155,11 @@ export class RevocationRelay {
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      if (this.round || this.stopped) return
-      this.round = this.tick().catch((e) => this.o.log('warn', `credential revocations round failed: ${String(e)}`)).finally(() => { this.round = undefined })
-    }, this.o.tickMs ?? 1000)
-    this.timer.unref()
+    this.rounds.start()
   }
 
   async stop(): Promise<void> {
-    this.stopped = true
-    clearInterval(this.timer)
-    await this.round
+    await this.rounds.stop()
   }
 
   /** Pulls from each member that connected since the last tick, and from all every `pollMs`. */
@@ -176,7 +171,7 @@ export class RevocationRelay {
     const due = [...connected].filter((p) => all || !this.known.has(p))
     const pulled = new Set<string>()
     for (const p of due) {
-      if (this.stopped) break
+      if (this.rounds.stopped) break
       try {
         const fresh = await this.pull(p)
         pulled.add(p)

@@ -13,6 +13,7 @@
  * roster member: a node reports only as itself, is told only the outcomes of
  * its own reports, and accepts an outcome only from the report's adding centre.
  */
+import { Rounds } from '../rounds.ts'
 import { fromHex, toHex } from '../../protocol/bytes.ts'
 import { LedgerError, isLedgerError } from '../../protocol/errors.ts'
 import { decodeEntry } from '../../protocol/entry.ts'
@@ -93,12 +94,12 @@ export class FeedbackRelay {
   /** Per pending receipt: whether the adding centre's node was connected when the last attempt failed. */
   private readonly failedWhileAway = new Set<string>()
   private readonly peerReports = new RateLimiter(PEER_REPORTS)
-  private timer: NodeJS.Timeout | undefined
-  private round: Promise<void> | undefined
   private polledAt = 0
-  private stopped = false
+  private readonly rounds: Rounds
 
-  constructor(private readonly o: FeedbackRelayOptions) {}
+  constructor(private readonly o: FeedbackRelayOptions) {
+    this.rounds = new Rounds(() => this.tick(), o.tickMs ?? 1000, (e) => o.log('warn', `feedback delivery round failed: ${String(e)}`))
+  }
 
   /** Runs `fn` after every earlier call for the same report id. */
   private lock<T>(id: string, fn: () => Promise<T>): Promise<T> {
@@ -219,17 +220,11 @@ export class FeedbackRelay {
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      if (this.round || this.stopped) return
-      this.round = this.tick().catch((e) => this.o.log('warn', `feedback delivery round failed: ${String(e)}`)).finally(() => { this.round = undefined })
-    }, this.o.tickMs ?? 1000)
-    this.timer.unref()
+    this.rounds.start()
   }
 
   async stop(): Promise<void> {
-    this.stopped = true
-    clearInterval(this.timer)
-    await this.round
+    await this.rounds.stop()
     await Promise.all([...this.locks.values()])
   }
 
@@ -243,7 +238,7 @@ export class FeedbackRelay {
       const peerId = this.o.roster.member(r.owner)?.peerId
       return this.failedWhileAway.has(r.id) && peerId !== undefined && connected.has(peerId)
     })
-    for (let i = 0; i < due.length && !this.stopped; i += 8) await Promise.all(due.slice(i, i + 8).map((r) => this.deliver(r.id)))
+    for (let i = 0; i < due.length && !this.rounds.stopped; i += 8) await Promise.all(due.slice(i, i + 8).map((r) => this.deliver(r.id)))
     if (performance.now() - this.polledAt >= (this.o.pollMs ?? 30_000)) {
       this.polledAt = performance.now()
       await this.poll()
@@ -260,7 +255,7 @@ export class FeedbackRelay {
       l.push(r.id)
     }
     for (const [owner, ids] of byOwner) {
-      for (let i = 0; i < ids.length && !this.stopped; i += MAX_OUTCOME_IDS) {
+      for (let i = 0; i < ids.length && !this.rounds.stopped; i += MAX_OUTCOME_IDS) {
         const chunk = ids.slice(i, i + MAX_OUTCOME_IDS)
         try {
           const answers = owner === this.o.origin ? await this.outcomesFor(owner, chunk) : await this.askOutcomes(owner, chunk)
