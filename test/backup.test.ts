@@ -8,7 +8,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startCluster, waitFor, converged, type Cluster } from './support/cluster.ts'
 import { rejects } from './helpers.ts'
@@ -112,6 +112,11 @@ test('restore refuses a non-empty directory unless forced, and then sets the old
   mkdirSync(empty)
   await restoreBackup({ file: backupFile, dir: empty })
   assert.ok(existsSync(join(empty, 'node.json')))
+  // Every restored file is readable by its owner only (keys, case-reference secret, credentials, settings alike).
+  assert.is(statSync(empty).mode & 0o777, 0o700)
+  for (const f of readdirSync(empty, { withFileTypes: true })) {
+    assert.is(statSync(join(empty, f.name)).mode & 0o777, f.isDirectory() ? 0o700 : 0o600, f.name)
+  }
 })
 
 test('a running node\'s directory cannot be restored over, even with --force', async () => {

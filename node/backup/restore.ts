@@ -28,8 +28,12 @@ import {
 import { syncDir } from './take.ts'
 
 const REQUIRED_FILES = ['keys.json', 'node.json', 'genesis.json']
-/** Files holding secrets are written 0600; the rest 0644. */
-const SECRET_FILES = new Set(['keys.json', 'operator.token'])
+/**
+ * Every restored file is 0600, whatever the umask, like every file a node
+ * writes: a node directory holds keys, the case-reference secret and
+ * credentials, and a list of which files are secret would go stale.
+ */
+const FILE_MODE = 0o600
 
 export interface BackupContents {
   manifest: Manifest
@@ -141,7 +145,7 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreResult> {
   try {
     const kv = await LevelKV.open(join(staging, 'db'))
     try {
-      await walk(o.file, (name, bytes) => writeDurably(join(staging, name), bytes, SECRET_FILES.has(name) ? 0o600 : 0o644), (rows) => kv.batch(rows.map(([key, value]) => ({ type: 'put' as const, key, value }))))
+      await walk(o.file, (name, bytes) => writeDurably(join(staging, name), bytes, FILE_MODE), (rows) => kv.batch(rows.map(([key, value]) => ({ type: 'put' as const, key, value }))))
       // A synced write flushes the write-ahead log of every batch before it (no key starts with 0x00).
       await kv.batch([{ type: 'del', key: new Uint8Array([0]) }], { durable: true })
     } finally {
@@ -167,6 +171,7 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreResult> {
 async function writeDurably(path: string, bytes: Uint8Array, mode: number): Promise<void> {
   const h = await open(path, 'wx', mode)
   try {
+    await h.chmod(mode) // the umask may have taken bits off at open
     await h.writeFile(bytes)
     await h.sync()
   } finally {
