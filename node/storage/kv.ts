@@ -8,7 +8,7 @@ import { Level } from 'level'
 import { chmodSync, mkdirSync, readdirSync, statfsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { isMainThread } from 'node:worker_threads'
-import { compareBytes, toHex } from '../../protocol/bytes.ts'
+import { compareBytes, equalBytes, toHex } from '../../protocol/bytes.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import { prefixEnd } from './keys.ts'
 
@@ -133,9 +133,7 @@ function freeBytes(path: string): number | undefined {
 }
 
 function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
-  if (key.length < prefix.length) return false
-  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false
-  return true
+  return key.length >= prefix.length && equalBytes(key.subarray(0, prefix.length), prefix)
 }
 
 const isNoSpace = (e: Error) => /no space left on device|ENOSPC/i.test(e.message)
