@@ -8,7 +8,8 @@ import { Level } from 'level'
 import { chmodSync, mkdirSync, readdirSync, statfsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { isMainThread } from 'node:worker_threads'
-import { compareBytes, equalBytes, toHex } from '../../protocol/bytes.ts'
+import { crc32 } from 'node:zlib'
+import { compareBytes, equalBytes, toHex, utf8 } from '../../protocol/bytes.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import { prefixEnd } from './keys.ts'
 
@@ -141,6 +142,80 @@ const isNoSpace = (e: Error) => /no space left on device|ENOSPC/i.test(e.message
 /** LevelDB's memtable size (see LevelKV.open). */
 const WRITE_BUFFER_BYTES = 64 << 20
 
+/**
+ * A row whose stored bytes do not match their checksum: the value (or the
+ * key) changed on disk after it was written. Read as damage, as LevelDB's
+ * own block-checksum failures are (node/storage/store.ts).
+ */
+export class ChecksumMismatch extends LedgerError {
+  constructor(readonly key: string) {
+    super('STORAGE_CORRUPT', `store key ${key} does not match the checksum it was written with: the store's files are damaged (run cairn node check --dir <node dir>)`)
+  }
+}
+
+/**
+ * Rows of the store's own bookkeeping, below every table (node/storage/keys.ts
+ * prefixes are letters): the format marker, and while a store written before
+ * checksums is upgraded, the last row upgraded. Never shown to callers.
+ */
+const FORMAT_KEY = utf8('\x00kv-format')
+const UPGRADE_KEY = utf8('\x00kv-upgrade')
+const FORMAT_CRC32 = utf8('crc32/1')
+/** The first key callers may see. */
+const FIRST_KEY = new Uint8Array([0x01])
+/** Rows rewritten per durable batch while a store is upgraded to checksums. */
+const UPGRADE_BATCH = 4096
+
+/** CRC-32 of key ‖ value, what every stored value carries in its last 4 bytes (big-endian). */
+function checksum(key: Uint8Array, value: Uint8Array): number {
+  // An empty array level hands back may have no data pointer, and zlib's crc32 answers 0 for one, whatever the start value.
+  const k = key.length === 0 ? 0 : crc32(key)
+  return value.length === 0 ? k : crc32(value, k)
+}
+
+/** The batch's values with their checksums, cut from one buffer. */
+function seal(ops: readonly BatchOp[]): Uint8Array[] {
+  let total = 0
+  for (const op of ops) if (op.type === 'put') total += op.value.length + 4
+  const buf = new Uint8Array(total)
+  const view = new DataView(buf.buffer)
+  const out: Uint8Array[] = []
+  let at = 0
+  for (const op of ops) {
+    if (op.type !== 'put') continue
+    buf.set(op.value, at)
+    view.setUint32(at + op.value.length, checksum(op.key, op.value))
+    out.push(buf.subarray(at, at + op.value.length + 4))
+    at += op.value.length + 4
+  }
+  return out
+}
+
+/** The value a stored row holds, once its checksum is found to match. */
+function unseal(key: Uint8Array, stored: Uint8Array): Uint8Array {
+  const n = stored.length - 4
+  if (n < 0) throw new ChecksumMismatch(toHex(key))
+  const value = stored.subarray(0, n)
+  const want = ((stored[n]! << 24) | (stored[n + 1]! << 16) | (stored[n + 2]! << 8) | stored[n + 3]!) >>> 0
+  if (checksum(key, value) !== want) throw new ChecksumMismatch(toHex(key))
+  return value
+}
+
+/** A range's lower bound, never below the first key callers may see. */
+function lowerBound(gte: Uint8Array | undefined): Uint8Array {
+  return gte && compareBytes(gte, FIRST_KEY) > 0 ? gte : FIRST_KEY
+}
+
+/**
+ * LevelDB under the KV contract. Every value is stored with a CRC-32 of its
+ * key and value and checked on every read (get, range, snapshot, the
+ * duplicate check's key scan): LevelDB checks its blocks' checksums only
+ * when asked, and classic-level never asks (it exposes neither
+ * verify_checksums nor paranoid_checks), so a flipped byte in a table file
+ * would otherwise be read as data. A mismatch throws ChecksumMismatch. A
+ * store written before the checksums is upgraded when it is opened, in
+ * durable batches that a crash resumes.
+ */
 export class LevelKV implements KV {
   /**
    * The write that failed with an I/O error (a full disk), after which no
@@ -153,8 +228,11 @@ export class LevelKV implements KV {
 
   private constructor(private readonly db: Level<Uint8Array, Uint8Array>, private readonly location: string, private readonly minFreeBytes: number) {}
 
-  /** `minFreeBytes`: writes are refused (STORAGE_FULL) while the disk has less free than this, so LevelDB never meets a full disk. */
-  static async open(location: string, o: { minFreeBytes?: number } = {}): Promise<LevelKV> {
+  /**
+   * `minFreeBytes`: writes are refused (STORAGE_FULL) while the disk has less free than this, so LevelDB never meets a full disk.
+   * `onUpgrade`: hears how many rows of a store written before checksums have been given theirs so far.
+   */
+  static async open(location: string, o: { minFreeBytes?: number; onUpgrade?: (rows: number) => void } = {}): Promise<LevelKV> {
     keepPrivate(location)
     // LevelDB keeps `maxOpenFiles` table files open (with their index blocks in memory). Its default, 1000,
     // is about half the tables of a 10M-entry store (~2 MiB each): random reads (proofs, lookups) then
@@ -164,22 +242,29 @@ export class LevelKV implements KV {
     // 16× fewer flushes, fewer level-0 compactions and write stalls while a sync appends (docs/performance.md).
     const db = new Level<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view', maxOpenFiles: 4096, writeBufferSize: WRITE_BUFFER_BYTES })
     await db.open()
+    try {
+      await settleFormat(db, o.onUpgrade)
+    } catch (e) {
+      await db.close()
+      throw e
+    }
     return new LevelKV(db, location, o.minFreeBytes ?? 0)
   }
 
   async get(key: Uint8Array) {
     const v = await this.db.get(key)
-    return v ?? undefined
+    return v == null ? undefined : unseal(key, v)
   }
 
   getSync(key: Uint8Array) {
-    return this.db.getSync(key) ?? undefined
+    const v = this.db.getSync(key)
+    return v == null ? undefined : unseal(key, v)
   }
 
   async getMany(keys: Uint8Array[]) {
     if (keys.length === 0) return []
     const vs = await this.db.getMany(keys)
-    return vs.map((v) => v ?? undefined)
+    return vs.map((v, i) => (v == null ? undefined : unseal(keys[i]!, v)))
   }
 
   async batch(ops: BatchOp[], options?: { durable?: boolean }) {
@@ -194,10 +279,13 @@ export class LevelKV implements KV {
         throw new LedgerError('STORAGE_FULL', `the disk holding the store has ${Math.floor(free / 2 ** 20)} MiB free, under the ${Math.floor(this.minFreeBytes / 2 ** 20)} MiB kept in reserve (node.json storage.min_free_mib); writes resume by themselves once space is freed`)
       }
     }
+    const sealed = seal(ops)
     // A chained batch: about 2x faster than the array form, which clones every operation.
     const b = this.db.batch()
+    let p = 0
     for (const op of ops) {
-      if (op.type === 'put') b.put(op.key, op.value)
+      if (op.key[0] === 0 && op.key.length > 1) throw new Error('keys 0x00 ‖ … are the store format\'s own')
+      if (op.type === 'put') b.put(op.key, sealed[p++]!)
       else b.del(op.key)
     }
     try {
@@ -213,34 +301,37 @@ export class LevelKV implements KV {
     return this.failedWrite?.message
   }
 
-  async *iterate(range: Range): AsyncIterable<[Uint8Array, Uint8Array]> {
-    const opts: Record<string, unknown> = { reverse: range.reverse ?? false, limit: range.limit ?? -1 }
-    if (range.gte) opts.gte = range.gte
+  private rangeOptions(range: Range): Record<string, unknown> {
+    const opts: Record<string, unknown> = { reverse: range.reverse ?? false, limit: range.limit ?? -1, gte: lowerBound(range.gte) }
     if (range.lt) opts.lt = range.lt
-    for await (const [k, v] of this.db.iterator(opts)) yield [k, v]
+    return opts
+  }
+
+  async *iterate(range: Range): AsyncIterable<[Uint8Array, Uint8Array]> {
+    for await (const [k, v] of this.db.iterator(this.rangeOptions(range))) yield [k, unseal(k, v)]
   }
 
   async values(range: Range): Promise<Uint8Array[]> {
-    const opts: Record<string, unknown> = { reverse: range.reverse ?? false, limit: range.limit ?? -1 }
-    if (range.gte) opts.gte = range.gte
-    if (range.lt) opts.lt = range.lt
-    return (await this.db.values(opts).all()) as Uint8Array[]
+    // Rows, not values alone: a value's checksum covers its key.
+    const rows = (await this.db.iterator(this.rangeOptions(range)).all()) as [Uint8Array, Uint8Array][]
+    return rows.map(([k, v]) => unseal(k, v))
   }
 
   async keysUnderPrefixes(prefixes: readonly Uint8Array[], limitEach: number): Promise<Uint8Array[][]> {
     const out: Uint8Array[][] = prefixes.map(() => [])
     if (prefixes.length === 0) return out
-    // In key order, so the iterator only ever moves forward.
+    // In key order, so the iterator only ever moves forward. Rows, not keys alone, so that each key's checksum is checked.
     const order = prefixes.map((_, i) => i).sort((a, b) => compareBytes(prefixes[a]!, prefixes[b]!))
-    const it = this.db.keys()
+    const it = this.db.iterator({ gte: FIRST_KEY })
     try {
       for (const i of order) {
         const prefix = prefixes[i]!
-        it.seek(prefix)
+        it.seek(lowerBound(prefix) as Uint8Array<ArrayBuffer>)
         for (let n = 0; n < limitEach; n++) {
-          const key = (await it.next()) as Uint8Array | undefined
-          if (key === undefined || !startsWith(key, prefix)) break
-          out[i]!.push(key)
+          const row = (await it.next()) as [Uint8Array, Uint8Array] | undefined
+          if (row === undefined || !startsWith(row[0], prefix)) break
+          unseal(row[0], row[1])
+          out[i]!.push(row[0])
         }
       }
     } finally {
@@ -251,12 +342,12 @@ export class LevelKV implements KV {
 
   async *snapshot(rows = 1000): AsyncIterable<[Uint8Array, Uint8Array][]> {
     // A LevelDB iterator reads from the snapshot taken when it is created, whatever is written meanwhile.
-    const it = this.db.iterator()
+    const it = this.db.iterator({ gte: FIRST_KEY })
     try {
       for (;;) {
         const chunk = (await it.nextv(rows)) as [Uint8Array, Uint8Array][]
         if (chunk.length === 0) return
-        yield chunk
+        yield chunk.map(([k, v]): [Uint8Array, Uint8Array] => [k, unseal(k, v)])
       }
     } finally {
       await it.close()
@@ -266,6 +357,40 @@ export class LevelKV implements KV {
   async close() {
     await this.db.close()
   }
+}
+
+/**
+ * Makes the store's format the checksummed one: an empty store is marked so;
+ * a store written before checksums has every row rewritten with its checksum,
+ * in durable batches that each record the last row done, so a crash resumes
+ * where it stopped (rows after that key are still plain); a store with an
+ * unknown marker is refused.
+ */
+async function settleFormat(db: Level<Uint8Array, Uint8Array>, onUpgrade?: (rows: number) => void): Promise<void> {
+  const marker = await db.get(FORMAT_KEY)
+  if (marker != null) {
+    if (equalBytes(marker, FORMAT_CRC32)) return
+    throw new LedgerError('STORAGE_CORRUPT', `the store's format marker is ${JSON.stringify(Buffer.from(marker).toString('latin1'))}, not one this version of cairn reads (a newer cairn wrote it, or the store is damaged)`)
+  }
+  const done = await db.get(UPGRADE_KEY)
+  const it = db.iterator({ ...(done == null ? { gte: FIRST_KEY } : { gt: done }) })
+  let rows = 0
+  try {
+    for (;;) {
+      const chunk = (await it.nextv(UPGRADE_BATCH)) as [Uint8Array, Uint8Array][]
+      if (chunk.length === 0) break
+      const sealed = seal(chunk.map(([key, value]) => ({ type: 'put', key, value })))
+      const b = db.batch()
+      chunk.forEach(([k], i) => b.put(k, sealed[i]!))
+      b.put(UPGRADE_KEY, chunk[chunk.length - 1]![0])
+      await b.write({ sync: true })
+      rows += chunk.length
+      onUpgrade?.(rows)
+    }
+  } finally {
+    await it.close()
+  }
+  await db.batch().del(UPGRADE_KEY).put(FORMAT_KEY, FORMAT_CRC32).write({ sync: true })
 }
 
 /**

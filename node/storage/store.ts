@@ -23,7 +23,7 @@
  * of one batch would be spread over files that each see half of it. Reading
  * the tree back is tree.ts; what counts as damage is integrity.ts.
  */
-import type { KV, BatchOp } from './kv.ts'
+import { ChecksumMismatch, type KV, type BatchOp } from './kv.ts'
 import { ValueFilter } from './value-filter.ts'
 import { keys, P, u32, u64, readU32, readU64, prefixEnd, key, logIndex, slab, type Alloc } from './keys.ts'
 import { ALG_CODES, CATEGORY_CODES, TYPE_CODES, ALG_NAMES, CATEGORY_NAMES } from './codes.ts'
@@ -202,7 +202,14 @@ export class Store {
           st.edge[level] = new Uint8Array(0)
           continue
         }
-        const tile = await this.kv.get(keys.tile(num, level, Math.floor(hashesAtLevel / TILE_WIDTH)))
+        let tile: Uint8Array | undefined
+        try {
+          tile = await this.kv.get(keys.tile(num, level, Math.floor(hashesAtLevel / TILE_WIDTH)))
+        } catch (e) {
+          if (!(e instanceof ChecksumMismatch)) throw e
+          // Damaged on disk: an edge of zeros, which the check at start finds does not give the checkpoint's root, and heals.
+          tile = new Uint8Array(w * HASH_SIZE)
+        }
         if (!tile || tile.length < w * HASH_SIZE) {
           throw new LedgerError('STORAGE_CORRUPT', `log ${origin}: tile ${level}/${Math.floor(hashesAtLevel / TILE_WIDTH)} is missing or short; the store is damaged`)
         }
@@ -1215,8 +1222,9 @@ export type StoreReader = Pick<Store,
   | 'entry' | 'entries' | 'entriesWithIds' | 'tile' | 'inclusionProof'
   | 'locate' | 'idsForValue' | 'references' | 'redactions' | 'getMeta' | 'rosterEvents'>
 
-/** True when LevelDB could not read a block (a checksum or decompression failure): damaged data, as a mismatch is. */
+/** True when LevelDB could not read a block (a checksum or decompression failure) or a row fails its own checksum (kv.ts): damaged data, as a mismatch is. */
 function isLevelCorruption(e: unknown): boolean {
+  if (e instanceof ChecksumMismatch) return true
   const { code, message } = (e ?? {}) as { code?: unknown; message?: unknown }
   return code === 'LEVEL_CORRUPTION' || (typeof message === 'string' && /\bCorruption:/.test(message))
 }
