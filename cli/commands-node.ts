@@ -127,15 +127,23 @@ export function registerNodeCommands(program: Command) {
     .requiredOption('--dir <dir>', 'node directory (the node must be stopped)')
     .action(async (o) => {
       const { checkNodeStore } = await loadCheck()
-      const logs = await checkNodeStore(o.dir, (c) => {
-        console.log(`${c.problems.length === 0 ? 'ok  ' : 'FAIL'} ${c.origin.padEnd(36)} ${String(c.entriesChecked).padStart(10)} entries ${String(c.tilesChecked).padStart(7)} full tiles, checkpoint at ${c.checkpointSize}`)
+      const checks = await checkNodeStore(o.dir, (c) => {
+        const what = c.rowsChecked !== undefined
+          ? `${String(c.rowsChecked).padStart(10)} rows against their checksums`
+          : `${String(c.entriesChecked).padStart(10)} entries ${String(c.tilesChecked).padStart(7)} full tiles, checkpoint at ${c.checkpointSize}`
+        console.log(`${c.problems.length === 0 ? 'ok  ' : 'FAIL'} ${c.origin.padEnd(36)} ${what}`)
         for (const p of c.problems) console.log(`     ${p}`)
       })
+      const logs = checks.filter((c) => c.rowsChecked === undefined)
       const bad = logs.filter((c) => c.problems.length > 0)
+      const rows = checks.find((c) => c.rowsChecked !== undefined)
       if (bad.length > 0) {
         throw new LedgerError('STORAGE_CORRUPT', `${bad.length} of ${logs.length} logs are damaged (${bad.map((c) => c.origin).join(', ')}); a node started on this store withholds them and heals them from its peers`)
       }
-      console.log(`all ${logs.length} logs check out against their signed trees`)
+      if (rows && rows.problems.length > 0) {
+        throw new LedgerError('STORAGE_CORRUPT', `the logs check out, but rows of the store's indexes fail their checksums; a node started on this store answers STORAGE_CORRUPT where it reads them: restore the node from a backup, or start a new node directory and let it sync from its peers`)
+      }
+      console.log(`all ${logs.length} logs check out against their signed trees, and every row against its checksum`)
     })
   nodeCmd
     .command('restore <file>')

@@ -12,6 +12,7 @@ export function registerSyncCommands(program: Command) {
     .description('keep a verified local copy of the current indicator set (resumes from its cursor; checks every checkpoint, its cosignatures and its consistency with what it saw before)')
     .option('--node <url>', 'API base URL of a node')
     .option('--from <url>', 'base URL of a static mirror of a node, instead of --node (verified the same way)')
+    .option('--from-snapshot <src>', 'first sync of an empty copy from a jsonl snapshot with entries: a file, an http(s) URL, "node" (the --node\'s) or "mirror" (the --from mirror\'s latest); every line checked against its signed entry, the rest read from --node/--from')
     .option('--token <token>', 'provider (or auditor/oversight) token (default: $CAIRN_TOKEN); a mirror gets it as a bearer token')
     .requiredOption('--dir <dir>', 'directory of the local copy (created if missing)')
     .option('--min-witnesses <k>', 'cosignatures by other members each checkpoint needs', '1')
@@ -61,9 +62,10 @@ export function registerSyncCommands(program: Command) {
       if (given && o.allIndicators) throw new LedgerError('BAD_REQUEST', '--all-indicators drops the subscription; give it without --category, --alg, --media or --log')
       const subscription = o.allIndicators ? {} : given ? parseSubscription((f) => o[f]) : undefined
       try {
-        const r = await syncLocalCopy({ node: o.node, from: o.from, token, dir: o.dir, minWitnesses: k, genesis: o.genesis, limit: Number(o.limit), onProgress, policy, subscription })
+        const r = await syncLocalCopy({ node: o.node, from: o.from, snapshot: o.fromSnapshot, token, dir: o.dir, minWitnesses: k, genesis: o.genesis, limit: Number(o.limit), onProgress, policy, subscription })
         bar?.stop()
         console.log(`synced ${o.dir} from ${o.from ?? o.node}: +${r.added} -${r.removed} (${r.entries} entries, ${r.pages} page${r.pages === 1 ? '' : 's'})`)
+        if (r.snapshot) console.log(`  from the snapshot: ${r.snapshot.lines} lines verified against their signed entries; ${r.snapshot.fetched} entries read from ${o.from ?? o.node} to complete it`)
         const p = r.policy
         if (p.require_confirmations || p.drop_disputed) console.log(`  policy: ${[p.require_confirmations ? `${p.require_confirmations} confirmation(s) required` : '', p.drop_disputed ? 'disputed ones left out' : ''].filter(Boolean).join(', ')}`)
         if (Object.keys(r.subscription).length > 0) console.log(`  subscription: ${Object.entries(r.subscription).map(([f, v]) => `${f} ${(v as string[]).join(',')}`).join('; ')} (${r.skipped} other indicators verified, not kept)`)

@@ -43,6 +43,7 @@ import { wanted, isEmptySubscription, sameSubscription, type Subscription } from
 import { refuse, type SyncBlock, type SyncSource } from './sync-source.ts'
 import { FeedSource } from './feed-source.ts'
 import { MirrorSource } from './mirror-source.ts'
+import { SnapshotSource, type SnapshotCounts } from './snapshot-source.ts'
 
 // ------------------------------------------------------------------ the blocks, checked
 
@@ -60,6 +61,12 @@ export interface SyncOptions {
   node?: string
   /** Base URL of a static mirror of a node (spec/api.md §A.12), instead of `node`. */
   from?: string
+  /**
+   * First sync of an empty copy from a jsonl snapshot with entries (client/snapshot-source.ts): a file, an http(s)
+   * URL, `node` (the node's GET /feed/snapshot?format=jsonl&entries=1) or `mirror` (the mirror's snapshot/latest.json).
+   * The entries the snapshot leaves out are read from the node or mirror; the copy ends at the snapshot's checkpoints.
+   */
+  snapshot?: string
   /** Bearer token: needed by a node's feed, and by a mirror's entry bundles. */
   token?: string
   dir: string
@@ -100,6 +107,8 @@ export interface SyncResult {
   entries: number
   cursor: string
   logs: { origin: string; size: number; checkpoint: number }[]
+  /** With `snapshot`: lines verified and used from it, entries read from the node or mirror to complete it. */
+  snapshot?: SnapshotCounts
 }
 
 /** The node's feed or the mirror the options name (exactly one of them). */
@@ -108,6 +117,13 @@ function sourceOf(o: SyncOptions): SyncSource {
   if (o.from !== undefined) return new MirrorSource(o.from, o.token, o.fetch)
   if (o.node === undefined) throw new LedgerError('BAD_REQUEST', 'say where to sync from: --node <url> (a node\'s API) or --from <url> (a static mirror)')
   return new FeedSource(o.node, o.token, o.fetch)
+}
+
+/** The source the options name, read through the snapshot they name (if any). */
+function sourceWithSnapshot(o: SyncOptions): SyncSource {
+  const source = sourceOf(o)
+  if (o.snapshot === undefined) return source
+  return new SnapshotSource(source, { snapshot: o.snapshot, node: o.node, from: o.from, token: o.token, fetch: o.fetch })
 }
 
 /** Keys from a genesis roster, or (first use) from the source's list of logs, merged into the state. */
@@ -305,7 +321,7 @@ function applyPolicy(saved: CopyPolicy | undefined, given: CopyPolicy | undefine
 /** Brings the local copy in `o.dir` up to date with a node's feed or a mirror, verifying everything it keeps. */
 export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
   const warn = o.warn ?? ((m: string) => console.error(`warning: ${m}`))
-  const source = sourceOf(o)
+  const source = sourceWithSnapshot(o)
   if (!Number.isSafeInteger(o.minWitnesses) || o.minWitnesses < 0) throw new LedgerError('BAD_REQUEST', '--min-witnesses is a whole number ≥ 0')
   mkdirSync(o.dir, { recursive: true })
   const need = o.policy?.require_confirmations
@@ -313,6 +329,9 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
   const unlock = takeLock(o.dir)
   try {
     let { state, rebuilding } = stateForSync(o.dir, warn)
+    if (o.snapshot !== undefined && (rebuilding || Object.values(state.logs).some((l) => l.size > 0))) {
+      throw new LedgerError('BAD_REQUEST', `--from-snapshot starts an empty copy, and ${o.dir} already holds entries: sync it without --from-snapshot (or give a new --dir)`)
+    }
     const sub = o.subscription === undefined ? state.subscription : isEmptySubscription(o.subscription) ? undefined : o.subscription
     if (!sameSubscription(sub, state.subscription)) {
       if (Object.keys(state.logs).length > 0) {
@@ -451,8 +470,10 @@ export async function syncLocalCopy(o: SyncOptions): Promise<SyncResult> {
     removeUnreferenced(o.dir, state)
     result.cursor = encodeCursor(new Map(Object.entries(state.logs).map(([k, l]) => [k, l.size])))
     result.logs = Object.entries(state.logs).sort(([a], [b]) => (a < b ? -1 : 1)).map(([origin, l]) => ({ origin, size: l.size, checkpoint: l.checkpoint?.size ?? 0 }))
+    if (source instanceof SnapshotSource) result.snapshot = { ...source.counts }
     return result
   } finally {
+    if (source instanceof SnapshotSource) source.close()
     unlock()
   }
 }

@@ -149,7 +149,7 @@ test('a byte flipped in a table file on disk is refused, not read as data', asyn
 
 test('a store written before checksums is upgraded when opened; an upgrade cut short resumes', async () => {
   const at = tempDir()
-  const rows = 10_000 // more than one upgrade batch (4,096 rows)
+  const rows = 40_000 // more than one upgrade batch (16,384 rows)
   const values = Array.from({ length: rows }, (_, i) => randomBytes(i % 33))
   const db = await raw(at)
   await db.batch(values.map((value, i) => ({ type: 'put' as const, key: key(i), value })))

@@ -2,7 +2,7 @@
  * Provider routes (DESIGN §4; auditor and oversight may read them too):
  *
  *   GET /feed?cursor=&limit=&verified=&entries=&wait=   deltas of the current set (node/feed.ts), long-polled with wait
- *   GET /feed/snapshot?format=jsonl|csv|txt|stix  the whole set as of a cursor, streamed
+ *   GET /feed/snapshot?format=jsonl|csv|txt|stix&entries=  the whole set as of a cursor, streamed (jsonl: with each line's signed entry)
  *   GET /feed/events                              server-sent events: new checkpoints (node/provider/news.ts)
  *   GET /taxii2/...                               TAXII 2.1 (read-only) over the same logs
  *
@@ -15,7 +15,7 @@ import { LedgerError } from '../../protocol/errors.ts'
 import { toHex } from '../../protocol/bytes.ts'
 import type { Store } from '../storage/store.ts'
 import type { SetLines } from '../provider/set-lines.ts'
-import { jsonlLine, snapshotTrailer } from '../provider/jsonl-line.ts'
+import { jsonlLine, snapshotTrailer, entryFragment } from '../provider/jsonl-line.ts'
 import type { ApiRole } from '../tokens.ts'
 import { requireRole, MAX_BODY_BYTES, type Env } from './request.ts'
 import { asLedgerError, httpStatus } from './errors.ts'
@@ -114,7 +114,7 @@ const SNAPSHOT_TYPES: Record<string, string> = {
 const CSV_HEADER = 'alg,value,category,kind,media,id,log,seq,quality,ref,expires,confirmations,disputes\n'
 
 /** Lines of a snapshot, joined into ~64 KiB strings (one await per chunk, not per line). */
-async function* snapshotLines(store: Store, opinions: OpinionIndex, sizes: Sizes, cursor: string, format: string, filter?: Subscription): AsyncGenerator<string> {
+async function* snapshotLines(store: Store, opinions: OpinionIndex, sizes: Sizes, cursor: string, format: string, filter?: Subscription, withEntries = false): AsyncGenerator<string> {
   let count = 0
   let objects = 0
   let out = ''
@@ -140,7 +140,7 @@ async function* snapshotLines(store: Store, opinions: OpinionIndex, sizes: Sizes
       const o = opinions.opinions(row.id, sizes)
       out += [r.alg!, value, r.category!, r.kind!, r.media!, toHex(row.id), ev.origin, row.seq, r.quality ?? '', r.ref ?? '', r.expires ?? '',
         o?.confirmations.join(' ') ?? '', o?.disputes.join(' ') ?? ''].map(csvField).join(',') + '\n'
-    } else if (format === 'jsonl') out += jsonlLine(ev.origin, row.seq, row.id, r, opinionFragment(opinions.opinions(row.id, sizes)))
+    } else if (format === 'jsonl') out += jsonlLine(ev.origin, row.seq, row.id, r, opinionFragment(opinions.opinions(row.id, sizes)) + (withEntries ? entryFragment(row.entry) : ''))
     else out += emit(stixIndicator({ id: row.id, seq: row.seq, record: r }, undefined, opinions.attestations(row.id, sizes)))
   }
   // jsonl ends with the cursor and the cosigned checkpoints it stands for (one per log, the one of the
@@ -420,17 +420,20 @@ export function providerRoutes(deps: ProviderRouteDeps) {
     const format = c.req.query('format') ?? 'jsonl'
     const type = SNAPSHOT_TYPES[format]
     if (!type) throw new LedgerError('BAD_REQUEST', `format must be one of ${Object.keys(SNAPSHOT_TYPES).join(', ')}`)
+    // entries=1: each jsonl line ends with its stored signed entry, read from the store (never from the set-line files).
+    const withEntries = parseFlag(c.req.query('entries'), 'entries')
+    if (withEntries && format !== 'jsonl') throw new LedgerError('BAD_REQUEST', 'entries=1 is for format=jsonl only')
     const filter = subscriptionOf(c, store)
     const sizes = publishedSizes(store)
     const cursor = encodeCursor(sizes)
     const headers = { 'Content-Type': type, [CURSOR_HEADER]: cursor, 'Cache-Control': 'no-store' }
     await opinions.upTo()
     // jsonl comes from the set-line files once they hold these sizes (node/set-lines.ts); else it is rendered from the store.
-    if (format === 'jsonl' && !filter && await setLines.ready(sizes)) {
+    if (format === 'jsonl' && !filter && !withEntries && await setLines.ready(sizes)) {
       const extras = (origin: string, size: number) => new Map([...opinions.attestedEntries(origin, size, sizes)].map(([i, o]) => [i, opinionFragment(o)]))
       return streamBytes(c, setLines.stream(sizes, cursor, extras), headers)
     }
-    return streamText(c, snapshotLines(store, opinions, sizes, cursor, format, filter), headers)
+    return streamText(c, snapshotLines(store, opinions, sizes, cursor, format, filter, withEntries), headers)
   })
 
   r.route('/', taxiiRoutes(deps))

@@ -297,7 +297,7 @@ export class MirrorWriter {
     try {
       const out = createWriteStream(tmp, { mode: 0o600 })
       try {
-        for await (const chunk of jsonlSnapshot(this.d.snapshot, sizes, cursor)) {
+        for await (const chunk of jsonlSnapshot(this.d.snapshot, sizes, cursor, { entries: true })) {
           if (!out.write(chunk)) await once(out, 'drain')
         }
       } finally {

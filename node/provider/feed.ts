@@ -318,6 +318,8 @@ export interface SetRow {
   id: Uint8Array
   record: StoredRecord
   seq: number
+  /** The stored signed entry, as read (and checked against its leaf hash) from the store. */
+  entry: Uint8Array
 }
 
 export type SetEvent =
@@ -356,7 +358,7 @@ export async function* scanSet(store: Store, sizes: Sizes, chunk = 4000, from?: 
     for (let i = 0; i < entries.length; i++) {
       const record = readStoredRecord(entries[i]!)
       if (start === 0 && i === 0) firstTime = record.time
-      if (record.type === 'indicator') rows.push({ id: ids[i]!, record, seq: start + i })
+      if (record.type === 'indicator') rows.push({ id: ids[i]!, record, seq: start + i, entry: entries[i]! })
     }
     return { rows, firstTime, inSet: await store.inCurrentSetMany(rows.map((r) => r.id)) }
   }

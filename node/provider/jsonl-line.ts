@@ -9,6 +9,7 @@
  * there (seq) and its record id — so a provider can check it against the log.
  */
 import { LedgerError } from '../../protocol/errors.ts'
+import { toBase64 } from '../../protocol/bytes.ts'
 
 /** The fields of an indicator that its snapshot line shows. */
 export interface LineFields {
@@ -123,6 +124,10 @@ export function jsonlLine(origin: string, index: number, id: Uint8Array, r: Line
   return extra ? buf.toString('latin1', 0, buf.length - 2) + extra + '}\n' : buf.toString('latin1')
 }
 
+/** The last key of a line with entries=1: the stored signed entry, base64 (what `cairn sync --from-snapshot` checks the line against). */
+export function entryFragment(entry: Uint8Array): string {
+  return `,"entry":"${toBase64(entry)}"`
+}
 
 /**
  * The jsonl snapshot's last line: the cursor, the number of lines, and the

@@ -3,12 +3,15 @@
  * without a filter: from the set-line files once they hold the sizes asked
  * (./set-lines.ts), else rendered from the store; the last line names the
  * cursor and the cosigned checkpoints (./jsonl-line.ts snapshotTrailer).
- * The static mirror writes these bytes as snapshot/<cursor>.jsonl.
+ * With `entries` (GET /feed/snapshot?format=jsonl&entries=1) every line ends
+ * with the stored signed entry it shows, read through the store's checked
+ * path (never from the set-line files): rendered from the store. The static
+ * mirror writes these bytes, with entries, as snapshot/<cursor>.jsonl.
  */
 import type { Store } from '../storage/store.ts'
 import type { SetLines } from './set-lines.ts'
 import { opinionFragment, type OpinionIndex } from './opinions.ts'
-import { jsonlLine, snapshotTrailer } from './jsonl-line.ts'
+import { jsonlLine, snapshotTrailer, entryFragment } from './jsonl-line.ts'
 import { scanSet } from './feed.ts'
 
 export interface JsonlSnapshotDeps {
@@ -19,11 +22,11 @@ export interface JsonlSnapshotDeps {
 
 const CHUNK = 64 * 1024
 
-/** The snapshot of `sizes` (publishedSizes of the store), whose cursor is `cursor`, in ~64 KiB chunks. */
-export async function* jsonlSnapshot(deps: JsonlSnapshotDeps, sizes: ReadonlyMap<string, number>, cursor: string): AsyncGenerator<Uint8Array> {
+/** The snapshot of `sizes` (publishedSizes of the store), whose cursor is `cursor`, in ~64 KiB chunks; `entries`: each line with its entry. */
+export async function* jsonlSnapshot(deps: JsonlSnapshotDeps, sizes: ReadonlyMap<string, number>, cursor: string, o: { entries?: boolean } = {}): AsyncGenerator<Uint8Array> {
   const { store, setLines, opinions } = deps
   await opinions.upTo()
-  if (await setLines.ready(sizes)) {
+  if (!o.entries && await setLines.ready(sizes)) {
     const extras = (origin: string, size: number) => new Map([...opinions.attestedEntries(origin, size, sizes)].map(([i, o]) => [i, opinionFragment(o)]))
     yield* setLines.stream(sizes, cursor, extras)
     return
@@ -39,7 +42,7 @@ export async function* jsonlSnapshot(deps: JsonlSnapshotDeps, sizes: ReadonlyMap
     if (ev.kind === 'log') continue
     const { row } = ev
     count++
-    out += jsonlLine(ev.origin, row.seq, row.id, row.record, opinionFragment(opinions.opinions(row.id, sizes)))
+    out += jsonlLine(ev.origin, row.seq, row.id, row.record, opinionFragment(opinions.opinions(row.id, sizes)) + (o.entries ? entryFragment(row.entry) : ''))
   }
   out += await snapshotTrailer(store, sizes, cursor, count)
   yield enc.encode(out)

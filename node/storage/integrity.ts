@@ -51,6 +51,8 @@ export interface LogCheck {
   checkpointSize: number
   entriesChecked: number
   tilesChecked: number
+  /** The store-wide pass: rows whose checksums were read (kv.ts). */
+  rowsChecked?: number
   /** One line per problem found (capped). */
   problems: string[]
 }

@@ -164,7 +164,7 @@ const FORMAT_CRC32 = utf8('crc32/1')
 /** The first key callers may see. */
 const FIRST_KEY = new Uint8Array([0x01])
 /** Rows rewritten per durable batch while a store is upgraded to checksums. */
-const UPGRADE_BATCH = 4096
+const UPGRADE_BATCH = 16_384
 
 /** CRC-32 of key ‖ value, what every stored value carries in its last 4 bytes (big-endian). */
 function checksum(key: Uint8Array, value: Uint8Array): number {
@@ -354,6 +354,33 @@ export class LevelKV implements KV {
     }
   }
 
+  /**
+   * Reads every row and checks its checksum (`cairn node check`): the keys
+   * of the rows that fail (up to `maxBad`), and how many rows there are.
+   */
+  async checkRows(maxBad = 100, onProgress?: (rows: number) => void): Promise<{ rows: number; bad: string[]; badCount: number }> {
+    const it = this.db.iterator({ gte: FIRST_KEY })
+    const out = { rows: 0, bad: [] as string[], badCount: 0 }
+    try {
+      for (;;) {
+        const chunk = (await it.nextv(4096)) as [Uint8Array, Uint8Array][]
+        if (chunk.length === 0) return out
+        for (const [k, v] of chunk) {
+          try {
+            unseal(k, v)
+          } catch {
+            out.badCount++
+            if (out.bad.length < maxBad) out.bad.push(toHex(k))
+          }
+        }
+        out.rows += chunk.length
+        onProgress?.(out.rows)
+      }
+    } finally {
+      await it.close()
+    }
+  }
+
   async close() {
     await this.db.close()
   }
@@ -377,7 +404,13 @@ async function settleFormat(db: Level<Uint8Array, Uint8Array>, onUpgrade?: (rows
   let rows = 0
   try {
     for (;;) {
-      const chunk = (await it.nextv(UPGRADE_BATCH)) as [Uint8Array, Uint8Array][]
+      // nextv hands back what its buffer holds (a few hundred small rows): gather a batch's worth.
+      const chunk: [Uint8Array, Uint8Array][] = []
+      for (;;) {
+        const more = (await it.nextv(UPGRADE_BATCH - chunk.length)) as [Uint8Array, Uint8Array][]
+        chunk.push(...more)
+        if (more.length === 0 || chunk.length >= UPGRADE_BATCH) break
+      }
       if (chunk.length === 0) break
       const sealed = seal(chunk.map(([key, value]) => ({ type: 'put', key, value })))
       const b = db.batch()

@@ -7,7 +7,18 @@ import { Store } from './store.ts'
 import type { Logger } from '../logger.ts'
 
 export async function openStore(path: string, log: Logger, o: { minFreeBytes?: number } = {}): Promise<{ kv: LevelKV; store: Store }> {
-  const kv = await LevelKV.open(path, o)
+  let rowsSaid = performance.now()
+  let rowsUpgraded = 0
+  const kv = await LevelKV.open(path, {
+    ...o,
+    onUpgrade: (rows) => {
+      rowsUpgraded = rows
+      if (performance.now() - rowsSaid < 5000) return
+      rowsSaid = performance.now()
+      log.info(`store upgrade: ${rows} rows given their checksums so far`)
+    },
+  })
+  if (rowsUpgraded > 0) log.info(`store upgraded: ${rowsUpgraded} rows given their checksums`)
   let upgradeSaid = performance.now()
   const store = await Store.open(kv, {
     onUpgrade: (moved, members) => {
