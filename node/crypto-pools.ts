@@ -5,14 +5,20 @@
  * up until both pools are ready.
  */
 import { decodeEntry } from '../protocol/entry.ts'
-import { decodeCheckedRecord } from '../protocol/records.ts'
+import { decodeCheckedRecord, type CairnRecord } from '../protocol/records.ts'
 import { concat } from '../protocol/bytes.ts'
 import { LedgerError, type ErrorCode } from '../protocol/errors.ts'
 import type { LogKeys } from '../protocol/log-keys.ts'
 import { WorkerPool, defaultPoolSize } from '../workers/pool.ts'
-import { signJob, openJob, pack, unpack, type SignInput } from '../workers/crypto-jobs.ts'
+import { signJob, openJob, pack, unpack, recordFromFields, FIELD_SLOTS, type SignInput } from '../workers/crypto-jobs.ts'
 import type { SignBatch, SignedBatch } from './publisher.ts'
 import type { CheckedEntry } from './replication/ingest.ts'
+
+/** An entry a worker opened but did not describe: decoded on this thread (its bytes were checked there, the rules run again). */
+function decodeHere(entry: Uint8Array): { record: CairnRecord; recordBytes: Uint8Array; signature: Uint8Array } {
+  const { recordBytes, signature } = decodeEntry(entry)
+  return { record: decodeCheckedRecord(recordBytes), recordBytes, signature }
+}
 
 /** The job module beside this one: the TypeScript source, or its compiled JavaScript in dist/. */
 const JOBS = new URL(`../workers/crypto-jobs.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url).href
@@ -30,18 +36,31 @@ export class CryptoPools {
     return pools
   }
 
-  /** Signature checks of a synced range, split over the pool; records are decoded here. */
+  /**
+   * Signature checks of a synced range, split over the pool. The workers
+   * return each entry's leaf hash and where its record's fields lie in it
+   * (crypto-jobs.ts recordFields), so the records are rebuilt here over the
+   * same bytes without decoding or validating them a second time; a record
+   * they do not describe (roster records, indicators with `ref`) is decoded
+   * here.
+   */
   readonly openRange = async (origin: string, start: number, entries: Uint8Array[], keys: LogKeys): Promise<CheckedEntry[]> => {
     const results = await this.openPool.runSplit(entries, 256, (slice, from) => ({ origin, start: start + from, entries: slice, keys }))
     const failed = results.find((r) => r.error)?.error
     if (failed) throw new LedgerError(failed.code as ErrorCode, `entry ${failed.index} of ${origin}: ${failed.message}`)
-    const ids = concat(...results.map((r) => r.ids))
-    const signers = results.flatMap((r) => [...(r.signers ?? [])])
-    return entries.map((entry, i) => {
-      const { recordBytes, signature } = decodeEntry(entry)
-      const signer = keys[signers[i] ?? -1]?.publicKey
-      return { entry, recordBytes, signature, record: decodeCheckedRecord(recordBytes), id: ids.subarray(32 * i, 32 * i + 32), ...(signer ? { signer } : {}) }
-    })
+    const out: CheckedEntry[] = new Array(entries.length)
+    let i = 0
+    for (const { ids, signers, fields } of results) {
+      for (let j = 0; j < ids.length / 32; j++, i++) {
+        const entry = entries[i]!
+        const id = ids.subarray(32 * j, 32 * j + 32)
+        const opened = (fields && recordFromFields(entry, fields, FIELD_SLOTS * j, origin, start + i)) ?? decodeHere(entry)
+        const signer = keys[signers?.[j] ?? -1]?.publicKey
+        out[i] = signer ? { entry, recordBytes: opened.recordBytes, signature: opened.signature, record: opened.record, id, signer } : { entry, recordBytes: opened.recordBytes, signature: opened.signature, record: opened.record, id }
+      }
+    }
+    if (i !== entries.length) throw new Error(`the open jobs answered for ${i} of ${entries.length} entries`)
+    return out
   }
 
   /** Signs a batch, split over the pool (both cores sign while the main thread validates the next batch). */

@@ -39,7 +39,7 @@ test('a peer outside the roster is refused and learns nothing', async () => {
   outsider = undefined
 })
 
-test('forged, inconsistent and oversized sync responses are refused and counted; the store stays clean', async () => {
+test('forged, inconsistent, badly proven and oversized sync responses are refused and counted; the store stays clean', async () => {
   const [a, b] = cluster.nodes as CairnNode[]
   await cluster.stop(2) // c will be the victim; it must not have a's log yet
   await Promise.all(Array.from({ length: 49 }, (_, i) => a!.publisher.submit(indicator(`e${i}`))))
@@ -50,7 +50,7 @@ test('forged, inconsistent and oversized sync responses are refused and counted;
   await cluster.stop(1)
 
   // The attacker holds b's libp2p identity (a compromised member host) and listens on b's address.
-  let mode: 'forged' | 'inconsistent' | 'oversized' = 'forged'
+  let mode: 'forged' | 'inconsistent' | 'badproof' | 'oversized' = 'forged'
   const bKeys = await loadKeys(cluster.planned[1]!.dir)
   const cPeerId = (await loadKeys(cluster.planned[2]!.dir)).peerId
   evil = await createPeer({ privateKeySeed: bKeys.p2pSeed, listen: `/ip4/127.0.0.1/tcp/${cluster.planned[1]!.p2pPort}`, allowedPeers: () => new Set([cPeerId]), topic: '/cairn/testnet.cairn/checkpoints/1' })
@@ -70,11 +70,15 @@ test('forged, inconsistent and oversized sync responses are refused and counted;
       ;[entries[0], entries[1]] = [entries[1]!, entries[0]!]
       return [encodeSyncHeader({ start: r.start, count: entries.length, proof: [] }), ...entries]
     }
+    if (mode === 'badproof') {
+      // Genuine entries, every one valid, with a proof that does not tie them to the checkpoint: refused by the tree check inside the append, before anything is written.
+      return [encodeSyncHeader({ start: r.start, count: entries.length, proof: [new Uint8Array(32).fill(7)] }), ...entries]
+    }
     return [encodeSyncHeader({ start: r.start, count: entries.length, proof: [] }), new Uint8Array(200_000)]
   }, { maxFrameBytes: 300_000 })
   await evil.start()
 
-  const victim = await cluster.start(2)
+  const victim = await cluster.start(2, { syncRangeSize: 16 }) // ranges end short of the checkpoint: their proofs matter
   const before = victim.store.size(a!.origin) // what it synced before it was stopped
   const rootBefore = toHex(victim.store.rootNow(a!.origin))
   assert.ok(before < 50)
@@ -83,6 +87,10 @@ test('forged, inconsistent and oversized sync responses are refused and counted;
   mode = 'inconsistent'
   await waitFor('inconsistent range refused', () => (victim.sync.stats.rejected.SEQ_MISMATCH ?? 0) > 0, 30_000)
   assert.is(victim.store.size(a!.origin), before)
+  mode = 'badproof'
+  await waitFor('range with a bad proof refused', () => (victim.sync.stats.rejected.INCONSISTENT_CHECKPOINT ?? 0) > 0, 30_000)
+  assert.is(victim.store.size(a!.origin), before)
+  assert.is(toHex(victim.store.rootNow(a!.origin)), rootBefore, 'nothing of the range was stored')
   mode = 'oversized'
   await waitFor('oversized frame refused', () => victim.peer.stats().badFrames.too_large > 0 || (victim.sync.stats.rejected.TOO_LARGE ?? 0) > 0, 30_000)
   assert.is(victim.store.size(a!.origin), before)

@@ -98,7 +98,21 @@ export class RangeBudget {
 
   /** The range starting at `start` received `bytes` more; resolves when it may read on. */
   async take(start: number, bytes: number): Promise<void> {
+    if (!this.takeNow(start, bytes)) await this.turn(start)
+  }
+
+  /**
+   * take() without a promise when none is needed (a sync takes once per
+   * entry): adds the bytes and says whether the range may read on at once;
+   * if not, the caller awaits turn(start).
+   */
+  takeNow(start: number, bytes: number): boolean {
     this.held += bytes
+    return !this.closed && (this.held <= this.budget || start === this.head)
+  }
+
+  /** Resolves when the range starting at `start` may read on; throws once the sync stopped. */
+  async turn(start: number): Promise<void> {
     while (!this.closed && this.held > this.budget && start !== this.head) await new Promise<void>((r) => this.waiters.push(r))
     if (this.closed) throw new LedgerError('PEER_ERROR', 'the sync stopped')
   }
@@ -393,7 +407,7 @@ export class SyncManager {
       } else {
         entries.push(f)
         bytes += f.length
-        await budget.take(start, f.length)
+        if (!budget.takeNow(start, f.length)) await budget.turn(start)
       }
     }
     if (!header) throw new LedgerError('PEER_ERROR', 'empty sync response')
@@ -411,21 +425,31 @@ export class SyncManager {
     const { store, roster } = this.o
     const { start, end, entries, markers, runs, opened } = r
     if (store.size(origin) !== start) return false
-    const prefix = await Promise.all(subtreesOfRange(0, start).map(({ level, index }) => store.nodeHashAt(origin, level, index)))
-    const range = new CompactRange(0, start, prefix)
-    runs.forEach(({ from, to }, k) => {
-      for (let i = from; i < to; i++) range.append(markers.get(i)?.id ?? opened[k]![i - from]!.id)
-    })
-    verifyConsistency(end, t.size, range.root(), t.root, r.proof)
-    // Stored run by run (the whole range is proven above), so a revocation can find a redacted target stored before it.
+    // A range of entries only (no redaction markers) is stored in one append, which proves it
+    // against the checkpoint with the root its own tiles give before it writes anything: the
+    // range's interior nodes are hashed once. A range with markers is stored run by run (so a
+    // revocation can find a redacted target stored before it), so the whole range is proven first.
+    const whole = runs.length === 1 && !markers.has(0)
+    if (!whole) await this.prove(origin, t, r)
     for (let k = 0; k < runs.length; k++) {
       const { from, to } = runs[k]!
       if (store.size(origin) !== start + from) return false
       let items: (AppendItem | RedactedItem)[]
       if (markers.has(from)) items = Array.from({ length: to - from }, (_, i) => markers.get(from + i)!)
-      else items = await checkSemantics(store, roster, origin, opened[k]!)
+      else {
+        try {
+          items = await checkSemantics(store, roster, origin, opened[k]!)
+        } catch (e) {
+          if (whole && store.size(origin) === start) await this.prove(origin, t, r) // a range outside the signed tree is refused as such first, as when it was proven before these checks
+          throw e
+        }
+      }
       const last = to === entries.length
-      const done = await store.append(origin, start + from, items, { checkpoint: last && end === t.size ? t.cp.text : undefined, durable: false })
+      const verify = whole ? (size: number, root: Uint8Array) => {
+        if (size !== end) throw new LedgerError('PEER_ERROR', `range ${start}..${end} of ${origin} would leave the log at ${size} entries`)
+        verifyConsistency(end, t.size, root, t.root, r.proof)
+      } : undefined
+      const done = await store.append(origin, start + from, items, { checkpoint: last && end === t.size ? t.cp.text : undefined, durable: false, verify })
       for (let i = 0; i < done.droppedNotices.length; i++) this.reject('BAD_REDACTION')
       this.stats.entriesSynced += items.length
       items.forEach((it, i) => { if ('record' in it) this.o.onRecord(origin, it.id, it.record, opened[k]?.[i]?.signer) })
@@ -433,6 +457,18 @@ export class SyncManager {
     this.stats.rangesSynced++
     if (end === t.size) this.o.onCheckpoint(origin, t.cp.text)
     return true
+  }
+
+  /** Proves a range against the target: the stored prefix's subtrees plus its leaves give the root at `end`, consistent with the checkpoint. */
+  private async prove(origin: string, t: Target, r: FetchedRange): Promise<void> {
+    const { store } = this.o
+    const { start, end, markers, runs, opened } = r
+    const prefix = await Promise.all(subtreesOfRange(0, start).map(({ level, index }) => store.nodeHashAt(origin, level, index)))
+    const range = new CompactRange(0, start, prefix)
+    runs.forEach(({ from, to }, k) => {
+      for (let i = from; i < to; i++) range.append(markers.get(i)?.id ?? opened[k]![i - from]!.id)
+    })
+    verifyConsistency(end, t.size, range.root(), t.root, r.proof)
   }
 
   /**

@@ -354,7 +354,15 @@ export class Store {
     origin: string,
     firstIndex: number,
     items: readonly (AppendItem | RedactedItem)[],
-    options: { checkpoint?: string | ((size: number, root: Uint8Array) => string); durable?: boolean; /** Rows written in the same atomic batch (the publisher's idempotency answers). */ extra?: readonly BatchOp[] } = {},
+    options: {
+      checkpoint?: string | ((size: number, root: Uint8Array) => string); durable?: boolean; /** Rows written in the same atomic batch (the publisher's idempotency answers). */ extra?: readonly BatchOp[]
+      /**
+       * Called with the new size and root (from the tiles this append computes) before anything is
+       * written; if it throws, nothing is (sync proves a range against its checkpoint here, so the
+       * range's interior nodes are hashed once, not once for the proof and again for the tiles).
+       */
+      verify?: (size: number, root: Uint8Array) => void
+    } = {},
   ): Promise<{ size: number; root: Uint8Array; checkpoint?: string; redacted: number[]; droppedNotices: number[] }> {
     return this.exclusive(async () => {
       const st = this.state(origin)
@@ -479,6 +487,7 @@ export class Store {
       ops.push({ type: 'put', key: keys.meta(`log/${st.num}`), value: utf8(JSON.stringify({ size, counters })) })
       ops.push({ type: 'put', key: keys.meta('setsize'), value: u64(this.setSize + setDelta) })
       const root = edgeRoot(edge, size)
+      options.verify?.(size, root)
       const note = typeof options.checkpoint === 'function' ? options.checkpoint(size, root) : options.checkpoint
       if (note) {
         this.checkCheckpointCovers(note, origin, size, root)
