@@ -98,6 +98,8 @@ export class TreeReader {
   private readonly innerCache = new Map<string, Uint8Array[]>()
   /** Inner rows of each log's partial edge tiles, recomputed only when that edge changes. */
   private readonly edgeInnerCache = new Map<string, { edge: Uint8Array; rows: Uint8Array[] }>()
+  /** Tile checks under way (checkedTile), so that concurrent readers of one tile share one check. */
+  private readonly tileChecks = new Map<string, Promise<Uint8Array>>()
   /** Proof elements folded from several complete subtrees, keyed by the subtrees they fold. */
   private readonly foldCache = new Map<string, Uint8Array>()
 
@@ -123,10 +125,20 @@ export class TreeReader {
    * checked before, else by folding its hashes to the hash the level above
    * holds for it (checked the same way, up to the in-memory edge).
    */
-  private async checkedTile(st: TreeState, level: number, index: number): Promise<Uint8Array> {
+  private checkedTile(st: TreeState, level: number, index: number): Promise<Uint8Array> {
     const ck = `${st.num}/${level}/${index}`
     const cached = this.tileCache.get(ck)
-    if (cached) return cached
+    if (cached) return Promise.resolve(cached)
+    // The elements of one proof ask for the same tile at once: it is read and checked once.
+    let pending = this.tileChecks.get(ck)
+    if (!pending) {
+      pending = this.checkTileNow(st, level, index, ck).finally(() => this.tileChecks.delete(ck))
+      this.tileChecks.set(ck, pending)
+    }
+    return pending
+  }
+
+  private async checkTileNow(st: TreeState, level: number, index: number, ck: string): Promise<Uint8Array> {
     // Tiles are small and hot (every proof reads a few): read on this thread, not through the I/O pool.
     const t = this.readSync(keys.tile(st.num, level, index))
     if (!t || t.length !== TILE_WIDTH * HASH_SIZE) this.onCorrupt(st, { what: 'tile', level, index })
