@@ -40,6 +40,8 @@ import { parseNote } from '../../protocol/note.ts'
 
 /** An 'I' value is log u32 ‖ index u64, then alg ‖ category ‖ value while the indicator is in the current set. */
 const LOG_INDEX_BYTES = 12
+/** Reads of up to this many entries check each by its proof instead of checking its level-0 tile whole. */
+const FEW_ENTRIES = 2
 
 export interface AppendItem {
   entry: Uint8Array
@@ -160,6 +162,8 @@ export class Store {
   private setSize = 0
   private writeChain: Promise<unknown> = Promise.resolve()
   private readonly tree: TreeReader
+  /** Per log, its stored checkpoint's size and root (signedRoot). */
+  private readonly signedRoots = new Map<number, { note: string; size: number; root: Uint8Array }>()
   private readonly expiryLogs = new Set<number>()
   private redactionDigestCache: Uint8Array | undefined
   private observer: StoreObserver | undefined
@@ -539,9 +543,27 @@ export class Store {
     return this.tree.root(this.state(origin), size)
   }
 
-  /** RFC 9162 §2.1.3.1 inclusion proof for `index` in the tree of `size` (from checked tiles). */
+  /**
+   * RFC 9162 §2.1.3.1 inclusion proof for `index` in the tree of `size`: one
+   * that folds the stored leaf to the root the log's edge or its stored
+   * checkpoint gives for `size` (tree.ts inclusionProofTo), else from checked tiles.
+   */
   inclusionProof(origin: string, index: number, size: number): Promise<Uint8Array[]> {
-    return this.tree.inclusionProof(this.served(origin), index, size)
+    const st = this.served(origin)
+    return this.tree.inclusionProofTo(st, index, size, this.signedRoot(st, size))
+  }
+
+  /** The root the log's stored checkpoint signs if it is of `size` (parsed once per checkpoint). */
+  private signedRoot(st: LogState, size: number): Uint8Array | undefined {
+    const note = st.checkpoint
+    if (!note) return undefined
+    let c = this.signedRoots.get(st.num)
+    if (!c || c.note !== note) {
+      const cp = parseCheckpoint(parseNote(note).body)
+      c = { note, size: cp.size, root: cp.root }
+      this.signedRoots.set(st.num, c)
+    }
+    return c.size === size ? c.root : undefined
   }
 
   /** RFC 9162 §2.1.4.1 consistency proof between sizes m ≤ n (from checked tiles). */
@@ -574,6 +596,18 @@ export class Store {
   }
 
   private async checkedEntries(st: LogState, start: number, end: number): Promise<{ entries: Uint8Array[]; ids: Uint8Array[] }> {
+    if (end - start <= FEW_ENTRIES) {
+      // A lookup's entry or two: each shown by its proof to the current root (tree.ts leafInTree), not by checking its whole tile.
+      const entries = await Promise.all(Array.from({ length: end - start }, (_, i) => this.kv.get(keys.entry(st.num, start + i)).catch((e: unknown) => {
+        if (!isLevelCorruption(e)) throw e
+        return undefined
+      })))
+      const ids = entries.map((e, i) => {
+        const leaf = e === undefined ? undefined : leafOf(e)
+        return leaf && this.tree.leafInTree(st, start + i, leaf) ? leaf : undefined
+      })
+      if (ids.every((id) => id !== undefined)) return { entries: entries as Uint8Array[], ids: ids as Uint8Array[] }
+    }
     const [entries, ids] = await Promise.all([this.rawEntries(st, start, end), this.tree.leafHashes(st, start, end)])
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]

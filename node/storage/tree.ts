@@ -15,11 +15,18 @@
  * hashes. Stored inner nodes ('N') are checked the same way against the
  * rows computed from the checked tile. A mismatch is reported through
  * `onCorrupt`, which throws STORAGE_CORRUPT.
+ *
+ * One leaf or one proof needs only ~8 nodes of each tile, so checking its
+ * whole cold level-0 tile (255 hashes) would be most of its cost. Those are
+ * read as stored instead and checked by what they are: the leaf and its
+ * proof must fold to a root this reader trusts (the edge's, or a checked
+ * checkpoint's; RFC 9162 §2.1.3.2), ~24 hashes. Only when they do not is
+ * the read done the checked way above, which names the damaged tile.
  */
 import type { KV } from './kv.ts'
 import { keys } from './keys.ts'
 import { HASH_SIZE, nodeHash, nodeHashInto, EMPTY_ROOT } from '../../protocol/hash.ts'
-import { subtreesOfRange, foldSubtrees, inclusionProofPlan, consistencyProofPlan, assembleProof, type ProofPlan } from '../../protocol/merkle.ts'
+import { subtreesOfRange, foldSubtrees, inclusionProofPlan, consistencyProofPlan, assembleProof, verifyInclusion, type ProofPlan } from '../../protocol/merkle.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import { equalBytes, sha256 } from '../../protocol/bytes.ts'
 
@@ -98,6 +105,8 @@ export class TreeReader {
   private readonly innerCache = new Map<string, Uint8Array[]>()
   /** Inner rows of each log's partial edge tiles, recomputed only when that edge changes. */
   private readonly edgeInnerCache = new Map<string, { edge: Uint8Array; rows: Uint8Array[] }>()
+  /** Each log's current root, from its edge (currentRoot). */
+  private readonly rootCache = new Map<number, { size: number; edge: Uint8Array[]; root: Uint8Array }>()
   /** Tile checks under way (checkedTile), so that concurrent readers of one tile share one check. */
   private readonly tileChecks = new Map<string, Promise<Uint8Array>>()
   /** Proof elements folded from several complete subtrees, keyed by the subtrees they fold. */
@@ -107,6 +116,7 @@ export class TreeReader {
 
   /** Forgets what was checked for a log (after its stored tree was repaired). */
   forget(num: number): void {
+    this.rootCache.delete(num)
     for (const m of [this.tileCache, this.tileDigest, this.innerDigest, this.innerCache, this.foldCache, this.edgeInnerCache]) {
       for (const k of m.keys()) if (k.startsWith(`${num}/`)) m.delete(k)
     }
@@ -300,6 +310,126 @@ export class TreeReader {
   async inclusionProof(st: TreeState, index: number, size: number): Promise<Uint8Array[]> {
     if (size > st.size) throw new LedgerError('OUT_OF_RANGE', `${st.origin} holds ${st.size} entries, not ${size}`)
     return this.fillPlan(st, inclusionProofPlan(index, size))
+  }
+
+  /**
+   * inclusionProof when the root of the tree of `size` is known (`root`, or
+   * the edge's when `size` is the log's size): the proof is read as stored and
+   * returned if it folds the stored leaf to that root; else it is read the
+   * checked way (which reports the damage) and must fold to it too.
+   */
+  async inclusionProofTo(st: TreeState, index: number, size: number, root?: Uint8Array): Promise<Uint8Array[]> {
+    if (size > st.size) throw new LedgerError('OUT_OF_RANGE', `${st.origin} holds ${st.size} entries, not ${size}`)
+    const trusted = root ?? (size === st.size ? this.currentRoot(st) : undefined)
+    if (!trusted) return this.inclusionProof(st, index, size)
+    const plan = inclusionProofPlan(index, size)
+    const reads = new Map<string, Uint8Array | undefined>()
+    const leaf = this.storedNode(st, 0, index, reads)
+    const proof = leaf && this.storedPlan(st, plan, reads)
+    if (leaf && proof && this.folds(leaf, index, size, proof, trusted)) return proof
+    const checked = await this.fillPlan(st, plan)
+    const checkedLeaf = await this.nodeHashAt(st, 0, index)
+    if (!this.folds(checkedLeaf, index, size, checked, trusted)) {
+      throw new LedgerError('STORAGE_CORRUPT', `the checked tiles of ${st.origin} do not fold entry ${index} to the root of its tree of size ${size}`)
+    }
+    return checked
+  }
+
+  /**
+   * True if `leaf` (the leaf hash of an entry read from the store) is the
+   * leaf at `index` of the log's current tree, shown by its proof read as
+   * stored; false means "not shown" (the caller checks the checked way).
+   */
+  leafInTree(st: TreeState, index: number, leaf: Uint8Array): boolean {
+    if (index >= st.size) return false
+    const proof = this.storedPlan(st, inclusionProofPlan(index, st.size), new Map())
+    return proof !== undefined && this.folds(leaf, index, st.size, proof, this.currentRoot(st))
+  }
+
+  private folds(leaf: Uint8Array, index: number, size: number, proof: Uint8Array[], root: Uint8Array): boolean {
+    try {
+      verifyInclusion(leaf, index, size, proof, root)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** The root of the log's current tree, from its edge (checked when the store opened), computed once per edge. */
+  private currentRoot(st: TreeState): Uint8Array {
+    const cached = this.rootCache.get(st.num)
+    if (cached && cached.size === st.size && cached.edge.length === st.edge.length && cached.edge.every((e, l) => e === st.edge[l])) return cached.root
+    const root = edgeRoot(st.edge, st.size)
+    this.rootCache.set(st.num, { size: st.size, edge: [...st.edge], root })
+    return root
+  }
+
+  /** The proof hashes of `plan` as stored (nothing checked); undefined if any cannot be read. */
+  private storedPlan(st: TreeState, plan: ProofPlan, reads: Map<string, Uint8Array | undefined>): Uint8Array[] | undefined {
+    const out: Uint8Array[] = []
+    for (const el of plan) {
+      if (el.length === 1) {
+        const h = this.storedNode(st, el[0]!.level, el[0]!.index, reads)
+        if (!h) return undefined
+        out.push(h)
+        continue
+      }
+      const folded = this.foldCache.get(`${st.num}/${el.map((n) => `${n.level}.${n.index}`).join(',')}`) // folded from checked nodes
+      if (folded) {
+        out.push(folded)
+        continue
+      }
+      const hashes: Uint8Array[] = []
+      for (const { level, index } of el) {
+        const h = this.storedNode(st, level, index, reads)
+        if (!h) return undefined
+        hashes.push(h)
+      }
+      out.push(assembleProof([el], [hashes])[0]!)
+    }
+    return out
+  }
+
+  /**
+   * The hash of the complete subtree at (level, index) as stored, nothing
+   * checked: from the in-memory edge, the caches (checked data), or the
+   * stored tile and inner nodes (read once per call through `reads`).
+   */
+  private storedNode(st: TreeState, level: number, index: number, reads: Map<string, Uint8Array | undefined>): Uint8Array | undefined {
+    const tl = Math.floor(level / TILE_HEIGHT)
+    const k = level - tl * TILE_HEIGHT
+    const first = index * 2 ** k
+    const tileIndex = Math.floor(first / TILE_WIDTH)
+    const within = first % TILE_WIDTH
+    const at = (within >> k) * HASH_SIZE
+    const pick = (row: Uint8Array | undefined) => (row && row.length >= at + HASH_SIZE ? row.subarray(at, at + HASH_SIZE) : undefined)
+    const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** tl)
+    if ((tileIndex + 1) * TILE_WIDTH > hashesAtLevel) {
+      if (tileIndex !== Math.floor(hashesAtLevel / TILE_WIDTH)) return undefined // beyond the log
+      return pick(k === 0 ? st.edge[tl] : this.edgeInner(st, tl)[k - 1])
+    }
+    const ck = `${st.num}/${tl}/${tileIndex}`
+    if (k === 0) {
+      const tk = `t${ck}`
+      if (!reads.has(tk)) {
+        const t = this.tileCache.get(ck) ?? this.readSync(keys.tile(st.num, tl, tileIndex))
+        reads.set(tk, t && t.length === TILE_WIDTH * HASH_SIZE ? t : undefined)
+      }
+      return pick(reads.get(tk))
+    }
+    const cached = this.innerCache.get(ck)
+    if (cached) return pick(cached[k - 1])
+    const nk = `n${ck}`
+    if (!reads.has(nk)) {
+      const stored = this.readSync(keys.inner(st.num, tl, tileIndex))
+      reads.set(nk, stored && stored.length === (TILE_WIDTH - 1) * HASH_SIZE ? stored : undefined)
+    }
+    const stored = reads.get(nk)
+    if (!stored) return undefined
+    // Row k - 1 of the inner nodes (128, 64, … hashes) starts after the rows below it.
+    let off = 0
+    for (let width = TILE_WIDTH / 2, r = 0; r < k - 1; r++, width /= 2) off += width * HASH_SIZE
+    return pick(stored.subarray(off, off + (TILE_WIDTH >> k) * HASH_SIZE))
   }
 
   /** RFC 9162 §2.1.4.1 consistency proof between sizes m ≤ n. */
