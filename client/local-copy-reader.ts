@@ -198,7 +198,8 @@ function openState(dir: string, state: LocalState, options: OpenOptions): LocalC
 
   // Pass 3: fill the tables and the per-record fields. PDQ values go to one
   // packed array in record order, which the PdqIndex keeps as its hashes (no
-  // copy, no exact-match table: an exact PDQ lookup is a search at distance 0).
+  // copy, no exact-match table: an exact PDQ lookup reads the one bucket of
+  // the index's slot 0 an equal hash must be in, PdqIndex.exact).
   const tables = new Map<string, ValueTable>()
   const byCode: (ValueTable | undefined)[] = []
   /** Per alg code, per distinct value index: the last record holding it (chained through `sameValue`). */
@@ -273,6 +274,15 @@ function openState(dir: string, state: LocalState, options: OpenOptions): LocalC
     const out = buildIndex().search(hash, d).map((m) => ({ record: recordAt(pdqRecord[m.index]!), distance: m.distance }))
     return out.sort((a, b) => a.distance - b.distance || byLogSeq(a.record.log, a.record.seq, b.record.log, b.record.seq))
   }
+  /** Records by log then seq. */
+  const byRecord = (a: number, b: number) => byLogSeq(origins[logs[a]!]!, seqs[a]!, origins[logs[b]!]!, seqs[b]!)
+  /** Records holding exactly PDQ value `hash`, by log then seq: searchPdq(hash, 0)'s records, in its order, without building them. */
+  const exactPdq = (hash: Uint8Array): number[] => {
+    if (hash.length !== 32 || pdqCount === 0) return []
+    const out = buildIndex().exact(hash)
+    for (let e = 0; e < out.length; e++) out[e] = pdqRecord[out[e]!]!
+    return out.length > 1 ? out.sort(byRecord) : out
+  }
   const valueOf = (i: number): Uint8Array => (algs[i] === PDQ_CODE ? pdqValues.slice(valueIndex[i]! * 32, valueIndex[i]! * 32 + 32) : new Uint8Array(byCode[algs[i]!]!.valueAt(valueIndex[i]!)))
 
   const opinionsOf = (idHex: string): Opinions => {
@@ -302,7 +312,7 @@ function openState(dir: string, state: LocalState, options: OpenOptions): LocalC
   const holding = (code: number, v: number): number[] => {
     const out: number[] = []
     for (let i = heads[code]![v]!; i >= 0; i = sameValue[i]!) out.push(i)
-    return out.sort((a, b) => byLogSeq(origins[logs[a]!]!, seqs[a]!, origins[logs[b]!]!, seqs[b]!))
+    return out.sort(byRecord)
   }
   const codeOf = (alg: string) => {
     const t = tables.get(alg)
@@ -317,12 +327,15 @@ function openState(dir: string, state: LocalState, options: OpenOptions): LocalC
     cursor: encodeCursor(new Map(Object.entries(state.logs).map(([o, l]) => [o, l.size]))),
     logs: Object.entries(state.logs).sort(([a], [b]) => (a < b ? -1 : 1)).map(([origin, l]) => ({ origin, size: l.size, checkpoint: l.checkpoint?.size ?? 0 })),
     has(alg, value) {
-      if (alg === 'pdq') return value.length === 32 && searchPdq(value, 0).length > 0
+      if (alg === 'pdq') return value.length === 32 && pdqCount > 0 && buildIndex().hasExact(value)
       const t = tables.get(alg)
       return t !== undefined && t.indexOf(value) >= 0
     },
     category(alg, value) {
-      if (alg === 'pdq') return value.length === 32 ? searchPdq(value, 0)[0]?.record.category : undefined
+      if (alg === 'pdq') {
+        const first = exactPdq(value)[0]
+        return first === undefined ? undefined : CAT_NAME[cats[first]!]
+      }
       const t = tables.get(alg)
       const i = t ? t.indexOf(value) : -1
       return i >= 0 ? CAT_NAME[t!.categories[i]!] : undefined
@@ -333,7 +346,7 @@ function openState(dir: string, state: LocalState, options: OpenOptions): LocalC
       return t && t.width !== 0 ? { width: t.width, count: t.count, values: t.values.subarray(0, t.count * t.width) } : undefined
     },
     lookup(alg, value) {
-      if (alg === 'pdq') return value.length === 32 ? searchPdq(value, 0).map((m) => m.record) : []
+      if (alg === 'pdq') return exactPdq(value).map(recordAt)
       const t = tables.get(alg)
       const v = t ? t.indexOf(value) : -1
       return v < 0 ? [] : holding(codeOf(alg), v).map(recordAt)

@@ -26,6 +26,8 @@
  *   once      a match is reported only from its canonical start (the first
  *             maximum of the prefix sums of 16·b_k − d), so nothing is
  *             reported twice and no dedupe set is needed.
+ *   exact     at distance 0 that start is slot 0, so `exact`/`hasExact`
+ *             read one bucket of slot 0 (and the tail) and nothing else.
  * Plain multi-index hashing (Norouzi et al.; Meta's 16 × 16-bit reference)
  * reads the hash of all ≈ 42,000 candidates at random: ~2,000× the reads.
  * The 8 bits of chunk j+2 ride in the id's spare high bits, so the tables
@@ -407,6 +409,75 @@ export class PdqIndex {
     else for (let s = 0; s < CHUNKS; s++) this.searchSlot(s, d, out)
     if (this.tailCount > 0) for (const m of bruteForce(this.tail, this.tailCount, query, d, removed, this.built)) out.push(m)
     return out.sort(byDistanceThenIndex)
+  }
+
+  /**
+   * The live entries holding exactly `query` (32 bytes), by index: what
+   * `search(query, 0)` returns, without probing 16 slots or sorting. At
+   * distance 0 every chunk distance is 0, so the canonical ring start is slot
+   * 0 (no prefix sum exceeds 0) and `search` reports an exact match only from
+   * slot 0; there an entry equal to the query must sit in the bucket of the
+   * query's chunk 0, with `next` equal to its chunk 1 and (idShift 8) the low
+   * byte of its chunk 2 in its word. Counting sort keeps a bucket in index
+   * order, and the tail (compared byte for byte) holds the larger indexes.
+   */
+  exact(query: Uint8Array): number[] {
+    const out: number[] = []
+    this.scanExact(query, out)
+    return out
+  }
+
+  /** Whether some live entry holds exactly `query` (32 bytes): `exact(query).length > 0`, stopping at the first. */
+  hasExact(query: Uint8Array): boolean {
+    return this.scanExact(query, undefined)
+  }
+
+  /** The entries equal to the query, pushed to `out` in index order (or, without `out`, whether there is one). */
+  private scanExact(query: Uint8Array, out: number[] | undefined): boolean {
+    checkQuery(query, 0)
+    this.q8.set(query)
+    const q16 = this.q16
+    const q32 = this.q32
+    const removed = this.removedBits
+    let any = false
+    if (this.built > 0) {
+      const off = this.offsets[0]!
+      const next = this.next[0]!
+      const ids = this.ids[0]!
+      const words = this.words
+      const shift = this.shift
+      const q0 = q16[0]!
+      const q1 = q16[1]!
+      const q2 = shift === 8 ? q16[2]! & 0xff : 0
+      const low = shift === 8 ? 0xff : 0
+      const end = off[q0 + 1]!
+      for (let p = off[q0]!; p < end; p++) {
+        if (next[p]! !== q1) continue
+        const word = ids[p]!
+        if ((word & low) !== q2) continue
+        const id = word >>> shift
+        const b = id * 8
+        if (words[b] !== q32[0] || words[b + 1] !== q32[1] || words[b + 2] !== q32[2] || words[b + 3] !== q32[3] ||
+          words[b + 4] !== q32[4] || words[b + 5] !== q32[5] || words[b + 6] !== q32[6] || words[b + 7] !== q32[7]) continue
+        if ((removed[id >>> 5]! >>> (id & 31)) & 1) continue
+        if (!out) return true
+        out.push(id)
+        any = true
+      }
+    }
+    const tail = this.tail
+    const q8 = this.q8
+    for (let t = 0, at = 0; t < this.tailCount; t++, at += PDQ_BYTES) {
+      let k = 0
+      while (k < PDQ_BYTES && tail[at + k] === q8[k]) k++
+      if (k < PDQ_BYTES) continue
+      const id = this.built + t
+      if ((removed[id >>> 5]! >>> (id & 31)) & 1) continue
+      if (!out) return true
+      out.push(id)
+      any = true
+    }
+    return any
   }
 
   /**

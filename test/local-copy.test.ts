@@ -206,6 +206,76 @@ test('matchPdq returns exactly the brute-force answer (random, clustered, duplic
   assert.equal(m.map((x) => x.distance), [...m.map((x) => x.distance)].sort((a, b) => a - b))
 })
 
+test('exact PDQ lookups (has, category, lookup) are brute force: duplicates across logs, removed records, one-bit-off and absent values', () => {
+  const dir = newDir()
+  const random = rng(1818)
+  const byte = () => Math.floor(random() * 256)
+  const cats = ['A1', 'A2', 'B1', 'B2']
+  const distinct = Array.from({ length: 3000 }, () => Uint8Array.from({ length: 32 }, byte))
+  // Shared first chunks: values that agree on chunks 0..2 and differ later, so the exact path's bucket filters pass them.
+  for (let i = 0; i < 200; i++) {
+    const v = Uint8Array.from(distinct[i]!)
+    v[4 + (i % 28)]! ^= 1 << (i % 8)
+    distinct.push(v)
+  }
+  const recs: Written[] = []
+  const seqs = new Map<string, number>()
+  for (let i = 0; i < 6000; i++) {
+    // Most values once, some several times, in logs and seqs out of order, with different categories.
+    const value = distinct[i < distinct.length ? i : Math.floor(random() * 300)]!
+    const log = `t.cairn/${Math.floor(random() * 4)}`
+    const seq = (seqs.get(log) ?? 0) + 1 + Math.floor(random() * 3)
+    seqs.set(log, seq)
+    recs.push({ id: randomBytes(32), log, seq: 10_000 - seq, alg: 'pdq', category: cats[Math.floor(random() * 4)]!, value, quality: 80 })
+  }
+  for (let i = 0; i < 50; i++) recs.push({ id: randomBytes(32), log: 't.cairn/0', seq: 20_000 + i, alg: 'md5', category: 'A1', value: randomBytes(16) })
+  const removed = new Set(recs.filter((r, i) => r.alg === 'pdq' && (i % 11 === 0 || i % 250 === 1)).map((r) => hex(r.id)))
+  writeCopy(dir, [(j, s) => {
+    for (const r of recs) add(j, s, r)
+  }, (j) => {
+    for (const r of recs) if (removed.has(hex(r.id))) j.remove(r.id)
+  }])
+  const live = recs.filter((r) => r.alg === 'pdq' && !removed.has(hex(r.id)))
+  // The reference: every live record, grouped by value, by log then seq.
+  const byValue = new Map<string, Written[]>()
+  for (const r of live) byValue.set(hex(r.value), [...(byValue.get(hex(r.value)) ?? []), r])
+  const want = (q: Uint8Array) => (byValue.get(hex(q)) ?? []).sort((a, b) => (a.log < b.log ? -1 : a.log > b.log ? 1 : a.seq - b.seq))
+  const removedValues = new Set(recs.filter((r) => removed.has(hex(r.id))).map((r) => hex(r.value)))
+  const flip = (v: Uint8Array) => {
+    const c = Uint8Array.from(v)
+    const b = byte()
+    c[b >> 3]! ^= 1 << (b & 7)
+    return c
+  }
+  const queries = [
+    ...distinct,
+    ...recs.filter((r) => removed.has(hex(r.id))).map((r) => r.value),
+    ...distinct.slice(0, 500).map(flip),
+    ...Array.from({ length: 300 }, () => Uint8Array.from({ length: 32 }, byte)),
+  ]
+  let hits = 0
+  let several = 0
+  let onlyRemoved = 0
+  for (const [label, copy] of [['built', openLocalCopy(dir)], ['read from pdq-index.idx', openLocalCopy(dir)], ['loadLocalSet', loadLocalSet(dir)]] as const) {
+    for (const q of queries) {
+      const w = want(q)
+      const what = `${label}: ${hex(q)}`
+      assert.is(copy.has('pdq', q), w.length > 0, `${what}: has`)
+      assert.is(copy.category('pdq', q), w[0]?.category, `${what}: category`)
+      const got = copy.lookup('pdq', q)
+      assert.equal(got.map((r) => r.id), w.map((r) => hex(r.id)), `${what}: lookup`)
+      assert.equal(got, copy.matchPdq(q, 0).map((m) => m.record), `${what}: lookup is matchPdq at 0`)
+      if (w.length > 0) hits++
+      if (w.length > 1) several++
+      if (w.length === 0 && removedValues.has(hex(q))) onlyRemoved++
+    }
+    assert.not.ok(copy.has('pdq', new Uint8Array(31)))
+    assert.is(copy.category('pdq', new Uint8Array(33)), undefined)
+    assert.equal(copy.lookup('pdq', new Uint8Array(0)), [])
+  }
+  assert.ok(hits > 1000 && several > 100 && onlyRemoved > 10 && hits < 3 * queries.length, `hits ${hits}, with several records ${several}, only removed ${onlyRemoved}`)
+})
+
 // ------------------------------------------------------------------ with a federation
 
 let cluster: Cluster | undefined

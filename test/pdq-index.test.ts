@@ -120,6 +120,70 @@ for (const clustered of [false, true]) {
   })
 }
 
+test('exact and hasExact are brute force at d = 0: present, absent and one-bit-off values, duplicates, removals, the tail, before and after compact()', () => {
+  const random = rng(6801)
+  const n = 6000
+  // Near-duplicates (shared chunks pass the bucket and the chunk-1 and chunk-2 filters) and exact duplicates.
+  const set = makeSet(n, true, random)
+  for (let i = 0; i < 300; i++) set[Math.floor(random() * n)] = set[Math.floor(random() * n)]!
+  const removed = new Set<number>()
+  for (let i = 0; i < n; i += 13) removed.add(i)
+  const index = PdqIndex.build(packed(set), n, { removed: (i) => removed.has(i) })
+  const check = (label: string) => {
+    const all = packed(set)
+    const queries: Uint8Array[] = []
+    for (let k = 0; k < 150; k++) {
+      const stored = set[Math.floor(random() * set.length)]!
+      queries.push(stored, flipped(stored, 1, random), flipped(stored, 2, random), randomHash(random))
+    }
+    // Every one-bit neighbour of one stored hash: each chunk's bits, chunk 2's low and high bytes included.
+    const base = set[n - 1]!
+    for (let b = 0; b < 256; b++) {
+      const q = Uint8Array.from(base)
+      q[b >> 3]! ^= 1 << (b & 7)
+      queries.push(q)
+    }
+    for (const i of removed) if (queries.length < 1500) queries.push(set[i]!)
+    let hits = 0
+    for (const q of queries) {
+      const want = bruteForce(all, set.length, q, 0, (i) => removed.has(i)).map((m) => m.index)
+      assert.equal(index.exact(q), want, `${label}: exact`)
+      assert.is(index.hasExact(q), want.length > 0, `${label}: hasExact`)
+      assert.equal(index.search(q, 0).map((m) => m.index), want, `${label}: search at 0`)
+      if (want.length > 0) hits++
+    }
+    assert.ok(hits > 100 && hits < queries.length - 300, `${label}: present and absent values (${hits} of ${queries.length} hit)`)
+  }
+  check('built, removals at build')
+  // A tail: new hashes, copies of built ones (live and removed), one removed in the tail.
+  const added = [randomHash(random), set[5]!, set[13]!, set[26]!, randomHash(random), set[7]!]
+  for (const h of added) {
+    set.push(h)
+    index.add(h)
+  }
+  index.remove(n + 4)
+  removed.add(n + 4)
+  index.remove(7)
+  removed.add(7)
+  for (let i = 0; i < n; i += 29) if (index.remove(i)) removed.add(i)
+  assert.is(index.tailSize, added.length)
+  check('with a tail and later removals')
+  for (const h of added) assert.is(index.hasExact(h), set.some((x, i) => !removed.has(i) && hammingDistance(x, 0, h, 0) === 0))
+  assert.equal(index.exact(set[5]!), bruteForce(packed(set), set.length, set[5]!, 0, (i) => removed.has(i)).map((m) => m.index))
+  assert.ok(index.exact(set[5]!).includes(n + 1), 'a copy in the tail is found after its built twin')
+  const copy = PdqIndex.fromState(index.state())
+  for (const h of added) assert.equal(copy.exact(h), index.exact(h), 'fromState answers the same')
+  index.compact()
+  check('compacted')
+  assert.throws(() => index.exact(new Uint8Array(31)), RangeError)
+  assert.throws(() => index.hasExact(new Uint8Array(33)), RangeError)
+  const empty = PdqIndex.build(new Uint8Array(0), 0)
+  assert.equal(empty.exact(set[0]!), [])
+  empty.add(set[0]!)
+  assert.equal(empty.exact(set[0]!), [0])
+  assert.ok(empty.hasExact(set[0]!))
+})
+
 test('a removed entry is never returned, even when the query is that hash', () => {
   const random = rng(3801)
   const set = makeSet(1000, false, random)
