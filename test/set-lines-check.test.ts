@@ -29,6 +29,11 @@ import { planFederation } from '../testnet/federation.ts'
 import { spawnNode, stopNode } from '../testnet/processes.ts'
 import type { Logger } from '../node/logger.ts'
 import { referenceSnapshot } from './support/set-lines-reference.ts'
+import { encodeCanonical, type CborValue } from '../protocol/cbor.ts'
+import { encodeEntry } from '../protocol/entry.ts'
+import { readStoredRecord } from '../protocol/stored-record.ts'
+import { putJsonlLine, lineLength } from '../node/provider/jsonl-line.ts'
+import { checkChunk, readChunk } from '../node/provider/set-lines-check.ts'
 
 const A = 'a.cairn/one'
 const key = generateKeyPair(sha256(utf8('set-lines-check-test')))
@@ -194,6 +199,62 @@ test('serve: a block changed under a running node is found before it is sent; th
     assert.is(mismatches(logged).length, 1)
     await lines.close()
   })
+})
+
+test('the check reads entries in place exactly as readStoredRecord and putJsonlLine do: every kind of record, odd ones left to them', () => {
+  const rec = (fields: Record<string, CborValue>) => encodeEntry(encodeCanonical(new Map(Object.entries(fields))), new Uint8Array(64).fill(7))
+  const base = { v: 1, type: 'indicator', log: A, time: 1_700_000_000, alg: 'sha256', category: 'A1', kind: 'known_material', media: 'image' }
+  const entries: Uint8Array[] = []
+  for (let i = 0; i < 40; i++) {
+    const value = sha256(utf8(`fast-${i}`)).subarray(0, 16 + (i % 17))
+    const extra: Record<string, CborValue> = {}
+    if (i % 2) extra.quality = i * 7919
+    if (i % 3 === 0) extra.ref = `case-${i}`
+    if (i % 5 === 0) extra.expires = 2 ** 40 + i
+    if (i % 7 === 0) extra.note = 'an unknown key is skipped'
+    if (i === 11) extra.nested = [1, 2, new Map([['x', 1]])] // left to readStoredRecord
+    if (i === 13) extra.ref = 'caf\u00e9' // text beyond ASCII: putJsonlLine refuses it, and so must the check
+    entries.push(rec({ ...base, seq: i, value, ...extra }))
+  }
+  entries.push(rec({ v: 1, type: 'revocation', log: A, seq: 40, time: 5, target: sha256(utf8('t')), reason: 'false_positive' }))
+  entries.push(rec({ v: 1, type: 'revocation', log: A, seq: 41, time: 5, target: sha256(utf8('u')), reason: 'r\u00e9vocation' }))
+  entries.push(rec({ v: 1, type: 'attestation', log: A, seq: 42, time: 6, target: sha256(utf8('t')), opinion: 'dispute' }))
+  const ids = entries.map((e) => leafHash(e))
+  // The file as putJsonlLine writes it (an entry it refuses is left out of the run that checks the rest).
+  const lineOf = (e: Uint8Array, i: number): Buffer | Error => {
+    try {
+      const r = readStoredRecord(e)
+      if (r.type !== 'indicator') return Buffer.from('\n')
+      const b = Buffer.alloc(lineLength(A, i, ids[i]!, r))
+      putJsonlLine(b, 0, A, i, ids[i]!, r)
+      return b
+    } catch (err) {
+      return err as Error
+    }
+  }
+  const lines = entries.map(lineOf)
+  assert.ok(lines[13] instanceof Error, 'a line beyond ASCII is refused')
+  const good = [...Array(entries.length).keys()].filter((i) => !(lines[i] instanceof Error))
+  const chunk = readChunk(good.map((i) => entries[i]!), good.map((i) => ids[i]!))
+  assert.equal(chunk.revocations.map((r) => toHex(r.target)), [toHex(sha256(utf8('t'))), toHex(sha256(utf8('u')))])
+  assert.ok(chunk.slow.size >= 2, 'the nested value and the non-ASCII reason go to readStoredRecord')
+  // Checked one entry at a time (so that each line's index is its entry's).
+  for (const i of good) {
+    const one = readChunk([entries[i]!], [ids[i]!])
+    const file = lines[i] as Buffer
+    const marks = i === 0 ? [0] : [] // line 0 starts block 0
+    const c = checkChunk(A, i, one, file, 0, marks, new Set())
+    assert.is(c.mismatch, undefined, `entry ${i}: ${JSON.stringify(c.mismatch)}`)
+    assert.is(c.end, file.length)
+    // Any byte of the line changed is found.
+    for (let b = 0; b < file.length - 1; b += 5) {
+      const bad = Buffer.from(file)
+      bad[b] = bad[b] === 0x30 ? 0x31 : 0x30
+      const m = checkChunk(A, i, one, bad, 0, marks, new Set()).mismatch
+      assert.ok(m && m.index === i, `entry ${i}, byte ${b}: a changed byte is found`)
+    }
+  }
+  assert.throws(() => checkChunk(A, 13, readChunk([entries[13]!], [ids[13]!]), Buffer.from('{}\n'), 0, [], new Set()), /ASCII/)
 })
 
 // ------------------------------------------------------------- a node process

@@ -25,11 +25,11 @@ export interface LineFields {
 }
 
 /** The constant parts of a jsonl line, in order, around its nine values (the optional fields go between media's closing quote and id). */
-const LINE_PARTS = ['{"alg":"', '","value":"', '","category":"', '","kind":"', '","media":"', '"', ',"id":"', '","log":"', '","seq":', ',"time":', '}\n']
+export const LINE_PARTS = ['{"alg":"', '","value":"', '","category":"', '","kind":"', '","media":"', '"', ',"id":"', '","log":"', '","seq":', ',"time":', '}\n']
 const LINE_FIXED = LINE_PARTS.reduce((n, p) => n + p.length, 0)
-const QUALITY = ',"quality":'
-const REF = ',"ref":"'
-const EXPIRES = ',"expires":'
+export const QUALITY = ',"quality":'
+export const REF = ',"ref":"'
+export const EXPIRES = ',"expires":'
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
 
 /** Decimal digits of a safe integer ≥ 0. */
@@ -62,7 +62,8 @@ function putAscii(buf: Uint8Array, at: number, s: string): number {
   return at
 }
 
-function putHex(buf: Uint8Array, at: number, b: Uint8Array): number {
+/** Lowercase hex of `b` at `at`; returns the offset after it. */
+export function putHex(buf: Uint8Array, at: number, b: Uint8Array): number {
   for (let i = 0; i < b.length; i++) {
     buf[at++] = HEX_DIGITS[b[i]! >> 4]!
     buf[at++] = HEX_DIGITS[b[i]! & 15]!
@@ -70,7 +71,8 @@ function putHex(buf: Uint8Array, at: number, b: Uint8Array): number {
   return at
 }
 
-function putUint(buf: Uint8Array, at: number, n: number): number {
+/** Decimal digits of a safe integer ≥ 0 at `at`; returns the offset after them. */
+export function putUint(buf: Uint8Array, at: number, n: number): number {
   const end = at + digitCount(n)
   for (let i = end - 1; i >= at; i--) {
     buf[i] = 0x30 + (n % 10)

@@ -43,7 +43,7 @@ import type { Store, AppendItem, RedactedItem, StoreObserver } from '../storage/
 import { readStoredRecord } from '../../protocol/stored-record.ts'
 import type { Logger } from '../logger.ts'
 import { putJsonlLine, lineLength, snapshotTrailer, type LineFields } from './jsonl-line.ts'
-import { checkChunk, readLines, type LineMismatch } from './set-lines-check.ts'
+import { checkChunk, readChunk, readLines, type LineMismatch } from './set-lines-check.ts'
 import { BlockSums, blockSum } from './set-lines-sums.ts'
 import { keptLines, liveLines } from './set-lines-read.ts'
 
@@ -261,15 +261,15 @@ export class SetLines implements StoreObserver {
     const lines = l.written
     const read = (first: number) => this.store.entriesWithIds(l.origin, first, Math.min(lines, first + CATCH_UP_CHUNK))
       .then(async ({ entries, ids }) => {
-        const records = entries.map((e) => readStoredRecord(e))
-        // Revocation pairs the store gives for these lines (as write() makes them).
+        const chunk = readChunk(entries, ids)
+        // Revocation pairs the store gives for these lines (as write() makes them); the record index is asked for all of them at once.
+        const located = await Promise.all(chunk.revocations.map((r) => this.store.locate(r.target)))
         const pairs: [number, number][] = []
-        for (let i = 0; i < records.length; i++) {
-          if (records[i]!.type !== 'revocation') continue
-          const target = await this.store.locate(records[i]!.target!)
+        chunk.revocations.forEach(({ i }, k) => {
+          const target = located[k]
           if (target && target.origin === l.origin && target.index < first + i) pairs.push([target.index, first + i])
-        }
-        return { records, ids, pairs }
+        })
+        return { chunk, pairs }
       })
     l.sums.reset()
     let at = 0
@@ -285,10 +285,10 @@ export class SetLines implements StoreObserver {
       }
       pairs += got.pairs.length
       const m = await this.enqueue(async () => {
-        const count = got.records.length
+        const count = got.chunk.entries.length
         const guess = (l.marks[(first + count) / MARK_EVERY] ?? l.bytes) - at
         const buf = await readLines(l.lines, at, count, Math.min(Math.max(guess, 0), 16 << 20))
-        const c = checkChunk(l.origin, first, got.records, got.ids, buf, at, l.marks, l.redacted)
+        const c = checkChunk(l.origin, first, got.chunk, buf, at, l.marks, l.redacted)
         if (c.mismatch) return c.mismatch
         // Values of entries redacted while nobody kept the files: blanked now, in the file and in what is summed.
         for (const p of c.pending) {
