@@ -51,6 +51,12 @@ import { keptLines, liveLines } from './set-lines-read.ts'
 const STATE_FORMAT = 'cairn-set-lines/2'
 const MARK_EVERY = 1024
 const CATCH_UP_CHUNK = 4096
+/**
+ * Lines per step of the check at start: a step's compare runs on the main
+ * thread without yielding, so it is kept short (requests wait behind it;
+ * 4096 held the loop for tens of ms). A multiple of MARK_EVERY.
+ */
+const CHECK_CHUNK = 1024
 const FLUSH_MS = 1000
 const NL = 10
 const SPACE = 0x20
@@ -259,7 +265,7 @@ export class SetLines implements StoreObserver {
    */
   private async check(l: LogFiles): Promise<LineMismatch | undefined> {
     const lines = l.written
-    const read = (first: number) => this.store.entriesWithIds(l.origin, first, Math.min(lines, first + CATCH_UP_CHUNK))
+    const read = (first: number) => this.store.entriesWithIds(l.origin, first, Math.min(lines, first + CHECK_CHUNK))
       .then(async ({ entries, ids }) => {
         const chunk = readChunk(entries, ids)
         // Revocation pairs the store gives for these lines (as write() makes them); the record index is asked for all of them at once.
@@ -275,10 +281,10 @@ export class SetLines implements StoreObserver {
     let at = 0
     let pairs = 0
     let next = lines > 0 ? read(0) : undefined
-    for (let first = 0; first < lines; first += CATCH_UP_CHUNK) {
+    for (let first = 0; first < lines; first += CHECK_CHUNK) {
       if (this.closed) return undefined
       const got = await next!
-      next = first + CATCH_UP_CHUNK < lines ? read(first + CATCH_UP_CHUNK) : undefined
+      next = first + CHECK_CHUNK < lines ? read(first + CHECK_CHUNK) : undefined
       next?.catch(() => undefined)
       for (const [target, by] of got.pairs) {
         if (l.removed.get(target) !== by) return { index: by, what: `its revocation of line ${target} is not in ${l.num}.removed` }
