@@ -54,14 +54,14 @@ async function append(store: Store, records: CairnRecord[]): Promise<Uint8Array[
   return items.map((i) => i.id)
 }
 
-/** 3000 indicators (three blocks of 1024 lines), a revocation, an attestation. */
-async function build(store: Store): Promise<void> {
+/** 3000 indicators (three blocks of 1024 lines), a revocation (of line `revoked`), an attestation. */
+async function build(store: Store, revoked = 7): Promise<void> {
   await store.registerLog(A)
   const ids: Uint8Array[] = []
   for (let b = 0; b < 3; b++) ids.push(...(await append(store, Array.from({ length: 1000 }, (_, i) => indicator(store.size(A) + i)))))
   const seq = store.size(A)
   await append(store, [
-    { v: 1, type: 'revocation', log: A, seq, time: 5_000, target: ids[7]!, reason: 'false_positive' } as CairnRecord,
+    { v: 1, type: 'revocation', log: A, seq, time: 5_000, target: ids[revoked]!, reason: 'false_positive' } as CairnRecord,
     { v: 1, type: 'attestation', log: A, seq: seq + 1, time: 5_001, target: ids[8]!, opinion: 'dispute' } as CairnRecord,
   ])
 }
@@ -168,6 +168,63 @@ test('start: a file cut short, a lost mark or revocation pair, a broken state.js
     assert.is(mismatches(logged).length, 0)
     assert.ok(await lines.ready(sizes, 10))
     await lines.close()
+  })
+})
+
+test('start by recorded sums: untouched files are read once, not checked line by line; another store, a changed pair or no sums: every line is', async () => {
+  await withStore(async (store, dir, file) => {
+    const sizes = new Map([[A, store.size(A)]]) as Sizes
+    const want = await reference(store, sizes)
+    const statePath = join(dir, 'state.json')
+    const state = readFileSync(statePath, 'utf8')
+    const saved = (JSON.parse(state) as { logs: Record<string, Record<string, unknown>> }).logs[String(store.logNumber(A))]!
+    assert.equal(Object.keys(saved).sort(), ['bytes', 'lines', 'marks', 'marksSum', 'origin', 'removed', 'removedSum', 'root', 'sums'])
+    const open = async (s: Store) => {
+      const logged: Record<string, unknown>[] = []
+      const lines = await SetLines.open(dir, s, capture(logged))
+      await lines.caughtUp()
+      const how = logged.map((l) => String(l.msg)).filter((m) => m.startsWith('set-lines:'))
+      return { lines, logged, how }
+    }
+    let { lines, logged, how } = await open(store)
+    assert.equal(how, ['set-lines: the files match the sums recorded with the store\'s root; snapshots are read from them'])
+    assert.ok(await lines.ready(sizes, 10))
+    assert.is(await streamed(lines, sizes), want)
+    await lines.close()
+    assert.equal(JSON.parse(readFileSync(statePath, 'utf8')), JSON.parse(state), 'the same sums recorded again')
+
+    // Another store of the log whose lines are byte for byte the same, but which revokes line 8, not 7: only its root tells.
+    const other = await Store.open(new MemoryKV())
+    await build(other, 8)
+    ;({ lines, logged, how } = await open(other))
+    assert.match(how[0]!, /checking every line of \d+\.jsonl against the store \(the store's root at 3002 entries is not the one recorded\)/)
+    assert.match(String(mismatches(logged)[0]?.what), /its revocation of line 8 is not in \d+\.removed/)
+    assert.is(await streamed(lines, sizes), await reference(other, sizes), 'rebuilt from the store it is opened with')
+    await lines.close()
+    writeFileSync(statePath, state)
+    const good = readFileSync(file)
+
+    // A revocation pair changed in place (its line number): the file's sum differs.
+    const removedPath = join(dir, `${store.logNumber(A)}.removed`)
+    const removed = readFileSync(removedPath)
+    removed[0] = removed[0]! ^ 1
+    writeFileSync(removedPath, removed)
+    ;({ lines, logged, how } = await open(store))
+    assert.match(how[0]!, /\.removed does not match its recorded sum/)
+    assert.is(mismatches(logged).length, 1)
+    assert.is(await streamed(lines, sizes), want)
+    await lines.close()
+    assert.ok(readFileSync(file).equals(good))
+
+    // A state.json from before sums were recorded: every line checked, nothing rewritten, the sums recorded.
+    const { root: _r, sums: _s, marksSum: _m, removedSum: _rs, ...bare } = saved
+    writeFileSync(statePath, JSON.stringify({ format: 'cairn-set-lines/2', logs: { [String(store.logNumber(A))]: bare } }))
+    ;({ lines, logged, how } = await open(store))
+    assert.match(how[0]!, /\(no sums were recorded\)/)
+    assert.is(how[1], 'set-lines: the files match the store; snapshots are read from them')
+    assert.is(lines.linesWritten, 0)
+    await lines.close()
+    assert.equal(JSON.parse(readFileSync(statePath, 'utf8')), JSON.parse(state), 'the sums taken by that check are recorded')
   })
 })
 

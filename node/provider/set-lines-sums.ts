@@ -23,6 +23,11 @@ export class BlockSums {
     this.sums = []
   }
 
+  /** The sums of blocks [0, sums.length), recorded earlier and found to match the file. */
+  load(sums: readonly number[]): void {
+    this.sums = [...sums]
+  }
+
   /**
    * Adds `buf`, the bytes of the file from offset `at`, to the blocks;
    * `starts` are the offsets in [at, at + buf.length) where a block begins

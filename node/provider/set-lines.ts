@@ -38,6 +38,8 @@
 import { open, mkdir, chmod, readFile, rename, type FileHandle } from 'node:fs/promises'
 import { constants } from 'node:fs'
 import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
+import { toHex } from '../../protocol/bytes.ts'
 import { LedgerError } from '../../protocol/errors.ts'
 import type { Store, AppendItem, RedactedItem, StoreObserver } from '../storage/store.ts'
 import { readStoredRecord } from '../../protocol/stored-record.ts'
@@ -58,6 +60,8 @@ const CATCH_UP_CHUNK = 4096
  */
 const CHECK_CHUNK = 1024
 const FLUSH_MS = 1000
+/** Bytes read at a time when a log's files are checked against their recorded sums (whole blocks, at least one). */
+const SUMS_READ = 8 << 20
 const NL = 10
 const SPACE = 0x20
 const OPEN_BRACE = 0x7b
@@ -69,6 +73,16 @@ interface Durable {
   bytes: number
   removed: number
   marks: number
+  /**
+   * What the next start checks the files against instead of every line
+   * (checkBySums): the tree root of the store's log at `lines` entries (hex),
+   * each block's sum (CRC-32, u32 LE, base64) and the CRC-32 of the marks and
+   * of the revocation pairs. Recorded only of files known to match the store.
+   */
+  root?: string
+  sums?: string
+  marksSum?: number
+  removedSum?: number
 }
 
 interface LogFiles {
@@ -86,6 +100,9 @@ interface LogFiles {
   /** Revoked line → index of the revocation. */
   removed: Map<number, number>
   removedCount: number
+  /** CRC-32 of the bytes of [0, marks.length) marks and of [0, removedCount) revocation pairs. */
+  marksCrc: number
+  removedCrc: number
   /** Lines redacted since open: never streamed, even by a stream that read them before they were blanked. */
   redacted: Set<number>
   durable: Durable
@@ -227,20 +244,24 @@ export class SetLines implements StoreObserver {
       .map(([fh, size, want]) => (size > want ? fh.truncate(want) : undefined)))
     const removed = new Map<number, number>()
     let removedCount = 0
+    let removedCrc = 0
     if (d.removed > 0) {
       const b = Buffer.alloc(d.removed * 16)
       removedCount = Math.floor((await removedFile.read(b, 0, b.length, 0)).bytesRead / 16)
       for (let i = 0; i < removedCount; i++) removed.set(Number(b.readBigUInt64LE(i * 16)), Number(b.readBigUInt64LE(i * 16 + 8)))
+      removedCrc = crc32(b.subarray(0, removedCount * 16))
     }
     const marks: number[] = []
+    let marksCrc = 0
     if (d.marks > 0) {
       const b = Buffer.alloc(d.marks * 8)
       const n = Math.floor((await marksFile.read(b, 0, b.length, 0)).bytesRead / 8)
       for (let i = 0; i < n; i++) marks.push(Number(b.readBigUInt64LE(i * 8)))
+      marksCrc = crc32(b.subarray(0, n * 8))
     }
     const l: LogFiles = {
       num, origin, lines, removedFile, marksFile, next: d.lines, written: d.lines, bytes: d.bytes, marks, removed,
-      removedCount, redacted: new Set(), durable: { ...d }, dirty: d !== saved,
+      removedCount, marksCrc, removedCrc, redacted: new Set(), durable: { ...d }, dirty: d !== saved,
       checked: d.lines === 0, sums: new BlockSums(),
     }
     this.logs.set(origin, l)
@@ -317,13 +338,83 @@ export class SetLines implements StoreObserver {
     return undefined
   }
 
+  /**
+   * What a flush records for the next start to check by (Durable.root etc.):
+   * only of files known to match the store, with a sum for every block.
+   */
+  private async sumsOf(l: LogFiles): Promise<Pick<Durable, 'root' | 'sums' | 'marksSum' | 'removedSum'>> {
+    if (!l.checked || l.written === 0 || l.sums.length !== l.marks.length) return {}
+    let root: Uint8Array
+    try {
+      root = await this.store.root(l.origin, l.written)
+    } catch {
+      return {} // the log cannot be read now (damaged, withheld until healed): the next start checks every line
+    }
+    const sums = Buffer.alloc(l.sums.length * 4)
+    for (let k = 0; k < l.sums.length; k++) sums.writeUInt32LE(l.sums.sum(k)!, k * 4)
+    return { root: toHex(root), sums: sums.toString('base64'), marksSum: l.marksCrc, removedSum: l.removedCrc }
+  }
+
+  /**
+   * The check at start when the last flush recorded sums: the store's log
+   * still has the root it had at that many lines (so the lines it gives are
+   * the ones summed; a redaction since is blanked by catchUpAll), the marks
+   * and revocation pairs have their CRC-32, and every block of the lines file
+   * its sum. A sequential read of the file instead of every entry of the
+   * store. True, or why every line is to be checked against the store.
+   */
+  private async checkBySums(l: LogFiles): Promise<true | string> {
+    const d = l.durable
+    if (d.root === undefined || d.sums === undefined) return 'no sums were recorded'
+    const sums = Buffer.from(d.sums, 'base64')
+    const blocks = l.marks.length
+    if (d.lines !== l.written || d.bytes !== l.bytes || sums.length !== blocks * 4) return 'the recorded sums do not cover the lines'
+    if (d.marksSum !== l.marksCrc || d.removedSum !== l.removedCrc) return `${l.num}.marks or ${l.num}.removed does not match its recorded sum`
+    if (this.store.size(l.origin) < d.lines) return `the store holds fewer than ${d.lines} entries`
+    let root: string
+    try {
+      root = toHex(await this.store.root(l.origin, d.lines))
+    } catch (e) {
+      return `the store's root could not be read: ${(e as Error).message}`
+    }
+    if (root !== d.root) return `the store's root at ${d.lines} entries is not the one recorded`
+    const want: number[] = []
+    for (let k = 0; k < blocks; k++) want.push(sums.readUInt32LE(k * 4))
+    const ends = (k: number) => l.marks[k + 1] ?? l.bytes
+    for (let k = 0; k < blocks && !this.closed;) {
+      let last = k
+      while (last + 1 < blocks && ends(last + 1) - l.marks[k]! <= SUMS_READ) last++
+      const start = l.marks[k]!
+      // Read and summed in the queue, so a line blanked meanwhile is not half read.
+      const bad = await this.enqueue(async () => {
+        const buf = Buffer.allocUnsafe(ends(last) - start)
+        const { bytesRead } = await l.lines.read(buf, 0, buf.length, start)
+        if (bytesRead !== buf.length) return `${l.num}.jsonl ends at byte ${start + bytesRead}, before ${start + buf.length}`
+        for (let j = k; j <= last; j++) {
+          if (blockSum(buf.subarray(l.marks[j]! - start, ends(j) - start)) !== want[j]) return `lines ${j * MARK_EVERY}..${j * MARK_EVERY + MARK_EVERY - 1} do not match their recorded sum`
+        }
+        return undefined
+      })
+      if (bad) return bad
+      k = last + 1
+    }
+    if (this.closed) return 'closed'
+    l.sums.load(want)
+    return true
+  }
+
   /** Checks a log's files if they are not known good (rebuilding them on a mismatch), then catches them up with the store. */
   private async checkThenCatchUp(l: LogFiles): Promise<void> {
     if (!l.checked && !this.closed) {
       let m: LineMismatch | undefined
+      let bySums: true | string
       const t0 = performance.now()
       try {
-        m = await this.check(l)
+        bySums = await this.checkBySums(l)
+        if (bySums !== true && !this.closed) {
+          this.log?.info({ log: l.origin, lines: l.written, reason: bySums }, `set-lines: checking every line of ${l.num}.jsonl against the store (${bySums}); its snapshots are rendered from the store until then`)
+          m = await this.check(l)
+        }
       } catch (e) {
         // The store could not be read (a damaged log is withheld until healed; resume() checks again): the files stay unused.
         this.log?.warn(`set-lines: checking the files of ${l.origin} failed: ${(e as Error).message}; its snapshots are rendered from the store`)
@@ -336,7 +427,10 @@ export class SetLines implements StoreObserver {
         await this.enqueue(() => this.reset(l))
       } else {
         l.checked = true
-        this.log?.info({ log: l.origin, lines: l.written, seconds: Math.round(performance.now() - t0) / 1000 }, 'set-lines: the files match the store; snapshots are read from them')
+        // Sums taken by a check of every line are recorded, so that the next start checks by them.
+        if (bySums !== true) l.dirty = true
+        const how = bySums === true ? 'the sums recorded with the store\'s root' : 'the store'
+        this.log?.info({ log: l.origin, lines: l.written, seconds: Math.round(performance.now() - t0) / 1000 }, `set-lines: the files match ${how}; snapshots are read from them`)
       }
     }
     await this.catchUp(l.origin)
@@ -346,7 +440,7 @@ export class SetLines implements StoreObserver {
   private async reset(l: LogFiles): Promise<void> {
     await Promise.all([l.lines.truncate(0), l.removedFile.truncate(0), l.marksFile.truncate(0)])
     // `next` was set to 0 when the rebuild was decided: a catch-up may have reserved lines since.
-    Object.assign(l, { written: 0, bytes: 0, marks: [], removedCount: 0, dirty: true, checked: true })
+    Object.assign(l, { written: 0, bytes: 0, marks: [], removedCount: 0, marksCrc: 0, removedCrc: 0, dirty: true, checked: true })
     l.removed.clear()
     l.redacted.clear()
     l.sums.reset()
@@ -439,11 +533,13 @@ export class SetLines implements StoreObserver {
       newMarks.forEach((m, i) => mb.writeBigUInt64LE(BigInt(m), i * 8))
       await l.marksFile.write(mb, 0, mb.length, l.marks.length * 8)
       l.marks.push(...newMarks)
+      l.marksCrc = crc32(mb, l.marksCrc)
     }
     if (pairs.length > 0) {
       const pb = Buffer.alloc(pairs.length * 8)
       pairs.forEach((v, i) => pb.writeBigUInt64LE(BigInt(v), i * 8))
       await l.removedFile.write(pb, 0, pb.length, l.removedCount * 16)
+      l.removedCrc = crc32(pb, l.removedCrc)
       for (let i = 0; i < pairs.length; i += 2) l.removed.set(pairs[i]!, pairs[i + 1]!)
       l.removedCount += pairs.length / 2
     }
@@ -479,6 +575,7 @@ export class SetLines implements StoreObserver {
     await l.lines.write(buf, p, nl - p, start + p)
     await l.lines.datasync()
     if (summed) l.sums.set(k, buf)
+    l.dirty = true // the block's new sum is recorded at the next flush
   }
 
   // ---------------------------------------------------------------- catching up
@@ -515,7 +612,7 @@ export class SetLines implements StoreObserver {
       if (dirty.length === 0) return
       for (const l of dirty) {
         await Promise.all([l.lines.datasync(), l.removedFile.datasync(), l.marksFile.datasync()])
-        l.durable = { origin: l.origin, lines: l.written, bytes: l.bytes, removed: l.removedCount, marks: l.marks.length }
+        l.durable = { origin: l.origin, lines: l.written, bytes: l.bytes, removed: l.removedCount, marks: l.marks.length, ...await this.sumsOf(l) }
         l.dirty = false
       }
       const logs: Record<string, Durable> = {}
