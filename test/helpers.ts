@@ -3,6 +3,10 @@ import * as assert from 'uvu/assert'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { LedgerError, type ErrorCode } from '../protocol/errors.ts'
+import type { AppendItem } from '../node/storage/store.ts'
+import { leafHash } from '../protocol/hash.ts'
+import { utf8 } from '../protocol/bytes.ts'
+import type { CairnRecord } from '../protocol/records.ts'
 
 /** Awaits `fn` and asserts it rejects; with a code, asserts a LedgerError of that code; with a RegExp, matches the message. */
 export async function rejects(fn: () => Promise<unknown>, expected?: ErrorCode | RegExp, what = ''): Promise<unknown> {
@@ -58,4 +62,18 @@ export function codeOf(fn: () => unknown): string {
     throw e
   }
   return 'ACCEPTED'
+}
+
+/**
+ * Indicator i of `origin` for store tests that do not verify signatures: its
+ * entry is the stand-in bytes `entry-i` (its id their leaf hash), its value
+ * 32 bytes that differ per i.
+ */
+export function storeIndicator(origin: string, i: number): AppendItem {
+  const value = new Uint8Array(32)
+  value.set(utf8(`v${i}`))
+  value[31] = 1
+  const entry = utf8(`entry-${i}`)
+  const record = { v: 1, type: 'indicator', log: origin, seq: i, time: 1767225600000, alg: 'sha256', value, category: 'A1', kind: 'known_material', media: 'image' } as unknown as CairnRecord
+  return { entry, id: leafHash(entry), record }
 }

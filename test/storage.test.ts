@@ -14,7 +14,7 @@ import { Store, type AppendItem } from '../node/storage/store.ts'
 import { leafHash, nodeHash, EMPTY_ROOT } from '../protocol/hash.ts'
 import { utf8, toHex } from '../protocol/bytes.ts'
 import type { CairnRecord } from '../protocol/records.ts'
-import { rejects } from './helpers.ts'
+import { rejects, storeIndicator } from './helpers.ts'
 
 function mth(leaves: Uint8Array[]): Uint8Array {
   if (leaves.length === 0) return EMPTY_ROOT
@@ -41,14 +41,7 @@ function subproof(m: number, leaves: Uint8Array[], b: boolean): Uint8Array[] {
 
 const ORIGIN = 'test.cairn/eu-centre'
 
-function indicator(i: number): AppendItem {
-  const value = new Uint8Array(32)
-  value.set(utf8(`v${i}`))
-  value[31] = 1
-  const entry = utf8(`entry-${i}`)
-  const record = { v: 1, type: 'indicator', log: ORIGIN, seq: i, time: 1767225600000, alg: 'sha256', value, category: 'A1', kind: 'known_material', media: 'image' } as unknown as CairnRecord
-  return { entry, id: leafHash(entry), record }
-}
+const indicator = (i: number): AppendItem => storeIndicator(ORIGIN, i)
 
 function revocation(i: number, target: Uint8Array): AppendItem {
   const entry = utf8(`entry-${i}`)

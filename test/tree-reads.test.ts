@@ -14,19 +14,12 @@ import { leafHash, nodeHash } from '../protocol/hash.ts'
 import { verifyInclusion } from '../protocol/merkle.ts'
 import { utf8, toHex } from '../protocol/bytes.ts'
 import type { CairnRecord } from '../protocol/records.ts'
-import { rejects } from './helpers.ts'
+import { rejects, storeIndicator } from './helpers.ts'
 
 const ORIGIN = 'test.cairn/eu-centre'
 const SIZE = 1300 // five full level-0 tiles and a partial one; level 1 is the in-memory edge
 
-function item(i: number): AppendItem {
-  const value = new Uint8Array(32)
-  value.set(utf8(`v${i}`))
-  value[31] = 1
-  const entry = utf8(`entry-${i}`)
-  const record = { v: 1, type: 'indicator', log: ORIGIN, seq: i, time: 1767225600000, alg: 'sha256', value, category: 'A1', kind: 'known_material', media: 'image' } as unknown as CairnRecord
-  return { entry, id: leafHash(entry), record }
-}
+const item = (i: number): AppendItem => storeIndicator(ORIGIN, i)
 
 /** A store of SIZE entries in `kv`, reopened (nothing read yet is cached), and its root. */
 async function filled(): Promise<{ kv: MemoryKV; store: Store; num: number; root: Uint8Array }> {

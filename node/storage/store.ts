@@ -162,7 +162,7 @@ export class Store {
   private setSize = 0
   private writeChain: Promise<unknown> = Promise.resolve()
   private readonly tree: TreeReader
-  /** Per log, its stored checkpoint's size and root (signedRoot). */
+  /** Per log, its stored checkpoint's size and root (signedCheckpoint). */
   private readonly signedRoots = new Map<number, { note: string; size: number; root: Uint8Array }>()
   private readonly expiryLogs = new Set<number>()
   private redactionDigestCache: Uint8Array | undefined
@@ -550,11 +550,12 @@ export class Store {
    */
   inclusionProof(origin: string, index: number, size: number): Promise<Uint8Array[]> {
     const st = this.served(origin)
-    return this.tree.inclusionProofTo(st, index, size, this.signedRoot(st, size))
+    const signed = this.signedCheckpoint(st)
+    return this.tree.inclusionProofTo(st, index, size, signed?.size === size ? signed.root : undefined)
   }
 
-  /** The root the log's stored checkpoint signs if it is of `size` (parsed once per checkpoint). */
-  private signedRoot(st: LogState, size: number): Uint8Array | undefined {
+  /** The size and root the log's stored checkpoint signs, parsed once per checkpoint (undefined: none held). */
+  private signedCheckpoint(st: LogState): { size: number; root: Uint8Array } | undefined {
     const note = st.checkpoint
     if (!note) return undefined
     let c = this.signedRoots.get(st.num)
@@ -563,7 +564,7 @@ export class Store {
       c = { note, size: cp.size, root: cp.root }
       this.signedRoots.set(st.num, c)
     }
-    return c.size === size ? c.root : undefined
+    return c
   }
 
   /** RFC 9162 §2.1.4.1 consistency proof between sizes m ≤ n (from checked tiles). */
@@ -598,10 +599,7 @@ export class Store {
   private async checkedEntries(st: LogState, start: number, end: number): Promise<{ entries: Uint8Array[]; ids: Uint8Array[] }> {
     if (end - start <= FEW_ENTRIES) {
       // A lookup's entry or two: each shown by its proof to the current root (tree.ts leafInTree), not by checking its whole tile.
-      const entries = await Promise.all(Array.from({ length: end - start }, (_, i) => this.kv.get(keys.entry(st.num, start + i)).catch((e: unknown) => {
-        if (!isLevelCorruption(e)) throw e
-        return undefined
-      })))
+      const entries = await Promise.all(Array.from({ length: end - start }, (_, i) => this.storedEntry(st, start + i)))
       const ids = entries.map((e, i) => {
         const leaf = e === undefined ? undefined : leafOf(e)
         return leaf && this.tree.leafInTree(st, start + i, leaf) ? leaf : undefined
@@ -629,15 +627,18 @@ export class Store {
     if (out.length === end - start) return out
     // Some are missing or LevelDB could not read their block: find which, one by one.
     const one: (Uint8Array | undefined)[] = []
-    for (let i = start; i < end; i++) {
-      try {
-        one.push(await this.kv.get(keys.entry(st.num, i)))
-      } catch (e) {
-        if (!isLevelCorruption(e)) throw e
-        one.push(undefined)
-      }
-    }
+    for (let i = start; i < end; i++) one.push(await this.storedEntry(st, i))
     return one
+  }
+
+  /** The stored entry at `index` as it is; undefined if missing or unreadable (a LevelDB block failing its checksum). */
+  private async storedEntry(st: LogState, index: number): Promise<Uint8Array | undefined> {
+    try {
+      return await this.kv.get(keys.entry(st.num, index))
+    } catch (e) {
+      if (!isLevelCorruption(e)) throw e
+      return undefined
+    }
   }
 
   /**
@@ -787,12 +788,6 @@ export class Store {
 
   // ------------------------------------------------------------- integrity
 
-  /** The root the log's stored checkpoint signs (undefined: none held). */
-  private checkpointRoot(st: LogState): Uint8Array | undefined {
-    if (!st.checkpoint) return undefined
-    return parseCheckpoint(parseNote(st.checkpoint).body).root
-  }
-
   /**
    * The check at start (integrity.ts): the root at the stored checkpoint's
    * size, from the in-memory edge and the checked full tiles on its right
@@ -808,7 +803,7 @@ export class Store {
         continue
       }
       try {
-        const root = this.checkpointRoot(st)
+        const root = this.signedCheckpoint(st)?.root
         if (root && st.checkpointSize <= st.size && !equalBytes(await this.tree.root(st, st.checkpointSize), root)) {
           this.corrupt(st.origin, { what: 'edge', index: st.checkpointSize, level: 0 })
         }
@@ -835,7 +830,7 @@ export class Store {
       if (!(e instanceof LedgerError) || e.code !== 'STORAGE_CORRUPT') throw e
       if (out.problems.length < maxProblems) out.problems.push(e.message)
     }
-    const root = this.checkpointRoot(st)
+    const root = this.signedCheckpoint(st)?.root
     try {
       if (root && !equalBytes(await this.tree.root(st, st.checkpointSize), root)) {
         this.corrupt(origin, { what: 'edge', index: st.checkpointSize, level: 0 })
@@ -931,7 +926,7 @@ export class Store {
   async repairEdge(origin: string, edge: Uint8Array[]): Promise<void> {
     await this.exclusive(async () => {
       const st = this.state(origin)
-      const root = this.checkpointRoot(st)
+      const root = this.signedCheckpoint(st)?.root
       this.tree.forget(st.num)
       const candidate = { ...st, edge }
       if (root && !equalBytes(await this.tree.root(candidate, st.checkpointSize), root)) {
@@ -978,7 +973,7 @@ export class Store {
     const was = st.damaged
     st.damaged = undefined
     try {
-      const root = this.checkpointRoot(st)
+      const root = this.signedCheckpoint(st)?.root
       if (root && !equalBytes(await this.tree.root(st, st.checkpointSize), root)) this.corrupt(origin, { what: 'edge', index: st.checkpointSize, level: 0 })
       if (end > start) await this.checkedEntries(st, start, end)
     } catch (e) {
