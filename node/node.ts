@@ -9,7 +9,7 @@ import { signCheckpoint } from '../protocol/checkpoint.ts'
 import type { CairnRecord } from '../protocol/records.ts'
 import { EMPTY_ROOT } from '../protocol/hash.ts'
 import { LedgerError } from '../protocol/errors.ts'
-import { openStore } from './storage/open.ts'
+import { openStore, closeStore } from './storage/open.ts'
 import { replayRoster } from './roster-replay.ts'
 import { Store } from './storage/store.ts'
 import { SetLines, setLinesDir } from './provider/set-lines.ts'
@@ -290,7 +290,7 @@ export async function startNode(opts: StartOptions): Promise<CairnNode> {
       await pools.close()
       await accessLog.close()
       await setLines.close()
-      await store.close()
+      await closeStore(join(opts.dir, 'db'), store, log)
     },
   }
   node.announce()

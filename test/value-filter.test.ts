@@ -8,8 +8,12 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, readFileSync, writeFileSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ValueFilter } from '../node/storage/value-filter.ts'
-import { MemoryKV } from '../node/storage/kv.ts'
+import { MemoryKV, LevelKV } from '../node/storage/kv.ts'
+import { loadValueFilter, saveValueFilter, valueFilterPath } from '../node/storage/open.ts'
 import { Store, type AppendItem } from '../node/storage/store.ts'
 import { leafHash } from '../protocol/hash.ts'
 import { utf8, toHex } from '../protocol/bytes.ts'
@@ -53,7 +57,7 @@ test('a store finds every value it holds through the filter: scanned at fill, ap
   const during = Array.from({ length: 50 }, (_, i) => indicator(300 + i))
   await store.append(ORIGIN, 300, during, { durable: false })
   const scanned = await filling
-  assert.ok(scanned >= 300 && scanned <= 350, `the scan saw the values stored before it began (${scanned})`)
+  assert.ok(scanned !== undefined && scanned >= 300 && scanned <= 350, `the scan saw the values stored before it began (${scanned})`)
   assert.ok(store.valueFilter.usable)
   const after = Array.from({ length: 50 }, (_, i) => indicator(350 + i))
   await store.append(ORIGIN, 350, after, { durable: false })
@@ -62,6 +66,57 @@ test('a store finds every value it holds through the filter: scanned at fill, ap
   for (const [i, x] of all.entries()) assert.equal(ids[i]!.map(toHex), [toHex(x.id)], `value ${i}`)
   const absent = await store.idsForValues([{ alg: 'sha256', value: new Uint8Array(32).fill(7) }, { alg: 'md5', value: valueOf(before[0]!).subarray(0, 16) }])
   assert.equal(absent, [[], []])
+})
+
+test('a closing node keeps the filter; it is taken back only for a store whose logs have the roots it was kept with', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-value-filter-'))
+  const db = join(dir, 'db')
+  const items = Array.from({ length: 400 }, (_, i) => indicator(i))
+  const values = items.map((x) => ({ alg: 'sha256' as const, value: valueOf(x) }))
+  const reopen = async () => Store.open(await LevelKV.open(db))
+  try {
+    let store = await reopen()
+    assert.not.ok(await saveValueFilter(db, store), 'nothing kept before it is filled')
+    await store.registerLog(ORIGIN)
+    await store.append(ORIGIN, 0, items.slice(0, 300))
+    await store.fillValueFilter()
+    assert.ok(await saveValueFilter(db, store))
+    assert.is(statSync(valueFilterPath(db)).mode & 0o777, 0o600)
+    await store.close()
+
+    store = await reopen()
+    assert.is(await loadValueFilter(db, store), true)
+    assert.ok(store.valueFilter.usable, 'usable at once, without a scan')
+    await store.append(ORIGIN, 300, items.slice(300)) // added to the filter as they are stored
+    const ids = await store.idsForValues(values)
+    for (const [i, x] of items.entries()) assert.equal(ids[i]!.map(toHex), [toHex(x.id)], `value ${i}`)
+    await store.close() // not kept: the file still names the log at 300 entries
+
+    store = await reopen()
+    assert.match(String(await loadValueFilter(db, store)), /has changed since \(300 entries then, 400 now\)/)
+    assert.not.ok(store.valueFilter.usable)
+    await store.fillValueFilter()
+    assert.ok(await saveValueFilter(db, store))
+    await store.close()
+
+    const good = readFileSync(valueFilterPath(db))
+    const broken = Buffer.from(good)
+    broken[broken.length - 100]! ^= 0x10
+    writeFileSync(valueFilterPath(db), broken)
+    store = await reopen()
+    assert.match(String(await loadValueFilter(db, store)), /does not match its checksum/)
+    writeFileSync(valueFilterPath(db), good.subarray(0, 40))
+    assert.match(String(await loadValueFilter(db, store)), /JSON line/)
+    rmSync(valueFilterPath(db))
+    assert.match(String(await loadValueFilter(db, store)), /no value-filter file/)
+    assert.not.ok(store.valueFilter.usable, 'none of them was taken')
+    // A store closed under its scan: the scan ends quietly, the filter unused.
+    const filling = store.fillValueFilter()
+    await store.close()
+    assert.is(await filling, undefined)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test.run()

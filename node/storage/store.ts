@@ -118,6 +118,15 @@ interface LogState {
   damaged?: Damage
 }
 
+/** The value filter as a closing node keeps it (Store.valueFilterState, open.ts). */
+export interface ValueFilterState {
+  /** Per log: its size and tree root (hex) when the filter was taken. */
+  logs: Record<string, { size: number; root: string }>
+  bits: Uint8Array
+  added: number
+  capacity: number
+}
+
 export interface SetMember {
   id: Uint8Array
   alg: string
@@ -174,6 +183,7 @@ export class Store {
 
   /** Which values the value index may hold: lets the duplicate check skip it for new values. */
   readonly valueFilter = new ValueFilter()
+  private closed = false
 
   private constructor(readonly kv: KV) {
     this.tree = new TreeReader(kv, (st, d) => this.corrupt(st.origin, d))
@@ -1057,17 +1067,49 @@ export class Store {
    * the index for every value. A closed store ends the scan; the filter then
    * stays unused.
    */
-  async fillValueFilter(): Promise<number> {
+  async fillValueFilter(): Promise<number | undefined> {
     let entries = 0
     for (const l of this.listLogs()) entries += l.size
     this.valueFilter.reset(entries)
     let n = 0
-    for await (const [k] of this.kv.iterate({ gte: new Uint8Array([P.value]), lt: new Uint8Array([P.value + 1]) })) {
-      this.valueFilter.add(k.subarray(1, 4 + ((k[2]! << 8) | k[3]!)))
-      n++
+    try {
+      for await (const [k] of this.kv.iterate({ gte: new Uint8Array([P.value]), lt: new Uint8Array([P.value + 1]) })) {
+        this.valueFilter.add(k.subarray(1, 4 + ((k[2]! << 8) | k[3]!)))
+        n++
+      }
+    } catch (e) {
+      if (this.closed) return undefined // the store closed under the scan: nothing went wrong
+      throw e
     }
+    if (this.closed) return undefined
     this.valueFilter.markReady()
     return n
+  }
+
+  /** The filled value filter with the size and root of every log it covers (the file a closing node keeps, open.ts); undefined if it is not filled. */
+  valueFilterState(): ValueFilterState | undefined {
+    const f = this.valueFilter.toBytes()
+    if (!f) return undefined
+    const logs: ValueFilterState['logs'] = {}
+    for (const st of this.logs.values()) logs[st.origin] = { size: st.size, root: toHex(edgeRoot(st.edge, st.size)) }
+    return { logs, ...f }
+  }
+
+  /**
+   * Uses a filter valueFilterState() gave if this store has exactly its logs,
+   * each at its size and root (so every value in the index went through it);
+   * else says why not, and the filter is to be filled by a scan.
+   */
+  adoptValueFilter(state: ValueFilterState): true | string {
+    const logs = Object.entries(state.logs ?? {})
+    if (logs.length !== this.logs.size) return `it covers ${logs.length} logs, the store holds ${this.logs.size}`
+    for (const [origin, l] of logs) {
+      const st = this.logs.get(origin)
+      if (!st) return `the store holds no log ${origin}`
+      if (st.size !== l.size || toHex(edgeRoot(st.edge, st.size)) !== l.root) return `${origin} has changed since (${l.size} entries then, ${st.size} now)`
+    }
+    if (!this.valueFilter.fromBytes(state.bits, state.added, state.capacity)) return 'its sizes are not ones a filter has'
+    return true
   }
 
   /** Revocations and attestations that name `target`. */
@@ -1246,6 +1288,7 @@ export class Store {
   }
 
   async close(): Promise<void> {
+    this.closed = true
     await this.exclusive(() => this.kv.close())
   }
 }

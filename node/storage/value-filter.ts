@@ -11,6 +11,12 @@
  * positive only sends that value to the index). Until the scan has finished,
  * or after more values were added than it was sized for, `mightHold` says
  * yes to everything and the index is read as before.
+ *
+ * The scan reads every row of the value index (minutes at 10M values, on the
+ * main thread beside the requests being served), so a closing node keeps the
+ * filter in a file (open.ts) with the size and root of every log it covers;
+ * the next start uses it only if the store still has exactly those logs at
+ * those roots (every value then is in it), and scans otherwise.
  */
 const BITS_PER_VALUE = 10
 const HASHES = 7
@@ -41,6 +47,27 @@ export class ValueFilter {
   /** The scan that filled the filter has finished. */
   markReady(): void {
     this.ready = true
+  }
+
+  /** The filter's state as bytes (the file open.ts keeps); undefined unless it is usable. */
+  toBytes(): { bits: Uint8Array; added: number; capacity: number } | undefined {
+    if (!this.usable) return undefined
+    return { bits: new Uint8Array(this.bits.buffer, this.bits.byteOffset, this.bits.byteLength), added: this.added, capacity: this.capacity }
+  }
+
+  /** Takes a state toBytes() gave (of a store whose values it holds); false (and unchanged) if it is not one. */
+  fromBytes(bits: Uint8Array, added: number, capacity: number): boolean {
+    const n = bits.length * 8
+    const whole = Number.isSafeInteger(added) && Number.isSafeInteger(capacity) && added >= 0 && added <= capacity
+    if (!whole || n < MIN_BITS || (n & (n - 1)) !== 0 || capacity !== Math.floor(n / BITS_PER_VALUE)) return false
+    const words = new Uint32Array(n / 32)
+    new Uint8Array(words.buffer).set(bits)
+    this.bits = words
+    this.mask = n - 1
+    this.capacity = capacity
+    this.added = added
+    this.ready = true
+    return true
   }
 
   /** `key`: the value index's prefix for the value (alg, length, value bytes). */

@@ -25,6 +25,7 @@ import { join } from 'node:path'
 import { LevelKV, MemoryKV } from '../../node/storage/kv.ts'
 import { u64 } from '../../node/storage/keys.ts'
 import { SetLines, setLinesDir } from '../../node/provider/set-lines.ts'
+import { loadValueFilter, saveValueFilter } from '../../node/storage/open.ts'
 import { jsonlLine } from '../../node/provider/jsonl-line.ts'
 import { sha256, utf8 } from '../../protocol/bytes.ts'
 import { Store, type AppendItem } from '../../node/storage/store.ts'
@@ -157,12 +158,21 @@ export async function fixture(base: string, spec: FixtureSpec, opts: { fresh?: b
  * Writes the snapshot line files (node/set-lines.ts) of the store in
  * `nodeDir` up to its size, as the node does for every batch it stores, so
  * that the node started on the fixture does not spend its first minutes (and
- * memory) catching them up. Returns the seconds it took (0 when complete).
+ * memory) catching them up; and its value filter's file (storage/open.ts), as
+ * a node keeps it when it stops. Returns the seconds the lines took (0 when
+ * complete).
  */
 export async function ensureSetLines(nodeDir: string, say: (line: string) => void): Promise<number> {
   const t0 = performance.now()
-  const store = await Store.open(await LevelKV.open(join(nodeDir, 'db')))
+  const db = join(nodeDir, 'db')
+  const store = await Store.open(await LevelKV.open(db))
   try {
+    if (await loadValueFilter(db, store) !== true) {
+      const t = performance.now()
+      await store.fillValueFilter()
+      await saveValueFilter(db, store)
+      say(`  value filter: filled by a scan of the value index in ${((performance.now() - t) / 1000).toFixed(0)} s`)
+    }
     const lines = await SetLines.open(setLinesDir(nodeDir), store)
     const progress = setInterval(() => say(`  set lines: ${lines.linesWritten.toLocaleString('en')} lines written`), 15_000)
     try {
