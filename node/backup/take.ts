@@ -26,8 +26,8 @@ import {
   type Manifest, type StoreSummary,
 } from './format.ts'
 
-/** Files of a node directory never backed up: written by a running node about itself, or its log. */
-const RUNTIME_FILES = new Set(['node.url', 'node.addrs', 'node.log'])
+/** Files of a node directory never backed up: written by a running node about itself, its log, or derived from the store (the value filter, storage/open.ts). */
+const RUNTIME_FILES = new Set(['node.url', 'node.addrs', 'node.log', 'value-filter', 'value-filter.tmp'])
 /** Larger top-level files are not configuration (a log, a stray copy): they are left out and named. */
 export const MAX_FILE_BYTES = 1024 * 1024
 const REQUIRED_FILES = ['keys.json', 'node.json', 'genesis.json']
