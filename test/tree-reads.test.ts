@@ -73,6 +73,29 @@ test('a damaged entry is refused even when its tile is sound', async () => {
   await rejects(() => store.entry(ORIGIN, 42), 'STORAGE_CORRUPT', 'entry 42')
 })
 
+test('proofs that meet a subtree shown before stop there: still right for every leaf, a damaged upper row never used, a damaged leaf tile still refused', async () => {
+  const BIG = 70_000 // level-0 tiles under a full stored level-1 tile (65,536 entries) and the edge
+  const kv = new MemoryKV()
+  const first = await Store.open(kv)
+  await first.registerLog(ORIGIN)
+  for (let at = 0; at < BIG; at += 10_000) await first.append(ORIGIN, at, Array.from({ length: 10_000 }, (_, i) => item(at + i)), { durable: false })
+  const root = first.rootNow(ORIGIN)
+  const store = await Store.open(kv)
+  const num = store.logNumber(ORIGIN)
+  const proven = async (i: number) => verifyInclusion(leafHash(utf8(`entry-${i}`)), i, BIG, await store.inclusionProof(ORIGIN, i, BIG), root)
+  let seed = 11
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) % BIG
+  for (let n = 0; n < 600; n++) await proven(rnd()) // shows the upper subtrees
+  // A stored row of level 1 (subtrees of 256 entries) damaged now: the shown hashes are used, not it.
+  await damage(kv, keys.tile(num, 1, 0), 3)
+  for (let n = 0; n < 300; n++) await proven(rnd())
+  await proven(3 * 256 + 5)
+  // A damaged leaf in a level-0 tile: the proof of that entry does not fold to a shown subtree and is refused.
+  await damage(kv, keys.tile(num, 0, 100), 7)
+  await rejects(() => store.inclusionProof(ORIGIN, 100 * 256 + 6, BIG), 'STORAGE_CORRUPT', 'proof of a sibling of the damaged leaf')
+  await rejects(() => store.entry(ORIGIN, 100 * 256 + 7), 'STORAGE_CORRUPT', 'the entry of the damaged leaf (the log is withheld until healed)')
+})
+
 test('a proof against an older size (no trusted root held for it) comes from checked tiles', async () => {
   const { store } = await filled()
   const leaves = Array.from({ length: 1000 }, (_, i) => leafHash(utf8(`entry-${i}`)))

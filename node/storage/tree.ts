@@ -32,6 +32,13 @@ import { equalBytes, sha256 } from '../../protocol/bytes.ts'
 
 export const TILE_WIDTH = 256
 export const TILE_HEIGHT = 8
+/** Complete subtrees remembered as shown by a proof (TreeReader.verified): ~25 MB at most. */
+const VERIFIED_NODES = 1 << 17
+
+/** The key of a proof element folded from several complete subtrees (foldCache). */
+function foldKey(num: number, el: ProofPlan[number]): string {
+  return `${num}/${el.map((n) => `${n.level}.${n.index}`).join(',')}`
+}
 
 /** What the tree reader needs of a log: its store number, origin (for errors), size and in-memory edge. */
 export interface TreeState {
@@ -111,13 +118,21 @@ export class TreeReader {
   private readonly tileChecks = new Map<string, Promise<Uint8Array>>()
   /** Proof elements folded from several complete subtrees, keyed by the subtrees they fold. */
   private readonly foldCache = new Map<string, Uint8Array>()
+  /**
+   * Hashes of complete subtrees at level ≥ TILE_HEIGHT (`num/level/index`)
+   * shown by a proof that folded to a trusted root (foldsVerified): complete
+   * subtrees never change, so a later proof stops folding where it meets
+   * one, and takes its siblings up there from here instead of the store.
+   * At 10M entries the levels from 8 up hold ~80k nodes.
+   */
+  private readonly verified = new Map<string, Uint8Array>()
 
   constructor(private readonly kv: KV, private readonly onCorrupt: OnCorrupt) {}
 
   /** Forgets what was checked for a log (after its stored tree was repaired). */
   forget(num: number): void {
     this.rootCache.delete(num)
-    for (const m of [this.tileCache, this.tileDigest, this.innerDigest, this.innerCache, this.foldCache, this.edgeInnerCache]) {
+    for (const m of [this.tileCache, this.tileDigest, this.innerDigest, this.innerCache, this.foldCache, this.edgeInnerCache, this.verified]) {
       for (const k of m.keys()) if (k.startsWith(`${num}/`)) m.delete(k)
     }
   }
@@ -296,7 +311,7 @@ export class TreeReader {
       if (el.length === 1) return this.nodeHashAt(st, el[0]!.level, el[0]!.index)
       // An element folded from several complete subtrees (the right border of the tree): the same for every
       // proof at this size, and never changing (complete subtrees are immutable), so it is folded once.
-      const ck = `${st.num}/${el.map((n) => `${n.level}.${n.index}`).join(',')}`
+      const ck = foldKey(st.num, el)
       const cached = this.foldCache.get(ck)
       if (cached) return cached
       const folded = assembleProof([el], [await Promise.all(el.map(({ level, index }) => this.nodeHashAt(st, level, index)))])[0]!
@@ -326,7 +341,7 @@ export class TreeReader {
     const reads = new Map<string, Uint8Array | undefined>()
     const leaf = this.storedNode(st, 0, index, reads)
     const proof = leaf && this.storedPlan(st, plan, reads)
-    if (leaf && proof && this.folds(leaf, index, size, proof, trusted)) return proof
+    if (leaf && proof && this.foldsVerified(st, leaf, index, size, plan, proof, trusted)) return proof
     const checked = await this.fillPlan(st, plan)
     const checkedLeaf = await this.nodeHashAt(st, 0, index)
     if (!this.folds(checkedLeaf, index, size, checked, trusted)) {
@@ -342,8 +357,85 @@ export class TreeReader {
    */
   leafInTree(st: TreeState, index: number, leaf: Uint8Array): boolean {
     if (index >= st.size) return false
-    const proof = this.storedPlan(st, inclusionProofPlan(index, st.size), new Map())
-    return proof !== undefined && this.folds(leaf, index, st.size, proof, this.currentRoot(st))
+    const plan = inclusionProofPlan(index, st.size)
+    const proof = this.storedPlan(st, plan, new Map())
+    return proof !== undefined && this.foldsVerified(st, leaf, index, st.size, plan, proof, this.currentRoot(st))
+  }
+
+  /**
+   * verifyInclusion over a proof read as stored, with a short cut: where the
+   * subtree folded so far is a complete one already shown (this.verified),
+   * it must equal that, and if every element left is shown too (complete
+   * subtrees in this.verified, right-border folds in foldCache) the proof is
+   * the tree's without hashing up to the root; else the fold goes on to the
+   * root. On success the complete subtrees at level ≥ 8 on the path and
+   * among the elements are remembered as shown, and right-border folds in
+   * foldCache. False: not shown (the caller reads the checked way).
+   */
+  private foldsVerified(st: TreeState, leaf: Uint8Array, index: number, size: number, plan: ProofPlan, proof: Uint8Array[], root: Uint8Array): boolean {
+    if (proof.length !== plan.length) return false
+    const shown: [string, Uint8Array][] = []
+    const folds: [string, Uint8Array][] = []
+    let lo = index
+    let hi = index + 1
+    let r = leaf
+    let metAt = -1
+    for (let j = 0; j < plan.length; j++) {
+      const el = plan[j]!
+      const first = el[0]!
+      const last = el[el.length - 1]!
+      const elLo = first.index * 2 ** first.level
+      const elHi = (last.index + 1) * 2 ** last.level
+      if (elLo === hi) {
+        r = nodeHash(r, proof[j]!)
+        hi = elHi
+      } else if (elHi === lo) {
+        r = nodeHash(proof[j]!, r)
+        lo = elLo
+      } else {
+        return false
+      }
+      if (el.length === 1) {
+        if (first.level >= TILE_HEIGHT) shown.push([`${st.num}/${first.level}/${first.index}`, proof[j]!])
+      } else {
+        folds.push([foldKey(st.num, el), proof[j]!])
+      }
+      const n = hi - lo
+      if (n >= TILE_WIDTH && (n & (n - 1)) === 0 && lo % n === 0) {
+        const key = `${st.num}/${Math.log2(n)}/${lo / n}`
+        const known = this.verified.get(key)
+        if (!known) {
+          shown.push([key, r])
+        } else if (!equalBytes(known, r)) {
+          return false
+        } else if (this.restShown(st, plan, proof, j + 1)) {
+          metAt = j
+          break
+        }
+      }
+    }
+    const ok = metAt >= 0 || (lo === 0 && hi === size && equalBytes(r, root))
+    if (ok) {
+      for (const [key, h] of shown) {
+        if (this.verified.size >= VERIFIED_NODES) this.verified.delete(this.verified.keys().next().value!)
+        this.verified.set(key, h)
+      }
+      for (const [key, h] of folds) {
+        if (this.foldCache.size >= 1024) this.foldCache.delete(this.foldCache.keys().next().value!)
+        this.foldCache.set(key, h)
+      }
+    }
+    return ok
+  }
+
+  /** True if proof elements [from, …) are each a shown complete subtree or a cached right-border fold, byte for byte. */
+  private restShown(st: TreeState, plan: ProofPlan, proof: Uint8Array[], from: number): boolean {
+    for (let j = from; j < plan.length; j++) {
+      const el = plan[j]!
+      const known = el.length === 1 ? this.verified.get(`${st.num}/${el[0]!.level}/${el[0]!.index}`) : this.foldCache.get(foldKey(st.num, el))
+      if (!known || !equalBytes(known, proof[j]!)) return false
+    }
+    return true
   }
 
   private folds(leaf: Uint8Array, index: number, size: number, proof: Uint8Array[], root: Uint8Array): boolean {
@@ -374,7 +466,7 @@ export class TreeReader {
         out.push(h)
         continue
       }
-      const folded = this.foldCache.get(`${st.num}/${el.map((n) => `${n.level}.${n.index}`).join(',')}`) // folded from checked nodes
+      const folded = this.foldCache.get(foldKey(st.num, el)) // folded from checked nodes, or shown by a proof
       if (folded) {
         out.push(folded)
         continue
@@ -407,6 +499,10 @@ export class TreeReader {
     if ((tileIndex + 1) * TILE_WIDTH > hashesAtLevel) {
       if (tileIndex !== Math.floor(hashesAtLevel / TILE_WIDTH)) return undefined // beyond the log
       return pick(k === 0 ? st.edge[tl] : this.edgeInner(st, tl)[k - 1])
+    }
+    if (level >= TILE_HEIGHT) {
+      const shown = this.verified.get(`${st.num}/${level}/${index}`)
+      if (shown) return shown
     }
     const ck = `${st.num}/${tl}/${tileIndex}`
     if (k === 0) {
