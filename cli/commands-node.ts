@@ -123,18 +123,21 @@ export function registerNodeCommands(program: Command) {
     })
   nodeCmd
     .command('check')
-    .description('check a stopped node\'s store completely: every entry against its leaf hash, every tile against the tree, each log\'s root against its signed checkpoint (exit 1 on damage)')
+    .description('check a stopped node\'s store completely: every entry against its leaf hash, every tile against the tree, each log\'s root against its signed checkpoint, every row against its checksum, every snapshot line against the store (exit 1 on damage; snapshot files that differ are rebuilt)')
     .requiredOption('--dir <dir>', 'node directory (the node must be stopped)')
     .action(async (o) => {
       const { checkNodeStore } = await loadCheck()
       const checks = await checkNodeStore(o.dir, (c) => {
-        const what = c.rowsChecked !== undefined
-          ? `${String(c.rowsChecked).padStart(10)} rows against their checksums`
-          : `${String(c.entriesChecked).padStart(10)} entries ${String(c.tilesChecked).padStart(7)} full tiles, checkpoint at ${c.checkpointSize}`
-        console.log(`${c.problems.length === 0 ? 'ok  ' : 'FAIL'} ${c.origin.padEnd(36)} ${what}`)
+        const what = c.linesChecked !== undefined
+          ? `${String(c.linesChecked).padStart(10)} lines against the store`
+          : c.rowsChecked !== undefined
+            ? `${String(c.rowsChecked).padStart(10)} rows against their checksums`
+            : `${String(c.entriesChecked).padStart(10)} entries ${String(c.tilesChecked).padStart(7)} full tiles, checkpoint at ${c.checkpointSize}`
+        const verdict = c.problems.length === 0 ? 'ok  ' : c.linesChecked !== undefined ? 'MENDED' : 'FAIL'
+        console.log(`${verdict} ${c.origin.padEnd(36)} ${what}`)
         for (const p of c.problems) console.log(`     ${p}`)
       })
-      const logs = checks.filter((c) => c.rowsChecked === undefined)
+      const logs = checks.filter((c) => c.rowsChecked === undefined && c.linesChecked === undefined)
       const bad = logs.filter((c) => c.problems.length > 0)
       const rows = checks.find((c) => c.rowsChecked !== undefined)
       if (bad.length > 0) {
@@ -143,7 +146,9 @@ export function registerNodeCommands(program: Command) {
       if (rows && rows.problems.length > 0) {
         throw new LedgerError('STORAGE_CORRUPT', `the logs check out, but rows of the store's indexes fail their checksums; a node started on this store answers STORAGE_CORRUPT where it reads them: restore the node from a backup, or start a new node directory and let it sync from its peers`)
       }
-      console.log(`all ${logs.length} logs check out against their signed trees, and every row against its checksum`)
+      const lines = checks.find((c) => c.linesChecked !== undefined)
+      const mended = lines && lines.problems.length > 0 ? `; the snapshot files did not match the store and were rebuilt from it` : lines ? ', and every snapshot line against the store' : ''
+      console.log(`all ${logs.length} logs check out against their signed trees, and every row against its checksum${mended}`)
     })
   nodeCmd
     .command('restore <file>')

@@ -158,17 +158,19 @@ export class SetLines implements StoreObserver {
   linesWritten = 0
   private readonly mismatches = new Map<string, number>()
 
-  private constructor(private readonly dir: string, private readonly store: Store, private readonly log?: Logger) {}
+  private constructor(private readonly dir: string, private readonly store: Store, private readonly log?: Logger, private readonly everyLine = false) {}
 
   /**
    * Opens the files under `dir` for `store`, cuts them back to their last
    * durable state, registers as the store's observer and starts catching up
    * with the store in the background (`caughtUp()` resolves when done).
+   * `everyLine`: files are checked line by line against the store even if
+   * their recorded sums match (`cairn node check`).
    */
-  static async open(dir: string, store: Store, log?: Logger): Promise<SetLines> {
+  static async open(dir: string, store: Store, log?: Logger, opts: { everyLine?: boolean } = {}): Promise<SetLines> {
     await mkdir(dir, { recursive: true, mode: 0o700 })
     await chmod(dir, 0o700)
-    const s = new SetLines(dir, store, log)
+    const s = new SetLines(dir, store, log, opts.everyLine)
     let saved: Record<string, Durable> = {}
     // Without a state that can be read, files that hold lines are not trusted: each such log is rebuilt (and the mismatch counted).
     let stateProblem: string | undefined
@@ -206,6 +208,13 @@ export class SetLines implements StoreObserver {
     this.catchingUp = this.catchingUp.catch(() => undefined)
       .then(() => this.enqueue(async () => { l.next = l.written }))
       .then(() => this.checkThenCatchUp(l))
+  }
+
+  /** Lines the files hold, over all logs. */
+  get lines(): number {
+    let n = 0
+    for (const l of this.logs.values()) n += l.written
+    return n
   }
 
   /** Mismatches found and logs not (yet) served from their files. */
@@ -410,7 +419,7 @@ export class SetLines implements StoreObserver {
       let bySums: true | string
       const t0 = performance.now()
       try {
-        bySums = await this.checkBySums(l)
+        bySums = this.everyLine ? 'asked to check every line' : await this.checkBySums(l)
         if (bySums !== true && !this.closed) {
           this.log?.info({ log: l.origin, lines: l.written, reason: bySums }, `set-lines: checking every line of ${l.num}.jsonl against the store (${bySums}); its snapshots are rendered from the store until then`)
           m = await this.check(l)

@@ -2,14 +2,19 @@
  * `cairn node check`: the full integrity check of a stopped node's store
  * (integrity.ts): per log, every full tile against the tree, the root
  * against the stored checkpoint, every entry against its leaf hash; then
- * every row of the store against its checksum (kv.ts).
+ * every row of the store against its checksum (kv.ts); then, if the logs
+ * check out, every line of the snapshot files against the store
+ * (provider/set-lines.ts; a node starting checks them only by the sums
+ * recorded with them), rebuilding a log's files from the store on a mismatch.
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import pino from 'pino'
 import { LedgerError } from '../../protocol/errors.ts'
 import { LevelKV } from './kv.ts'
 import { Store } from './store.ts'
 import type { LogCheck } from './integrity.ts'
+import { SetLines, setLinesDir } from '../provider/set-lines.ts'
 
 /** Checks the store of the node directory `dir`, log by log (the node must be stopped: it holds the store's lock). */
 export async function checkNodeStore(dir: string, onLog?: (c: LogCheck) => void, onProgress?: (origin: string, entries: number, size: number) => void): Promise<LogCheck[]> {
@@ -42,8 +47,33 @@ export async function checkNodeStore(dir: string, onLog?: (c: LogCheck) => void,
       problems: rows.bad.map((k) => `store key ${k} does not match the checksum it was written with`).concat(rows.badCount > rows.bad.length ? [`… and ${rows.badCount - rows.bad.length} more`] : []) }
     out.push(c)
     onLog?.(c)
+    if (out.every((x) => x.problems.length === 0) && existsSync(setLinesDir(dir))) {
+      const lines = await checkSetLines(dir, store)
+      out.push(lines)
+      onLog?.(lines)
+    }
   } finally {
     await kv.close()
   }
   return out
+}
+
+/**
+ * Every line of the snapshot files against the store; a log whose files do
+ * not match is rebuilt from it (they are derived data), and each mismatch is
+ * a problem that names the log, the line and what differed.
+ */
+async function checkSetLines(dir: string, store: Store): Promise<LogCheck> {
+  const found: string[] = []
+  const log = pino({ level: 'error' }, { write: (s: string) => {
+    const m = JSON.parse(s) as { event?: string; log?: string; index?: number; what?: string; msg?: string }
+    found.push(m.event === 'set_lines_mismatch' ? `${m.log}: line ${m.index}: ${m.what} (rebuilt from the store)` : String(m.msg))
+  } })
+  const lines = await SetLines.open(setLinesDir(dir), store, log, { everyLine: true })
+  try {
+    await lines.caughtUp()
+  } finally {
+    await lines.close()
+  }
+  return { origin: '(snapshot files)', size: lines.lines, checkpointSize: 0, entriesChecked: 0, tilesChecked: 0, linesChecked: lines.lines, problems: found }
 }

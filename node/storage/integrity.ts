@@ -53,6 +53,8 @@ export interface LogCheck {
   tilesChecked: number
   /** The store-wide pass: rows whose checksums were read (kv.ts). */
   rowsChecked?: number
+  /** The snapshot files' pass (check.ts): lines checked against the store. */
+  linesChecked?: number
   /** One line per problem found (capped). */
   problems: string[]
 }
