@@ -133,9 +133,9 @@ export function registerNodeCommands(program: Command) {
           : c.rowsChecked !== undefined
             ? `${String(c.rowsChecked).padStart(10)} rows against their checksums`
             : `${String(c.entriesChecked).padStart(10)} entries ${String(c.tilesChecked).padStart(7)} full tiles, checkpoint at ${c.checkpointSize}`
-        const verdict = c.problems.length === 0 ? 'ok  ' : c.linesChecked !== undefined ? 'MENDED' : 'FAIL'
+        const verdict = (c.problems.length === 0 ? 'ok' : c.linesChecked !== undefined ? 'MENDED' : 'FAIL').padEnd(6)
         console.log(`${verdict} ${c.origin.padEnd(36)} ${what}`)
-        for (const p of c.problems) console.log(`     ${p}`)
+        for (const p of c.problems) console.log(`       ${p}`)
       })
       const logs = checks.filter((c) => c.rowsChecked === undefined && c.linesChecked === undefined)
       const bad = logs.filter((c) => c.problems.length > 0)
