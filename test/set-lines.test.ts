@@ -7,7 +7,8 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtempSync, rmSync, readFileSync, statSync, truncateSync, appendFileSync, unlinkSync, readdirSync } from 'node:fs'
+import { mkdtempSync, rmSync, readFileSync, writeFileSync, statSync, truncateSync, appendFileSync, unlinkSync, readdirSync } from 'node:fs'
+import pino from 'pino'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sha256, utf8, toHex } from '../protocol/bytes.ts'
@@ -191,6 +192,45 @@ test('a redaction applied while the files were not kept is blanked when they are
     assert.not.ok(readFileSync(file, 'utf8').includes(value))
     assert.fixture(await fromFiles(lines, sizes), await reference(store, sizes))
     await lines.close()
+  })
+})
+
+test('a redaction the files missed is never served: by the check of every line when the store\'s redactions differ from those recorded, and when they match', async () => {
+  await withStore(async (store, dir) => {
+    let lines = await SetLines.open(dir, store)
+    const ids = await build(store)
+    await lines.caughtUp()
+    await lines.close()
+    const statePath = join(dir, 'state.json')
+    const file = join(dir, `${store.logNumber(A)}.jsonl`)
+    const sizes = new Map([[A, store.size(A)], [B, 50]]) as Sizes
+    const served = async (l: SetLines) => {
+      const parts: Buffer[] = []
+      for await (const c of l.stream(sizes, encodeCursor(sizes))) parts.push(c)
+      return Buffer.concat(parts).toString('utf8')
+    }
+    for (const [index, recorded] of [[30, false], [31, true]] as const) {
+      assert.is(await redact(store, index, ids[index]!), 'applied')
+      const value = toHex((indicator(A, index) as { value: Uint8Array }).value)
+      assert.ok(readFileSync(file, 'utf8').includes(value))
+      // recorded: as if the sums had been recorded after the store's commit but before the line was blanked.
+      if (recorded) {
+        const st = JSON.parse(readFileSync(statePath, 'utf8')) as { redactions: string }
+        st.redactions = toHex(await store.redactionDigest())
+        writeFileSync(statePath, JSON.stringify(st))
+      }
+      const logged: string[] = []
+      lines = await SetLines.open(dir, store, pino({ level: 'info' }, { write: (m: string) => void logged.push(String((JSON.parse(m) as { msg: string }).msg)) }))
+      assert.not.ok((await served(lines)).includes(value), `${index}: not served at once`)
+      await lines.caughtUp()
+      assert.not.ok((await served(lines)).includes(value), `${index}: not served once checked`)
+      assert.is(logged.some((m) => m.includes('the store\'s redactions are not the ones recorded with the sums')), !recorded, `${index}: ${logged.join(' | ')}`)
+      await lines.close()
+      assert.not.ok(readFileSync(file, 'utf8').includes(value), `${index}: blanked in the file`)
+      assert.fixture(await served(lines = await SetLines.open(dir, store)), await reference(store, sizes))
+      await lines.caughtUp()
+      await lines.close()
+    }
   })
 })
 

@@ -105,6 +105,10 @@ test('a closing node keeps the filter; it is taken back only for a store whose l
     writeFileSync(valueFilterPath(db), broken)
     store = await reopen()
     assert.match(String(await loadValueFilter(db, store)), /does not match its checksum/)
+    const nl = good.indexOf(10)
+    const head = JSON.parse(good.subarray(0, nl).toString()) as { redactions: string }
+    writeFileSync(valueFilterPath(db), Buffer.concat([Buffer.from(JSON.stringify({ ...head, redactions: '00'.repeat(32) })), good.subarray(nl)]))
+    assert.match(String(await loadValueFilter(db, store)), /redactions are not the ones the filter was kept with/)
     writeFileSync(valueFilterPath(db), good.subarray(0, 40))
     assert.match(String(await loadValueFilter(db, store)), /JSON line/)
     rmSync(valueFilterPath(db))

@@ -5,9 +5,13 @@
  * the store (set-lines-check.ts), and a snapshot read from the file is
  * checked against them block by block before any of it is sent: a file
  * changed under a running node (a disk error, an edit) is found at the next
- * snapshot that reads it. CRC-32 finds accidents, not a forger who can write
- * the file (that is caught at the next start, which compares every line with
- * the store); it costs ~0.5 ns a byte, SHA-256 three times as much.
+ * snapshot that reads it. CRC-32 finds accidents (a disk error, an edit of a
+ * line), not a forger: the sums recorded in state.json (set-lines.ts
+ * checkBySums) sit beside the files, so one who can write the node's
+ * directory can change both, as they can its store. A provider's defence
+ * is to check every line against the signed entries (`cairn sync
+ * --from-snapshot`); `cairn node check` compares every line with the store.
+ * It costs ~0.5 ns a byte, SHA-256 three times as much.
  */
 import { crc32 } from 'node:zlib'
 

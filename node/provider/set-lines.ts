@@ -49,7 +49,11 @@ import { checkChunk, readChunk, readLines, type LineMismatch } from './set-lines
 import { BlockSums, blockSum } from './set-lines-sums.ts'
 import { keptLines, liveLines } from './set-lines-read.ts'
 
-/** 2: lines carry quality, ref and expires (files of format 1 are rebuilt from the store). */
+/**
+ * 2: lines carry quality, ref and expires (files of format 1 are rebuilt from
+ * the store). A change in how jsonl-line.ts renders a line needs a new format:
+ * files checked by their recorded sums are not rendered again.
+ */
 const STATE_FORMAT = 'cairn-set-lines/2'
 const MARK_EVERY = 1024
 const CATCH_UP_CHUNK = 4096
@@ -157,6 +161,9 @@ export class SetLines implements StoreObserver {
   /** Lines written since open (for status and tests). */
   linesWritten = 0
   private readonly mismatches = new Map<string, number>()
+  /** The store's redaction digest (Store.redactionDigest, hex) as state.json last recorded it with the sums, and as this process last wrote it. */
+  private savedRedactions: string | undefined
+  private writtenRedactions: string | undefined
 
   private constructor(private readonly dir: string, private readonly store: Store, private readonly log?: Logger, private readonly everyLine = false) {}
 
@@ -182,8 +189,9 @@ export class SetLines implements StoreObserver {
     }
     if (text !== undefined) {
       try {
-        const st = JSON.parse(text) as { format?: string; logs?: Record<string, Durable> }
+        const st = JSON.parse(text) as { format?: string; logs?: Record<string, Durable>; redactions?: unknown }
         if (st.format === STATE_FORMAT && st.logs && typeof st.logs === 'object') saved = st.logs
+        if (typeof st.redactions === 'string') s.savedRedactions = st.redactions
         else stateProblem = `state.json is not of format ${STATE_FORMAT}`
       } catch {
         stateProblem = 'state.json is not valid JSON'
@@ -374,27 +382,31 @@ export class SetLines implements StoreObserver {
    */
   private async checkBySums(l: LogFiles): Promise<true | string> {
     const d = l.durable
-    if (d.root === undefined || d.sums === undefined) return 'no sums were recorded'
+    if (typeof d.root !== 'string' || typeof d.sums !== 'string') return 'no sums were recorded'
     const sums = Buffer.from(d.sums, 'base64')
     const blocks = l.marks.length
-    if (d.lines !== l.written || d.bytes !== l.bytes || sums.length !== blocks * 4) return 'the recorded sums do not cover the lines'
+    if (sums.length !== blocks * 4 || l.removedCount !== d.removed) return 'the recorded sums do not cover the files'
     if (d.marksSum !== l.marksCrc || d.removedSum !== l.removedCrc) return `${l.num}.marks or ${l.num}.removed does not match its recorded sum`
     if (this.store.size(l.origin) < d.lines) return `the store holds fewer than ${d.lines} entries`
     let root: string
     try {
       root = toHex(await this.store.root(l.origin, d.lines))
+      // A store whose redactions differ (an older copy of it, say) may hold values the files have blanked.
+      if (this.savedRedactions !== toHex(await this.store.redactionDigest())) return 'the store\'s redactions are not the ones recorded with the sums'
     } catch (e) {
-      return `the store's root could not be read: ${(e as Error).message}`
+      return `the store could not be read: ${(e as Error).message}`
     }
     if (root !== d.root) return `the store's root at ${d.lines} entries is not the one recorded`
     const want: number[] = []
     for (let k = 0; k < blocks; k++) want.push(sums.readUInt32LE(k * 4))
     const ends = (k: number) => l.marks[k + 1] ?? l.bytes
+    l.sums.reset()
     for (let k = 0; k < blocks && !this.closed;) {
       let last = k
       while (last + 1 < blocks && ends(last + 1) - l.marks[k]! <= SUMS_READ) last++
       const start = l.marks[k]!
-      // Read and summed in the queue, so a line blanked meanwhile is not half read.
+      // Read and summed in the queue, so a line blanked meanwhile is not half read; the blocks' sums are
+      // taken at once, so a line blanked after this (a redaction) is summed anew (blankLine).
       const bad = await this.enqueue(async () => {
         const buf = Buffer.allocUnsafe(ends(last) - start)
         const { bytesRead } = await l.lines.read(buf, 0, buf.length, start)
@@ -402,13 +414,28 @@ export class SetLines implements StoreObserver {
         for (let j = k; j <= last; j++) {
           if (blockSum(buf.subarray(l.marks[j]! - start, ends(j) - start)) !== want[j]) return `lines ${j * MARK_EVERY}..${j * MARK_EVERY + MARK_EVERY - 1} do not match their recorded sum`
         }
+        l.sums.load(want.slice(0, last + 1))
         return undefined
       })
-      if (bad) return bad
+      if (bad) {
+        l.sums.reset()
+        return bad
+      }
       k = last + 1
     }
     if (this.closed) return 'closed'
-    l.sums.load(want)
+    // Redactions applied since (the node stopped before their lines were blanked): never served, blanked now.
+    for (let from = 0; ;) {
+      let n = 0
+      for await (const r of this.store.redactions(l.origin, from, 1000)) {
+        n++
+        from = r.index + 1
+        if (!r.applied || r.index >= l.written || l.redacted.has(r.index)) continue
+        l.redacted.add(r.index)
+        void this.enqueue(() => this.blankLine(l, r.index, true))
+      }
+      if (n < 1000) break
+    }
     return true
   }
 
@@ -618,7 +645,8 @@ export class SetLines implements StoreObserver {
   async flush(): Promise<void> {
     await this.enqueue(async () => {
       const dirty = [...this.logs.values()].filter((l) => l.dirty)
-      if (dirty.length === 0) return
+      const redactions = toHex(await this.store.redactionDigest())
+      if (dirty.length === 0 && redactions === this.writtenRedactions) return
       for (const l of dirty) {
         await Promise.all([l.lines.datasync(), l.removedFile.datasync(), l.marksFile.datasync()])
         l.durable = { origin: l.origin, lines: l.written, bytes: l.bytes, removed: l.removedCount, marks: l.marks.length, ...await this.sumsOf(l) }
@@ -629,12 +657,13 @@ export class SetLines implements StoreObserver {
       const tmp = join(this.dir, 'state.json.tmp')
       const fh = await open(tmp, 'w', 0o600)
       try {
-        await fh.writeFile(JSON.stringify({ format: STATE_FORMAT, logs }) + '\n')
+        await fh.writeFile(JSON.stringify({ format: STATE_FORMAT, logs, redactions }) + '\n')
         await fh.sync()
       } finally {
         await fh.close()
       }
       await rename(tmp, join(this.dir, 'state.json'))
+      this.writtenRedactions = redactions
     })
   }
 

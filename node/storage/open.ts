@@ -7,14 +7,15 @@
  * the file, then closes the store.
  *
  * The file (<node dir>/value-filter, 0600): one JSON line (format, byte order,
- * each log's size and root, the counts, the bits' length and CRC-32), then the
- * filter's bits.
+ * each log's size and root, the store's redaction digest, the counts, the
+ * bits' length and CRC-32), then the filter's bits.
  */
 import { open, readFile, rename } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { endianness } from 'node:os'
 import { crc32 } from 'node:zlib'
 import { LevelKV } from './kv.ts'
+import { toHex } from '../../protocol/bytes.ts'
 import { Store, type ValueFilterState } from './store.ts'
 import type { Logger } from '../logger.ts'
 
@@ -34,7 +35,7 @@ export async function loadValueFilter(dbPath: string, store: Store): Promise<tru
     return 'no value-filter file (a first start, or the node did not close cleanly)'
   }
   const nl = buf.indexOf(10)
-  let head: { format?: unknown; endian?: unknown; logs?: ValueFilterState['logs']; added?: number; capacity?: number; bytes?: number; crc?: number }
+  let head: { format?: unknown; endian?: unknown; logs?: ValueFilterState['logs']; redactions?: unknown; added?: number; capacity?: number; bytes?: number; crc?: number }
   try {
     head = JSON.parse(buf.subarray(0, Math.max(nl, 0)).toString('utf8')) as typeof head
   } catch {
@@ -43,6 +44,8 @@ export async function loadValueFilter(dbPath: string, store: Store): Promise<tru
   if (head.format !== FILTER_FORMAT || head.endian !== endianness()) return `the value-filter file is not of format ${FILTER_FORMAT} written on this byte order`
   const bits = buf.subarray(nl + 1)
   if (bits.length !== head.bytes || crc32(bits) !== head.crc) return 'the value-filter file does not match its checksum'
+  // A store with other redactions (an older copy, say) may hold values the filter was filled without.
+  if (head.redactions !== toHex(await store.redactionDigest())) return 'the store\'s redactions are not the ones the filter was kept with'
   return store.adoptValueFilter({ logs: head.logs ?? {}, bits, added: Number(head.added), capacity: Number(head.capacity) })
 }
 
@@ -50,7 +53,7 @@ export async function loadValueFilter(dbPath: string, store: Store): Promise<tru
 export async function saveValueFilter(dbPath: string, store: Store): Promise<boolean> {
   const st = store.valueFilterState()
   if (!st) return false
-  const head = { format: FILTER_FORMAT, endian: endianness(), logs: st.logs, added: st.added, capacity: st.capacity, bytes: st.bits.length, crc: crc32(st.bits) }
+  const head = { format: FILTER_FORMAT, endian: endianness(), logs: st.logs, redactions: toHex(await store.redactionDigest()), added: st.added, capacity: st.capacity, bytes: st.bits.length, crc: crc32(st.bits) }
   const path = valueFilterPath(dbPath)
   const fh = await open(`${path}.tmp`, 'w', 0o600)
   try {
