@@ -91,6 +91,15 @@ async function withStore(fn: (store: Store, dir: string) => Promise<void>): Prom
   }
 }
 
+/** build() with the files kept while it is stored, then closed; the ids of log A's indicators. */
+async function builtWithFiles(store: Store, dir: string): Promise<Uint8Array[]> {
+  const lines = await SetLines.open(dir, store)
+  const ids = await build(store)
+  await lines.caughtUp()
+  await lines.close()
+  return ids
+}
+
 function redact(store: Store, index: number, id: Uint8Array) {
   const notice: RedactionNotice = { v: 1, log: A, index, id, reason: 'legal_order', time: 9 }
   return store.applyRedaction(A, signRedaction(key.seed, notice), notice)
@@ -170,10 +179,8 @@ test('restart: files cut short, extended with garbage, or lost are cut back to t
 
 test('a redaction applied while the files were not kept is blanked when they are opened; lines of redacted entries are empty', async () => {
   await withStore(async (store, dir) => {
-    let lines = await SetLines.open(dir, store)
-    const ids = await build(store)
-    await lines.caughtUp()
-    await lines.close()
+    const ids = await builtWithFiles(store, dir)
+    let lines: SetLines
     // Redacted with nobody keeping the files (as in a crash between the store's commit and the blanking).
     assert.is(await redact(store, 20, ids[20]!), 'applied')
     const file = join(dir, `${store.logNumber(A)}.jsonl`)
@@ -197,10 +204,8 @@ test('a redaction applied while the files were not kept is blanked when they are
 
 test('a redaction the files missed is never served: by the check of every line when the store\'s redactions differ from those recorded, and when they match', async () => {
   await withStore(async (store, dir) => {
-    let lines = await SetLines.open(dir, store)
-    const ids = await build(store)
-    await lines.caughtUp()
-    await lines.close()
+    const ids = await builtWithFiles(store, dir)
+    let lines: SetLines
     const statePath = join(dir, 'state.json')
     const file = join(dir, `${store.logNumber(A)}.jsonl`)
     const sizes = new Map([[A, store.size(A)], [B, 50]]) as Sizes
