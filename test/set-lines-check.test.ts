@@ -141,6 +141,7 @@ test('start: a file cut short, a lost mark or revocation pair, a broken state.js
       ['a mark lost', () => truncateSync(join(dir, `${n}.marks`), 8), /no mark/],
       ['a revocation pair lost', () => truncateSync(join(dir, `${n}.removed`), 0), /not in \d+\.removed/],
       ['state.json not JSON', () => writeFileSync(join(dir, 'state.json'), '{"format":"cairn-set'), /not valid JSON/],
+      ['state.json of another format', () => writeFileSync(join(dir, 'state.json'), state.replace('cairn-set-lines/2', 'cairn-set-lines/9')), /not of format cairn-set-lines\/2/],
       ['state.json numbers no node writes', () => writeFileSync(join(dir, 'state.json'), state.replace(/"marks":\d+/, '"marks":1')), /which no node writes/],
       ['state.json with more bytes than the lines hold', () => writeFileSync(join(dir, 'state.json'), state.replace(/"bytes":(\d+)/, (_, b) => `"bytes":${Number(b) + 3}`)), /state\.json says the lines end at byte/],
     ]

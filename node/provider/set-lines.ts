@@ -190,8 +190,8 @@ export class SetLines implements StoreObserver {
     if (text !== undefined) {
       try {
         const st = JSON.parse(text) as { format?: string; logs?: Record<string, Durable>; redactions?: unknown }
-        if (st.format === STATE_FORMAT && st.logs && typeof st.logs === 'object') saved = st.logs
         if (typeof st.redactions === 'string') s.savedRedactions = st.redactions
+        if (st.format === STATE_FORMAT && st.logs && typeof st.logs === 'object') saved = st.logs
         else stateProblem = `state.json is not of format ${STATE_FORMAT}`
       } catch {
         stateProblem = 'state.json is not valid JSON'
