@@ -425,18 +425,27 @@ export class SetLines implements StoreObserver {
     }
     if (this.closed) return 'closed'
     // Redactions applied since (the node stopped before their lines were blanked): never served, blanked now.
+    await this.blankRedactions(l)
+    return true
+  }
+
+  /**
+   * Marks the log's applied redactions of lines it holds as redacted (never
+   * streamed) and blanks those lines, one after another in the queue; lines
+   * already marked are left as they are.
+   */
+  private async blankRedactions(l: LogFiles): Promise<void> {
     for (let from = 0; ;) {
       let n = 0
       for await (const r of this.store.redactions(l.origin, from, 1000)) {
         n++
         from = r.index + 1
-        if (!r.applied || r.index >= l.written || l.redacted.has(r.index)) continue
+        if (!r.applied || r.index >= l.next || l.redacted.has(r.index)) continue
         l.redacted.add(r.index)
-        void this.enqueue(() => this.blankLine(l, r.index, true))
+        await this.enqueue(() => this.blankLine(l, r.index, true))
       }
       if (n < 1000) break
     }
-    return true
   }
 
   /** Checks a log's files if they are not known good (rebuilding them on a mismatch), then catches them up with the store. */
@@ -619,12 +628,7 @@ export class SetLines implements StoreObserver {
   private async catchUpAll(): Promise<void> {
     for (const info of this.store.listLogs()) await this.checkThenCatchUp(await this.logFor(info.origin))
     // Redactions applied while the files were not being written (or lost in a crash): blank their lines.
-    for await (const r of this.store.allRedactions()) {
-      const l = this.logs.get(r.origin)
-      if (!l || !l.checked || r.index >= l.next) continue
-      l.redacted.add(r.index)
-      await this.enqueue(() => this.blankLine(l, r.index, true))
-    }
+    for (const l of this.logs.values()) if (l.checked) await this.blankRedactions(l)
   }
 
   /** Queues lines for `origin` from the store until the files reach the store's size. */
