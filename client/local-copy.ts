@@ -16,7 +16,8 @@
  * them to live indicators by id. Folding drops those whose target was
  * removed in the journals folded.
  */
-import { openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs'
+import { replaceFileSync } from './durable-file.ts'
 import { join } from 'node:path'
 import { LedgerError } from '../protocol/errors.ts'
 import {
@@ -58,31 +59,6 @@ export function originIndex(state: LocalState, origin: string): number {
     i = state.origins.push(origin) - 1
   }
   return i
-}
-
-/** Writes `data` to `path` atomically and durably: temp file, fsync, rename, fsync the directory. */
-export function writeAtomic(dir: string, name: string, data: Uint8Array | string): void {
-  const tmp = join(dir, `${name}.tmp`)
-  const fd = openSync(tmp, 'w', 0o644)
-  try {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data
-    let off = 0
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  renameSync(tmp, join(dir, name))
-  try {
-    const dfd = openSync(dir, 'r')
-    try {
-      fsyncSync(dfd)
-    } finally {
-      closeSync(dfd)
-    }
-  } catch {
-    // Some platforms cannot fsync a directory; the rename is still atomic.
-  }
 }
 
 /** Deletes files the state does not reference (left by a crash, replaced by compaction, or of an old-format copy). */
@@ -184,10 +160,10 @@ export function commit(dir: string, state: LocalState, journal: Journal | undefi
   if (journal && journal.ops > 0) {
     const file = nextFile(state, 'journal')
     const bytes = journal.sink.bytes()
-    writeAtomic(dir, file, bytes)
+    replaceFileSync(join(dir, file), bytes, 0o644)
     state.journals.push({ file, sha256: sha256Hex(bytes), records: journal.ops })
   }
-  writeAtomic(dir, 'state.json', JSON.stringify(state, null, 1) + '\n')
+  replaceFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 1) + '\n', 0o644)
 }
 
 /** Folds the journals into a new base file (live records only). */
@@ -218,10 +194,10 @@ export function compact(dir: string, state: LocalState): void {
   for (const j of journals) forEachRecord(j.buf, j.ref, 'journal', origins, keep)
   const file = nextFile(state, 'base')
   const bytes = out.bytes()
-  writeAtomic(dir, file, bytes)
+  replaceFileSync(join(dir, file), bytes, 0o644)
   state.base = { file, sha256: sha256Hex(bytes), records }
   state.journals = []
-  writeAtomic(dir, 'state.json', JSON.stringify(state, null, 1) + '\n')
+  replaceFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 1) + '\n', 0o644)
   removeUnreferenced(dir, state)
 }
 

@@ -11,7 +11,7 @@
  *
  * The directory is 0700 and every file 0600, whatever the umask (privateDir, writePrivate).
  */
-import { readFileSync, writeFileSync, existsSync, mkdirSync, chmodSync, renameSync } from 'node:fs'
+import { readFileSync, existsSync, mkdirSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { LedgerError } from '../protocol/errors.ts'
@@ -24,6 +24,7 @@ import { witnessVerifierKey } from '../protocol/cosignature.ts'
 import { isValidOrigin } from '../protocol/records.ts'
 import { checkGenesis, Genesis, type GenesisMember } from '../protocol/genesis.ts'
 import { trustedProxies } from './http/client-address.ts'
+import { replaceFileSync } from '../client/durable-file.ts'
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits')
 
@@ -133,11 +134,9 @@ export function privateDir(dir: string): void {
   chmodSync(dir, 0o700)
 }
 
-/** Writes a file of a node directory, mode 0600 whatever the umask (a crash leaves the old file or the new one). */
+/** Writes a file of a node directory, mode 0600 whatever the umask (a crash leaves the old file or the new one, fsynced). */
 export function writePrivate(path: string, data: string | Uint8Array): void {
-  writeFileSync(`${path}.tmp`, data, { mode: 0o600 })
-  chmodSync(`${path}.tmp`, 0o600)
-  renameSync(`${path}.tmp`, path)
+  replaceFileSync(path, data, 0o600)
 }
 
 /**

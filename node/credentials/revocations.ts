@@ -7,8 +7,9 @@
  * signature, unknown issuer, compromised key, oversized, malformed) is
  * refused, counted by code, and never stored.
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { replaceFileSync } from '../../client/durable-file.ts'
 import { CREDENTIAL_CLOCK_SKEW_S, type IssuerLookup } from '../../protocol/credential.ts'
 import { verifyRevocation, type CredentialRevocation } from '../../protocol/credential-revocation.ts'
 import { LedgerError, isLedgerError } from '../../protocol/errors.ts'
@@ -48,8 +49,7 @@ export class RevocationSet {
       }
     }
     if (set.byKey.size !== lines.length) {
-      writeFileSync(set.path + '.tmp', set.texts().map((t) => t + '\n').join(''), { mode: 0o600 })
-      renameSync(set.path + '.tmp', set.path)
+      replaceFileSync(set.path, set.texts().map((t) => t + '\n').join(''), 0o600)
     }
     set.stats.stored = set.byKey.size
     return set

@@ -35,12 +35,13 @@
  * block changed under the running node is found, that log is rebuilt, and
  * the snapshot goes on from the store.
  */
-import { open, mkdir, chmod, readFile, rename, type FileHandle } from 'node:fs/promises'
+import { open, mkdir, chmod, readFile, type FileHandle } from 'node:fs/promises'
 import { constants } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { toHex } from '../../protocol/bytes.ts'
 import { LedgerError } from '../../protocol/errors.ts'
+import { replaceFile } from '../../client/durable-file.ts'
 import type { Store, AppendItem, RedactedItem, StoreObserver } from '../storage/store.ts'
 import { readStoredRecord } from '../../protocol/stored-record.ts'
 import type { Logger } from '../logger.ts'
@@ -658,15 +659,7 @@ export class SetLines implements StoreObserver {
       }
       const logs: Record<string, Durable> = {}
       for (const l of this.logs.values()) logs[String(l.num)] = l.durable
-      const tmp = join(this.dir, 'state.json.tmp')
-      const fh = await open(tmp, 'w', 0o600)
-      try {
-        await fh.writeFile(JSON.stringify({ format: STATE_FORMAT, logs, redactions }) + '\n')
-        await fh.sync()
-      } finally {
-        await fh.close()
-      }
-      await rename(tmp, join(this.dir, 'state.json'))
+      await replaceFile(join(this.dir, 'state.json'), JSON.stringify({ format: STATE_FORMAT, logs, redactions }) + '\n', 0o600)
       this.writtenRedactions = redactions
     })
   }

@@ -10,11 +10,12 @@
  * each log's size and root, the store's redaction digest, the counts, the
  * bits' length and CRC-32), then the filter's bits.
  */
-import { open, readFile, rename } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { endianness } from 'node:os'
 import { crc32 } from 'node:zlib'
 import { LevelKV } from './kv.ts'
+import { replaceFile } from '../../client/durable-file.ts'
 import { toHex } from '../../protocol/bytes.ts'
 import { Store, type ValueFilterState } from './store.ts'
 import type { Logger } from '../logger.ts'
@@ -54,16 +55,7 @@ export async function saveValueFilter(dbPath: string, store: Store): Promise<boo
   const st = store.valueFilterState()
   if (!st) return false
   const head = { format: FILTER_FORMAT, endian: endianness(), logs: st.logs, redactions: toHex(await store.redactionDigest()), added: st.added, capacity: st.capacity, bytes: st.bits.length, crc: crc32(st.bits) }
-  const path = valueFilterPath(dbPath)
-  const fh = await open(`${path}.tmp`, 'w', 0o600)
-  try {
-    await fh.writeFile(JSON.stringify(head) + '\n')
-    await fh.write(st.bits)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  await rename(`${path}.tmp`, path)
+  await replaceFile(valueFilterPath(dbPath), [JSON.stringify(head) + '\n', st.bits], 0o600)
   return true
 }
 
