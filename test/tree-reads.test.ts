@@ -84,16 +84,36 @@ test('proofs that meet a subtree shown before stop there: still right for every 
   const num = store.logNumber(ORIGIN)
   const proven = async (i: number) => verifyInclusion(leafHash(utf8(`entry-${i}`)), i, BIG, await store.inclusionProof(ORIGIN, i, BIG), root)
   let seed = 11
-  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) % BIG
+  const DAMAGED_TILE = 100 // never asked for before its damage: not warmed (checked and kept) by a second ask
+  const rnd = (): number => {
+    const i = (seed = (seed * 1103515245 + 12345) >>> 0) % BIG
+    return Math.floor(i / 256) === DAMAGED_TILE ? rnd() : i
+  }
   for (let n = 0; n < 600; n++) await proven(rnd()) // shows the upper subtrees
   // A stored row of level 1 (subtrees of 256 entries) damaged now: the shown hashes are used, not it.
   await damage(kv, keys.tile(num, 1, 0), 3)
   for (let n = 0; n < 300; n++) await proven(rnd())
   await proven(3 * 256 + 5)
   // A damaged leaf in a level-0 tile: the proof of that entry does not fold to a shown subtree and is refused.
-  await damage(kv, keys.tile(num, 0, 100), 7)
-  await rejects(() => store.inclusionProof(ORIGIN, 100 * 256 + 6, BIG), 'STORAGE_CORRUPT', 'proof of a sibling of the damaged leaf')
-  await rejects(() => store.entry(ORIGIN, 100 * 256 + 7), 'STORAGE_CORRUPT', 'the entry of the damaged leaf (the log is withheld until healed)')
+  await damage(kv, keys.tile(num, 0, DAMAGED_TILE), 7)
+  await rejects(() => store.inclusionProof(ORIGIN, DAMAGED_TILE * 256 + 6, BIG), 'STORAGE_CORRUPT', 'proof of a sibling of the damaged leaf')
+  await rejects(() => store.entry(ORIGIN, DAMAGED_TILE * 256 + 7), 'STORAGE_CORRUPT', 'the entry of the damaged leaf (the log is withheld until healed)')
+})
+
+test('a tile asked for twice is checked whole and kept: damage elsewhere in it is found then, and once kept, later damage on disk is never served', async () => {
+  const { kv, store, num, root } = await filled()
+  // Entry 3's proof takes leaves 2 and 3 and stored inner nodes; leaf 200 is off its path.
+  await damage(kv, keys.tile(num, 0, 0), 200)
+  await provenBy(store, 3, root) // first ask: read as stored, it folds to the root
+  await rejects(() => store.inclusionProof(ORIGIN, 3, SIZE), 'STORAGE_CORRUPT', 'second ask: the whole tile is checked')
+
+  const sound = await filled()
+  await provenBy(sound.store, 300, sound.root)
+  await provenBy(sound.store, 301, sound.root) // tile 1 checked and kept
+  await damage(sound.kv, keys.tile(sound.num, 0, 1), 45)
+  await damage(sound.kv, keys.inner(sound.num, 0, 1), 3)
+  for (const i of [300, 301, 256 + 45, 256 + 7]) await provenBy(sound.store, i, sound.root)
+  assert.equal(toHex(await sound.store.entry(ORIGIN, 256 + 45)), toHex(utf8(`entry-${256 + 45}`)))
 })
 
 test('a proof against an older size (no trusted root held for it) comes from checked tiles', async () => {

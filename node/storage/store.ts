@@ -609,6 +609,7 @@ export class Store {
   private async checkedEntries(st: LogState, start: number, end: number): Promise<{ entries: Uint8Array[]; ids: Uint8Array[] }> {
     if (end - start <= FEW_ENTRIES) {
       // A lookup's entry or two: each shown by its proof to the current root (tree.ts leafInTree), not by checking its whole tile.
+      for (let i = start; i < end; i++) await this.tree.warm(st, i)
       const entries = await Promise.all(Array.from({ length: end - start }, (_, i) => this.storedEntry(st, start + i)))
       const ids = entries.map((e, i) => {
         const leaf = e === undefined ? undefined : leafOf(e)

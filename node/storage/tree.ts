@@ -34,6 +34,19 @@ export const TILE_WIDTH = 256
 export const TILE_HEIGHT = 8
 /** Complete subtrees remembered as shown by a proof (TreeReader.verified): ~25 MB at most. */
 const VERIFIED_NODES = 1 << 17
+/** Checked full tiles kept (8 KiB each), and their inner rows (8 KiB a tile). */
+const TILE_CACHE = 4096
+const INNER_CACHE = 2048
+/**
+ * A log of up to this many entries has all its level-0 tiles and their
+ * inner rows fit in the caches: TreeReader.warm checks and keeps a tile a
+ * lookup or proof asks for a second time, so such a log is served from
+ * memory. A larger one would only churn the caches (each miss costing a
+ * 255-hash check); its proofs and lookups read the ~9 nodes they need as stored.
+ */
+const WARM_LOG_ENTRIES = INNER_CACHE * TILE_WIDTH
+/** Level-0 tiles asked for once, remembered to see a second ask. */
+const ASKED_TILES = INNER_CACHE
 
 /** The key of a proof element folded from several complete subtrees (foldCache). */
 function foldKey(num: number, el: ProofPlan[number]): string {
@@ -96,6 +109,11 @@ export function edgeRoot(edge: Uint8Array[], size: number): Uint8Array {
   }))
 }
 
+/** The hash at byte offset `at` of a row of hashes, if the row holds it. */
+function hashAt(row: Uint8Array | undefined, at: number): Uint8Array | undefined {
+  return row && row.length >= at + HASH_SIZE ? row.subarray(at, at + HASH_SIZE) : undefined
+}
+
 /** What did not match: a tile (its hashes do not fold to the level above), or a full tile's stored inner nodes. */
 export type TreeDamage = { what: 'tile' | 'inner'; level: number; index: number }
 
@@ -126,13 +144,15 @@ export class TreeReader {
    * At 10M entries the levels from 8 up hold ~80k nodes.
    */
   private readonly verified = new Map<string, Uint8Array>()
+  /** Level-0 tiles asked for once by warm() (bounded, oldest forgotten first). */
+  private readonly askedOnce = new Set<string>()
 
   constructor(private readonly kv: KV, private readonly onCorrupt: OnCorrupt) {}
 
   /** Forgets what was checked for a log (after its stored tree was repaired). */
   forget(num: number): void {
     this.rootCache.delete(num)
-    for (const m of [this.tileCache, this.tileDigest, this.innerDigest, this.innerCache, this.foldCache, this.edgeInnerCache, this.verified]) {
+    for (const m of [this.tileCache, this.tileDigest, this.innerDigest, this.innerCache, this.foldCache, this.edgeInnerCache, this.verified, this.askedOnce]) {
       for (const k of m.keys()) if (k.startsWith(`${num}/`)) m.delete(k)
     }
   }
@@ -181,7 +201,7 @@ export class TreeReader {
       this.innerDigest.set(ck, sha256(innerNodesOf(rows)))
       this.cacheInner(ck, rows)
     }
-    if (this.tileCache.size >= 4096) this.tileCache.delete(this.tileCache.keys().next().value!)
+    if (this.tileCache.size >= TILE_CACHE) this.tileCache.delete(this.tileCache.keys().next().value!)
     this.tileCache.set(ck, t)
     return t
   }
@@ -222,7 +242,7 @@ export class TreeReader {
   }
 
   private cacheInner(ck: string, rows: Uint8Array[]): void {
-    if (this.innerCache.size >= 2048) this.innerCache.delete(this.innerCache.keys().next().value!)
+    if (this.innerCache.size >= INNER_CACHE) this.innerCache.delete(this.innerCache.keys().next().value!)
     this.innerCache.set(ck, rows)
   }
 
@@ -321,6 +341,29 @@ export class TreeReader {
     }))
   }
 
+  /**
+   * Before a read of one leaf or proof in a log of at most WARM_LOG_ENTRIES:
+   * the second time the full level-0 tile holding `index` is asked for,
+   * while the caches have room, it is checked whole (its 255 hashes folded
+   * to the level above, as any checked read; damage found throws
+   * STORAGE_CORRUPT) and kept with its inner rows, so later reads in it take
+   * nothing from the store.
+   */
+  async warm(st: TreeState, index: number): Promise<void> {
+    if (st.size > WARM_LOG_ENTRIES || this.innerCache.size >= INNER_CACHE || this.tileCache.size >= TILE_CACHE) return
+    const tileIndex = Math.floor(index / TILE_WIDTH)
+    if ((tileIndex + 1) * TILE_WIDTH > st.size) return // the partial edge tile is in memory
+    const ck = `${st.num}/0/${tileIndex}`
+    if (this.tileCache.has(ck) && this.innerCache.has(ck)) return
+    if (!this.askedOnce.delete(ck)) {
+      if (this.askedOnce.size >= ASKED_TILES) this.askedOnce.delete(this.askedOnce.values().next().value!)
+      this.askedOnce.add(ck)
+      return
+    }
+    await this.checkedTile(st, 0, tileIndex)
+    await this.innerNodes(st, 0, tileIndex)
+  }
+
   /** RFC 9162 §2.1.3.1 inclusion proof for `index` in the tree of `size`. */
   async inclusionProof(st: TreeState, index: number, size: number): Promise<Uint8Array[]> {
     if (size > st.size) throw new LedgerError('OUT_OF_RANGE', `${st.origin} holds ${st.size} entries, not ${size}`)
@@ -337,7 +380,9 @@ export class TreeReader {
     if (size > st.size) throw new LedgerError('OUT_OF_RANGE', `${st.origin} holds ${st.size} entries, not ${size}`)
     const trusted = root ?? (size === st.size ? this.currentRoot(st) : undefined)
     if (!trusted) return this.inclusionProof(st, index, size)
+    await this.warm(st, index)
     const plan = inclusionProofPlan(index, size)
+    if (this.checkedLeaf(st, index)) return this.fillPlan(st, plan) // its tile is checked and kept: from memory
     const reads = new Map<string, Uint8Array | undefined>()
     const leaf = this.storedNode(st, 0, index, reads)
     const proof = leaf && this.storedPlan(st, plan, reads)
@@ -357,9 +402,24 @@ export class TreeReader {
    */
   leafInTree(st: TreeState, index: number, leaf: Uint8Array): boolean {
     if (index >= st.size) return false
+    const known = this.checkedLeaf(st, index)
+    if (known) return equalBytes(known, leaf)
     const plan = inclusionProofPlan(index, st.size)
     const proof = this.storedPlan(st, plan, new Map())
     return proof !== undefined && this.foldsVerified(st, leaf, index, st.size, plan, proof, this.currentRoot(st))
+  }
+
+  /**
+   * The leaf hash at `index` if its level-0 tile is held checked: the
+   * in-memory edge, or a full tile kept with its inner rows (warm, or any
+   * checked read); else undefined.
+   */
+  private checkedLeaf(st: TreeState, index: number): Uint8Array | undefined {
+    const tileIndex = Math.floor(index / TILE_WIDTH)
+    const at = (index % TILE_WIDTH) * HASH_SIZE
+    if ((tileIndex + 1) * TILE_WIDTH > st.size) return hashAt(st.edge[0], at)
+    const ck = `${st.num}/0/${tileIndex}`
+    return this.innerCache.has(ck) ? hashAt(this.tileCache.get(ck), at) : undefined
   }
 
   /**
@@ -494,11 +554,10 @@ export class TreeReader {
     const tileIndex = Math.floor(first / TILE_WIDTH)
     const within = first % TILE_WIDTH
     const at = (within >> k) * HASH_SIZE
-    const pick = (row: Uint8Array | undefined) => (row && row.length >= at + HASH_SIZE ? row.subarray(at, at + HASH_SIZE) : undefined)
     const hashesAtLevel = Math.floor(st.size / TILE_WIDTH ** tl)
     if ((tileIndex + 1) * TILE_WIDTH > hashesAtLevel) {
       if (tileIndex !== Math.floor(hashesAtLevel / TILE_WIDTH)) return undefined // beyond the log
-      return pick(k === 0 ? st.edge[tl] : this.edgeInner(st, tl)[k - 1])
+      return hashAt(k === 0 ? st.edge[tl] : this.edgeInner(st, tl)[k - 1], at)
     }
     if (level >= TILE_HEIGHT) {
       const shown = this.verified.get(`${st.num}/${level}/${index}`)
@@ -511,10 +570,10 @@ export class TreeReader {
         const t = this.tileCache.get(ck) ?? this.readSync(keys.tile(st.num, tl, tileIndex))
         reads.set(tk, t && t.length === TILE_WIDTH * HASH_SIZE ? t : undefined)
       }
-      return pick(reads.get(tk))
+      return hashAt(reads.get(tk), at)
     }
     const cached = this.innerCache.get(ck)
-    if (cached) return pick(cached[k - 1])
+    if (cached) return hashAt(cached[k - 1], at)
     const nk = `n${ck}`
     if (!reads.has(nk)) {
       const stored = this.readSync(keys.inner(st.num, tl, tileIndex))
@@ -525,7 +584,7 @@ export class TreeReader {
     // Row k - 1 of the inner nodes (128, 64, … hashes) starts after the rows below it.
     let off = 0
     for (let width = TILE_WIDTH / 2, r = 0; r < k - 1; r++, width /= 2) off += width * HASH_SIZE
-    return pick(stored.subarray(off, off + (TILE_WIDTH >> k) * HASH_SIZE))
+    return hashAt(stored.subarray(off, off + (TILE_WIDTH >> k) * HASH_SIZE), at)
   }
 
   /** RFC 9162 §2.1.4.1 consistency proof between sizes m ≤ n. */
