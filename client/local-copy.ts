@@ -160,10 +160,10 @@ export function commit(dir: string, state: LocalState, journal: Journal | undefi
   if (journal && journal.ops > 0) {
     const file = nextFile(state, 'journal')
     const bytes = journal.sink.bytes()
-    replaceFileSync(join(dir, file), bytes, 0o644)
+    replaceFileSync(join(dir, file), bytes)
     state.journals.push({ file, sha256: sha256Hex(bytes), records: journal.ops })
   }
-  replaceFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 1) + '\n', 0o644)
+  replaceFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 1) + '\n')
 }
 
 /** Folds the journals into a new base file (live records only). */
@@ -194,10 +194,10 @@ export function compact(dir: string, state: LocalState): void {
   for (const j of journals) forEachRecord(j.buf, j.ref, 'journal', origins, keep)
   const file = nextFile(state, 'base')
   const bytes = out.bytes()
-  replaceFileSync(join(dir, file), bytes, 0o644)
+  replaceFileSync(join(dir, file), bytes)
   state.base = { file, sha256: sha256Hex(bytes), records }
   state.journals = []
-  replaceFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 1) + '\n', 0o644)
+  replaceFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 1) + '\n')
   removeUnreferenced(dir, state)
 }
 

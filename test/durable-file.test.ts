@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { replaceFile, replaceFileSync } from '../client/durable-file.ts'
 
 const forms = [
-  ['sync', async (p: string, d: Parameters<typeof replaceFileSync>[1], m: number) => replaceFileSync(p, d, m)],
+  ['sync', async (p: string, d: Parameters<typeof replaceFileSync>[1], m?: number) => replaceFileSync(p, d, m)],
   ['async', replaceFile],
 ] as const
 
@@ -24,13 +24,16 @@ for (const [name, replace] of forms) {
     try {
       const path = join(dir, 'f')
       writeFileSync(path, 'old contents', { mode: 0o666 })
+      writeFileSync(`${path}.tmp`, 'left by a crash', { mode: 0o666 }) // open() keeps an existing file's mode
       await replace(path, ['head\n', Uint8Array.of(1, 2, 3), ''], 0o600)
       assert.equal([...readFileSync(path)], [...Buffer.from('head\n'), 1, 2, 3])
-      assert.is(statSync(path).mode & 0o777, 0o600, 'a wide umask does not widen it')
+      assert.is(statSync(path).mode & 0o777, 0o600, 'a stale temporary file of mode 0666 does not widen it')
       process.umask(0o077)
       await replace(path, 'text', 0o644)
       assert.is(readFileSync(path, 'utf8'), 'text')
       assert.is(statSync(path).mode & 0o777, 0o644, 'a narrow umask does not narrow it')
+      await replace(path, 'a user file')
+      assert.is(statSync(path).mode & 0o777, 0o600, 'without a mode: 0644 less the umask')
       assert.equal(readdirSync(dir), ['f'])
     } finally {
       process.umask(old)
@@ -48,6 +51,13 @@ for (const [name, replace] of forms) {
       await replace(path, 'new contents', 0o600).catch((e: NodeJS.ErrnoException) => { err = e })
       assert.ok(err?.code === 'EISDIR', `the cause is kept: ${err?.code}`)
       assert.is(readFileSync(path, 'utf8'), 'old contents')
+      // The rename fails (a non-empty directory is in the way): the temporary file is removed.
+      const blocked = join(dir, 'blocked')
+      mkdirSync(join(blocked, 'inside'), { recursive: true })
+      let renameErr: NodeJS.ErrnoException | undefined
+      await replace(blocked, 'x', 0o600).catch((e: NodeJS.ErrnoException) => { renameErr = e })
+      assert.ok(renameErr !== undefined, 'the rename over a directory fails')
+      assert.not.ok(readdirSync(dir).includes('blocked.tmp'), 'no temporary file left')
       let missing: NodeJS.ErrnoException | undefined
       await replace(join(dir, 'no-such-folder', 'f'), 'x', 0o600).catch((e: NodeJS.ErrnoException) => { missing = e })
       assert.is(missing?.code, 'ENOENT')
@@ -56,5 +66,18 @@ for (const [name, replace] of forms) {
     }
   })
 }
+
+test('async: replacements of one path run one after another, the last one wins, none is lost or mixed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-durable-'))
+  try {
+    const path = join(dir, 'f')
+    const big = (c: string) => c.repeat(1 << 20) // 1 MiB: writes long enough to overlap if they could
+    await Promise.all(['a', 'b', 'c', 'd'].map((c) => replaceFile(path, big(c), 0o600)))
+    assert.ok(readFileSync(path, 'utf8') === big('d'))
+    assert.equal(readdirSync(dir), ['f'])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
 
 test.run()

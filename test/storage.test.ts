@@ -62,6 +62,15 @@ function contract(name: string, makeKV: () => Promise<{ kv: KV; reopen?: () => P
     ])
     assert.equal(hex(await kv.keysUnderPrefixes([k(1), k(3)], 2)), [['0101', '010200'], []])
     assert.equal(await kv.keysUnderPrefixes([], 5), [])
+    // Many keys under one prefix (read in growing steps), then the next prefix after them.
+    await kv.batch(Array.from({ length: 300 }, (_, i) => ({ type: 'put' as const, key: k(4, i >> 8, i & 255), value: k(0) })))
+    await kv.batch([{ type: 'put', key: k(5), value: k(0) }])
+    const [many, capped, next] = await kv.keysUnderPrefixes([k(4), k(4), k(5)], 10_000).then((r) => [r[0]!, r[1]!, r[2]!])
+    assert.is(many.length, 300)
+    assert.ok(many.every((key, i) => toHex(key) === toHex(k(4, i >> 8, i & 255))), 'all 300, in order')
+    assert.is(capped.length, 300)
+    assert.equal(hex([next]), [['05']])
+    assert.equal((await kv.keysUnderPrefixes([k(4), k(5)], 20)).map((l) => l.length), [20, 1])
     cleanup()
   })
 

@@ -11,7 +11,7 @@
 import { readFileSync, existsSync, statSync } from 'node:fs'
 import { z } from 'zod'
 import { LedgerError } from '../../protocol/errors.ts'
-import { writePrivate } from '../config.ts'
+import { replaceFile } from '../../client/durable-file.ts'
 
 const hex = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`))
 /** The state stays small: redactions are few; a file past this is not one this writer made. */
@@ -53,6 +53,6 @@ export function loadMirrorState(path: string, target: string): MirrorState {
   return parsed.data.target === target ? parsed.data : emptyState(target)
 }
 
-export function saveMirrorState(path: string, state: MirrorState): void {
-  writePrivate(path, JSON.stringify(state) + '\n')
+export function saveMirrorState(path: string, state: MirrorState): Promise<void> {
+  return replaceFile(path, JSON.stringify(state) + '\n', 0o600)
 }

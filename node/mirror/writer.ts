@@ -199,8 +199,8 @@ export class MirrorWriter {
     this.stats.bytesWritten += body.length
   }
 
-  private save(): void {
-    saveMirrorState(this.statePath, this.state)
+  private save(): Promise<void> {
+    return saveMirrorState(this.statePath, this.state)
   }
 
   /** One pass over every log, then logs.json and perhaps a snapshot. */
@@ -216,7 +216,7 @@ export class MirrorWriter {
     }
     if (redactionsChanged) {
       this.state.redaction_digest = redactionDigest
-      this.save()
+      await this.save()
     }
     // logs.json last, naming the sizes whose checkpoints are on the mirror.
     const body = utf8(JSON.stringify(logList(store, this.d.roster, written)))
@@ -224,7 +224,7 @@ export class MirrorWriter {
     if (sum !== this.state.logs_json) {
       await this.put(logsFile(), body)
       this.state.logs_json = sum
-      this.save()
+      await this.save()
     }
     await this.maybeSnapshot()
     this.stats.rounds++
@@ -277,7 +277,7 @@ export class MirrorWriter {
 
     if (st.note !== noteSum || st.size !== size) await this.put(checkpointFile(name), utf8(note))
     this.state.logs[origin] = { size, root, note: noteSum, redactions }
-    this.save()
+    await this.save()
   }
 
   private async putBundle(origin: string, name: string, index: number, width: number): Promise<void> {
@@ -315,6 +315,6 @@ export class MirrorWriter {
     const latest = { cursor, path: snapshotFile(cursor).path, checkpoints: await snapshotCheckpoints(this.d.store, sizes) }
     await this.put(snapshotLatestFile(), utf8(JSON.stringify(latest) + '\n'))
     this.state.snapshot = { cursor, at: this.d.now() }
-    this.save()
+    await this.save()
   }
 }

@@ -21,7 +21,9 @@
  * read as stored instead and checked by what they are: the leaf and its
  * proof must fold to a root this reader trusts (the edge's, or a checked
  * checkpoint's; RFC 9162 §2.1.3.2), ~24 hashes. Only when they do not is
- * the read done the checked way above, which names the damaged tile.
+ * the read done the checked way above, which names the damaged tile. In a
+ * log small enough for its tiles to stay cached, a tile asked for a second
+ * time is checked whole and kept (warm), and reads in it come from memory.
  */
 import type { KV } from './kv.ts'
 import { keys } from './keys.ts'
@@ -41,7 +43,8 @@ const INNER_CACHE = 2048
  * A log of up to this many entries has all its level-0 tiles and their
  * inner rows fit in the caches: TreeReader.warm checks and keeps a tile a
  * lookup or proof asks for a second time, so such a log is served from
- * memory. A larger one would only churn the caches (each miss costing a
+ * memory (a tile evicted by other reads is kept again at its next second
+ * ask). A larger one would only churn the caches (each miss costing a
  * 255-hash check); its proofs and lookups read the ~9 nodes they need as stored.
  */
 const WARM_LOG_ENTRIES = INNER_CACHE * TILE_WIDTH
@@ -343,14 +346,14 @@ export class TreeReader {
 
   /**
    * Before a read of one leaf or proof in a log of at most WARM_LOG_ENTRIES:
-   * the second time the full level-0 tile holding `index` is asked for,
-   * while the caches have room, it is checked whole (its 255 hashes folded
-   * to the level above, as any checked read; damage found throws
-   * STORAGE_CORRUPT) and kept with its inner rows, so later reads in it take
+   * the second time the full level-0 tile holding `index` is asked for, it
+   * is checked whole (its 255 hashes folded to the level above, as any
+   * checked read; damage anywhere in it throws STORAGE_CORRUPT and the log
+   * is healed) and kept with its inner rows, so later reads in it take
    * nothing from the store.
    */
   async warm(st: TreeState, index: number): Promise<void> {
-    if (st.size > WARM_LOG_ENTRIES || this.innerCache.size >= INNER_CACHE || this.tileCache.size >= TILE_CACHE) return
+    if (st.size > WARM_LOG_ENTRIES) return
     const tileIndex = Math.floor(index / TILE_WIDTH)
     if ((tileIndex + 1) * TILE_WIDTH > st.size) return // the partial edge tile is in memory
     const ck = `${st.num}/0/${tileIndex}`
