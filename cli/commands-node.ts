@@ -121,21 +121,21 @@ export function registerNodeCommands(program: Command) {
       if (r.skipped.length) console.error(`left out (larger than 1 MiB, not node configuration): ${r.skipped.join(', ')}`)
       console.error('the backup holds the node\'s secret keys (keys.json): keep it as safe as the node itself')
     })
-  /** A snapshot-file mismatch that the check mended (check.ts checkSetLines). */
-  const rebuilt = (p: string) => p.endsWith('(rebuilt from the store)')
   nodeCmd
     .command('check')
     .description('check a stopped node\'s store completely: every entry against its leaf hash, every tile against the tree, each log\'s root against its signed checkpoint, every row against its checksum, every snapshot line against the store (exit 1 on damage; snapshot files that differ are rebuilt)')
     .requiredOption('--dir <dir>', 'node directory (the node must be stopped)')
     .action(async (o) => {
-      const { checkNodeStore } = await loadCheck()
+      const { checkNodeStore, REBUILT } = await loadCheck()
+      /** A problem the check mended: snapshot files or index rows rebuilt from the checked store. */
+      const rebuilt = (p: string) => p.endsWith(REBUILT)
       const checks = await checkNodeStore(o.dir, (c) => {
         const what = c.linesChecked !== undefined
           ? `${String(c.linesChecked).padStart(10)} lines against the store`
           : c.rowsChecked !== undefined
             ? `${String(c.rowsChecked).padStart(10)} rows against their checksums`
             : `${String(c.entriesChecked).padStart(10)} entries ${String(c.tilesChecked).padStart(7)} full tiles, checkpoint at ${c.checkpointSize}`
-        const verdict = (c.problems.length === 0 ? 'ok' : c.linesChecked !== undefined && c.problems.every(rebuilt) ? 'MENDED' : 'FAIL').padEnd(6)
+        const verdict = (c.problems.length === 0 ? 'ok' : (c.linesChecked !== undefined || c.rowsChecked !== undefined) && c.problems.every(rebuilt) ? 'MENDED' : 'FAIL').padEnd(6)
         console.log(`${verdict} ${c.origin.padEnd(36)} ${what}`)
         for (const p of c.problems) console.log(`       ${p}`)
       })
@@ -145,15 +145,16 @@ export function registerNodeCommands(program: Command) {
       if (bad.length > 0) {
         throw new LedgerError('STORAGE_CORRUPT', `${bad.length} of ${logs.length} logs are damaged (${bad.map((c) => c.origin).join(', ')}); a node started on this store withholds them and heals them from its peers`)
       }
-      if (rows && rows.problems.length > 0) {
-        throw new LedgerError('STORAGE_CORRUPT', `the logs check out, but rows of the store's indexes fail their checksums; a node started on this store answers STORAGE_CORRUPT where it reads them: restore the node from a backup, or start a new node directory and let it sync from its peers`)
+      if (rows && !rows.problems.every(rebuilt)) {
+        throw new LedgerError('STORAGE_CORRUPT', `the logs check out, but rows of the store's other tables (the record index, counters, tokens, access log; the value, reference and roster indexes were rebuilt) fail their checksums; a node started on this store answers STORAGE_CORRUPT where it reads them: restore the node from a backup, or start a new node directory and let it sync from its peers`)
       }
       const lines = checks.find((c) => c.linesChecked !== undefined)
       if (lines && !lines.problems.every(rebuilt)) {
         throw new LedgerError('STORAGE_CORRUPT', 'the logs and rows check out, but the snapshot files could not all be checked (see above); a node renders those logs\' snapshots from the store')
       }
       const mended = lines && lines.problems.length > 0 ? `; the snapshot files did not match the store and were rebuilt from it` : lines ? ', and every snapshot line against the store' : ''
-      console.log(`all ${logs.length} logs check out against their signed trees, and every row against its checksum${mended}`)
+      const reindexed = rows && rows.problems.length > 0 ? ' (after the value, reference and roster indexes were rebuilt from the entries)' : ''
+      console.log(`all ${logs.length} logs check out against their signed trees, and every row against its checksum${reindexed}${mended}`)
     })
   nodeCmd
     .command('restore <file>')

@@ -2,12 +2,15 @@
  * `cairn node check`: the full integrity check of a stopped node's store
  * (integrity.ts): per log, every full tile against the tree, the root
  * against the stored checkpoint, every entry against its leaf hash; then
- * every row of the store against its checksum (kv.ts); then, if the logs
- * check out, every line of the snapshot files against the store
- * (provider/set-lines.ts; a node starting checks them only by the sums
+ * every row of the store against its checksum (kv.ts); rows that fail, with
+ * every log checked out, have the indexes each entry alone determines
+ * rebuilt from the entries (reindex.ts) and the rows are checked again;
+ * then, if the logs check out, every line of the snapshot files against the
+ * store (provider/set-lines.ts; a node starting checks them only by the sums
  * recorded with them), rebuilding a log's files from the store on a mismatch.
+ * A mended problem ends with REBUILT (the CLI says MENDED).
  */
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
 import { LedgerError } from '../../protocol/errors.ts'
@@ -15,6 +18,11 @@ import { LevelKV } from './kv.ts'
 import { Store } from './store.ts'
 import type { LogCheck } from './integrity.ts'
 import { SetLines, setLinesDir } from '../provider/set-lines.ts'
+import { rebuildEntryIndexes } from './reindex.ts'
+import { valueFilterPath } from './open.ts'
+
+/** The end of a problem the check mended (the files or rows were rebuilt from the checked store). */
+export const REBUILT = '(rebuilt from the store)'
 
 /** Checks the store of the node directory `dir`, log by log (the node must be stopped: it holds the store's lock). */
 export async function checkNodeStore(dir: string, onLog?: (c: LogCheck) => void, onProgress?: (origin: string, entries: number, size: number) => void): Promise<LogCheck[]> {
@@ -43,11 +51,24 @@ export async function checkNodeStore(dir: string, onLog?: (c: LogCheck) => void,
     }
     // Every other row (indexes, counters, tokens, the access log): its checksum (kv.ts).
     const rows = await kv.checkRows()
-    const c: LogCheck = { origin: '(every row)', size: rows.rows, checkpointSize: 0, entriesChecked: 0, tilesChecked: 0, rowsChecked: rows.rows,
-      problems: rows.bad.map((k) => `store key ${k} does not match the checksum it was written with`).concat(rows.badCount > rows.bad.length ? [`… and ${rows.badCount - rows.bad.length} more`] : []) }
+    let after = rows
+    let rebuiltFrom = ''
+    if (rows.badCount > 0 && out.every((x) => x.problems.length === 0)) {
+      // The logs are sound: the indexes each entry alone determines are written again from them.
+      const written = await rebuildEntryIndexes(kv, store)
+      rmSync(valueFilterPath(at), { force: true }) // made from the value index: the next start scans it again
+      after = await kv.checkRows()
+      rebuiltFrom = `; the value, reference and roster indexes were written again from the checked entries (${written} rows) ${REBUILT}`
+    }
+    const stillBad = new Set(after.bad)
+    const mended = (k: string) => rebuiltFrom !== '' && !stillBad.has(k) && after.badCount <= after.bad.length
+    const c: LogCheck = { origin: '(every row)', size: after.rows, checkpointSize: 0, entriesChecked: 0, tilesChecked: 0, rowsChecked: rows.rows,
+      problems: rows.bad.map((k) => `store key ${k} does not match the checksum it was written with${mended(k) ? rebuiltFrom : ''}`)
+        .concat(rows.badCount > rows.bad.length ? [`… and ${rows.badCount - rows.bad.length} more${after.badCount === 0 ? rebuiltFrom : ''}`] : [])
+        .concat(after.bad.filter((k) => !rows.bad.includes(k)).map((k) => `store key ${k} does not match the checksum it was written with`)) }
     out.push(c)
     onLog?.(c)
-    if (out.every((x) => x.problems.length === 0) && existsSync(setLinesDir(dir))) {
+    if (out.every((x) => x.problems.every((p) => p.endsWith(REBUILT))) && existsSync(setLinesDir(dir))) {
       const lines = await checkSetLines(dir, store)
       out.push(lines)
       onLog?.(lines)
@@ -67,7 +88,7 @@ async function checkSetLines(dir: string, store: Store): Promise<LogCheck> {
   const found: string[] = []
   const log = pino({ level: 'warn' }, { write: (s: string) => {
     const m = JSON.parse(s) as { event?: string; log?: string; index?: number; what?: string; msg?: string }
-    found.push(m.event === 'set_lines_mismatch' ? `${m.log}: line ${m.index}: ${m.what} (rebuilt from the store)` : String(m.msg))
+    found.push(m.event === 'set_lines_mismatch' ? `${m.log}: line ${m.index}: ${m.what} ${REBUILT}` : String(m.msg))
   } })
   const lines = await SetLines.open(setLinesDir(dir), store, log, { everyLine: true })
   try {

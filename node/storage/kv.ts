@@ -296,6 +296,12 @@ export class LevelKV implements KV {
     }
   }
 
+  /** Deletes every row in [gte, lt), whatever its checksum (reindex.ts: tables rebuilt from the entries). */
+  async clearRange(gte: Uint8Array, lt: Uint8Array): Promise<void> {
+    if (this.failedWrite) throw new LedgerError('STORAGE_UNAVAILABLE', `a write to the store failed (${this.failedWrite.message.split('\n')[0]}); restart first`)
+    await this.db.clear({ gte: lowerBound(gte), lt })
+  }
+
   /** Why writes are refused until a restart, if they are. */
   get writesRefused(): string | undefined {
     return this.failedWrite?.message
