@@ -146,14 +146,14 @@ export function registerNodeCommands(program: Command) {
         throw new LedgerError('STORAGE_CORRUPT', `${bad.length} of ${logs.length} logs are damaged (${bad.map((c) => c.origin).join(', ')}); a node started on this store withholds them and heals them from its peers`)
       }
       if (rows && !rows.problems.every(rebuilt)) {
-        throw new LedgerError('STORAGE_CORRUPT', `the logs check out, but rows of the store's other tables (the record index, counters, tokens, access log; the value, reference and roster indexes were rebuilt) fail their checksums; a node started on this store answers STORAGE_CORRUPT where it reads them: restore the node from a backup, or start a new node directory and let it sync from its peers`)
+        throw new LedgerError('STORAGE_CORRUPT', `the logs check out, but rows of the store's other tables (the record index, counters, tokens, access log; the value, reference and roster indexes were mended from the entries) fail their checksums; a node started on this store answers STORAGE_CORRUPT where it reads them: restore the node from a backup, or start a new node directory and let it sync from its peers`)
       }
       const lines = checks.find((c) => c.linesChecked !== undefined)
       if (lines && !lines.problems.every(rebuilt)) {
         throw new LedgerError('STORAGE_CORRUPT', 'the logs and rows check out, but the snapshot files could not all be checked (see above); a node renders those logs\' snapshots from the store')
       }
       const mended = lines && lines.problems.length > 0 ? `; the snapshot files did not match the store and were rebuilt from it` : lines ? ', and every snapshot line against the store' : ''
-      const reindexed = rows && rows.problems.length > 0 ? ' (after the value, reference and roster indexes were rebuilt from the entries)' : ''
+      const reindexed = rows && rows.problems.length > 0 ? ' (after the value, reference and roster indexes were mended from the entries)' : ''
       console.log(`all ${logs.length} logs check out against their signed trees, and every row against its checksum${reindexed}${mended}`)
     })
   nodeCmd

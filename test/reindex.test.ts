@@ -1,10 +1,11 @@
 /**
- * `cairn node check` rebuilding the indexes each entry alone determines
+ * `cairn node check` mending the indexes each entry alone determines
  * (node/storage/reindex.ts): rows of the value, reference and roster indexes
- * that fail their checksums — and one that went missing — are written again
+ * that fail their checksums — and rows that went missing — are written again
  * from the checked entries, byte for byte what the appends wrote (a
- * redacted indicator keeps no value row); a bad row of another table is
- * still reported as damage the check could not mend.
+ * redacted indicator keeps no value row), and a damaged row no entry gives
+ * is removed; a bad row of another table is still reported as damage the
+ * check could not mend.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -22,6 +23,7 @@ import { LevelKV } from '../node/storage/kv.ts'
 import { Store } from '../node/storage/store.ts'
 import { P } from '../node/storage/keys.ts'
 import { checkNodeStore, REBUILT } from '../node/storage/check.ts'
+import { rebuildEntryIndexes } from '../node/storage/reindex.ts'
 
 const A = 'a.cairn/one'
 const B = 'b.cairn/two'
@@ -85,7 +87,7 @@ async function tamper(dir: string, fn: (db: ClassicLevel<Uint8Array, Uint8Array>
 const fromHexKey = (row: string) => Buffer.from(row.split('=')[0]!, 'hex')
 const INDEXES = [P.value, P.ref, P.roster]
 
-test('rows of the value, reference and roster indexes that fail their checksums are rebuilt from the entries, byte for byte', async () => {
+test('rows of the value, reference and roster indexes that fail their checksums are mended from the entries, byte for byte', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-reindex-'))
   try {
     await build(dir)
@@ -107,9 +109,11 @@ test('rows of the value, reference and roster indexes that fail their checksums 
     const report = await checkNodeStore(dir)
     for (const c of report.filter((x) => x.rowsChecked === undefined && x.linesChecked === undefined)) assert.equal(c.problems, [], c.origin)
     const rows = report.find((c) => c.rowsChecked !== undefined)!
-    assert.is(rows.problems.length, 2, rows.problems.join('\n'))
+    assert.is(rows.problems.length, 3, rows.problems.join('\n'))
     for (const p of rows.problems) assert.ok(p.endsWith(REBUILT), p)
-    assert.match(rows.problems[0]!, /value, reference and roster indexes were written again from the checked entries \(903 rows\)/)
+    assert.ok(rows.problems.some((p) => p.startsWith(`store key ${value[10]!.split('=')[0]} `) && p.includes('written again from the checked entries')), rows.problems.join('\n'))
+    assert.ok(rows.problems.some((p) => p.includes('no entry gives: removed')), rows.problems.join('\n'))
+    assert.match(rows.problems[2]!, /against the 903 rows the checked entries give: 3 missing, damaged or different rows written again, 1 damaged rows no entry gives removed/)
     assert.equal(await rawRows(dir, INDEXES), good, 'the three tables as the appends wrote them, checksums included')
     assert.not.ok(existsSync(join(dir, 'value-filter')), 'the kept value filter is dropped: the next start scans the index again')
     for (const c of await checkNodeStore(dir)) assert.equal(c.problems, [], `${c.origin} after the rebuild`)
@@ -128,6 +132,24 @@ test('a bad row of a table not rebuilt from the entries stays a problem (the rec
     assert.is(rows.problems.length, 1)
     assert.ok(!rows.problems[0]!.endsWith(REBUILT), rows.problems[0])
     assert.match(rows.problems[0]!, new RegExp(`store key ${ids[0]!.split('=')[0]} does not match`))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('mending a sound store writes and removes nothing (it never takes a right row out, so a run cut short leaves no gap)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-reindex-'))
+  try {
+    await build(dir)
+    const good = await rawRows(dir, INDEXES)
+    const kv = await LevelKV.open(join(dir, 'db'))
+    try {
+      const r = await rebuildEntryIndexes(kv, await Store.open(kv))
+      assert.equal({ written: r.written.size, removed: r.removed.size, rows: r.rows }, { written: 0, removed: 0, rows: 903 })
+    } finally {
+      await kv.close()
+    }
+    assert.equal(await rawRows(dir, INDEXES), good)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

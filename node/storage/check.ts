@@ -4,7 +4,7 @@
  * against the stored checkpoint, every entry against its leaf hash; then
  * every row of the store against its checksum (kv.ts); rows that fail, with
  * every log checked out, have the indexes each entry alone determines
- * rebuilt from the entries (reindex.ts) and the rows are checked again;
+ * mended from the entries (reindex.ts) and the rows are checked again;
  * then, if the logs check out, every line of the snapshot files against the
  * store (provider/set-lines.ts; a node starting checks them only by the sums
  * recorded with them), rebuilding a log's files from the store on a mismatch.
@@ -18,7 +18,7 @@ import { LevelKV } from './kv.ts'
 import { Store } from './store.ts'
 import type { LogCheck } from './integrity.ts'
 import { SetLines, setLinesDir } from '../provider/set-lines.ts'
-import { rebuildEntryIndexes } from './reindex.ts'
+import { rebuildEntryIndexes, type Reindexed } from './reindex.ts'
 import { valueFilterPath } from './open.ts'
 
 /** The end of a problem the check mended (the files or rows were rebuilt from the checked store). */
@@ -52,20 +52,29 @@ export async function checkNodeStore(dir: string, onLog?: (c: LogCheck) => void,
     // Every other row (indexes, counters, tokens, the access log): its checksum (kv.ts).
     const rows = await kv.checkRows()
     let after = rows
-    let rebuiltFrom = ''
+    let mended: Reindexed | undefined
     if (rows.badCount > 0 && out.every((x) => x.problems.length === 0)) {
-      // The logs are sound: the indexes each entry alone determines are written again from them.
-      const written = await rebuildEntryIndexes(kv, store)
+      // The logs are sound: the indexes each entry alone determines are mended from them.
       rmSync(valueFilterPath(at), { force: true }) // made from the value index: the next start scans it again
+      mended = await rebuildEntryIndexes(kv, store)
       after = await kv.checkRows()
-      rebuiltFrom = `; the value, reference and roster indexes were written again from the checked entries (${written} rows) ${REBUILT}`
     }
     const stillBad = new Set(after.bad)
-    const mended = (k: string) => rebuiltFrom !== '' && !stillBad.has(k) && after.badCount <= after.bad.length
-    const c: LogCheck = { origin: '(every row)', size: after.rows, checkpointSize: 0, entriesChecked: 0, tilesChecked: 0, rowsChecked: rows.rows,
-      problems: rows.bad.map((k) => `store key ${k} does not match the checksum it was written with${mended(k) ? rebuiltFrom : ''}`)
-        .concat(rows.badCount > rows.bad.length ? [`… and ${rows.badCount - rows.bad.length} more${after.badCount === 0 ? rebuiltFrom : ''}`] : [])
-        .concat(after.bad.filter((k) => !rows.bad.includes(k)).map((k) => `store key ${k} does not match the checksum it was written with`)) }
+    const known = after.badCount <= after.bad.length // every row still bad is named
+    const how = (k: string): string => {
+      if (!mended || !known || stillBad.has(k)) return ''
+      if (mended.written.has(k)) return `; written again from the checked entries ${REBUILT}`
+      if (mended.removed.has(k)) return `; a row of the value, reference or roster index that no entry gives: removed ${REBUILT}`
+      return ''
+    }
+    const badKey = (k: string) => `store key ${k} does not match the checksum it was written with`
+    const problems = rows.bad.map((k) => badKey(k) + how(k))
+    if (rows.badCount > rows.bad.length) problems.push(`… and ${rows.badCount - rows.bad.length} more${mended && after.badCount === 0 ? ` ${REBUILT}` : ''}`)
+    problems.push(...after.bad.filter((k) => !rows.bad.includes(k)).map(badKey))
+    if (mended && (mended.written.size > 0 || mended.removed.size > 0)) {
+      problems.push(`the value, reference and roster indexes against the ${mended.rows} rows the checked entries give: ${mended.written.size} missing, damaged or different rows written again, ${mended.removed.size} damaged rows no entry gives removed ${REBUILT}`)
+    }
+    const c: LogCheck = { origin: '(every row)', size: after.rows, checkpointSize: 0, entriesChecked: 0, tilesChecked: 0, rowsChecked: rows.rows, problems }
     out.push(c)
     onLog?.(c)
     if (out.every((x) => x.problems.every((p) => p.endsWith(REBUILT))) && existsSync(setLinesDir(dir))) {

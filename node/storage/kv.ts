@@ -296,10 +296,48 @@ export class LevelKV implements KV {
     }
   }
 
-  /** Deletes every row in [gte, lt), whatever its checksum (reindex.ts: tables rebuilt from the entries). */
-  async clearRange(gte: Uint8Array, lt: Uint8Array): Promise<void> {
-    if (this.failedWrite) throw new LedgerError('STORAGE_UNAVAILABLE', `a write to the store failed (${this.failedWrite.message.split('\n')[0]}); restart first`)
-    await this.db.clear({ gte: lowerBound(gte), lt })
+  /**
+   * Writes each of `rows` whose stored row is missing, fails its checksum or
+   * holds another value (reindex.ts), in one durable batch; the rows
+   * written. A row already as it should be is left alone.
+   */
+  async putDiffering(rows: readonly { key: Uint8Array; value: Uint8Array }[]): Promise<Uint8Array[]> {
+    if (rows.length === 0) return []
+    const stored = await this.db.getMany(rows.map((r) => r.key))
+    const differing = rows.filter((r, i) => {
+      const v = stored[i]
+      if (v == null) return true
+      try {
+        return !equalBytes(unseal(r.key, v), r.value)
+      } catch {
+        return true
+      }
+    })
+    await this.batch(differing.map((r) => ({ type: 'put' as const, key: r.key, value: r.value })), { durable: true })
+    return differing.map((r) => r.key)
+  }
+
+  /** Deletes the rows in [gte, lt) that fail their checksums, in durable batches; their keys. */
+  async deleteBadRows(gte: Uint8Array, lt: Uint8Array): Promise<Uint8Array[]> {
+    const bad: Uint8Array[] = []
+    const it = this.db.iterator({ gte: lowerBound(gte), lt })
+    try {
+      for (;;) {
+        const chunk = (await it.nextv(4096)) as [Uint8Array, Uint8Array][]
+        if (chunk.length === 0) break
+        for (const [k, v] of chunk) {
+          try {
+            unseal(k, v)
+          } catch {
+            bad.push(k)
+          }
+        }
+      }
+    } finally {
+      await it.close()
+    }
+    for (let i = 0; i < bad.length; i += 4096) await this.batch(bad.slice(i, i + 4096).map((key) => ({ type: 'del' as const, key })), { durable: true })
+    return bad
   }
 
   /** Why writes are refused until a restart, if they are. */
