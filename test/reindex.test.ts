@@ -60,6 +60,17 @@ async function build(dir: string): Promise<void> {
   await store.close()
 }
 
+/** Runs `fn` on a fresh node directory holding build()'s store; removes it after. */
+async function withBuilt(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-reindex-'))
+  try {
+    await build(dir)
+    await fn(dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 /** The rows of a table as stored (key and value hex, checksums included), read past the store's checks. */
 async function rawRows(dir: string, prefixes: readonly number[]): Promise<string[]> {
   const db = new ClassicLevel<Uint8Array, Uint8Array>(join(dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' })
@@ -87,72 +98,54 @@ async function tamper(dir: string, fn: (db: ClassicLevel<Uint8Array, Uint8Array>
 const fromHexKey = (row: string) => Buffer.from(row.split('=')[0]!, 'hex')
 const INDEXES = [P.value, P.ref, P.roster]
 
-test('rows of the value, reference and roster indexes that fail their checksums are mended from the entries, byte for byte', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-reindex-'))
-  try {
-    await build(dir)
-    const good = await rawRows(dir, INDEXES)
-    const value = good.filter((r) => r.startsWith('56'))
-    const refs = good.filter((r) => r.startsWith('52'))
-    const roster = good.filter((r) => r.startsWith('4f'))
-    assert.is(value.length, 899, 'a value row per indicator but the redacted one')
-    assert.is(refs.length, 3)
-    assert.is(roster.length, 1, 'the confirming attestation')
-    writeFileSync(join(dir, 'value-filter'), 'kept by the last close')
+test('rows of the value, reference and roster indexes that fail their checksums are mended from the entries, byte for byte', () => withBuilt(async (dir) => {
+  const good = await rawRows(dir, INDEXES)
+  const value = good.filter((r) => r.startsWith('56'))
+  const refs = good.filter((r) => r.startsWith('52'))
+  const roster = good.filter((r) => r.startsWith('4f'))
+  assert.is(value.length, 899, 'a value row per indicator but the redacted one')
+  assert.is(refs.length, 3)
+  assert.is(roster.length, 1, 'the confirming attestation')
+  writeFileSync(join(dir, 'value-filter'), 'kept by the last close')
 
-    await tamper(dir, async (db) => {
-      await db.put(fromHexKey(value[10]!), new Uint8Array([1, 2, 3, 4, 5])) // its checksum no longer matches
-      await db.put(fromHexKey(refs[0]!).subarray(0, 20), new Uint8Array([9, 9, 9, 9])) // a row nobody wrote, bad checksum
-      await db.del(fromHexKey(roster[0]!)) // a missing row: no checksum can tell, the rebuild restores it
-      await db.del(fromHexKey(value[500]!))
-    })
-    const report = await checkNodeStore(dir)
-    for (const c of report.filter((x) => x.rowsChecked === undefined && x.linesChecked === undefined)) assert.equal(c.problems, [], c.origin)
-    const rows = report.find((c) => c.rowsChecked !== undefined)!
-    assert.is(rows.problems.length, 3, rows.problems.join('\n'))
-    for (const p of rows.problems) assert.ok(p.endsWith(REBUILT), p)
-    assert.ok(rows.problems.some((p) => p.startsWith(`store key ${value[10]!.split('=')[0]} `) && p.includes('written again from the checked entries')), rows.problems.join('\n'))
-    assert.ok(rows.problems.some((p) => p.includes('no entry gives: removed')), rows.problems.join('\n'))
-    assert.match(rows.problems[2]!, /against the 903 rows the checked entries give: 3 missing, damaged or different rows written again, 1 damaged rows no entry gives removed/)
-    assert.equal(await rawRows(dir, INDEXES), good, 'the three tables as the appends wrote them, checksums included')
-    assert.not.ok(existsSync(join(dir, 'value-filter')), 'the kept value filter is dropped: the next start scans the index again')
-    for (const c of await checkNodeStore(dir)) assert.equal(c.problems, [], `${c.origin} after the rebuild`)
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-})
+  await tamper(dir, async (db) => {
+    await db.put(fromHexKey(value[10]!), new Uint8Array([1, 2, 3, 4, 5])) // its checksum no longer matches
+    await db.put(fromHexKey(refs[0]!).subarray(0, 20), new Uint8Array([9, 9, 9, 9])) // a row nobody wrote, bad checksum
+    await db.del(fromHexKey(roster[0]!)) // a missing row: no checksum can tell, the rebuild restores it
+    await db.del(fromHexKey(value[500]!))
+  })
+  const report = await checkNodeStore(dir)
+  for (const c of report.filter((x) => x.rowsChecked === undefined && x.linesChecked === undefined)) assert.equal(c.problems, [], c.origin)
+  const rows = report.find((c) => c.rowsChecked !== undefined)!
+  assert.is(rows.problems.length, 3, rows.problems.join('\n'))
+  for (const p of rows.problems) assert.ok(p.endsWith(REBUILT), p)
+  assert.ok(rows.problems.some((p) => p.startsWith(`store key ${value[10]!.split('=')[0]} `) && p.includes('written again from the checked entries')), rows.problems.join('\n'))
+  assert.ok(rows.problems.some((p) => p.includes('no entry gives: removed')), rows.problems.join('\n'))
+  assert.match(rows.problems[2]!, /against the 903 rows the checked entries give: 3 missing, damaged or different rows written again, 1 damaged rows no entry gives removed/)
+  assert.equal(await rawRows(dir, INDEXES), good, 'the three tables as the appends wrote them, checksums included')
+  assert.not.ok(existsSync(join(dir, 'value-filter')), 'the kept value filter is dropped: the next start scans the index again')
+  for (const c of await checkNodeStore(dir)) assert.equal(c.problems, [], `${c.origin} after the rebuild`)
+}))
 
-test('a bad row of a table not rebuilt from the entries stays a problem (the record index)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-reindex-'))
-  try {
-    await build(dir)
-    const ids = await rawRows(dir, [P.id])
-    await tamper(dir, (db) => db.put(fromHexKey(ids[0]!), new Uint8Array([0, 0, 0, 0, 0, 0, 0])))
-    const rows = (await checkNodeStore(dir)).find((c) => c.rowsChecked !== undefined)!
-    assert.is(rows.problems.length, 1)
-    assert.ok(!rows.problems[0]!.endsWith(REBUILT), rows.problems[0])
-    assert.match(rows.problems[0]!, new RegExp(`store key ${ids[0]!.split('=')[0]} does not match`))
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-})
+test('a bad row of a table not rebuilt from the entries stays a problem (the record index)', () => withBuilt(async (dir) => {
+  const ids = await rawRows(dir, [P.id])
+  await tamper(dir, (db) => db.put(fromHexKey(ids[0]!), new Uint8Array([0, 0, 0, 0, 0, 0, 0])))
+  const rows = (await checkNodeStore(dir)).find((c) => c.rowsChecked !== undefined)!
+  assert.is(rows.problems.length, 1)
+  assert.ok(!rows.problems[0]!.endsWith(REBUILT), rows.problems[0])
+  assert.match(rows.problems[0]!, new RegExp(`store key ${ids[0]!.split('=')[0]} does not match`))
+}))
 
-test('mending a sound store writes and removes nothing (it never takes a right row out, so a run cut short leaves no gap)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-reindex-'))
+test('mending a sound store writes and removes nothing (it never takes a right row out, so a run cut short leaves no gap)', () => withBuilt(async (dir) => {
+  const good = await rawRows(dir, INDEXES)
+  const kv = await LevelKV.open(join(dir, 'db'))
   try {
-    await build(dir)
-    const good = await rawRows(dir, INDEXES)
-    const kv = await LevelKV.open(join(dir, 'db'))
-    try {
-      const r = await rebuildEntryIndexes(kv, await Store.open(kv))
-      assert.equal({ written: r.written.size, removed: r.removed.size, rows: r.rows }, { written: 0, removed: 0, rows: 903 })
-    } finally {
-      await kv.close()
-    }
-    assert.equal(await rawRows(dir, INDEXES), good)
+    const r = await rebuildEntryIndexes(kv, await Store.open(kv))
+    assert.equal({ written: r.written.size, removed: r.removed.size, rows: r.rows }, { written: 0, removed: 0, rows: 903 })
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    await kv.close()
   }
-})
+  assert.equal(await rawRows(dir, INDEXES), good)
+}))
 
 test.run()
