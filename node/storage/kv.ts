@@ -193,12 +193,18 @@ function seal(ops: readonly BatchOp[]): Uint8Array[] {
 
 /** The value a stored row holds, once its checksum is found to match. */
 function unseal(key: Uint8Array, stored: Uint8Array): Uint8Array {
+  const value = sealedValue(key, stored)
+  if (value === undefined) throw new ChecksumMismatch(toHex(key))
+  return value
+}
+
+/** The value a stored row holds if its checksum matches; undefined if it does not (the scans that count or mend bad rows). */
+function sealedValue(key: Uint8Array, stored: Uint8Array): Uint8Array | undefined {
   const n = stored.length - 4
-  if (n < 0) throw new ChecksumMismatch(toHex(key))
+  if (n < 0) return undefined
   const value = stored.subarray(0, n)
   const want = ((stored[n]! << 24) | (stored[n + 1]! << 16) | (stored[n + 2]! << 8) | stored[n + 3]!) >>> 0
-  if (checksum(key, value) !== want) throw new ChecksumMismatch(toHex(key))
-  return value
+  return checksum(key, value) === want ? value : undefined
 }
 
 /** A range's lower bound, never below the first key callers may see. */
@@ -306,12 +312,8 @@ export class LevelKV implements KV {
     const stored = await this.db.getMany(rows.map((r) => r.key))
     const differing = rows.filter((r, i) => {
       const v = stored[i]
-      if (v == null) return true
-      try {
-        return !equalBytes(unseal(r.key, v), r.value)
-      } catch {
-        return true
-      }
+      const value = v == null ? undefined : sealedValue(r.key, v)
+      return value === undefined || !equalBytes(value, r.value)
     })
     await this.batch(differing.map((r) => ({ type: 'put' as const, key: r.key, value: r.value })), { durable: true })
     return differing.map((r) => r.key)
@@ -320,21 +322,8 @@ export class LevelKV implements KV {
   /** Deletes the rows in [gte, lt) that fail their checksums, in durable batches; their keys. */
   async deleteBadRows(gte: Uint8Array, lt: Uint8Array): Promise<Uint8Array[]> {
     const bad: Uint8Array[] = []
-    const it = this.db.iterator({ gte: lowerBound(gte), lt })
-    try {
-      for (;;) {
-        const chunk = (await it.nextv(4096)) as [Uint8Array, Uint8Array][]
-        if (chunk.length === 0) break
-        for (const [k, v] of chunk) {
-          try {
-            unseal(k, v)
-          } catch {
-            bad.push(k)
-          }
-        }
-      }
-    } finally {
-      await it.close()
+    for await (const chunk of this.storedChunks({ gte: lowerBound(gte), lt }, 4096)) {
+      for (const [k, v] of chunk) if (sealedValue(k, v) === undefined) bad.push(k)
     }
     for (let i = 0; i < bad.length; i += 4096) await this.batch(bad.slice(i, i + 4096).map((key) => ({ type: 'del' as const, key })), { durable: true })
     return bad
@@ -395,13 +384,21 @@ export class LevelKV implements KV {
   }
 
   async *snapshot(rows = 1000): AsyncIterable<[Uint8Array, Uint8Array][]> {
-    // A LevelDB iterator reads from the snapshot taken when it is created, whatever is written meanwhile.
-    const it = this.db.iterator({ gte: FIRST_KEY })
+    for await (const chunk of this.storedChunks({ gte: FIRST_KEY }, rows)) yield chunk.map(([k, v]): [Uint8Array, Uint8Array] => [k, unseal(k, v)])
+  }
+
+  /**
+   * The rows of a range as stored (checksums not checked or removed), in
+   * chunks of up to `rows`. A LevelDB iterator reads from the snapshot taken
+   * when it is created, whatever is written meanwhile.
+   */
+  private async *storedChunks(range: { gte: Uint8Array; lt?: Uint8Array }, rows: number): AsyncIterable<[Uint8Array, Uint8Array][]> {
+    const it = this.db.iterator(range)
     try {
       for (;;) {
         const chunk = (await it.nextv(rows)) as [Uint8Array, Uint8Array][]
         if (chunk.length === 0) return
-        yield chunk.map(([k, v]): [Uint8Array, Uint8Array] => [k, unseal(k, v)])
+        yield chunk
       }
     } finally {
       await it.close()
@@ -413,26 +410,17 @@ export class LevelKV implements KV {
    * of the rows that fail (up to `maxBad`), and how many rows there are.
    */
   async checkRows(maxBad = 100, onProgress?: (rows: number) => void): Promise<{ rows: number; bad: string[]; badCount: number }> {
-    const it = this.db.iterator({ gte: FIRST_KEY })
     const out = { rows: 0, bad: [] as string[], badCount: 0 }
-    try {
-      for (;;) {
-        const chunk = (await it.nextv(4096)) as [Uint8Array, Uint8Array][]
-        if (chunk.length === 0) return out
-        for (const [k, v] of chunk) {
-          try {
-            unseal(k, v)
-          } catch {
-            out.badCount++
-            if (out.bad.length < maxBad) out.bad.push(toHex(k))
-          }
-        }
-        out.rows += chunk.length
-        onProgress?.(out.rows)
+    for await (const chunk of this.storedChunks({ gte: FIRST_KEY }, 4096)) {
+      for (const [k, v] of chunk) {
+        if (sealedValue(k, v) !== undefined) continue
+        out.badCount++
+        if (out.bad.length < maxBad) out.bad.push(toHex(k))
       }
-    } finally {
-      await it.close()
+      out.rows += chunk.length
+      onProgress?.(out.rows)
     }
+    return out
   }
 
   async close() {
