@@ -159,9 +159,15 @@ export function decodeEntry(bytes: Uint8Array): DecodedEntry {
  * log key (BAD_PUBLIC_KEY, BAD_SIGNATURE), record rules, then the caller's
  * expectations (WRONG_LOG, SEQ_MISMATCH).
  */
+/** openEntry's signed message: one scratch per thread, grown by signedMessageIn. */
+let openScratch: Uint8Array = new Uint8Array(1024)
+
 export function openEntry(entry: Uint8Array, publicKey: Uint8Array, expect: EntryExpectation = {}): OpenedEntry {
   const { recordBytes, signature } = decodeEntry(entry)
-  if (!verify(publicKey, signedMessage(recordBytes), signature)) {
+  // The signed message is built in a scratch kept between calls: verify is synchronous and keeps nothing of it.
+  const m = signedMessageIn(openScratch, recordBytes)
+  openScratch = m.scratch
+  if (!verify(publicKey, m.message, signature)) {
     throw new LedgerError('BAD_SIGNATURE', 'the entry signature does not verify under the log key')
   }
   const record = decodeRecord(recordBytes)

@@ -86,7 +86,9 @@ export function openEntryWithKeys(entry: Uint8Array, keys: LogKeys, origin: stri
   for (const key of keys) {
     if (!validAt(key, index)) continue
     try {
-      return { ...openEntry(entry, key.publicKey, expect), signer: key.publicKey }
+      const opened = openEntry(entry, key.publicKey, expect) as OpenedEntryWithKeys
+      opened.signer = key.publicKey
+      return opened
     } catch (e) {
       if (!(e instanceof LedgerError) || e.code !== 'BAD_SIGNATURE') throw e
       first ??= e
@@ -95,7 +97,10 @@ export function openEntryWithKeys(entry: Uint8Array, keys: LogKeys, origin: stri
   for (const key of keys) {
     if (!key.compromised || key.until === undefined || index < key.until) continue
     try {
-      return { ...openEntry(entry, key.publicKey, expect), signer: key.publicKey, compromised: true }
+      const opened = openEntry(entry, key.publicKey, expect) as OpenedEntryWithKeys
+      opened.signer = key.publicKey
+      opened.compromised = true
+      return opened
     } catch (e) {
       if (!(e instanceof LedgerError) || e.code !== 'BAD_SIGNATURE') throw e
       first ??= e

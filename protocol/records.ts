@@ -181,8 +181,14 @@ const ALLOWED_CHANGE = new Map(Object.entries(CHANGE_KEYS).map(([c, keys]) => [c
 /** Keys that hold byte strings (hex in the JSON form). */
 const BYTE_KEYS = new Set(['value', 'target', 'key', 'witness_key'])
 
+/** The last origin found valid: a log's records all name it, one after another. */
+let lastValidOrigin = ''
+
 export function isValidOrigin(origin: unknown): origin is string {
-  return typeof origin === 'string' && origin.length <= MAX_ORIGIN_LENGTH && ORIGIN_RE.test(origin)
+  if (origin === lastValidOrigin && origin !== '') return true
+  const ok = typeof origin === 'string' && origin.length <= MAX_ORIGIN_LENGTH && ORIGIN_RE.test(origin)
+  if (ok) lastValidOrigin = origin
+  return ok
 }
 
 function fail(code: ErrorCode, message: string): never {

@@ -99,13 +99,19 @@ export const openJob: Job<OpenInput, OpenOutput> = ({ origin, start, entries, ke
       const entry = entries[i]!
       const opened = openEntryWithKeys(entry, keys, origin, start + i)
       ids.set(opened.id, 32 * i)
-      signers[i] = keys.findIndex((k) => k.publicKey === opened.signer)
+      signers[i] = keyIndex(keys, opened.signer)
       recordFields(entry, opened, fields, FIELD_SLOTS * i)
     } catch (e) {
       return { result: { ids, error: { index: start + i, code: e instanceof LedgerError ? e.code : 'MALFORMED_ENTRY', message: (e as Error)?.message ?? String(e) } } }
     }
   }
   return { result: { ids, signers, fields }, transfer: [ids.buffer as ArrayBuffer, signers.buffer as ArrayBuffer, fields.buffer as ArrayBuffer] }
+}
+
+/** Index in `keys` of the key object `publicKey` is (openEntryWithKeys returns the key's own array); -1: none. */
+function keyIndex(keys: LogKeys, publicKey: Uint8Array): number {
+  for (let k = 0; k < keys.length; k++) if (keys[k]!.publicKey === publicKey) return k
+  return -1
 }
 
 /**
@@ -133,14 +139,13 @@ export const FIELD_SLOTS = 9
 /** Fills the slots at `at` for an entry the caller opened; its record bytes, signature (the entry's last bytes) and the record's byte strings must be views of `entry`'s buffer, else the entry is marked not described. */
 export function recordFields(entry: Uint8Array, { recordBytes, signature, record }: OpenedEntry, out: Float64Array, at: number): void {
   out[at] = 0
-  const offsetOf = (b: Uint8Array): number => (b.buffer === entry.buffer && b.byteOffset >= entry.byteOffset && b.byteOffset + b.length <= entry.byteOffset + entry.length ? b.byteOffset - entry.byteOffset : -1)
-  const rec = offsetOf(recordBytes)
-  if (rec < 0 || signature.length !== SIGNATURE_BYTES || offsetOf(signature) !== entry.length - SIGNATURE_BYTES) return
+  const rec = offsetIn(entry, recordBytes)
+  if (rec < 0 || signature.length !== SIGNATURE_BYTES || offsetIn(entry, signature) !== entry.length - SIGNATURE_BYTES) return
   out[at + 1] = rec
   out[at + 2] = recordBytes.length
   out[at + 3] = record.time
   if (record.type === 'indicator') {
-    const value = offsetOf(record.value)
+    const value = offsetIn(entry, record.value)
     if (value < 0 || record.ref !== undefined) return
     out[at + 4] = value
     out[at + 5] = record.value.length
@@ -149,7 +154,7 @@ export function recordFields(entry: Uint8Array, { recordBytes, signature, record
     out[at + 8] = record.expires ?? -1
     out[at] = 1
   } else if (record.type === 'revocation' || record.type === 'attestation') {
-    const target = offsetOf(record.target)
+    const target = offsetIn(entry, record.target)
     if (target < 0) return
     out[at + 4] = target
     if (record.type === 'revocation') {
@@ -160,6 +165,11 @@ export function recordFields(entry: Uint8Array, { recordBytes, signature, record
       out[at] = 3
     }
   }
+}
+
+/** Where `b` lies in `entry`, when it is a view of the entry's bytes; -1 when it is not. */
+function offsetIn(entry: Uint8Array, b: Uint8Array): number {
+  return b.buffer === entry.buffer && b.byteOffset >= entry.byteOffset && b.byteOffset + b.length <= entry.byteOffset + entry.length ? b.byteOffset - entry.byteOffset : -1
 }
 
 /** A view of `length` bytes of `entry` from `offset`, as a plain Uint8Array (never a Buffer). */
