@@ -11,6 +11,10 @@
  *  - open_job_per_s: openJob (entry split, canonical CBOR check, record
  *    rules, strict Ed25519 verification, leaf hash) — what sync_per_s and
  *    `cairn verify` (verify_per_s, through openEntry) do for every entry.
+ *  - verify_only_per_s: the strict Ed25519 verification alone
+ *    (testnet/bench/ceiling-jobs.ts) over the same entries' signed messages,
+ *    on every worker at once: what the signature checks of openJob reach on
+ *    their own when all cores run them (two workers do not make twice one).
  *  - store_append_per_s: Store.append of ready entries (tree, tiles and
  *    their inner nodes, record, value and set indexes, counters) into a
  *    fresh level store in durable batches of 2,040, as publishing writes.
@@ -27,6 +31,8 @@ import { signJob, openJob, pack, type SignInput, type SignOutput, type OpenInput
 import { generateKeyPair } from '../../protocol/ed25519.ts'
 import { decodeEntry } from '../../protocol/entry.ts'
 import { makeEntriesJob, BLOCK } from './records.ts'
+import { verifyOnlyJob, type VerifyOnlyInput } from './ceiling-jobs.ts'
+import { signedMessage } from '../../protocol/entry.ts'
 import { rate, asyncRate } from './baselines.ts'
 import { LevelKV } from '../../node/storage/kv.ts'
 import { Store, type AppendItem } from '../../node/storage/store.ts'
@@ -39,6 +45,8 @@ export interface Ceilings {
   workers: number
   sign_job_per_s: number
   open_job_per_s: number
+  /** The strict signature verification alone, on every worker at once. */
+  verify_only_per_s: number
   sign_job_one_thread_per_s: number
   open_job_one_thread_per_s: number
   /** CPU time (all threads) per record signed on the workers. */
@@ -62,8 +70,9 @@ export async function measureCeilings(roundMs: number, workers = defaultPoolSize
   const jobs = new URL('../../workers/crypto-jobs.ts', import.meta.url).href
   const signPool = new WorkerPool<SignInput, SignOutput>(jobs, 'signJob', signJob, workers)
   const openPool = new WorkerPool<OpenInput, OpenOutput>(jobs, 'openJob', openJob, workers)
+  const verifyPool = new WorkerPool<VerifyOnlyInput, number>(new URL('./ceiling-jobs.ts', import.meta.url).href, 'verifyOnlyJob', verifyOnlyJob, workers)
   try {
-    await Promise.all([signPool.ready(), openPool.ready()])
+    await Promise.all([signPool.ready(), openPool.ready(), verifyPool.ready()])
     const rounds = 3
     let signed = 0
     const cpu0 = process.cpuUsage()
@@ -77,6 +86,18 @@ export async function measureCeilings(roundMs: number, workers = defaultPoolSize
       for (const p of parts) if (p.error) throw new Error(`ceiling entries do not open: ${p.error.code} ${p.error.message}`)
       return entries.length
     })
+    const messages = entries.map((e) => {
+      const d = decodeEntry(e)
+      return { message: signedMessage(d.recordBytes), signature: d.signature }
+    })
+    const verify_only_per_s = await asyncRate(roundMs, rounds, async () => {
+      const counts = await verifyPool.runSplit(messages, 64, (slice) => {
+        const signatures = new Uint8Array(64 * slice.length)
+        slice.forEach((d, i) => signatures.set(d.signature, 64 * i))
+        return { publicKey, messages: pack(slice.map((d) => d.message)), signatures }
+      })
+      return counts.reduce((a, b) => a + b, 0)
+    })
     const quarter = records.slice(0, ENTRIES / 4)
     const sign_job_one_thread_per_s = rate(roundMs, rounds, () => signJob({ seed, records: pack(quarter) }).result.entries.ends.length)
     const open_job_one_thread_per_s = rate(roundMs, rounds, () => {
@@ -86,11 +107,11 @@ export async function measureCeilings(roundMs: number, workers = defaultPoolSize
     const store = await measureStoreAppend(Math.max(10, Math.round(roundMs / 20)) * 20 * BLOCK)
     const ingest_bound_per_s = (Math.min(2, cores) * 1e6) / (sign_job_cpu_us + store.cpu_us)
     return {
-      workers, sign_job_per_s, open_job_per_s, sign_job_one_thread_per_s, open_job_one_thread_per_s,
+      workers, sign_job_per_s, open_job_per_s, verify_only_per_s, sign_job_one_thread_per_s, open_job_one_thread_per_s,
       sign_job_cpu_us, store_append_per_s: store.per_s, store_append_cpu_us: store.cpu_us, ingest_bound_per_s,
     }
   } finally {
-    await Promise.all([signPool.close(), openPool.close()])
+    await Promise.all([signPool.close(), openPool.close(), verifyPool.close()])
   }
 }
 

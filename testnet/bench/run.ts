@@ -55,7 +55,7 @@ import { measureCeilings, type Ceilings } from './ceilings.ts'
 import { measurePdqHash } from './pdq-hash.ts'
 import { measurePdqCopy } from './pdq-copy-measures.ts'
 import { ensurePdqCopy } from './pdq-copy.ts'
-import { MEASURE_KEYS, TARGETS, fastest, judge, judgeCeilings, ceilingLines, table, fmt, type Baselines, type MeasureKey, type Measured } from './report.ts'
+import { MEASURE_KEYS, TARGETS, fastest, judge, judgeCeilings, ceilingLines, signatureCeiling, table, fmt, type Baselines, type MeasureKey, type Measured } from './report.ts'
 
 interface Options {
   scale: number
@@ -87,7 +87,7 @@ function parseArgs(argv: string[]): Options {
 }
 
 const NO_BASELINES: Baselines = { sha256_per_s: NaN, sign_per_s: NaN, verify_per_s: NaN, level_put_per_s: NaN }
-const NO_CEILINGS: Ceilings = { workers: 0, sign_job_per_s: NaN, open_job_per_s: NaN, sign_job_one_thread_per_s: NaN, open_job_one_thread_per_s: NaN, sign_job_cpu_us: NaN, store_append_per_s: NaN, store_append_cpu_us: NaN, ingest_bound_per_s: NaN }
+const NO_CEILINGS: Ceilings = { workers: 0, sign_job_per_s: NaN, open_job_per_s: NaN, verify_only_per_s: NaN, sign_job_one_thread_per_s: NaN, open_job_one_thread_per_s: NaN, sign_job_cpu_us: NaN, store_append_per_s: NaN, store_append_cpu_us: NaN, ingest_bound_per_s: NaN }
 
 const started = Date.now()
 function say(line: string) {
@@ -282,6 +282,8 @@ async function main() {
   console.log('')
   const ceilingVerdicts = judgeCeilings(verdicts, c)
   for (const line of ceilingLines(ceilingVerdicts, c.workers)) console.log(line)
+  const sigs = signatureCeiling(c, b, verdicts)
+  if (sigs) console.log(sigs.line)
   if (ceilingVerdicts.length > 0) console.log('')
   for (const v of verdicts) {
     const a = results.get(v.key)?.adjacent
@@ -316,6 +318,7 @@ async function main() {
     baselines_start: b0,
     baselines_end: b1,
     ceilings: c,
+    ...(sigs ? { signature_ceiling: sigs.json } : {}),
     ceilings_start: c0,
     ceilings_end: c1,
     ceiling_method: "measured with the baselines, start and end, mean used: node/crypto-jobs.ts signJob (entry encoding, Ed25519 signature, leaf hash) and openJob (canonical CBOR check, record rules, strict Ed25519 verification, leaf hash) over 4,080 bench entries held in memory, split over the node's default worker pool (one worker per core), median of 3 rounds; *_one_thread_per_s: the same job in process; store_append_*: Store.append of ready bench entries into a fresh level store in durable batches of 2,040; *_cpu_us: process CPU time (all threads) per record; ingest_bound_per_s = min(cores, 2) × 1e6 / (sign_job_cpu_us + store_append_cpu_us), what publishing can reach when signing and storing share the cores. A measure that waits on one of these jobs for every record cannot pass its ceiling on this machine; targets.<key>.ceiling says where the target and the value stand against it",
