@@ -153,15 +153,15 @@ export function decodeEntry(bytes: Uint8Array): DecodedEntry {
   return { recordBytes, signature }
 }
 
+/** openEntry's signed message: one scratch per thread, grown by signedMessageIn. */
+let openScratch: Uint8Array = new Uint8Array(1024)
+
 /**
  * Checks one entry completely, in this order: size (TOO_LARGE), CBOR and shape
  * (MALFORMED_CBOR, NON_CANONICAL_CBOR, MALFORMED_ENTRY), signature under the
  * log key (BAD_PUBLIC_KEY, BAD_SIGNATURE), record rules, then the caller's
  * expectations (WRONG_LOG, SEQ_MISMATCH).
  */
-/** openEntry's signed message: one scratch per thread, grown by signedMessageIn. */
-let openScratch: Uint8Array = new Uint8Array(1024)
-
 export function openEntry(entry: Uint8Array, publicKey: Uint8Array, expect: EntryExpectation = {}): OpenedEntry {
   const { recordBytes, signature } = decodeEntry(entry)
   // The signed message is built in a scratch kept between calls: verify is synchronous and keeps nothing of it.

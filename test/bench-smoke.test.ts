@@ -57,9 +57,10 @@ test('a tiny bench run measures everything and writes well-formed results', () =
       assert.ok(typeof ceilings[c] === 'number' && ceilings[c]! > 0, `ceilings.${c} is a positive number`)
     }
     // The signatures alone on all workers, against the one-core rate and the sync and verify target.
-    const sig = res.signature_ceiling as unknown as { verify_only_per_s: number; over_one_core: number; target_of_it: number }
+    const sig = res.signature_ceiling as unknown as { verify_only_per_s: number; backend: string; over_one_core: number; target_of_it: number }
     assert.ok(sig.verify_only_per_s > 0 && sig.over_one_core > 0 && sig.target_of_it > 0, 'results give the signature ceiling')
-    assert.match(r.stdout, /signatures alone \(strict Ed25519 with (libsodium|node:crypto), all \d+ workers at once\): /)
+    assert.is(sig.backend, res.ed25519_backend, 'the signature ceiling names the library the workers ran')
+    assert.match(r.stdout, /signatures alone \(strict Ed25519 with (libsodium|node:crypto), (all \d+ workers at once|in process)\): /)
     for (const k of ['ingest_per_s', 'sync_per_s', 'verify_per_s']) {
       const c = (res.targets[k] as unknown as { ceiling?: { ceiling: number; target_of_ceiling: number } }).ceiling
       assert.ok(c && c.ceiling > 0 && c.target_of_ceiling > 0, `${k} is set against its ceiling`)

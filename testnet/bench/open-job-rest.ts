@@ -29,6 +29,7 @@ function perRecord(rounds: number, step: () => void): { min: number; median: num
 }
 
 const rounds = Number(process.argv[2] ?? 60)
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`rounds is a whole number from 1, not ${process.argv[2]}`)
 const seed = new Uint8Array(32).fill(0x42)
 const publicKey = generateKeyPair(seed).publicKey
 const { entries } = makeEntriesJob({ origin: ORIGIN, start: 0, count: ENTRIES, seed }).result

@@ -295,14 +295,14 @@ export function ceilingLines(cv: CeilingVerdict[], workers: number): string[] {
  * nothing for the rest of a record's work (record rules, leaf hash, storage,
  * network, the serving peer).
  */
-export function signatureCeiling(c: { verify_only_per_s: number; workers: number }, b: Baselines, verdicts: Verdict[]): { line: string; json: Record<string, number | string> } | undefined {
+export function signatureCeiling(c: { verify_only_per_s: number; workers: number }, b: Baselines, verdicts: Verdict[], backend: string): { line: string; json: Record<string, number | string> } | undefined {
   const v = verdicts.find((x) => x.key === 'sync_per_s' || x.key === 'verify_per_s')
   const one = fastest(b, 'verify')
   if (!v || !Number.isFinite(c.verify_only_per_s) || !Number.isFinite(one.value) || !Number.isFinite(v.need)) return undefined
   const cores = c.verify_only_per_s / one.value
   const share = v.need / c.verify_only_per_s
   return {
-    line: `  signatures alone (strict Ed25519 with ${one.library}, all ${c.workers} workers at once): ${fmt(c.verify_only_per_s)}/s = ${cores.toFixed(2)} × its one-core rate; the sync and verify target ${fmt(v.need)} = ${share.toFixed(2)} of it, leaving ${Math.max(0, 100 * (1 - share)).toFixed(0)} % of the cores for the rest of a record's work`,
-    json: { verify_only_per_s: c.verify_only_per_s, library: one.library, one_core_per_s: one.value, over_one_core: cores, target: v.need, target_of_it: share },
+    line: `  signatures alone (strict Ed25519 with ${backend}, ${c.workers > 0 ? `all ${c.workers} workers at once` : 'in process'}): ${fmt(c.verify_only_per_s)}/s = ${cores.toFixed(2)} × ${one.library}'s one-core verify rate; the sync and verify target ${fmt(v.need)} = ${share.toFixed(2)} of it, leaving ${Math.max(0, 100 * (1 - share)).toFixed(0)} % of the cores for the rest of a record's work`,
+    json: { verify_only_per_s: c.verify_only_per_s, backend, reference_library: one.library, one_core_per_s: one.value, over_one_core: cores, target: v.need, target_of_it: share },
   }
 }

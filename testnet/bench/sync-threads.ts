@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   const base = scaleDir(cacheRoot(value('--cache')), scale, await fingerprint())
   const f = await fixture(base, { name: 'signed', members: ['src', 'dst'], entries: Math.max(1000, Math.round(1_000_000 * scale)), signed: true }, { say: (l) => console.error(l) })
   await freshPorts(f)
-  const src = await startNodeProcess(join(f.dir, "src"), 120_000, process.env.SERVE_PROF)
+  const src = await startNodeProcess(join(f.dir, 'src'), 120_000, process.env.SERVE_PROF)
   try {
     for (let r = 0; r < runs; r++) {
       dropStore(f, 'dst')
