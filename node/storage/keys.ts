@@ -26,6 +26,8 @@
  *   'X' log u32 ‖ expires u64 ‖ id    → ''                            expiry index of the indicators of tracked logs (node/retention.ts)
  */
 import { concat, utf8 } from '../../protocol/bytes.ts'
+import type { CairnRecord } from '../../protocol/records.ts'
+import { ALG_CODES, TYPE_CODES } from './codes.ts'
 
 export const P = {
   log: 0x4c, entry: 0x45, tile: 0x54, checkpoint: 0x43, history: 0x48, frozen: 0x46,
@@ -154,4 +156,23 @@ export const keys = {
   redaction: (log: number, index: number) => logIndex(log, index, P.redaction),
   expiry: (log: number, expires?: number, id?: Uint8Array) =>
     expires === undefined ? key(P.expiry, u32(log)) : id ? key(P.expiry, u32(log), u64(expires), id) : key(P.expiry, u32(log), u64(expires)),
+}
+
+const NO_VALUE = new Uint8Array(0)
+
+/**
+ * The rows of the value ('V'), reference ('R') and roster ('O') indexes that
+ * the record at `index` of log `log`, id `id`, alone determines: what
+ * Store.append writes for it (with keys cut from its slabs), what truncation
+ * deletes, and what `cairn node check` mends (reindex.ts).
+ */
+export function entryIndexRows(log: number, index: number, id: Uint8Array, r: CairnRecord): { key: Uint8Array; value: Uint8Array }[] {
+  if (r.type === 'indicator') return [{ key: keys.value(ALG_CODES[r.alg], r.value, id), value: NO_VALUE }]
+  if (r.type === 'roster') return [{ key: keys.roster(log, index), value: NO_VALUE }]
+  if (r.type === 'revocation' || r.type === 'attestation') {
+    const rows = [{ key: keys.ref(r.target, id), value: new Uint8Array([TYPE_CODES[r.type]]) }]
+    if (r.type === 'attestation' && r.opinion === 'confirm') rows.push({ key: keys.roster(log, index), value: NO_VALUE })
+    return rows
+  }
+  return []
 }

@@ -22,8 +22,7 @@ import { decodeCheckedRecord } from '../../protocol/records.ts'
 import { decodeEntry } from '../../protocol/entry.ts'
 import { isRedactionMarker } from '../../protocol/redaction.ts'
 import { toHex } from '../../protocol/bytes.ts'
-import { ALG_CODES, TYPE_CODES } from './codes.ts'
-import { keys, P } from './keys.ts'
+import { entryIndexRows, P } from './keys.ts'
 import type { LevelKV } from './kv.ts'
 import type { Store } from './store.ts'
 
@@ -31,22 +30,13 @@ import type { Store } from './store.ts'
 export const ENTRY_INDEXES = [P.value, P.ref, P.roster] as const
 
 const CHUNK = 4096
-const EMPTY = new Uint8Array(0)
 
 type Row = { key: Uint8Array; value: Uint8Array }
 
-/** The index rows one entry (at `index` of log `num`, record id `id`) gives. */
+/** The index rows one stored entry (at `index` of log `num`, record id `id`) gives: none for a redaction marker. */
 function rowsOf(num: number, index: number, id: Uint8Array, entry: Uint8Array): Row[] {
   if (isRedactionMarker(entry)) return []
-  const r = decodeCheckedRecord(decodeEntry(entry).recordBytes)
-  if (r.type === 'indicator') return [{ key: keys.value(ALG_CODES[r.alg], r.value, id), value: EMPTY }]
-  if (r.type === 'roster') return [{ key: keys.roster(num, index), value: EMPTY }]
-  if (r.type === 'revocation' || r.type === 'attestation') {
-    const rows: Row[] = [{ key: keys.ref(r.target, id), value: new Uint8Array([TYPE_CODES[r.type]]) }]
-    if (r.type === 'attestation' && r.opinion === 'confirm') rows.push({ key: keys.roster(num, index), value: EMPTY })
-    return rows
-  }
-  return []
+  return entryIndexRows(num, index, id, decodeCheckedRecord(decodeEntry(entry).recordBytes))
 }
 
 /** What a mending wrote and removed, as hex keys. */

@@ -25,7 +25,7 @@
  */
 import { ChecksumMismatch, type KV, type BatchOp } from './kv.ts'
 import { ValueFilter } from './value-filter.ts'
-import { keys, P, u32, u64, readU32, readU64, prefixEnd, key, logIndex, slab, type Alloc } from './keys.ts'
+import { keys, P, u32, u64, readU32, readU64, prefixEnd, key, logIndex, slab, entryIndexRows, type Alloc } from './keys.ts'
 import { ALG_CODES, CATEGORY_CODES, TYPE_CODES, ALG_NAMES, CATEGORY_NAMES } from './codes.ts'
 import { concat, compareBytes, equalBytes, fromUtf8, sha256, toHex, utf8 } from '../../protocol/bytes.ts'
 import { HASH_SIZE } from '../../protocol/hash.ts'
@@ -696,23 +696,18 @@ export class Store {
         if (!e || isRedactionMarker(e)) continue
         const r = decodeCheckedRecord(decodeEntry(e).recordBytes)
         bump(counters.byType, r.type, -1)
+        for (const row of entryIndexRows(st.num, index, id, r)) ops.push({ type: 'del', key: row.key })
         if (r.type === 'indicator') {
           bump(counters.byAlg, r.alg, -1)
           bump(counters.byCategory, r.category, -1)
-          ops.push({ type: 'del', key: keys.value(ALG_CODES[r.alg], r.value, id) })
           if (r.expires !== undefined) ops.push({ type: 'del', key: keys.expiry(st.num, r.expires, id) })
           if (isMember(await this.kv.get(keys.id(id)))) setDelta--
         } else if (r.type === 'roster') {
-          ops.push({ type: 'del', key: keys.roster(st.num, index) })
           rosterEvents = true
         } else {
-          ops.push({ type: 'del', key: keys.ref(r.target, id) })
           if (r.type === 'attestation') {
             bump(counters.attestationsByOpinion, r.opinion, -1)
-            if (r.opinion === 'confirm') {
-              ops.push({ type: 'del', key: keys.roster(st.num, index) })
-              rosterEvents = true
-            }
+            if (r.opinion === 'confirm') rosterEvents = true
           } else {
             bump(counters.revocationsByReason, r.reason, -1)
             if (!gone.has(toHex(r.target))) revokedTargets.set(toHex(r.target), r.target)
