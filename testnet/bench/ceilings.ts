@@ -65,7 +65,8 @@ export async function measureCeilings(roundMs: number, workers = defaultPoolSize
   const seed = new Uint8Array(32).fill(0x42)
   const publicKey = generateKeyPair(seed).publicKey
   const { entries } = makeEntriesJob({ origin: ORIGIN, start: 0, count: ENTRIES, seed }).result
-  const records = entries.map((e) => decodeEntry(e).recordBytes)
+  const decoded = entries.map((e) => decodeEntry(e))
+  const records = decoded.map((d) => d.recordBytes)
   const jobs = new URL('../../workers/crypto-jobs.ts', import.meta.url).href
   const signPool = new WorkerPool<SignInput, SignOutput>(jobs, 'signJob', signJob, workers)
   const openPool = new WorkerPool<OpenInput, OpenOutput>(jobs, 'openJob', openJob, workers)
@@ -85,10 +86,7 @@ export async function measureCeilings(roundMs: number, workers = defaultPoolSize
       for (const p of parts) if (p.error) throw new Error(`ceiling entries do not open: ${p.error.code} ${p.error.message}`)
       return entries.length
     })
-    const messages = entries.map((e) => {
-      const d = decodeEntry(e)
-      return { message: signedMessage(d.recordBytes), signature: d.signature }
-    })
+    const messages = decoded.map((d) => ({ message: signedMessage(d.recordBytes), signature: d.signature }))
     const verify_only_per_s = await asyncRate(roundMs, rounds, async () => {
       const counts = await verifyPool.runSplit(messages, 64, (slice) => {
         const signatures = new Uint8Array(64 * slice.length)
