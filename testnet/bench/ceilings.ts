@@ -29,7 +29,7 @@
 import { WorkerPool, defaultPoolSize } from '../../workers/pool.ts'
 import { signJob, openJob, pack, type SignInput, type SignOutput, type OpenInput, type OpenOutput } from '../../workers/crypto-jobs.ts'
 import { generateKeyPair } from '../../protocol/ed25519.ts'
-import { decodeEntry, signedMessage } from '../../protocol/entry.ts'
+import { decodeEntry, signedMessage, type DecodedEntry } from '../../protocol/entry.ts'
 import { makeEntriesJob, BLOCK } from './records.ts'
 import { verifyOnlyJob, type VerifyOnlyInput } from './ceiling-jobs.ts'
 import { rate, asyncRate } from './baselines.ts'
@@ -57,15 +57,25 @@ export interface Ceilings {
   ingest_bound_per_s: number
 }
 
-const ORIGIN = 'bench.cairn/ceiling'
+export const ORIGIN = 'bench.cairn/ceiling'
 /** Entries per round of jobs: whole blocks, so every revocation's target is in the set. */
 const ENTRIES = 40 * BLOCK
 
-export async function measureCeilings(roundMs: number, workers = defaultPoolSize(), cores = availableParallelism()): Promise<Ceilings> {
+/**
+ * The entries every job ceiling runs over (and testnet/bench/open-job-rest.ts,
+ * which the docs set beside them): ENTRIES bench entries of ORIGIN signed with
+ * a fixed seed, decoded, with their signed messages.
+ */
+export function ceilingEntries(): { seed: Uint8Array; publicKey: Uint8Array; entries: Uint8Array[]; decoded: DecodedEntry[]; messages: Uint8Array[] } {
   const seed = new Uint8Array(32).fill(0x42)
   const publicKey = generateKeyPair(seed).publicKey
   const { entries } = makeEntriesJob({ origin: ORIGIN, start: 0, count: ENTRIES, seed }).result
   const decoded = entries.map((e) => decodeEntry(e))
+  return { seed, publicKey, entries, decoded, messages: decoded.map((d) => signedMessage(d.recordBytes)) }
+}
+
+export async function measureCeilings(roundMs: number, workers = defaultPoolSize(), cores = availableParallelism()): Promise<Ceilings> {
+  const { seed, publicKey, entries, decoded, messages } = ceilingEntries()
   const records = decoded.map((d) => d.recordBytes)
   const jobs = new URL('../../workers/crypto-jobs.ts', import.meta.url).href
   const signPool = new WorkerPool<SignInput, SignOutput>(jobs, 'signJob', signJob, workers)
@@ -86,9 +96,9 @@ export async function measureCeilings(roundMs: number, workers = defaultPoolSize
       for (const p of parts) if (p.error) throw new Error(`ceiling entries do not open: ${p.error.code} ${p.error.message}`)
       return entries.length
     })
-    const messages = decoded.map((d) => ({ message: signedMessage(d.recordBytes), signature: d.signature }))
+    const signedMessages = decoded.map((d, i) => ({ message: messages[i]!, signature: d.signature }))
     const verify_only_per_s = await asyncRate(roundMs, rounds, async () => {
-      const counts = await verifyPool.runSplit(messages, 64, (slice) => {
+      const counts = await verifyPool.runSplit(signedMessages, 64, (slice) => {
         const signatures = new Uint8Array(64 * slice.length)
         slice.forEach((d, i) => signatures.set(d.signature, 64 * i))
         return { publicKey, messages: pack(slice.map((d) => d.message)), signatures }

@@ -4,18 +4,14 @@
  *
  *   npx tsx testnet/bench/open-job-rest.ts [rounds]
  *
- * Runs the job over 4,080 bench entries with the Ed25519 backend's equation
+ * Runs the job over the ceilings' 4,080 bench entries (ceilings.ts) with the Ed25519 backend's equation
  * replaced by `true` (every pre-check of protocol/ed25519.ts still runs), and
  * prints the min and the median of the rounds, per record. The same entries
  * verified for real by the backend alone give the signature's share.
  */
-import { ed25519Backend, generateKeyPair } from '../../protocol/ed25519.ts'
-import { decodeEntry, signedMessage } from '../../protocol/entry.ts'
+import { ed25519Backend } from '../../protocol/ed25519.ts'
 import { openJob } from '../../workers/crypto-jobs.ts'
-import { makeEntriesJob } from './records.ts'
-
-const ORIGIN = 'bench.cairn/ceiling'
-const ENTRIES = 4080
+import { ceilingEntries, ORIGIN } from './ceilings.ts'
 
 function perRecord(rounds: number, step: () => void): { min: number; median: number } {
   const times: number[] = []
@@ -30,11 +26,8 @@ function perRecord(rounds: number, step: () => void): { min: number; median: num
 
 const rounds = Number(process.argv[2] ?? 60)
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`rounds is a whole number from 1, not ${process.argv[2]}`)
-const seed = new Uint8Array(32).fill(0x42)
-const publicKey = generateKeyPair(seed).publicKey
-const { entries } = makeEntriesJob({ origin: ORIGIN, start: 0, count: ENTRIES, seed }).result
-const decoded = entries.map((e) => decodeEntry(e))
-const messages = decoded.map((d) => signedMessage(d.recordBytes))
+const { publicKey, entries, decoded, messages } = ceilingEntries()
+const ENTRIES = entries.length
 
 const equation = perRecord(Math.max(3, Math.round(rounds / 10)), () => {
   for (let i = 0; i < ENTRIES; i++) if (!ed25519Backend.verify(publicKey, messages[i]!, decoded[i]!.signature)) throw new Error(`entry ${i} does not verify`)
